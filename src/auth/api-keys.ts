@@ -1,0 +1,88 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { Db } from '../db/connect.js';
+import { newId } from '../util/ids.js';
+
+export const SCOPES = ['withdrawals:write', 'withdrawals:read', 'ledger:write', 'ledger:read'] as const;
+export type Scope = (typeof SCOPES)[number];
+
+export type ApiKeyIdentity = { id: string; name: string; scopes: Set<Scope> };
+
+/** Keys are 32 random bytes; only their sha256 is stored (a fast hash is right for high-entropy keys). */
+export function hashApiKey(key: string): string {
+  return createHash('sha256').update(key, 'utf8').digest('hex');
+}
+
+export function generateApiKey(): string {
+  return `sk_${randomBytes(32).toString('base64url')}`;
+}
+
+export function parseScopes(input: string): Scope[] {
+  const scopes = input
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  const unknown = scopes.filter((s) => !(SCOPES as readonly string[]).includes(s));
+  if (unknown.length > 0) throw new Error(`Unknown scope(s): ${unknown.join(', ')}. Known: ${SCOPES.join(', ')}`);
+  if (scopes.length === 0) throw new Error(`At least one scope is required. Known: ${SCOPES.join(', ')}`);
+  return [...new Set(scopes)] as Scope[];
+}
+
+/**
+ * API keys in the database, with a short in-process cache so authentication costs no query per
+ * request. A revoked key stops working within `cacheMs`.
+ */
+export function createApiKeyStore(db: Db, options: { cacheMs?: number } = {}) {
+  const cacheMs = options.cacheMs ?? 10_000;
+  const cache = new Map<string, { at: number; identity: ApiKeyIdentity | null }>();
+
+  return {
+    async create(input: { name: string; scopes: Scope[]; key?: string }): Promise<{ id: string; key: string }> {
+      const key = input.key ?? generateApiKey();
+      const id = newId('key');
+      await db.kysely
+        .insertInto('api_keys')
+        .values({
+          id,
+          name: input.name,
+          key_hash: hashApiKey(key),
+          prefix: key.slice(0, 10),
+          scopes: input.scopes.join(','),
+          created_at: Date.now(),
+          revoked_at: null,
+        })
+        .execute();
+      return { id, key };
+    },
+
+    /** Creates the key unless one with the same secret exists (dev mode restarts). */
+    async ensure(input: { name: string; scopes: Scope[]; key: string }): Promise<void> {
+      const existing = await db.kysely
+        .selectFrom('api_keys')
+        .select('id')
+        .where('key_hash', '=', hashApiKey(input.key))
+        .executeTakeFirst();
+      if (!existing) await this.create(input);
+    },
+
+    async authenticate(key: string): Promise<ApiKeyIdentity | null> {
+      const hash = hashApiKey(key);
+      const hit = cache.get(hash);
+      if (hit && Date.now() - hit.at < cacheMs) return hit.identity;
+      const row = await db.kysely
+        .selectFrom('api_keys')
+        .selectAll()
+        .where('key_hash', '=', hash)
+        .where('revoked_at', 'is', null)
+        .executeTakeFirst();
+      const identity =
+        row && timingSafeEqual(Buffer.from(row.key_hash), Buffer.from(hash))
+          ? { id: row.id, name: row.name, scopes: new Set(row.scopes.split(',') as Scope[]) }
+          : null;
+      if (cache.size > 10_000) cache.clear();
+      cache.set(hash, { at: Date.now(), identity });
+      return identity;
+    },
+  };
+}
+
+export type ApiKeyStore = ReturnType<typeof createApiKeyStore>;

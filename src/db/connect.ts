@@ -1,0 +1,54 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import SqliteDatabase from 'better-sqlite3';
+import { Kysely, MysqlDialect, SqliteDialect } from 'kysely';
+import { createPool } from 'mysql2';
+import type { Database } from './schema.js';
+
+export type SqlDialect = 'sqlite' | 'mysql';
+
+export type Db = {
+  kysely: Kysely<Database>;
+  dialect: SqlDialect;
+  close(): Promise<void>;
+};
+
+/**
+ * Opens `sqlite:<file>` (embedded dev mode; one process owns the file) or `mysql://…`
+ * (MySQL/Aurora/MariaDB; any number of processes).
+ */
+export function openDatabase(url: string, options: { poolSize?: number } = {}): Db {
+  if (url.startsWith('sqlite:')) return openSqlite(url.slice('sqlite:'.length));
+  if (url.startsWith('mysql://')) return openMysql(url, options.poolSize ?? 10);
+  throw new Error(`Unsupported database url (want sqlite:<path> or mysql://…): ${redactUrl(url)}`);
+}
+
+function openSqlite(file: string): Db {
+  if (file !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  const sqlite = new SqliteDatabase(file);
+  // WAL keeps readers off the writer's back; synchronous=FULL so a committed 202 survives power loss too.
+  sqlite.pragma('journal_mode = WAL');
+  sqlite.pragma('synchronous = FULL');
+  sqlite.pragma('busy_timeout = 5000');
+  sqlite.pragma('foreign_keys = ON');
+  const kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  return { kysely, dialect: 'sqlite', close: () => kysely.destroy() };
+}
+
+function openMysql(url: string, connectionLimit: number): Db {
+  const pool = createPool({
+    uri: url,
+    connectionLimit,
+    // DECIMAL stays a string (mysql2's default); big integers beyond 2^53 come back as strings too.
+    supportBigNumbers: true,
+    bigNumberStrings: false,
+    dateStrings: true,
+    charset: 'utf8mb4',
+  });
+  const kysely = new Kysely<Database>({ dialect: new MysqlDialect({ pool }) });
+  return { kysely, dialect: 'mysql', close: () => kysely.destroy() };
+}
+
+export function redactUrl(url: string): string {
+  return url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
+}

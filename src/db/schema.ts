@@ -1,0 +1,181 @@
+import type { Generated } from 'kysely';
+
+/**
+ * Table types shared by both dialects. Amounts are integer base units kept as decimal strings
+ * (DECIMAL(65,0) on MySQL, TEXT on SQLite, whose integers stop at 2^63). Times are epoch ms.
+ */
+export type Amount = string;
+
+export interface ApiKeysTable {
+  id: string;
+  name: string;
+  key_hash: string;
+  prefix: string;
+  scopes: string;
+  created_at: number;
+  revoked_at: number | null;
+}
+
+export interface AdminUsersTable {
+  username: string;
+  password_hash: string;
+  created_at: number;
+}
+
+export interface AssetsTable {
+  symbol: string;
+  ledger_decimals: number;
+  enabled: number;
+}
+
+export interface AssetNetworksTable {
+  asset: string;
+  chain_id: number;
+  chain_name: string;
+  kind: 'native' | 'erc20';
+  contract: string | null;
+  decimals: number;
+  withdrawal_fee: Amount;
+  min_amount: Amount;
+  max_amount: Amount;
+  gas_limit: number;
+  enabled: number;
+}
+
+export interface BalancesTable {
+  user_id: string;
+  asset: string;
+  available: Amount;
+  held: Amount;
+  updated_at: number;
+}
+
+export interface LedgerEntriesTable {
+  id: Generated<number>;
+  journal_id: string;
+  account: string;
+  user_id: string | null;
+  asset: string;
+  amount: Amount;
+  kind: string;
+  reference: string;
+  withdrawal_id: string | null;
+  created_at: number;
+}
+
+export interface LedgerReferencesTable {
+  kind: 'credit' | 'debit';
+  reference: string;
+  user_id: string;
+  asset: string;
+  amount: Amount;
+  journal_id: string;
+  created_at: number;
+}
+
+export type WithdrawalStatus =
+  | 'RECEIVED'
+  | 'SIGNED'
+  | 'BROADCAST'
+  | 'CONFIRMING'
+  | 'COMPLETED'
+  | 'REJECTED'
+  | 'FAILED'
+  | 'CANCELLED';
+
+export interface WithdrawalsTable {
+  id: string;
+  idempotency_key: string;
+  request_hash: string;
+  api_key_id: string;
+  user_id: string;
+  asset: string;
+  chain_id: number;
+  to_address: string;
+  amount: Amount;
+  fee: Amount;
+  status: WithdrawalStatus;
+  wallet: string | null;
+  nonce: number | null;
+  tx_hash: string | null;
+  block_number: number | null;
+  confirmations: number;
+  failure_code: string | null;
+  failure_reason: string | null;
+  create_response: string;
+  requeued_at: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface WithdrawalEventsTable {
+  id: Generated<number>;
+  withdrawal_id: string;
+  from_status: string | null;
+  to_status: string;
+  code: string | null;
+  detail: string | null;
+  created_at: number;
+}
+
+export interface WalletsTable {
+  chain_id: number;
+  address: string;
+  key_ref: string;
+  next_nonce: number;
+  enabled: number;
+  created_at: number;
+}
+
+export interface TxAttemptsTable {
+  id: Generated<number>;
+  withdrawal_id: string;
+  chain_id: number;
+  wallet: string;
+  nonce: number;
+  tx_hash: string;
+  raw_tx: string;
+  kind: 'transfer' | 'bump' | 'cancel';
+  max_fee_per_gas: Amount;
+  max_priority_fee_per_gas: Amount;
+  gas_limit: number;
+  created_at: number;
+  broadcast_at: number | null;
+  last_error: string | null;
+}
+
+export interface DeadLettersTable {
+  id: Generated<number>;
+  queue: 'invalid' | 'tx';
+  withdrawal_id: string;
+  code: string;
+  reason: string;
+  attempts: number;
+  status: 'open' | 'retried' | 'discarded';
+  payload: string;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface ChainStateTable {
+  chain_id: number;
+  genesis_hash: string;
+  last_block: number;
+  updated_at: number;
+}
+
+export interface Database {
+  api_keys: ApiKeysTable;
+  admin_users: AdminUsersTable;
+  assets: AssetsTable;
+  asset_networks: AssetNetworksTable;
+  balances: BalancesTable;
+  ledger_entries: LedgerEntriesTable;
+  ledger_references: LedgerReferencesTable;
+  withdrawals: WithdrawalsTable;
+  withdrawal_events: WithdrawalEventsTable;
+  wallets: WalletsTable;
+  tx_attempts: TxAttemptsTable;
+  dead_letters: DeadLettersTable;
+  chain_state: ChainStateTable;
+}

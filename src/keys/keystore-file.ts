@@ -1,0 +1,115 @@
+import { createCipheriv, createDecipheriv, randomBytes, scryptSync } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { type Address, bytesToHex, getAddress, type Hex, hexToBytes, keccak256 } from 'viem';
+import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
+import { SluiceError } from '../errors/base.js';
+import type { KeyStore, TxSigner } from './types.js';
+
+/**
+ * Encrypted key files in the Web3 Secret Storage v3 format (scrypt + aes-128-ctr + keccak MAC),
+ * so keys can move to and from geth/foundry keystores. The key ref is the file name.
+ */
+export class KeystoreError extends SluiceError {
+  override name = 'KeystoreError';
+}
+
+type V3 = {
+  version: 3;
+  id: string;
+  address: string;
+  crypto: {
+    cipher: 'aes-128-ctr';
+    ciphertext: string;
+    cipherparams: { iv: string };
+    kdf: 'scrypt';
+    kdfparams: { dklen: number; n: number; r: number; p: number; salt: string };
+    mac: string;
+  };
+};
+
+export type ScryptCost = { n: number; r: number; p: number };
+const DEFAULT_COST: ScryptCost = { n: 1 << 15, r: 8, p: 1 };
+
+function derive(password: string, salt: Buffer, cost: ScryptCost, dklen: number): Buffer {
+  return scryptSync(password, salt, dklen, { N: cost.n, r: cost.r, p: cost.p, maxmem: 256 * cost.n * cost.r + 1024 * 1024 });
+}
+
+function mac(derived: Buffer, ciphertext: Buffer): string {
+  return keccak256(Buffer.concat([derived.subarray(16, 32), ciphertext])).slice(2);
+}
+
+export function encryptKey(privateKey: Hex, password: string, cost: ScryptCost = DEFAULT_COST): V3 {
+  const salt = randomBytes(32);
+  const iv = randomBytes(16);
+  const derived = derive(password, salt, cost, 32);
+  const cipher = createCipheriv('aes-128-ctr', derived.subarray(0, 16), iv);
+  const ciphertext = Buffer.concat([cipher.update(hexToBytes(privateKey)), cipher.final()]);
+  return {
+    version: 3,
+    id: crypto.randomUUID(),
+    address: privateKeyToAccount(privateKey).address.slice(2).toLowerCase(),
+    crypto: {
+      cipher: 'aes-128-ctr',
+      ciphertext: ciphertext.toString('hex'),
+      cipherparams: { iv: iv.toString('hex') },
+      kdf: 'scrypt',
+      kdfparams: { dklen: 32, n: cost.n, r: cost.r, p: cost.p, salt: salt.toString('hex') },
+      mac: mac(derived, ciphertext),
+    },
+  };
+}
+
+export function decryptKey(file: V3, password: string): Hex {
+  if (file.version !== 3 || file.crypto.kdf !== 'scrypt' || file.crypto.cipher !== 'aes-128-ctr') {
+    throw new KeystoreError('Unsupported keystore file (want v3, scrypt, aes-128-ctr).', { code: 'keystore_unsupported' });
+  }
+  const { kdfparams, ciphertext, cipherparams } = file.crypto;
+  const ct = Buffer.from(ciphertext, 'hex');
+  const derived = derive(password, Buffer.from(kdfparams.salt, 'hex'), kdfparams, kdfparams.dklen);
+  if (mac(derived, ct) !== file.crypto.mac.toLowerCase()) {
+    throw new KeystoreError('Wrong keystore password (MAC mismatch).', { code: 'keystore_bad_password' });
+  }
+  const decipher = createDecipheriv('aes-128-ctr', derived.subarray(0, 16), Buffer.from(cipherparams.iv, 'hex'));
+  return bytesToHex(Buffer.concat([decipher.update(ct), decipher.final()]));
+}
+
+export function createFileKeyStore(options: { dir: string; password: string; cost?: ScryptCost }): KeyStore {
+  const { dir, password } = options;
+  const signers = new Map<string, TxSigner>();
+
+  function fileFor(keyRef: string): string {
+    if (!/^[\w.-]+$/.test(keyRef)) throw new KeystoreError(`Invalid keystore key ref "${keyRef}".`, { code: 'keystore_bad_ref' });
+    return path.join(dir, keyRef);
+  }
+
+  return {
+    kind: 'keystore',
+    async createKey(label: string) {
+      fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+      const privateKey = generatePrivateKey();
+      const v3 = encryptKey(privateKey, password, options.cost);
+      const address = getAddress(`0x${v3.address}`);
+      const keyRef = `${label}--${address}.json`;
+      fs.writeFileSync(fileFor(keyRef), JSON.stringify(v3), { mode: 0o600, flag: 'wx' });
+      return { keyRef, address };
+    },
+    async signer(keyRef: string): Promise<TxSigner> {
+      const cached = signers.get(keyRef);
+      if (cached) return cached;
+      let parsed: V3;
+      try {
+        parsed = JSON.parse(fs.readFileSync(fileFor(keyRef), 'utf8')) as V3;
+      } catch (cause) {
+        throw new KeystoreError(`Cannot read keystore file ${keyRef}.`, { cause, code: 'keystore_unreadable' });
+      }
+      const account = privateKeyToAccount(decryptKey(parsed, password));
+      const signer: TxSigner = {
+        address: account.address as Address,
+        signTransaction: (tx) => account.signTransaction(tx),
+      };
+      signers.set(keyRef, signer);
+      return signer;
+    },
+  };
+}

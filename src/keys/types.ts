@@ -1,0 +1,18 @@
+import type { Address, Hex, TransactionSerializableEIP1559 } from 'viem';
+
+/**
+ * Signs for one hot wallet. Implementations keep the key where it lives (decrypted in memory for
+ * the keystore, inside the HSM for KMS) and never hand it out.
+ */
+export interface TxSigner {
+  readonly address: Address;
+  signTransaction(tx: TransactionSerializableEIP1559): Promise<Hex>;
+}
+
+/** Where hot-wallet keys live: encrypted keystore files (dev), Secrets Manager, KMS. */
+export interface KeyStore {
+  readonly kind: string;
+  /** Creates a new key and returns its reference (stored in `wallets.key_ref`) and address. */
+  createKey(label: string): Promise<{ keyRef: string; address: Address }>;
+  signer(keyRef: string): Promise<TxSigner>;
+}

@@ -1,0 +1,68 @@
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+
+/** One registry per process; each role registers what it does. */
+export function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'sluice_process_' });
+
+  return {
+    registry,
+    httpRequestDuration: new Histogram({
+      name: 'sluice_http_request_duration_seconds',
+      help: 'HTTP request duration by route and status code',
+      labelNames: ['method', 'route', 'status'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1, 2.5],
+      registers: [registry],
+    }),
+    withdrawalsCreated: new Counter({
+      name: 'sluice_withdrawals_created_total',
+      help: 'Withdrawals accepted by the API (idempotent replays excluded)',
+      labelNames: ['asset', 'chain_id'],
+      registers: [registry],
+    }),
+    transitions: new Counter({
+      name: 'sluice_withdrawal_transitions_total',
+      help: 'Withdrawal status changes',
+      labelNames: ['from', 'to'],
+      registers: [registry],
+    }),
+    signed: new Counter({
+      name: 'sluice_signer_signed_total',
+      help: 'Transactions signed',
+      labelNames: ['chain_id'],
+      registers: [registry],
+    }),
+    broadcasts: new Counter({
+      name: 'sluice_sender_broadcasts_total',
+      help: 'Broadcast attempts by outcome',
+      labelNames: ['chain_id', 'outcome'],
+      registers: [registry],
+    }),
+    deadLetters: new Counter({
+      name: 'sluice_dead_letters_total',
+      help: 'Messages dead-lettered, by queue and reason code',
+      labelNames: ['queue', 'code'],
+      registers: [registry],
+    }),
+    requeued: new Counter({
+      name: 'sluice_reconciler_requeued_total',
+      help: 'Withdrawals re-enqueued by the reconciler',
+      labelNames: ['status'],
+      registers: [registry],
+    }),
+    queueDepth: new Gauge({
+      name: 'sluice_queue_depth',
+      help: 'Messages in each queue',
+      labelNames: ['queue'],
+      registers: [registry],
+    }),
+    chainHead: new Gauge({
+      name: 'sluice_chain_head_block',
+      help: 'Latest block seen per chain',
+      labelNames: ['chain_id'],
+      registers: [registry],
+    }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

@@ -1,0 +1,122 @@
+import { randomUUID } from 'node:crypto';
+import type { Queue, QueueMessage, SendOptions } from './types.js';
+
+type Entry<T> = {
+  id: string;
+  body: T;
+  groupId: string | undefined;
+  visibleAt: number;
+  receiveCount: number;
+  inFlight: boolean;
+};
+
+/**
+ * In-process queue for dev mode and unit tests, with the SQS semantics the workers rely on:
+ * visibility timeout, FIFO groups, dedup window. Lost on restart, which the reconciler covers.
+ */
+export function createMemoryQueue<T>(
+  name: string,
+  options: { visibilityMs?: number; dedupWindowMs?: number } = {},
+): Queue<T> {
+  const visibilityMs = options.visibilityMs ?? 30_000;
+  const dedupWindowMs = options.dedupWindowMs ?? 5 * 60_000;
+  const entries: Entry<T>[] = [];
+  const dedup = new Map<string, number>();
+  const waiters = new Set<() => void>();
+
+  const wake = () => {
+    for (const w of waiters) w();
+    waiters.clear();
+  };
+
+  function take(max: number): QueueMessage<T>[] {
+    const now = Date.now();
+    const busyGroups = new Set<string>();
+    for (const e of entries) if (e.inFlight && e.visibleAt > now && e.groupId) busyGroups.add(e.groupId);
+    const out: QueueMessage<T>[] = [];
+    for (const e of entries) {
+      if (out.length >= max) break;
+      if (e.visibleAt > now) {
+        // A group's head that is not visible yet blocks the rest of the group, as in SQS FIFO.
+        if (e.groupId) busyGroups.add(e.groupId);
+        continue;
+      }
+      if (e.groupId && busyGroups.has(e.groupId)) continue;
+      e.inFlight = true;
+      e.visibleAt = now + visibilityMs;
+      e.receiveCount += 1;
+      if (e.groupId) busyGroups.add(e.groupId);
+      out.push({ id: e.id, body: e.body, receiveCount: e.receiveCount, ...(e.groupId ? { groupId: e.groupId } : {}) });
+    }
+    return out;
+  }
+
+  function nextVisibleIn(): number {
+    const now = Date.now();
+    let min = Infinity;
+    for (const e of entries) min = Math.min(min, e.visibleAt - now);
+    return min;
+  }
+
+  return {
+    name,
+    async send(body: T, opts: SendOptions = {}): Promise<void> {
+      const now = Date.now();
+      if (opts.dedupId) {
+        const seen = dedup.get(opts.dedupId);
+        if (seen !== undefined && now - seen < dedupWindowMs) return;
+        dedup.set(opts.dedupId, now);
+        if (dedup.size > 100_000) for (const [k, at] of dedup) if (now - at >= dedupWindowMs) dedup.delete(k);
+      }
+      entries.push({
+        id: randomUUID(),
+        body,
+        groupId: opts.groupId,
+        visibleAt: now + (opts.delayMs ?? 0),
+        receiveCount: 0,
+        inFlight: false,
+      });
+      wake();
+    },
+
+    async receive({ max, waitMs, signal }): Promise<QueueMessage<T>[]> {
+      const deadline = Date.now() + waitMs;
+      for (;;) {
+        const got = take(max);
+        if (got.length > 0 || signal?.aborted) return got;
+        const remaining = deadline - Date.now();
+        if (remaining <= 0) return [];
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(done, Math.min(remaining, Math.max(1, nextVisibleIn())));
+          function done() {
+            clearTimeout(timer);
+            waiters.delete(done);
+            signal?.removeEventListener('abort', done);
+            resolve();
+          }
+          waiters.add(done);
+          signal?.addEventListener('abort', done, { once: true });
+        });
+      }
+    },
+
+    async ack(message: QueueMessage<T>): Promise<void> {
+      const i = entries.findIndex((e) => e.id === message.id);
+      if (i >= 0) entries.splice(i, 1);
+      wake();
+    },
+
+    async retry(message: QueueMessage<T>, delayMs: number): Promise<void> {
+      const e = entries.find((x) => x.id === message.id);
+      if (e) {
+        e.inFlight = false;
+        e.visibleAt = Date.now() + delayMs;
+      }
+      wake();
+    },
+
+    async depth(): Promise<number> {
+      return entries.length;
+    },
+  };
+}

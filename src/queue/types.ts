@@ -1,0 +1,31 @@
+/**
+ * A work queue with at-least-once delivery, shaped after SQS so the SQS adapter is a thin mapping:
+ * a received message stays invisible until acked or its visibility runs out; `groupId` gives FIFO
+ * order within a group (one in-flight message per group); `dedupId` drops repeats for a while.
+ * Queues are triggers, not the truth: every consumer re-reads the database and tolerates repeats.
+ */
+export type SendOptions = { groupId?: string; dedupId?: string; delayMs?: number };
+
+export type QueueMessage<T> = {
+  id: string;
+  body: T;
+  /** 1 on first delivery. */
+  receiveCount: number;
+  groupId?: string;
+};
+
+export interface Queue<T> {
+  readonly name: string;
+  send(body: T, options?: SendOptions): Promise<void>;
+  receive(options: { max: number; waitMs: number; signal?: AbortSignal }): Promise<QueueMessage<T>[]>;
+  /** Done with it: delete. */
+  ack(message: QueueMessage<T>): Promise<void>;
+  /** Make it visible again after `delayMs` (backoff). */
+  retry(message: QueueMessage<T>, delayMs: number): Promise<void>;
+  /** Approximate number of visible + in-flight messages. */
+  depth(): Promise<number>;
+}
+
+export type RequestMessage = { withdrawalId: string };
+export type SignedMessage = { withdrawalId: string; txHash: string };
+export type DeadLetterMessage = { withdrawalId: string; code: string; reason: string; attempts: number };

@@ -1,0 +1,79 @@
+import {
+  type Address,
+  decodeFunctionData,
+  encodeFunctionData,
+  erc20Abi,
+  getAddress,
+  type Hex,
+  parseTransaction,
+  serializeTransaction,
+  type TransactionSerializableEIP1559,
+} from 'viem';
+import type { AssetNetwork } from '../assets/registry.js';
+import { SluiceError } from '../errors/base.js';
+
+export type TransferIntent = {
+  chainId: number;
+  network: AssetNetwork;
+  to: Address;
+  /** On-chain base units (network decimals). */
+  chainAmount: bigint;
+  nonce: number;
+  maxFeePerGas: bigint;
+  maxPriorityFeePerGas: bigint;
+};
+
+export class TxVerificationError extends SluiceError {
+  override name = 'TxVerificationError';
+}
+
+/** A native transfer or an ERC-20 `transfer(to, amount)` at a fixed nonce. */
+export function buildTransfer(intent: TransferIntent): TransactionSerializableEIP1559 {
+  const base = {
+    type: 'eip1559' as const,
+    chainId: intent.chainId,
+    nonce: intent.nonce,
+    gas: BigInt(intent.network.gasLimit),
+    maxFeePerGas: intent.maxFeePerGas,
+    maxPriorityFeePerGas: intent.maxPriorityFeePerGas,
+  };
+  if (intent.network.kind === 'native') return { ...base, to: intent.to, value: intent.chainAmount };
+  return {
+    ...base,
+    to: intent.network.contract!,
+    value: 0n,
+    data: encodeFunctionData({ abi: erc20Abi, functionName: 'transfer', args: [intent.to, intent.chainAmount] }),
+  };
+}
+
+/**
+ * Invariant 9: decode the bytes we are about to sign and check them against what was asked,
+ * independently of how they were built. Any difference stops the signature.
+ */
+export function verifyTransfer(unsigned: Hex, intent: TransferIntent): void {
+  const tx = parseTransaction(unsigned);
+  const fail = (what: string) => {
+    throw new TxVerificationError(`Built transaction does not match the withdrawal: ${what}.`, { code: 'tx_mismatch' });
+  };
+  if (tx.type !== 'eip1559') fail('type');
+  if (tx.chainId !== intent.chainId) fail('chain id');
+  if (tx.nonce !== intent.nonce) fail('nonce');
+  if ((tx.maxFeePerGas ?? 0n) > intent.maxFeePerGas) fail('fee above cap');
+  if (intent.network.kind === 'native') {
+    if (!tx.to || getAddress(tx.to) !== getAddress(intent.to)) fail('recipient');
+    if (tx.value !== intent.chainAmount) fail('amount');
+    if (tx.data && tx.data !== '0x') fail('unexpected calldata');
+    return;
+  }
+  if (!tx.to || !intent.network.contract || getAddress(tx.to) !== getAddress(intent.network.contract)) fail('token contract');
+  if ((tx.value ?? 0n) !== 0n) fail('native value on a token transfer');
+  const call = decodeFunctionData({ abi: erc20Abi, data: tx.data ?? '0x' });
+  if (call.functionName !== 'transfer') fail('token function');
+  const [to, amount] = call.args as readonly [Address, bigint];
+  if (getAddress(to) !== getAddress(intent.to)) fail('recipient');
+  if (amount !== intent.chainAmount) fail('amount');
+}
+
+export function serializeUnsigned(tx: TransactionSerializableEIP1559): Hex {
+  return serializeTransaction(tx);
+}

@@ -1,0 +1,158 @@
+import type { Db } from '../db/connect.js';
+import { isUniqueViolation } from '../db/errors.js';
+import type { Tx } from '../db/transaction.js';
+import type { WithdrawalStatus, WithdrawalsTable } from '../db/schema.js';
+import { newId } from '../util/ids.js';
+import { IdempotencyKeyReusedError, StaleTransitionError } from './errors.js';
+
+export type WithdrawalRow = WithdrawalsTable;
+
+export type NewWithdrawal = {
+  idempotencyKey: string;
+  requestHash: string;
+  apiKeyId: string;
+  userId: string;
+  asset: string;
+  chainId: number;
+  toAddress: string;
+  amount: bigint;
+  fee: bigint;
+};
+
+export const TERMINAL_STATUSES: readonly WithdrawalStatus[] = ['COMPLETED', 'REJECTED', 'FAILED', 'CANCELLED'];
+
+export type TransitionPatch = Partial<
+  Pick<WithdrawalRow, 'wallet' | 'nonce' | 'tx_hash' | 'block_number' | 'confirmations' | 'failure_code' | 'failure_reason'>
+>;
+
+export function createWithdrawalRepository(db: Db) {
+  const k = db.kysely;
+
+  return {
+    /**
+     * Stores a new RECEIVED withdrawal with its first response, or returns the stored one when the
+     * key was used before with the same body. Same key, other body -> IdempotencyKeyReusedError.
+     */
+    async create(
+      input: NewWithdrawal,
+      render: (row: WithdrawalRow) => unknown,
+    ): Promise<{ row: WithdrawalRow; response: unknown; replayed: boolean }> {
+      const now = Date.now();
+      const row: WithdrawalRow = {
+        id: newId('wd', now),
+        idempotency_key: input.idempotencyKey,
+        request_hash: input.requestHash,
+        api_key_id: input.apiKeyId,
+        user_id: input.userId,
+        asset: input.asset,
+        chain_id: input.chainId,
+        to_address: input.toAddress,
+        amount: input.amount.toString(),
+        fee: input.fee.toString(),
+        status: 'RECEIVED',
+        wallet: null,
+        nonce: null,
+        tx_hash: null,
+        block_number: null,
+        confirmations: 0,
+        failure_code: null,
+        failure_reason: null,
+        create_response: '',
+        requeued_at: null,
+        created_at: now,
+        updated_at: now,
+      };
+      const response = render(row);
+      row.create_response = JSON.stringify(response);
+      try {
+        await k.transaction().execute(async (trx) => {
+          await trx.insertInto('withdrawals').values(row).execute();
+          await trx
+            .insertInto('withdrawal_events')
+            .values({ withdrawal_id: row.id, from_status: null, to_status: 'RECEIVED', code: null, detail: null, created_at: now })
+            .execute();
+        });
+        return { row, response, replayed: false };
+      } catch (err) {
+        if (!isUniqueViolation(err)) throw err;
+        const existing = await k
+          .selectFrom('withdrawals')
+          .selectAll()
+          .where('idempotency_key', '=', input.idempotencyKey)
+          .executeTakeFirstOrThrow();
+        if (existing.request_hash !== input.requestHash) throw new IdempotencyKeyReusedError();
+        return { row: existing, response: JSON.parse(existing.create_response), replayed: true };
+      }
+    },
+
+    get(id: string, trx: Tx | Db['kysely'] = k): Promise<WithdrawalRow | undefined> {
+      return trx.selectFrom('withdrawals').selectAll().where('id', '=', id).executeTakeFirst();
+    },
+
+    async list(filter: {
+      userId?: string;
+      status?: WithdrawalStatus;
+      limit: number;
+      before?: string;
+    }): Promise<WithdrawalRow[]> {
+      let q = k.selectFrom('withdrawals').selectAll().orderBy('id', 'desc').limit(filter.limit);
+      if (filter.userId) q = q.where('user_id', '=', filter.userId);
+      if (filter.status) q = q.where('status', '=', filter.status);
+      if (filter.before) q = q.where('id', '<', filter.before);
+      return q.execute();
+    },
+
+    /**
+     * Compare-and-set status change plus its event, inside the caller's transaction.
+     * Throws StaleTransitionError when the row was not in `from`.
+     */
+    async transition(
+      trx: Tx,
+      id: string,
+      from: WithdrawalStatus,
+      to: WithdrawalStatus,
+      patch: TransitionPatch = {},
+      event: { code?: string; detail?: string } = {},
+    ): Promise<void> {
+      const now = Date.now();
+      const result = await trx
+        .updateTable('withdrawals')
+        .set({ ...patch, status: to, updated_at: now })
+        .where('id', '=', id)
+        .where('status', '=', from)
+        .executeTakeFirst();
+      if (Number(result.numUpdatedRows) !== 1) throw new StaleTransitionError(id, from, to);
+      await trx
+        .insertInto('withdrawal_events')
+        .values({
+          withdrawal_id: id,
+          from_status: from,
+          to_status: to,
+          code: event.code ?? null,
+          detail: event.detail ?? null,
+          created_at: now,
+        })
+        .execute();
+    },
+
+    /** Non-status progress (confirmation count) — not a transition, no event. */
+    async updateConfirmations(id: string, status: WithdrawalStatus, confirmations: number): Promise<void> {
+      await k
+        .updateTable('withdrawals')
+        .set({ confirmations, updated_at: Date.now() })
+        .where('id', '=', id)
+        .where('status', '=', status)
+        .execute();
+    },
+
+    events(id: string) {
+      return k.selectFrom('withdrawal_events').selectAll().where('withdrawal_id', '=', id).orderBy('id').execute();
+    },
+
+    byStatus(statuses: WithdrawalStatus[], limit: number): Promise<WithdrawalRow[]> {
+      return k.selectFrom('withdrawals').selectAll().where('status', 'in', statuses).orderBy('updated_at').limit(limit).execute();
+    },
+  };
+}
+
+export type WithdrawalRepository = ReturnType<typeof createWithdrawalRepository>;
