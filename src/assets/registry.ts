@@ -62,8 +62,8 @@ export function createAssetRegistry(db: Db, options: { refreshMs?: number } = {}
     async find(asset: string, chainId: number): Promise<AssetNetwork | undefined> {
       return (await all()).find((n) => n.asset === asset && n.chainId === chainId);
     },
-    async hasAsset(asset: string): Promise<boolean> {
-      return (await all()).some((n) => n.asset === asset);
+    async ledgerDecimals(asset: string): Promise<number | undefined> {
+      return (await all()).find((n) => n.asset === asset)?.ledgerDecimals;
     },
     async upsertAsset(symbol: string, ledgerDecimals: number): Promise<void> {
       await db.kysely

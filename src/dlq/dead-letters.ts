@@ -36,6 +36,11 @@ export function createDeadLetters(deps: {
       .where('withdrawal_id', '=', letter.withdrawalId)
       .executeTakeFirst();
     if (Number(updated.numUpdatedRows) > 0) return;
+    await insertIfMissing(trx, letter);
+  }
+
+  async function insertIfMissing(trx: Tx | Db['kysely'], letter: DeadLetter): Promise<void> {
+    const now = Date.now();
     await trx
       .insertInto('dead_letters')
       .values({
@@ -45,7 +50,7 @@ export function createDeadLetters(deps: {
         reason: letter.reason,
         attempts: letter.attempts,
         status: 'open',
-        payload,
+        payload: JSON.stringify(letter.payload ?? {}),
         created_at: now,
         updated_at: now,
       })
@@ -69,8 +74,8 @@ export function createDeadLetters(deps: {
         .catch((err) => common.logger.error({ err, withdrawalId: letter.withdrawalId }, 'DLQ send failed'));
     },
 
-    /** For letters that reach a DLQ without going through `record` (e.g. an SQS redrive). */
-    ensure: (letter: DeadLetter) => upsert(db.kysely, letter),
+    /** For letters that reach a DLQ without going through `record` (e.g. an SQS redrive): insert if missing. */
+    ensure: (letter: DeadLetter) => insertIfMissing(db.kysely, letter),
 
     list(filter: { queue?: DeadLetterQueueName; status?: 'open' | 'retried' | 'discarded' } = {}) {
       let q = db.kysely.selectFrom('dead_letters').selectAll().orderBy('id', 'desc');

@@ -1,4 +1,4 @@
-import { pino, type Logger } from 'pino';
+import { type DestinationStream, type Logger, pino } from 'pino';
 
 /**
  * JSON logs (Logstash-ready) with stable keys: withdrawalId, chainId, wallet, nonce, txHash.
@@ -31,7 +31,7 @@ export function createLogger(options: { level: string; name?: string; destinatio
         censor: '[redacted]',
       },
     },
-    options.destination as pino.DestinationStream | undefined,
+    options.destination as DestinationStream | undefined,
   );
 }
 

@@ -1,0 +1,219 @@
+import { createHash } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import { formatUnits } from '../../money/decimal.js';
+import type { WithdrawalStatus } from '../../db/schema.js';
+import type { Services } from '../../runtime/services.js';
+import { IdempotencyKeyReusedError } from '../../withdrawals/errors.js';
+import type { WithdrawalRow } from '../../withdrawals/repository.js';
+import { checkAddress, checkAmount, isProblem } from '../../withdrawals/validate.js';
+import { ProblemError } from '../problem.js';
+import { addressSchema, amountSchema, assetSchema, chainIdSchema, problemResponses, userIdSchema } from '../schemas.js';
+
+const STATUSES: WithdrawalStatus[] = ['RECEIVED', 'SIGNED', 'BROADCAST', 'CONFIRMING', 'COMPLETED', 'REJECTED', 'FAILED', 'CANCELLED'];
+
+const withdrawalSchema = {
+  type: 'object',
+  properties: {
+    id: { type: 'string' },
+    userId: { type: 'string' },
+    asset: { type: 'string' },
+    chainId: { type: 'integer' },
+    toAddress: { type: 'string' },
+    amount: { type: 'string' },
+    fee: { type: 'string' },
+    status: { type: 'string', enum: STATUSES },
+    txHash: { type: ['string', 'null'] },
+    confirmations: { type: 'integer' },
+    failureCode: { type: ['string', 'null'] },
+    failureReason: { type: ['string', 'null'] },
+    createdAt: { type: 'string', format: 'date-time' },
+    updatedAt: { type: 'string', format: 'date-time' },
+  },
+} as const;
+
+type CreateBody = { userId: string; asset: string; chainId: number; toAddress: string; amount: string };
+
+/** Same body -> same hash, whatever the key order the client serialized. */
+function requestHash(body: CreateBody): string {
+  const canonical = JSON.stringify([body.userId, body.asset, body.chainId, body.toAddress, body.amount]);
+  return createHash('sha256').update(canonical).digest('hex');
+}
+
+export function registerWithdrawalRoutes(app: FastifyInstance, services: Services) {
+  const { withdrawals, assets, common } = services;
+
+  async function render(row: WithdrawalRow) {
+    return toResponse(row, (await assets.ledgerDecimals(row.asset)) ?? 0);
+  }
+
+  app.post<{ Body: CreateBody; Headers: { 'idempotency-key': string } }>(
+    '/v1/withdrawals',
+    {
+      config: { scope: 'withdrawals:write' },
+      schema: {
+        tags: ['withdrawals'],
+        summary: 'Request a withdrawal',
+        description: 'Stores the request and queues it for signing; answers 202. Repeat with the same Idempotency-Key to get the same answer.',
+        headers: {
+          type: 'object',
+          required: ['idempotency-key'],
+          properties: { 'idempotency-key': { type: 'string', minLength: 1, maxLength: 255, pattern: '^[\\x21-\\x7E]+$' } },
+        },
+        body: {
+          type: 'object',
+          required: ['userId', 'asset', 'chainId', 'toAddress', 'amount'],
+          additionalProperties: false,
+          properties: { userId: userIdSchema, asset: assetSchema, chainId: chainIdSchema, toAddress: addressSchema, amount: amountSchema },
+        },
+        response: { 202: withdrawalSchema, ...problemResponses, 422: { $ref: 'Problem#' } },
+      },
+    },
+    async (request, reply) => {
+      const body = request.body;
+      const key = request.headers['idempotency-key'];
+      const hash = requestHash(body);
+
+      const problem = await validate(body);
+      if (problem) {
+        // A replay of a request accepted earlier still gets its first answer, even if limits changed since.
+        const existing = await services.db.kysely.selectFrom('withdrawals').selectAll().where('idempotency_key', '=', key).executeTakeFirst();
+        if (existing?.request_hash === hash) return replay(reply, JSON.parse(existing.create_response));
+        throw problem;
+      }
+      const network = (await assets.find(body.asset, body.chainId))!;
+      const checked = checkAmount(body.amount, network);
+      if (isProblem(checked)) throw new ProblemError(422, checked.code, checked.message);
+
+      let result;
+      try {
+        result = await withdrawals.create(
+          {
+            idempotencyKey: key,
+            requestHash: hash,
+            apiKeyId: request.apiKey!.id,
+            userId: body.userId,
+            asset: body.asset,
+            chainId: body.chainId,
+            toAddress: body.toAddress,
+            amount: checked.amount,
+            fee: checked.fee,
+          },
+          (row) => toResponse(row, network.ledgerDecimals),
+        );
+      } catch (err) {
+        if (err instanceof IdempotencyKeyReusedError) throw new ProblemError(422, err.code, err.shortMessage);
+        throw err;
+      }
+      if (result.replayed) return replay(reply, result.response);
+
+      common.metrics.withdrawalsCreated.inc({ asset: body.asset, chain_id: String(body.chainId) });
+      request.log.info({ withdrawalId: result.row.id, userId: body.userId, asset: body.asset, chainId: body.chainId }, 'withdrawal received');
+      // Stored first, queued second: if this send fails the reconciler re-queues it later.
+      await services.queues.requests
+        .send({ withdrawalId: result.row.id })
+        .catch((err) => request.log.error({ err, withdrawalId: result.row.id }, 'enqueue failed; reconciler will retry'));
+      return reply.code(202).send(result.response);
+    },
+  );
+
+  function replay(reply: import('fastify').FastifyReply, response: unknown) {
+    return reply.code(202).header('Idempotent-Replayed', 'true').send(response);
+  }
+
+  function toResponse(row: WithdrawalRow, decimals: number) {
+    return {
+      id: row.id,
+      userId: row.user_id,
+      asset: row.asset,
+      chainId: Number(row.chain_id),
+      toAddress: row.to_address,
+      amount: formatUnits(BigInt(row.amount), decimals),
+      fee: formatUnits(BigInt(row.fee), decimals),
+      status: row.status,
+      txHash: row.tx_hash,
+      confirmations: row.confirmations,
+      failureCode: row.failure_code,
+      failureReason: row.failure_reason,
+      createdAt: new Date(Number(row.created_at)).toISOString(),
+      updatedAt: new Date(Number(row.updated_at)).toISOString(),
+    };
+  }
+
+  async function validate(body: CreateBody): Promise<ProblemError | null> {
+    const addressProblem = checkAddress(body.toAddress);
+    if (addressProblem) return new ProblemError(400, addressProblem.code, addressProblem.message);
+    if ((await assets.ledgerDecimals(body.asset)) === undefined) {
+      return new ProblemError(422, 'unknown_asset', `Unknown asset "${body.asset}". See GET /v1/assets.`);
+    }
+    const network = await assets.find(body.asset, body.chainId);
+    if (!network) return new ProblemError(422, 'unsupported_network', `${body.asset} cannot be withdrawn on chain ${body.chainId}.`);
+    if (!network.enabled) return new ProblemError(422, 'network_disabled', `${body.asset} withdrawals on chain ${body.chainId} are paused.`);
+    const checked = checkAmount(body.amount, network);
+    if (isProblem(checked)) {
+      const status = checked.code === 'amount_below_minimum' || checked.code === 'amount_above_maximum' ? 422 : 400;
+      return new ProblemError(status, checked.code, checked.message);
+    }
+    return null;
+  }
+
+  app.get<{ Params: { id: string } }>(
+    '/v1/withdrawals/:id',
+    {
+      config: { scope: 'withdrawals:read' },
+      schema: {
+        tags: ['withdrawals'],
+        summary: 'One withdrawal and its current status',
+        params: { type: 'object', properties: { id: { type: 'string', maxLength: 64 } }, required: ['id'] },
+        response: { 200: withdrawalSchema, ...problemResponses, 404: { $ref: 'Problem#' } },
+      },
+    },
+    async (request) => {
+      const row = await withdrawals.get(request.params.id);
+      if (!row) throw new ProblemError(404, 'withdrawal_not_found', `No withdrawal ${request.params.id}.`);
+      return render(row);
+    },
+  );
+
+  app.get<{ Querystring: { userId?: string; status?: WithdrawalStatus; limit?: string; cursor?: string } }>(
+    '/v1/withdrawals',
+    {
+      config: { scope: 'withdrawals:read' },
+      schema: {
+        tags: ['withdrawals'],
+        summary: 'Withdrawals, newest first',
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            userId: userIdSchema,
+            status: { type: 'string', enum: STATUSES },
+            limit: { type: 'string', pattern: '^(?:[1-9]\\d?|1\\d\\d|200)$', description: '1-200, default 50' },
+            cursor: { type: 'string', maxLength: 200, description: 'nextCursor from the previous page' },
+          },
+        },
+        response: {
+          200: { type: 'object', properties: { items: { type: 'array', items: withdrawalSchema }, nextCursor: { type: ['string', 'null'] } } },
+          ...problemResponses,
+        },
+      },
+    },
+    async (request) => {
+      const q = request.query;
+      const limit = Number(q.limit ?? '50');
+      let before: string | undefined;
+      if (q.cursor) {
+        before = Buffer.from(q.cursor, 'base64url').toString('utf8');
+        if (!/^wd_[0-9A-Z]{26}$/.test(before)) throw new ProblemError(400, 'invalid_cursor', 'cursor is not one this API returned.');
+      }
+      const rows = await withdrawals.list({
+        limit: limit + 1,
+        ...(q.userId ? { userId: q.userId } : {}),
+        ...(q.status ? { status: q.status } : {}),
+        ...(before ? { before } : {}),
+      });
+      const page = rows.slice(0, limit);
+      const nextCursor = rows.length > limit ? Buffer.from(page[page.length - 1]!.id).toString('base64url') : null;
+      return { items: await Promise.all(page.map(render)), nextCursor };
+    },
+  );
+}

@@ -1,0 +1,105 @@
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, LogController } from 'fastify';
+import type { ApiKeyIdentity, Scope } from '../auth/api-keys.js';
+import type { Services } from '../runtime/services.js';
+import { ProblemError, problemSchema, sendProblem } from './problem.js';
+import { registerAssetRoutes } from './routes/assets.js';
+import { registerHealthRoutes } from './routes/health.js';
+import { registerLedgerRoutes } from './routes/ledger.js';
+import { registerWithdrawalRoutes } from './routes/withdrawals.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    apiKey: ApiKeyIdentity | null;
+  }
+  interface FastifyContextConfig {
+    /** The API-key scope a route requires; routes without one are public. */
+    scope?: Scope;
+  }
+}
+
+/**
+ * TX Request API + TX Status API. Validation comes from the route schemas (which also produce the
+ * OpenAPI document at /docs); unknown fields are refused rather than silently dropped.
+ */
+export async function createApiServer(services: Services): Promise<FastifyInstance> {
+  const { common } = services;
+  const app = Fastify({
+    loggerInstance: common.logger.child({ component: 'api' }) as FastifyBaseLogger,
+    // Per-request lines would drown the withdrawal logs; latency goes to metrics instead.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: common.config.bodyLimitBytes,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
+    return503OnClosing: true,
+  });
+
+  app.addSchema(problemSchema);
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: { title: 'Sluice API', version: 'v1', description: 'Withdrawal engine for custodial platforms.' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  app.decorateRequest('apiKey', null);
+  app.addHook('onRequest', async (request, reply) => {
+    const scope = request.routeOptions.config.scope;
+    if (!scope) return;
+    const header = request.headers.authorization ?? '';
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    const identity = match ? await services.apiKeys.authenticate(match[1]!) : null;
+    if (!identity) {
+      reply.header('WWW-Authenticate', 'Bearer');
+      return sendProblem(reply, 401, 'unauthorized', match ? 'Unknown or revoked API key.' : 'Send an API key as "Authorization: Bearer <key>".');
+    }
+    if (!identity.scopes.has(scope)) return sendProblem(reply, 403, 'forbidden', `This API key lacks the "${scope}" scope.`);
+    request.apiKey = identity;
+  });
+
+  app.addHook('onResponse', async (request, reply) => {
+    common.metrics.httpRequestDuration.observe(
+      { method: request.method, route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) },
+      reply.elapsedTime / 1000,
+    );
+  });
+
+  app.setNotFoundHandler((request, reply) => sendProblem(reply, 404, 'not_found', `No route for ${request.method} ${request.url.split('?')[0]}.`));
+
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    if (error instanceof ProblemError) return sendProblem(reply, error.status, error.code, error.shortMessage, error.extra);
+    if (error.validation) {
+      const first = error.validation[0];
+      if (error.validationContext === 'headers') {
+        return sendProblem(reply, 400, 'missing_idempotency_key', 'The Idempotency-Key header is required (1-255 printable characters).');
+      }
+      const field = first?.instancePath ? first.instancePath.replace(/^\//, '').replace(/\//g, '.') : undefined;
+      const unknown = first?.keyword === 'additionalProperties' ? (first.params as { additionalProperty?: string }).additionalProperty : undefined;
+      if (unknown) return sendProblem(reply, 400, 'unknown_field', `Unknown field "${unknown}" in ${error.validationContext}.`, { field: unknown });
+      return sendProblem(reply, 400, 'invalid_request', `${error.validationContext}${field ? `.${field}` : ''} ${first?.message ?? 'is invalid'}.`, field ? { field } : {});
+    }
+    switch (error.code) {
+      case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+        return sendProblem(reply, 400, 'malformed_json', 'The request body is not valid JSON.');
+      case 'FST_ERR_CTP_BODY_TOO_LARGE':
+        return sendProblem(reply, 413, 'payload_too_large', `Request bodies are limited to ${common.config.bodyLimitBytes} bytes.`);
+      case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+        return sendProblem(reply, 415, 'unsupported_media_type', 'Send JSON with Content-Type: application/json.');
+    }
+    if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) {
+      return sendProblem(reply, error.statusCode, 'bad_request', error.message);
+    }
+    request.log.error({ err: error, url: request.url }, 'unhandled API error');
+    return sendProblem(reply, 500, 'internal_error', 'Something went wrong on our side; the request may be retried with the same Idempotency-Key.');
+  });
+
+  registerHealthRoutes(app, services);
+  registerAssetRoutes(app, services);
+  registerLedgerRoutes(app, services);
+  registerWithdrawalRoutes(app, services);
+  return app;
+}

@@ -1,0 +1,179 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { parseGwei } from 'viem';
+import { createApiServer } from '../api/server.js';
+import { SCOPES } from '../auth/api-keys.js';
+import { hashPassword, verifyPassword } from '../auth/passwords.js';
+import { type AnvilHandle, startAnvil } from '../chain/anvil.js';
+import { createChainRpc } from '../chain/rpc.js';
+import type { ChainConfig } from '../chain/types.js';
+import type { Common } from '../common.js';
+import type { Config } from '../config/schema.js';
+import { openDatabase } from '../db/connect.js';
+import { migrateToLatest } from '../db/migrate.js';
+import { SluiceError } from '../errors/base.js';
+import { createFileKeyStore } from '../keys/keystore-file.js';
+import { createLogger } from '../observability/logger.js';
+import { createMetrics } from '../observability/metrics.js';
+import { createMemoryQueue } from '../queue/memory-queue.js';
+import type { DeadLetterMessage, RequestMessage, SignedMessage } from '../queue/types.js';
+import { createReconciler } from '../reconciler/reconciler.js';
+import { createServices, type Services } from '../runtime/services.js';
+import { startWorkers } from '../runtime/workers.js';
+import { ensureDemoAssets } from './demo-assets.js';
+import { loadDevSecrets } from './dev-credentials.js';
+import { ensureChainIdentity, ensureHotWallet } from './dev-wallet.js';
+
+export type DevHandle = { url: string; apiKey: string; services: Services; stop(): Promise<void> };
+
+/**
+ * `sluice dev`: the whole pipeline in one process on embedded parts (SQLite, in-process queues,
+ * file keystore) and a local chain. Restarting on the same data dir finishes what was in flight.
+ */
+export async function startDev(config: Config, out: (line: string) => void = console.log): Promise<DevHandle> {
+  const dataDir = path.resolve(config.dataDir);
+  fs.mkdirSync(dataDir, { recursive: true });
+  const logger = createLogger({ level: config.logLevel });
+  const shutdown = new AbortController();
+  const common: Common = { config, logger, metrics: createMetrics(), signal: shutdown.signal };
+  const secrets = loadDevSecrets(dataDir, {
+    apiKey: config.devApiKey,
+    adminPassword: config.devAdminPassword,
+    keystorePassword: config.keystorePassword,
+  });
+
+  const db = openDatabase(config.dbUrl ?? `sqlite:${path.join(dataDir, 'sluice.db')}`);
+  const applied = await migrateToLatest(db);
+  if (applied.length > 0) logger.info({ migrations: applied }, 'database migrated');
+
+  let anvil: AnvilHandle | undefined;
+  let rpcUrl = config.devnetRpcUrl;
+  if (!rpcUrl) {
+    out('Starting anvil (local chain)…');
+    anvil = await startAnvil({
+      blockTime: config.anvilBlockTime,
+      stateFile: path.join(dataDir, 'anvil', 'state.json'),
+      pidFile: path.join(dataDir, 'anvil', 'anvil.pid.json'),
+      silent: true,
+    });
+    rpcUrl = anvil.rpcUrl;
+  }
+
+  try {
+    const probe = createChainRpc(chainConfig(config, 0, rpcUrl), logger);
+    const chainId = await probe.chainId().catch((cause) => {
+      throw new SluiceError(`Cannot reach the dev chain at ${rpcUrl}.`, { cause, code: 'devnet_unreachable', metaMessages: ['Is SLUICE_DEVNET_RPC_URL pointing at a running anvil or hardhat node?'] });
+    });
+    const chain = createChainRpc(chainConfig(config, chainId, rpcUrl), logger);
+    await ensureChainIdentity(db, chain, dataDir);
+
+    const keys = createFileKeyStore({ dir: path.join(dataDir, 'keystore'), password: secrets.keystorePassword });
+    const queues = {
+      requests: createMemoryQueue<RequestMessage>('tx-requests'),
+      signed: createMemoryQueue<SignedMessage>('signed-tx'),
+      invalidDlq: createMemoryQueue<DeadLetterMessage>('invalid-dlq'),
+      txDlq: createMemoryQueue<DeadLetterMessage>('tx-dlq'),
+    };
+    const services = createServices({ common, db, queues, chains: new Map([[chainId, chain]]), keys });
+
+    const hotWallet = await ensureHotWallet({ services, chain, keys });
+    const { token } = await ensureDemoAssets({
+      rpc: chain,
+      rpcUrl,
+      chainName: anvil || (await isAnvil(chain)) ? 'Anvil Devnet' : 'Dev Node',
+      assets: services.assets,
+      hotWallet,
+      dataDir,
+      keystorePassword: secrets.keystorePassword,
+      logger,
+    });
+    await services.apiKeys.ensure({ name: 'dev', scopes: [...SCOPES], key: secrets.apiKey });
+    await ensureAdmin(services, secrets.adminPassword);
+
+    // In-process queues died with the last process: pick up everything still in flight now.
+    const reconciler = createReconciler({ common, db, requests: queues.requests, signed: queues.signed });
+    const resumed = await reconciler.tick(0);
+    if (resumed.requeued > 0) out(`Resuming ${resumed.requeued} in-flight withdrawal(s) from ${dataDir}.`);
+
+    const app = await createApiServer(services);
+    await app.listen({ host: config.host, port: config.port });
+    const address = app.server.address();
+    const port = typeof address === 'object' && address ? address.port : config.port;
+    const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
+    const workers = startWorkers(services, ['signer', 'sender', 'tracker', 'reconciler', 'error-handler']);
+
+    printBanner(out, { url, rpcUrl, chainId, startedAnvil: !!anvil, hotWallet, token, secrets, dataDir });
+
+    let stopping: Promise<void> | undefined;
+    const stop = () =>
+      (stopping ??= (async () => {
+        shutdown.abort();
+        await app.close();
+        await workers.done;
+        await db.close();
+        await anvil?.stop();
+      })());
+    return { url, apiKey: secrets.apiKey, services, stop };
+  } catch (err) {
+    shutdown.abort();
+    await db.close();
+    await anvil?.stop();
+    throw err;
+  }
+}
+
+function chainConfig(config: Config, chainId: number, rpcUrl: string): ChainConfig {
+  return {
+    chainId,
+    name: 'devnet',
+    rpcUrls: [rpcUrl],
+    confirmations: config.devnetConfirmations,
+    maxFeePerGas: parseGwei(config.maxFeePerGasGwei),
+    defaultPriorityFee: parseGwei(config.priorityFeeGwei),
+  };
+}
+
+async function isAnvil(chain: ReturnType<typeof createChainRpc>): Promise<boolean> {
+  const version = await chain.read((c) => c.request({ method: 'web3_clientVersion' })).catch(() => '');
+  return String(version).toLowerCase().startsWith('anvil');
+}
+
+async function ensureAdmin(services: Services, password: string): Promise<void> {
+  const k = services.db.kysely;
+  const existing = await k.selectFrom('admin_users').selectAll().where('username', '=', 'admin').executeTakeFirst();
+  if (existing && (await verifyPassword(password, existing.password_hash))) return;
+  const password_hash = await hashPassword(password);
+  if (existing) await k.updateTable('admin_users').set({ password_hash }).where('username', '=', 'admin').execute();
+  else await k.insertInto('admin_users').values({ username: 'admin', password_hash, created_at: Date.now() }).execute();
+}
+
+function printBanner(
+  out: (line: string) => void,
+  info: { url: string; rpcUrl: string; chainId: number; startedAnvil: boolean; hotWallet: string; token: string; secrets: { apiKey: string; adminPassword: string }; dataDir: string },
+) {
+  const { url, secrets } = info;
+  out(
+    [
+      '',
+      'Sluice dev is running',
+      `  API          ${url}/v1`,
+      `  API docs     ${url}/docs`,
+      `  Metrics      ${url}/metrics`,
+      `  Chain        ${info.rpcUrl} (chain ${info.chainId}${info.startedAnvil ? ', anvil started by Sluice' : ''})`,
+      `  Hot wallet   ${info.hotWallet}`,
+      `  USDT token   ${info.token}`,
+      `  Data dir     ${info.dataDir}`,
+      `  API key      ${secrets.apiKey}   (all scopes)`,
+      `  Admin login  admin / ${secrets.adminPassword}`,
+      '',
+      'Try it:',
+      `  export SLUICE_URL=${url} SLUICE_KEY=${secrets.apiKey}`,
+      `  curl -s -X POST $SLUICE_URL/v1/ledger/credits -H "Authorization: Bearer $SLUICE_KEY" -H 'Content-Type: application/json' \\`,
+      `    -d '{"userId":"alice","asset":"ETH","amount":"5","reference":"deposit-1"}'`,
+      `  curl -s -X POST $SLUICE_URL/v1/withdrawals -H "Authorization: Bearer $SLUICE_KEY" -H 'Content-Type: application/json' \\`,
+      `    -H 'Idempotency-Key: alice-wd-1' -d '{"userId":"alice","asset":"ETH","chainId":${info.chainId},"toAddress":"0x000000000000000000000000000000000000dEaD","amount":"1.5"}'`,
+      `  curl -s $SLUICE_URL/v1/withdrawals?userId=alice -H "Authorization: Bearer $SLUICE_KEY"`,
+      '',
+    ].join('\n'),
+  );
+}

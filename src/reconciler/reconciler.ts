@@ -1,0 +1,68 @@
+import type { Common } from '../common.js';
+import type { Db } from '../db/connect.js';
+import type { Queue, RequestMessage, SignedMessage } from '../queue/types.js';
+import { sleep } from '../util/sleep.js';
+
+export type ReconcilerDeps = {
+  common: Common;
+  db: Db;
+  requests: Queue<RequestMessage>;
+  signed: Queue<SignedMessage>;
+};
+
+/**
+ * Invariant 3: queues are triggers, the database is the truth. Withdrawals left in RECEIVED or
+ * SIGNED longer than the timeout (a lost message, a crash between commit and enqueue, an
+ * in-process queue that died with its process) are queued again. Those waiting on an operator
+ * (open dead letter) are left alone. `requeued_at` spaces repeats one timeout apart.
+ */
+export function createReconciler(deps: ReconcilerDeps) {
+  const { common, db } = deps;
+  const log = common.logger.child({ component: 'reconciler' });
+
+  async function tick(olderThanMs = common.config.reconcileAfterSeconds * 1000): Promise<{ requeued: number }> {
+    const now = Date.now();
+    const cutoff = now - olderThanMs;
+    const rows = await db.kysely
+      .selectFrom('withdrawals as w')
+      .select(['w.id', 'w.status', 'w.tx_hash', 'w.chain_id', 'w.wallet'])
+      .where('w.status', 'in', ['RECEIVED', 'SIGNED'])
+      .where('w.updated_at', '<=', cutoff)
+      .where((eb) => eb.or([eb('w.requeued_at', 'is', null), eb('w.requeued_at', '<=', cutoff)]))
+      .where((eb) =>
+        eb.not(
+          eb.exists(
+            eb.selectFrom('dead_letters as d').select('d.id').whereRef('d.withdrawal_id', '=', 'w.id').where('d.status', '=', 'open'),
+          ),
+        ),
+      )
+      .orderBy('w.updated_at')
+      .limit(1000)
+      .execute();
+
+    for (const w of rows) {
+      if (w.status === 'RECEIVED') await deps.requests.send({ withdrawalId: w.id });
+      else if (w.tx_hash) await deps.signed.send({ withdrawalId: w.id, txHash: w.tx_hash }, { groupId: `${w.chain_id}:${w.wallet}` });
+      common.metrics.requeued.inc({ status: w.status });
+    }
+    if (rows.length > 0) {
+      await db.kysely.updateTable('withdrawals').set({ requeued_at: now }).where('id', 'in', rows.map((r) => r.id)).execute();
+      log.info({ count: rows.length }, 're-enqueued stuck withdrawals');
+    }
+    return { requeued: rows.length };
+  }
+
+  return {
+    tick,
+    async run(): Promise<void> {
+      while (!common.signal.aborted) {
+        try {
+          await tick();
+        } catch (err) {
+          log.error({ err }, 'reconcile tick failed');
+        }
+        await sleep(common.config.reconcileIntervalMs, common.signal);
+      }
+    },
+  };
+}

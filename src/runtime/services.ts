@@ -1,0 +1,40 @@
+import { createAssetRegistry } from '../assets/registry.js';
+import { createApiKeyStore } from '../auth/api-keys.js';
+import type { ChainRpc } from '../chain/rpc.js';
+import type { Common } from '../common.js';
+import type { Db } from '../db/connect.js';
+import { createDeadLetters } from '../dlq/dead-letters.js';
+import type { KeyStore } from '../keys/types.js';
+import { createLedger } from '../ledger/ledger.js';
+import type { DeadLetterMessage, Queue, RequestMessage, SignedMessage } from '../queue/types.js';
+import { createWallets } from '../wallets/wallets.js';
+import { createWithdrawalRepository } from '../withdrawals/repository.js';
+
+export type Queues = {
+  requests: Queue<RequestMessage>;
+  signed: Queue<SignedMessage>;
+  invalidDlq: Queue<DeadLetterMessage>;
+  txDlq: Queue<DeadLetterMessage>;
+};
+
+/** Everything a role needs, built once from the outside resources it was given. */
+export function createServices(input: {
+  common: Common;
+  db: Db;
+  queues: Queues;
+  chains: Map<number, ChainRpc>;
+  keys: KeyStore | null;
+}) {
+  const { common, db, queues } = input;
+  return {
+    ...input,
+    ledger: createLedger(db),
+    withdrawals: createWithdrawalRepository(db),
+    assets: createAssetRegistry(db),
+    apiKeys: createApiKeyStore(db),
+    wallets: createWallets(db),
+    deadLetters: createDeadLetters({ db, common, queues: { invalid: queues.invalidDlq, tx: queues.txDlq } }),
+  };
+}
+
+export type Services = ReturnType<typeof createServices>;

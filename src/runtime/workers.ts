@@ -1,0 +1,35 @@
+import { createErrorHandler } from '../dlq/error-handler.js';
+import { createReconciler } from '../reconciler/reconciler.js';
+import { createSender } from '../sender/sender.js';
+import { createSigner } from '../signer/signer.js';
+import { createTracker } from '../tracker/tracker.js';
+import type { Services } from './services.js';
+
+export type WorkerRole = 'signer' | 'sender' | 'tracker' | 'reconciler' | 'error-handler';
+
+/**
+ * Starts the named background roles on the shared services. Each runs until `common.signal`
+ * aborts; the returned promise settles when all of them have drained.
+ */
+export function startWorkers(services: Services, roles: WorkerRole[]) {
+  const { common, db, queues } = services;
+  const build: Record<WorkerRole, () => { run(): Promise<void> }> = {
+    signer: () => {
+      if (!services.keys) throw new Error('The signer role needs a key store.');
+      return createSigner({ ...services, keys: services.keys, requests: queues.requests, signed: queues.signed });
+    },
+    sender: () => createSender({ ...services, signed: queues.signed }),
+    tracker: () => createTracker(services),
+    reconciler: () => createReconciler({ common, db, requests: queues.requests, signed: queues.signed }),
+    'error-handler': () => createErrorHandler({ ...services, queues: { invalid: queues.invalidDlq, tx: queues.txDlq } }),
+  };
+  const running = roles.map((role) =>
+    build[role]()
+      .run()
+      .catch((err) => {
+        common.logger.fatal({ err, role }, 'worker crashed');
+        throw err;
+      }),
+  );
+  return { done: Promise.allSettled(running) };
+}
