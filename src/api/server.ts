@@ -34,6 +34,8 @@ export async function createApiServer(services: Services): Promise<FastifyInstan
     return503OnClosing: true,
   });
 
+  // JSON only: anything else is a 415, not a string body that fails validation later.
+  app.removeContentTypeParser('text/plain');
   app.addSchema(problemSchema);
   await app.register(swagger, {
     openapi: {

@@ -9,10 +9,15 @@ export function initialSchema(dialect: SqlDialect) {
   const big = 'bigint' as const;
   const autoId = dialect === 'mysql' ? sql`bigint unsigned` : sql`integer`;
 
+  // Binary collation on MySQL: ids, idempotency keys and references are case-sensitive.
+  const table = (db: Kysely<unknown>, name: string) => {
+    const t = db.schema.createTable(name);
+    return dialect === 'mysql' ? t.modifyEnd(sql`engine=InnoDB default charset=utf8mb4 collate=utf8mb4_bin`) : t;
+  };
+
   return {
     async up(db: Kysely<unknown>): Promise<void> {
-      await db.schema
-        .createTable('api_keys')
+      await table(db, 'api_keys')
         .addColumn('id', str(40), (c) => c.primaryKey())
         .addColumn('name', str(100), (c) => c.notNull())
         .addColumn('key_hash', str(64), (c) => c.notNull().unique())
@@ -22,22 +27,19 @@ export function initialSchema(dialect: SqlDialect) {
         .addColumn('revoked_at', big)
         .execute();
 
-      await db.schema
-        .createTable('admin_users')
+      await table(db, 'admin_users')
         .addColumn('username', str(64), (c) => c.primaryKey())
         .addColumn('password_hash', str(255), (c) => c.notNull())
         .addColumn('created_at', big, (c) => c.notNull())
         .execute();
 
-      await db.schema
-        .createTable('assets')
+      await table(db, 'assets')
         .addColumn('symbol', str(16), (c) => c.primaryKey())
         .addColumn('ledger_decimals', 'integer', (c) => c.notNull())
         .addColumn('enabled', 'integer', (c) => c.notNull().defaultTo(1))
         .execute();
 
-      await db.schema
-        .createTable('asset_networks')
+      await table(db, 'asset_networks')
         .addColumn('asset', str(16), (c) => c.notNull())
         .addColumn('chain_id', big, (c) => c.notNull())
         .addColumn('chain_name', str(64), (c) => c.notNull())
@@ -52,8 +54,7 @@ export function initialSchema(dialect: SqlDialect) {
         .addPrimaryKeyConstraint('asset_networks_pk', ['asset', 'chain_id'])
         .execute();
 
-      await db.schema
-        .createTable('balances')
+      await table(db, 'balances')
         .addColumn('user_id', str(64), (c) => c.notNull())
         .addColumn('asset', str(16), (c) => c.notNull())
         .addColumn('available', amount, (c) => c.notNull())
@@ -62,8 +63,7 @@ export function initialSchema(dialect: SqlDialect) {
         .addPrimaryKeyConstraint('balances_pk', ['user_id', 'asset'])
         .execute();
 
-      await db.schema
-        .createTable('ledger_entries')
+      await table(db, 'ledger_entries')
         .addColumn('id', autoId, (c) => c.primaryKey().autoIncrement())
         .addColumn('journal_id', str(40), (c) => c.notNull())
         .addColumn('account', str(100), (c) => c.notNull())
@@ -78,8 +78,7 @@ export function initialSchema(dialect: SqlDialect) {
       await db.schema.createIndex('ledger_entries_user').on('ledger_entries').columns(['user_id', 'asset']).execute();
       await db.schema.createIndex('ledger_entries_journal').on('ledger_entries').column('journal_id').execute();
 
-      await db.schema
-        .createTable('ledger_references')
+      await table(db, 'ledger_references')
         .addColumn('kind', str(16), (c) => c.notNull())
         .addColumn('reference', str(128), (c) => c.notNull())
         .addColumn('user_id', str(64), (c) => c.notNull())
@@ -90,8 +89,7 @@ export function initialSchema(dialect: SqlDialect) {
         .addPrimaryKeyConstraint('ledger_references_pk', ['kind', 'reference'])
         .execute();
 
-      await db.schema
-        .createTable('withdrawals')
+      await table(db, 'withdrawals')
         .addColumn('id', str(40), (c) => c.primaryKey())
         .addColumn('idempotency_key', str(255), (c) => c.notNull().unique())
         .addColumn('request_hash', str(64), (c) => c.notNull())
@@ -119,8 +117,7 @@ export function initialSchema(dialect: SqlDialect) {
       await db.schema.createIndex('withdrawals_user').on('withdrawals').columns(['user_id', 'id']).execute();
       await db.schema.createIndex('withdrawals_wallet_nonce').on('withdrawals').columns(['chain_id', 'wallet', 'nonce']).unique().execute();
 
-      await db.schema
-        .createTable('withdrawal_events')
+      await table(db, 'withdrawal_events')
         .addColumn('id', autoId, (c) => c.primaryKey().autoIncrement())
         .addColumn('withdrawal_id', str(40), (c) => c.notNull())
         .addColumn('from_status', str(16))
@@ -131,8 +128,7 @@ export function initialSchema(dialect: SqlDialect) {
         .execute();
       await db.schema.createIndex('withdrawal_events_wd').on('withdrawal_events').column('withdrawal_id').execute();
 
-      await db.schema
-        .createTable('wallets')
+      await table(db, 'wallets')
         .addColumn('chain_id', big, (c) => c.notNull())
         .addColumn('address', str(42), (c) => c.notNull())
         .addColumn('key_ref', str(255), (c) => c.notNull())
@@ -142,8 +138,7 @@ export function initialSchema(dialect: SqlDialect) {
         .addPrimaryKeyConstraint('wallets_pk', ['chain_id', 'address'])
         .execute();
 
-      await db.schema
-        .createTable('tx_attempts')
+      await table(db, 'tx_attempts')
         .addColumn('id', autoId, (c) => c.primaryKey().autoIncrement())
         .addColumn('withdrawal_id', str(40), (c) => c.notNull())
         .addColumn('chain_id', big, (c) => c.notNull())
@@ -161,8 +156,7 @@ export function initialSchema(dialect: SqlDialect) {
         .execute();
       await db.schema.createIndex('tx_attempts_wd').on('tx_attempts').column('withdrawal_id').execute();
 
-      await db.schema
-        .createTable('dead_letters')
+      await table(db, 'dead_letters')
         .addColumn('id', autoId, (c) => c.primaryKey().autoIncrement())
         .addColumn('queue', str(16), (c) => c.notNull())
         .addColumn('withdrawal_id', str(40), (c) => c.notNull())
@@ -176,8 +170,7 @@ export function initialSchema(dialect: SqlDialect) {
         .addUniqueConstraint('dead_letters_queue_wd', ['queue', 'withdrawal_id'])
         .execute();
 
-      await db.schema
-        .createTable('chain_state')
+      await table(db, 'chain_state')
         .addColumn('chain_id', big, (c) => c.primaryKey())
         .addColumn('genesis_hash', str(66), (c) => c.notNull())
         .addColumn('last_block', big, (c) => c.notNull())

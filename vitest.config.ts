@@ -1,0 +1,36 @@
+import { defineConfig } from 'vitest/config';
+
+/**
+ * unit: *.test.ts, no outside services.
+ * integration: *.itest.ts against real anvil, SQLite and MariaDB. The core pipeline suite runs
+ * twice, once per database (the `db` value each project provides).
+ */
+const integration = {
+  testTimeout: 120_000,
+  hookTimeout: 120_000,
+  pool: 'forks' as const,
+};
+
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: { name: 'unit', include: ['src/**/*.test.ts', 'test/unit/**/*.test.ts'] },
+      },
+      {
+        test: {
+          ...integration,
+          name: 'integration',
+          include: ['src/**/*.itest.ts', 'test/crash/**/*.itest.ts'],
+          provide: { db: 'sqlite' },
+        },
+      },
+      {
+        test: { ...integration, name: 'core-sqlite', include: ['test/core/**/*.itest.ts'], provide: { db: 'sqlite' } },
+      },
+      {
+        test: { ...integration, name: 'core-mariadb', include: ['test/core/**/*.itest.ts'], provide: { db: 'mysql' } },
+      },
+    ],
+  },
+});
