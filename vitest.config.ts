@@ -21,15 +21,15 @@ export default defineConfig({
         test: {
           ...integration,
           name: 'integration',
-          include: ['src/**/*.itest.ts', 'test/crash/**/*.itest.ts'],
+          include: ['src/**/*.itest.ts'],
           provide: { db: 'sqlite' },
         },
       },
       {
-        test: { ...integration, name: 'core-sqlite', include: ['test/core/**/*.itest.ts'], provide: { db: 'sqlite' } },
+        test: { ...integration, name: 'core-sqlite', include: ['test/core/**/*.itest.ts', 'test/crash/**/*.itest.ts'], provide: { db: 'sqlite' } },
       },
       {
-        test: { ...integration, name: 'core-mariadb', include: ['test/core/**/*.itest.ts'], provide: { db: 'mysql' } },
+        test: { ...integration, name: 'core-mariadb', include: ['test/core/**/*.itest.ts', 'test/crash/**/*.itest.ts'], provide: { db: 'mysql' } },
       },
     ],
   },

@@ -1,0 +1,316 @@
+import fc from 'fast-check';
+import { pino } from 'pino';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { backoffDelay, runConsumer } from './consumer.js';
+import { createMemoryQueue } from './memory-queue.js';
+import type { Queue, QueueMessage } from './types.js';
+
+const logger = pino({ level: 'silent' });
+const backoff = { baseMs: 5, maxMs: 20 };
+
+async function until(cond: () => boolean | Promise<boolean>, timeoutMs = 3_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+function deferred() {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+/** The real memory queue, with every retry() delay recorded. */
+function recordingQueue<T>() {
+  const inner = createMemoryQueue<T>('test-queue');
+  const retries: { receiveCount: number; delayMs: number }[] = [];
+  const acks: string[] = [];
+  const queue: Queue<T> = {
+    ...inner,
+    name: inner.name,
+    async retry(message: QueueMessage<T>, delayMs: number) {
+      retries.push({ receiveCount: message.receiveCount, delayMs });
+      return inner.retry(message, delayMs);
+    },
+    async ack(message: QueueMessage<T>) {
+      acks.push(message.id);
+      return inner.ack(message);
+    },
+  };
+  return { queue, retries, acks };
+}
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+describe('runConsumer', () => {
+  it('handles every message once and acks it', async () => {
+    const { queue, retries, acks } = recordingQueue<number>();
+    for (const n of [1, 2, 3]) await queue.send(n);
+    const seen: number[] = [];
+    const controller = new AbortController();
+    const onGiveUp = vi.fn(async () => {});
+    const done = runConsumer({
+      queue,
+      handle: async (m) => {
+        seen.push(m.body);
+      },
+      onGiveUp,
+      maxReceives: 3,
+      concurrency: 4,
+      signal: controller.signal,
+      logger,
+      backoff,
+    });
+    await until(async () => acks.length === 3);
+    expect(await queue.depth()).toBe(0);
+    controller.abort();
+    await done;
+    expect(seen.sort()).toEqual([1, 2, 3]);
+    expect(retries).toEqual([]);
+    expect(onGiveUp).not.toHaveBeenCalled();
+  });
+
+  it('redelivers a failing message with backoff until the handler succeeds', async () => {
+    const { queue, retries } = recordingQueue<string>();
+    await queue.send('flaky');
+    const counts: number[] = [];
+    const controller = new AbortController();
+    const onGiveUp = vi.fn(async () => {});
+    const done = runConsumer({
+      queue,
+      handle: async (m) => {
+        counts.push(m.receiveCount);
+        if (m.receiveCount < 3) throw new Error(`fail ${m.receiveCount}`);
+      },
+      onGiveUp,
+      maxReceives: 5,
+      concurrency: 1,
+      signal: controller.signal,
+      logger,
+      backoff,
+    });
+    await until(async () => (await queue.depth()) === 0);
+    controller.abort();
+    await done;
+    expect(counts).toEqual([1, 2, 3]);
+    expect(onGiveUp).not.toHaveBeenCalled();
+    // attempt 1: exp 5 -> [3, 5]; attempt 2: exp 10 -> [5, 10]
+    expect(retries.map((r) => r.receiveCount)).toEqual([1, 2]);
+    expect(retries[0]!.delayMs).toBeGreaterThanOrEqual(3);
+    expect(retries[0]!.delayMs).toBeLessThanOrEqual(5);
+    expect(retries[1]!.delayMs).toBeGreaterThanOrEqual(5);
+    expect(retries[1]!.delayMs).toBeLessThanOrEqual(10);
+  });
+
+  it('after maxReceives failed deliveries calls onGiveUp once with the error and acks the message', async () => {
+    const { queue, retries } = recordingQueue<string>();
+    await queue.send('poison');
+    const controller = new AbortController();
+    const errors: Error[] = [];
+    let handled = 0;
+    const onGiveUp = vi.fn(async (_m: QueueMessage<string>, _e: unknown) => {});
+    const done = runConsumer({
+      queue,
+      handle: async (m) => {
+        handled += 1;
+        const err = new Error(`boom ${m.receiveCount}`);
+        errors.push(err);
+        throw err;
+      },
+      onGiveUp,
+      maxReceives: 3,
+      concurrency: 2,
+      signal: controller.signal,
+      logger,
+      backoff,
+    });
+    await until(() => onGiveUp.mock.calls.length > 0);
+    await until(async () => (await queue.depth()) === 0);
+    // Give a would-be extra delivery a chance to show up.
+    await new Promise((r) => setTimeout(r, 60));
+    controller.abort();
+    await done;
+
+    expect(handled).toBe(3);
+    expect(onGiveUp).toHaveBeenCalledTimes(1);
+    const [message, error] = onGiveUp.mock.calls[0]!;
+    expect(message.body).toBe('poison');
+    expect(message.receiveCount).toBe(3);
+    expect(error).toBe(errors[2]);
+    expect(retries.map((r) => r.receiveCount)).toEqual([1, 2]);
+    expect(await queue.depth()).toBe(0);
+  });
+
+  it('keeps the message queued (retry after maxMs) when onGiveUp itself fails', async () => {
+    const { queue, retries, acks } = recordingQueue<string>();
+    await queue.send('poison');
+    const controller = new AbortController();
+    const onGiveUp = vi.fn(async () => {
+      throw new Error('dead-letter store down');
+    });
+    const done = runConsumer({
+      queue,
+      handle: async () => {
+        throw new Error('boom');
+      },
+      onGiveUp,
+      maxReceives: 1,
+      concurrency: 1,
+      signal: controller.signal,
+      logger,
+      backoff: { baseMs: 5, maxMs: 10_000 },
+    });
+    await until(() => retries.length === 1);
+    controller.abort();
+    await done;
+    expect(onGiveUp).toHaveBeenCalledTimes(1);
+    expect(retries).toEqual([{ receiveCount: 1, delayMs: 10_000 }]);
+    expect(acks).toEqual([]);
+    expect(await queue.depth()).toBe(1);
+  });
+
+  it('never runs more than `concurrency` handlers at once, and does use them all', async () => {
+    const { queue } = recordingQueue<number>();
+    for (let i = 0; i < 12; i++) await queue.send(i);
+    let running = 0;
+    let peak = 0;
+    let finished = 0;
+    const controller = new AbortController();
+    const done = runConsumer({
+      queue,
+      handle: async () => {
+        running += 1;
+        peak = Math.max(peak, running);
+        await new Promise((r) => setTimeout(r, 15));
+        running -= 1;
+        finished += 1;
+      },
+      onGiveUp: async () => {},
+      maxReceives: 3,
+      concurrency: 3,
+      signal: controller.signal,
+      logger,
+      backoff,
+    });
+    await until(() => finished === 12);
+    controller.abort();
+    await done;
+    expect(peak).toBe(3);
+    expect(await queue.depth()).toBe(0);
+  });
+
+  it('on abort, resolves only after in-flight handlers finish, and acks their messages', async () => {
+    const { queue, acks } = recordingQueue<string>();
+    await queue.send('slow');
+    const started = deferred();
+    const release = deferred();
+    const controller = new AbortController();
+    let resolved = false;
+    const done = runConsumer({
+      queue,
+      handle: async () => {
+        started.resolve();
+        await release.promise;
+      },
+      onGiveUp: async () => {},
+      maxReceives: 3,
+      concurrency: 2,
+      signal: controller.signal,
+      logger,
+      backoff,
+    }).then(() => {
+      resolved = true;
+    });
+    await started.promise;
+    controller.abort();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(resolved).toBe(false);
+    release.resolve();
+    await done;
+    expect(resolved).toBe(true);
+    expect(acks).toHaveLength(1);
+    expect(await queue.depth()).toBe(0);
+  });
+
+  it('on abort while idle, resolves promptly without waiting out the receive wait', async () => {
+    const { queue } = recordingQueue<string>();
+    const controller = new AbortController();
+    const done = runConsumer({
+      queue,
+      handle: async () => {},
+      onGiveUp: async () => {},
+      maxReceives: 3,
+      concurrency: 2,
+      signal: controller.signal,
+      logger,
+      backoff,
+    });
+    await new Promise((r) => setTimeout(r, 20));
+    const t = Date.now();
+    controller.abort();
+    await done;
+    expect(Date.now() - t).toBeLessThan(500);
+  });
+
+  it('takes no new messages after abort', async () => {
+    const { queue } = recordingQueue<string>();
+    const controller = new AbortController();
+    controller.abort();
+    await queue.send('x');
+    const handle = vi.fn(async () => {});
+    await runConsumer({
+      queue,
+      handle,
+      onGiveUp: async () => {},
+      maxReceives: 3,
+      concurrency: 2,
+      signal: controller.signal,
+      logger,
+      backoff,
+    });
+    expect(handle).not.toHaveBeenCalled();
+    expect(await queue.depth()).toBe(1);
+  });
+});
+
+describe('backoffDelay', () => {
+  it('stays within [exp/2, exp] with exp = min(maxMs, base * 2^(attempt-1))', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 40 }), fc.integer({ min: 1, max: 1_000 }), fc.integer({ min: 1, max: 100_000 }), (attempt, baseMs, maxMs) => {
+        const exp = Math.min(maxMs, baseMs * 2 ** (attempt - 1));
+        const d = backoffDelay(attempt, baseMs, maxMs);
+        expect(Number.isInteger(d)).toBe(true);
+        expect(d).toBeGreaterThanOrEqual(exp / 2);
+        expect(d).toBeLessThanOrEqual(exp);
+        expect(d).toBeLessThanOrEqual(maxMs);
+      }),
+    );
+  });
+
+  it('hits both ends of the jitter range', () => {
+    vi.spyOn(Math, 'random').mockReturnValue(0);
+    expect(backoffDelay(1, 100, 10_000)).toBe(50);
+    expect(backoffDelay(3, 100, 10_000)).toBe(200);
+    vi.spyOn(Math, 'random').mockReturnValue(0.999999);
+    expect(backoffDelay(1, 100, 10_000)).toBe(100);
+    expect(backoffDelay(3, 100, 10_000)).toBe(400);
+  });
+
+  it('is capped by maxMs', () => {
+    vi.spyOn(Math, 'random').mockReturnValue(0.999999);
+    expect(backoffDelay(10, 250, 30_000)).toBe(30_000);
+    expect(backoffDelay(1_000, 250, 30_000)).toBe(30_000);
+    vi.spyOn(Math, 'random').mockReturnValue(0);
+    expect(backoffDelay(10, 250, 30_000)).toBe(15_000);
+  });
+
+  it('treats attempt 0 and below like the first attempt', () => {
+    vi.spyOn(Math, 'random').mockReturnValue(0.999999);
+    expect(backoffDelay(0, 100, 10_000)).toBe(100);
+    expect(backoffDelay(-3, 100, 10_000)).toBe(100);
+  });
+});

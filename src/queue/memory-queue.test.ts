@@ -1,0 +1,287 @@
+import { describe, expect, it } from 'vitest';
+import { createMemoryQueue } from './memory-queue.js';
+
+const wait = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+describe('createMemoryQueue', () => {
+  it('delivers a sent message with its body, name and receiveCount 1', async () => {
+    const q = createMemoryQueue<{ n: number }>('requests');
+    expect(q.name).toBe('requests');
+    await q.send({ n: 1 });
+    const got = await q.receive({ max: 10, waitMs: 0 });
+    expect(got).toHaveLength(1);
+    expect(got[0]!.body).toEqual({ n: 1 });
+    expect(got[0]!.receiveCount).toBe(1);
+    expect(typeof got[0]!.id).toBe('string');
+    expect(got[0]).not.toHaveProperty('groupId');
+  });
+
+  it('delivers in send order and honours max', async () => {
+    const q = createMemoryQueue<number>('q');
+    for (const n of [1, 2, 3, 4]) await q.send(n);
+    const first = await q.receive({ max: 3, waitMs: 0 });
+    expect(first.map((m) => m.body)).toEqual([1, 2, 3]);
+    const rest = await q.receive({ max: 3, waitMs: 0 });
+    expect(rest.map((m) => m.body)).toEqual([4]);
+  });
+
+  it('ack deletes the message; depth counts visible and in-flight messages', async () => {
+    const q = createMemoryQueue<string>('q');
+    expect(await q.depth()).toBe(0);
+    await q.send('a');
+    await q.send('b');
+    expect(await q.depth()).toBe(2);
+    const [a] = await q.receive({ max: 1, waitMs: 0 });
+    expect(await q.depth()).toBe(2); // in flight still counts
+    await q.ack(a!);
+    expect(await q.depth()).toBe(1);
+    const [b] = await q.receive({ max: 1, waitMs: 0 });
+    expect(b!.body).toBe('b');
+    await q.ack(b!);
+    expect(await q.depth()).toBe(0);
+    expect(await q.receive({ max: 10, waitMs: 0 })).toEqual([]);
+  });
+
+  it('acking an unknown or already-acked message is harmless', async () => {
+    const q = createMemoryQueue<string>('q');
+    await q.send('a');
+    const [a] = await q.receive({ max: 1, waitMs: 0 });
+    await q.ack(a!);
+    await q.ack(a!);
+    await q.ack({ id: 'nope', body: 'x', receiveCount: 1 });
+    expect(await q.depth()).toBe(0);
+  });
+
+  it('hides a received message until its visibility timeout, then redelivers it with receiveCount + 1', async () => {
+    const q = createMemoryQueue<string>('q', { visibilityMs: 50 });
+    await q.send('a');
+    const [first] = await q.receive({ max: 10, waitMs: 0 });
+    expect(first!.receiveCount).toBe(1);
+    expect(await q.receive({ max: 10, waitMs: 0 })).toEqual([]);
+    await wait(70);
+    const again = await q.receive({ max: 10, waitMs: 0 });
+    expect(again).toHaveLength(1);
+    expect(again[0]!.id).toBe(first!.id);
+    expect(again[0]!.body).toBe('a');
+    expect(again[0]!.receiveCount).toBe(2);
+  });
+
+  it('an acked message is not redelivered after the visibility timeout', async () => {
+    const q = createMemoryQueue<string>('q', { visibilityMs: 30 });
+    await q.send('a');
+    const [m] = await q.receive({ max: 10, waitMs: 0 });
+    await q.ack(m!);
+    await wait(50);
+    expect(await q.receive({ max: 10, waitMs: 0 })).toEqual([]);
+  });
+
+  it('a waiting receive picks up a message whose visibility runs out', async () => {
+    const q = createMemoryQueue<string>('q', { visibilityMs: 50 });
+    await q.send('a');
+    await q.receive({ max: 1, waitMs: 0 });
+    const started = Date.now();
+    const got = await q.receive({ max: 1, waitMs: 1_000 });
+    const elapsed = Date.now() - started;
+    expect(got.map((m) => [m.body, m.receiveCount])).toEqual([['a', 2]]);
+    expect(elapsed).toBeGreaterThanOrEqual(30);
+    expect(elapsed).toBeLessThan(500);
+  });
+
+  it('retry hides the message for the delay, then redelivers it', async () => {
+    const q = createMemoryQueue<string>('q', { visibilityMs: 10_000 });
+    await q.send('a');
+    const [m] = await q.receive({ max: 1, waitMs: 0 });
+    await q.retry(m!, 60);
+    expect(await q.receive({ max: 1, waitMs: 0 })).toEqual([]);
+    await wait(80);
+    const again = await q.receive({ max: 1, waitMs: 0 });
+    expect(again).toHaveLength(1);
+    expect(again[0]!.id).toBe(m!.id);
+    expect(again[0]!.receiveCount).toBe(2);
+  });
+
+  it('retry with delay 0 makes the message visible again at once (well before the visibility timeout)', async () => {
+    const q = createMemoryQueue<string>('q', { visibilityMs: 10_000 });
+    await q.send('a');
+    const [m] = await q.receive({ max: 1, waitMs: 0 });
+    await q.retry(m!, 0);
+    const again = await q.receive({ max: 1, waitMs: 0 });
+    expect(again.map((x) => x.receiveCount)).toEqual([2]);
+  });
+
+  it('delayMs on send hides a new message for that long', async () => {
+    const q = createMemoryQueue<string>('q');
+    await q.send('later', { delayMs: 50 });
+    await q.send('now');
+    expect((await q.receive({ max: 10, waitMs: 0 })).map((m) => m.body)).toEqual(['now']);
+    await wait(70);
+    expect((await q.receive({ max: 10, waitMs: 0 })).map((m) => m.body)).toEqual(['later']);
+  });
+
+  describe('FIFO groups', () => {
+    it('delivers one message per group at a time, in order, while other groups proceed', async () => {
+      const q = createMemoryQueue<string>('q', { visibilityMs: 10_000 });
+      await q.send('a1', { groupId: 'A' });
+      await q.send('a2', { groupId: 'A' });
+      await q.send('b1', { groupId: 'B' });
+      await q.send('a3', { groupId: 'A' });
+      await q.send('b2', { groupId: 'B' });
+      await q.send('free');
+
+      const first = await q.receive({ max: 10, waitMs: 0 });
+      expect(first.map((m) => m.body)).toEqual(['a1', 'b1', 'free']);
+      expect(first[0]!.groupId).toBe('A');
+      expect(first[1]!.groupId).toBe('B');
+
+      // Nothing more while both heads are in flight.
+      expect(await q.receive({ max: 10, waitMs: 0 })).toEqual([]);
+
+      await q.ack(first[1]!); // b1 done: B moves on, A stays blocked
+      expect((await q.receive({ max: 10, waitMs: 0 })).map((m) => m.body)).toEqual(['b2']);
+
+      await q.ack(first[0]!); // a1 done
+      const a2 = await q.receive({ max: 10, waitMs: 0 });
+      expect(a2.map((m) => m.body)).toEqual(['a2']);
+      expect(await q.receive({ max: 10, waitMs: 0 })).toEqual([]);
+      await q.ack(a2[0]!);
+      expect((await q.receive({ max: 10, waitMs: 0 })).map((m) => m.body)).toEqual(['a3']);
+    });
+
+    it('a retried group head blocks the rest of its group until it is delivered again', async () => {
+      const q = createMemoryQueue<string>('q', { visibilityMs: 10_000 });
+      await q.send('a1', { groupId: 'A' });
+      await q.send('a2', { groupId: 'A' });
+      await q.send('b1', { groupId: 'B' });
+      const [a1, b1] = await q.receive({ max: 10, waitMs: 0 });
+      expect([a1!.body, b1!.body]).toEqual(['a1', 'b1']);
+      await q.ack(b1!);
+
+      await q.retry(a1!, 60);
+      // a2 must not overtake the retried a1.
+      expect(await q.receive({ max: 10, waitMs: 0 })).toEqual([]);
+      await wait(80);
+      const again = await q.receive({ max: 10, waitMs: 0 });
+      expect(again.map((m) => [m.body, m.receiveCount])).toEqual([['a1', 2]]);
+      await q.ack(again[0]!);
+      expect((await q.receive({ max: 10, waitMs: 0 })).map((m) => m.body)).toEqual(['a2']);
+    });
+
+    it('a delayed group head blocks the messages behind it', async () => {
+      const q = createMemoryQueue<string>('q');
+      await q.send('a1', { groupId: 'A', delayMs: 50 });
+      await q.send('a2', { groupId: 'A' });
+      expect(await q.receive({ max: 10, waitMs: 0 })).toEqual([]);
+      await wait(70);
+      expect((await q.receive({ max: 10, waitMs: 0 })).map((m) => m.body)).toEqual(['a1']);
+    });
+
+    it('a group head whose visibility timed out is redelivered before the next message of the group', async () => {
+      const q = createMemoryQueue<string>('q', { visibilityMs: 40 });
+      await q.send('a1', { groupId: 'A' });
+      await q.send('a2', { groupId: 'A' });
+      await q.receive({ max: 10, waitMs: 0 });
+      await wait(60);
+      const got = await q.receive({ max: 10, waitMs: 0 });
+      expect(got.map((m) => [m.body, m.receiveCount])).toEqual([['a1', 2]]);
+    });
+  });
+
+  describe('dedup', () => {
+    it('drops a repeated dedupId within the window', async () => {
+      const q = createMemoryQueue<string>('q');
+      await q.send('first', { dedupId: 'd1' });
+      await q.send('second', { dedupId: 'd1' });
+      await q.send('other', { dedupId: 'd2' });
+      expect(await q.depth()).toBe(2);
+      const got = await q.receive({ max: 10, waitMs: 0 });
+      expect(got.map((m) => m.body)).toEqual(['first', 'other']);
+    });
+
+    it('still drops the repeat after the original was acked, while inside the window', async () => {
+      const q = createMemoryQueue<string>('q');
+      await q.send('first', { dedupId: 'd1' });
+      const [m] = await q.receive({ max: 1, waitMs: 0 });
+      await q.ack(m!);
+      await q.send('again', { dedupId: 'd1' });
+      expect(await q.depth()).toBe(0);
+    });
+
+    it('accepts the same dedupId again once the window has passed', async () => {
+      const q = createMemoryQueue<string>('q', { dedupWindowMs: 30 });
+      await q.send('first', { dedupId: 'd1' });
+      await wait(50);
+      await q.send('second', { dedupId: 'd1' });
+      expect((await q.receive({ max: 10, waitMs: 0 })).map((m) => m.body)).toEqual(['first', 'second']);
+    });
+
+    it('messages without a dedupId are never dropped', async () => {
+      const q = createMemoryQueue<string>('q');
+      await q.send('x');
+      await q.send('x');
+      expect(await q.depth()).toBe(2);
+    });
+  });
+
+  describe('long polling', () => {
+    it('returns early when a message is sent while waiting', async () => {
+      const q = createMemoryQueue<string>('q');
+      const started = Date.now();
+      const pending = q.receive({ max: 10, waitMs: 5_000 });
+      setTimeout(() => void q.send('late'), 30);
+      const got = await pending;
+      expect(got.map((m) => m.body)).toEqual(['late']);
+      expect(Date.now() - started).toBeLessThan(1_000);
+    });
+
+    it('returns early when an in-flight message is retried while waiting', async () => {
+      const q = createMemoryQueue<string>('q', { visibilityMs: 60_000 });
+      await q.send('a');
+      const [m] = await q.receive({ max: 1, waitMs: 0 });
+      const started = Date.now();
+      const pending = q.receive({ max: 10, waitMs: 5_000 });
+      setTimeout(() => void q.retry(m!, 0), 30);
+      expect((await pending).map((x) => x.body)).toEqual(['a']);
+      expect(Date.now() - started).toBeLessThan(1_000);
+    });
+
+    it('returns [] after waitMs when nothing arrives', async () => {
+      const q = createMemoryQueue<string>('q');
+      const started = Date.now();
+      const got = await q.receive({ max: 10, waitMs: 80 });
+      const elapsed = Date.now() - started;
+      expect(got).toEqual([]);
+      expect(elapsed).toBeGreaterThanOrEqual(70);
+      expect(elapsed).toBeLessThan(1_000);
+    });
+
+    it('an abort signal ends a waiting receive with []', async () => {
+      const q = createMemoryQueue<string>('q');
+      const controller = new AbortController();
+      const started = Date.now();
+      const pending = q.receive({ max: 10, waitMs: 10_000, signal: controller.signal });
+      setTimeout(() => controller.abort(), 30);
+      expect(await pending).toEqual([]);
+      expect(Date.now() - started).toBeLessThan(1_000);
+    });
+
+    it('an already-aborted signal returns at once, but still hands out visible messages', async () => {
+      const q = createMemoryQueue<string>('q');
+      const controller = new AbortController();
+      controller.abort();
+      const started = Date.now();
+      expect(await q.receive({ max: 10, waitMs: 10_000, signal: controller.signal })).toEqual([]);
+      expect(Date.now() - started).toBeLessThan(500);
+      await q.send('a');
+      expect((await q.receive({ max: 10, waitMs: 10_000, signal: controller.signal })).map((m) => m.body)).toEqual(['a']);
+    });
+
+    it('one send wakes every waiting receiver, and only one of them gets the message', async () => {
+      const q = createMemoryQueue<string>('q');
+      const r1 = q.receive({ max: 1, waitMs: 150 });
+      const r2 = q.receive({ max: 1, waitMs: 150 });
+      setTimeout(() => void q.send('only'), 20);
+      const [g1, g2] = await Promise.all([r1, r2]);
+      expect([...g1, ...g2].map((m) => m.body)).toEqual(['only']);
+    });
+  });
+});
