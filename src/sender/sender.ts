@@ -104,8 +104,9 @@ export function createSender(deps: SenderDeps) {
           await sendWithdrawal(m.body, m.receiveCount);
         },
         onGiveUp: async (m, error) => {
-          const e = error as SluiceError;
-          await deadLetter(m.body.withdrawalId, m.body.txHash, e.code ?? 'broadcast_failed', `Gave up after ${m.receiveCount} attempts: ${e.details ?? e.message}`, m.receiveCount);
+          // Only transient failures get here (a node's refusal is dead-lettered in the handler):
+          // leave it SIGNED and let the reconciler bring it back after its timeout.
+          log.warn({ withdrawalId: m.body.withdrawalId, txHash: m.body.txHash, attempts: m.receiveCount, err: (error as Error).message }, 'broadcast still failing; reconciler will retry');
         },
       });
     },

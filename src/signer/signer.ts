@@ -5,6 +5,7 @@ import { type Common, crashIfAsked } from '../common.js';
 import type { Db } from '../db/connect.js';
 import { lockForUpdate, withTransaction } from '../db/transaction.js';
 import type { DeadLetters } from '../dlq/dead-letters.js';
+import { isRetryable, type SluiceError } from '../errors/base.js';
 import type { KeyStore } from '../keys/types.js';
 import { InsufficientBalanceError } from '../ledger/errors.js';
 import type { Ledger } from '../ledger/ledger.js';
@@ -203,10 +204,19 @@ export function createSigner(deps: SignerDeps) {
           await signWithdrawal(m.body.withdrawalId, m.receiveCount);
         },
         onGiveUp: async (m, error) => {
-          const w = await withdrawals.get(m.body.withdrawalId);
-          if (!w) return;
-          const message = error instanceof Error ? error.message : String(error);
-          await reject(w, { code: 'signing_failed', message: `Signing failed ${m.receiveCount} times: ${message}` }, m.receiveCount);
+          // A node or database outage: leave it RECEIVED; the reconciler brings it back later.
+          if (isRetryable(error)) return;
+          // Anything else (a bug, an unreadable key) waits for an operator, visibly, still RECEIVED.
+          const e = error as SluiceError;
+          const letter = {
+            queue: 'invalid' as const,
+            withdrawalId: m.body.withdrawalId,
+            code: e.code ?? 'signing_failed',
+            reason: `Signing failed ${m.receiveCount} times: ${e.shortMessage ?? e.message}`,
+            attempts: m.receiveCount,
+          };
+          await withTransaction(db, (trx) => deps.deadLetters.record(trx, letter));
+          await deps.deadLetters.announce(letter);
         },
       });
     },
