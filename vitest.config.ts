@@ -21,7 +21,7 @@ export default defineConfig({
         test: {
           ...integration,
           name: 'integration',
-          include: ['src/**/*.itest.ts'],
+          include: ['src/**/*.itest.ts', 'test/cli/**/*.itest.ts'],
           provide: { db: 'sqlite' },
         },
       },

@@ -1,4 +1,4 @@
-import { BaseError, HttpRequestError, RpcRequestError, TimeoutError } from 'viem';
+import { BaseError, HttpRequestError, RpcError, RpcRequestError, TimeoutError } from 'viem';
 import {
   AlreadyKnownError,
   ChainError,
@@ -54,8 +54,8 @@ export function toChainError(err: unknown): ChainError | NodeUnavailableError {
   if (err instanceof HttpRequestError || err instanceof TimeoutError) {
     return new NodeUnavailableError('RPC endpoint unreachable.', { cause: err, code: 'node_unavailable', details: text });
   }
-  const rpc = err instanceof BaseError ? (err.walk((e) => e instanceof RpcRequestError) as RpcRequestError | null) : null;
-  if (rpc && RETRYABLE_RPC_CODES.has(rpc.code)) {
+  const rpcCode = err instanceof BaseError ? (err.walk((e) => e instanceof RpcRequestError || e instanceof RpcError) as { code: number } | null)?.code : undefined;
+  if (rpcCode !== undefined && RETRYABLE_RPC_CODES.has(rpcCode)) {
     return new NodeUnavailableError('RPC endpoint failed internally.', { cause: err, code: 'node_unavailable', details: text });
   }
   if (!(err instanceof BaseError)) {

@@ -58,7 +58,7 @@ describe(`crash recovery (${dbKind})`, () => {
       SLUICE_PORT: String(port),
       SLUICE_DEV_API_KEY: API_KEY,
       SLUICE_KEYSTORE_PASSWORD: 'crash-test-password',
-      SLUICE_LOG_LEVEL: 'warn',
+      SLUICE_LOG_LEVEL: 'fatal',
       SLUICE_TRACKER_INTERVAL_MS: '100',
       ...(crashAt ? { SLUICE_CRASH_AT: crashAt } : {}),
     });

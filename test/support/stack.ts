@@ -36,7 +36,7 @@ export async function startStack(db: 'sqlite' | 'mysql', overrides: Partial<Conf
       devnetRpcUrl: anvil.rpcUrl,
       devApiKey: TEST_API_KEY,
       keystorePassword: 'test-keystore-password',
-      logLevel: 'warn',
+      logLevel: 'fatal',
       trackerIntervalMs: 100,
       reconcileIntervalMs: 500,
       ...overrides,
