@@ -3,6 +3,7 @@ import {
   type Hash,
   type Hex,
   http,
+  keccak256,
   type PublicClient,
   type TransactionReceipt,
   TransactionReceiptNotFoundError,
@@ -77,21 +78,19 @@ export function createChainRpc(chain: ChainConfig, logger: Logger) {
       const results = await Promise.allSettled(
         targets.map(async (e) => {
           try {
-            const hash = (await e.client.request({ method: 'eth_sendRawTransaction', params: [raw] })) as Hash;
+            await e.client.request({ method: 'eth_sendRawTransaction', params: [raw] });
             markSuccess(e);
-            return hash;
+            return true;
           } catch (rawErr) {
             const err = toChainError(rawErr);
             markFailure(e, err);
-            if (err instanceof AlreadyKnownError) return null;
+            if (err instanceof AlreadyKnownError) return true;
             throw err;
           }
         }),
       );
-      if (results.some((r) => r.status === 'fulfilled')) {
-        const hash = results.find((r): r is PromiseFulfilledResult<Hash> => r.status === 'fulfilled' && r.value !== null);
-        return hash?.value ?? ('0x' as Hash);
-      }
+      // A typed transaction's hash is the keccak of its signed bytes, whoever accepted it.
+      if (results.some((r) => r.status === 'fulfilled')) return keccak256(raw);
       const errors = results.map((r) => (r as PromiseRejectedResult).reason as ChainError | NodeUnavailableError);
       throw errors.find((e) => !(e instanceof NodeUnavailableError)) ?? errors[0]!;
     },

@@ -6,7 +6,7 @@ export class ConfigError extends SluiceError {
 }
 
 /**
- * The only place that reads process.env. Empty strings count as unset so `FOO= sluice dev`
+ * The only place that reads process.env. Values are trimmed and empty strings count as unset so `FOO= sluice dev`
  * behaves like leaving FOO out.
  */
 export function loadConfig(
@@ -15,7 +15,7 @@ export function loadConfig(
 ): Config {
   const raw: Record<string, unknown> = {};
   for (const [key, name] of Object.entries(envNames)) {
-    const value = env[name];
+    const value = env[name]?.trim();
     if (value !== undefined && value !== '') raw[key] = value;
   }
   if (raw.logPretty !== undefined) raw.logPretty = ['1', 'true', 'yes'].includes(String(raw.logPretty).toLowerCase());

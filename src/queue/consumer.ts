@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { sleep } from '../util/sleep.js';
 import type { Queue, QueueMessage } from './types.js';
 
 export type ConsumerOptions<T> = {
@@ -61,7 +62,7 @@ export async function runConsumer<T>(options: ConsumerOptions<T>): Promise<void>
       messages = await queue.receive({ max: Math.min(free, 10), waitMs: 1_000, signal });
     } catch (error) {
       logger.error({ err: error, queue: queue.name }, 'receive failed');
-      await new Promise((r) => setTimeout(r, 1_000));
+      await sleep(1_000, signal);
       continue;
     }
     for (const m of messages) {

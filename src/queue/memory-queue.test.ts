@@ -48,7 +48,22 @@ describe('createMemoryQueue', () => {
     const [a] = await q.receive({ max: 1, waitMs: 0 });
     await q.ack(a!);
     await q.ack(a!);
-    await q.ack({ id: 'nope', body: 'x', receiveCount: 1 });
+    await q.ack({ id: 'nope', receipt: 'r', body: 'x', receiveCount: 1 });
+    expect(await q.depth()).toBe(0);
+  });
+
+  it('ignores ack and retry from a delivery whose visibility already ran out', async () => {
+    const q = createMemoryQueue<string>('q', { visibilityMs: 30 });
+    await q.send('a', { groupId: 'g' });
+    const [stale] = await q.receive({ max: 1, waitMs: 0 });
+    await new Promise((r) => setTimeout(r, 50));
+    const [fresh] = await q.receive({ max: 1, waitMs: 0 });
+    expect(fresh!.id).toBe(stale!.id);
+    await q.ack(stale!); // the slow first consumer finishes late
+    await q.retry(stale!, 0);
+    expect(await q.depth()).toBe(1);
+    expect(await q.receive({ max: 1, waitMs: 0 })).toEqual([]); // still in flight for `fresh`
+    await q.ack(fresh!);
     expect(await q.depth()).toBe(0);
   });
 

@@ -8,6 +8,7 @@ type Entry<T> = {
   visibleAt: number;
   receiveCount: number;
   inFlight: boolean;
+  receipt: string;
 };
 
 /**
@@ -45,8 +46,9 @@ export function createMemoryQueue<T>(
       e.inFlight = true;
       e.visibleAt = now + visibilityMs;
       e.receiveCount += 1;
+      e.receipt = randomUUID();
       if (e.groupId) busyGroups.add(e.groupId);
-      out.push({ id: e.id, body: e.body, receiveCount: e.receiveCount, ...(e.groupId ? { groupId: e.groupId } : {}) });
+      out.push({ id: e.id, receipt: e.receipt, body: e.body, receiveCount: e.receiveCount, ...(e.groupId ? { groupId: e.groupId } : {}) });
     }
     return out;
   }
@@ -54,7 +56,8 @@ export function createMemoryQueue<T>(
   function nextVisibleIn(): number {
     const now = Date.now();
     let min = Infinity;
-    for (const e of entries) min = Math.min(min, e.visibleAt - now);
+    // Only entries that become visible later; visible ones stuck behind a group head wait for an ack.
+    for (const e of entries) if (e.visibleAt > now) min = Math.min(min, e.visibleAt - now);
     return min;
   }
 
@@ -75,6 +78,7 @@ export function createMemoryQueue<T>(
         visibleAt: now + (opts.delayMs ?? 0),
         receiveCount: 0,
         inFlight: false,
+        receipt: '',
       });
       wake();
     },
@@ -101,13 +105,13 @@ export function createMemoryQueue<T>(
     },
 
     async ack(message: QueueMessage<T>): Promise<void> {
-      const i = entries.findIndex((e) => e.id === message.id);
+      const i = entries.findIndex((e) => e.id === message.id && e.receipt === message.receipt);
       if (i >= 0) entries.splice(i, 1);
       wake();
     },
 
     async retry(message: QueueMessage<T>, delayMs: number): Promise<void> {
-      const e = entries.find((x) => x.id === message.id);
+      const e = entries.find((x) => x.id === message.id && x.receipt === message.receipt);
       if (e) {
         e.inFlight = false;
         e.visibleAt = Date.now() + delayMs;

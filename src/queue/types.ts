@@ -8,6 +8,8 @@ export type SendOptions = { groupId?: string; dedupId?: string; delayMs?: number
 
 export type QueueMessage<T> = {
   id: string;
+  /** This delivery's handle (SQS ReceiptHandle): ack/retry from an expired delivery do nothing. */
+  receipt: string;
   body: T;
   /** 1 on first delivery. */
   receiveCount: number;

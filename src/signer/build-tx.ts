@@ -59,6 +59,8 @@ export function verifyTransfer(unsigned: Hex, intent: TransferIntent): void {
   if (tx.chainId !== intent.chainId) fail('chain id');
   if (tx.nonce !== intent.nonce) fail('nonce');
   if ((tx.maxFeePerGas ?? 0n) > intent.maxFeePerGas) fail('fee above cap');
+  if ((tx.maxPriorityFeePerGas ?? 0n) > intent.maxPriorityFeePerGas) fail('tip above the chosen tip');
+  if (tx.gas !== BigInt(intent.network.gasLimit)) fail('gas limit');
   if (intent.network.kind === 'native') {
     if (!tx.to || getAddress(tx.to) !== getAddress(intent.to)) fail('recipient');
     if (tx.value !== intent.chainAmount) fail('amount');
@@ -67,9 +69,16 @@ export function verifyTransfer(unsigned: Hex, intent: TransferIntent): void {
   }
   if (!tx.to || !intent.network.contract || getAddress(tx.to) !== getAddress(intent.network.contract)) fail('token contract');
   if ((tx.value ?? 0n) !== 0n) fail('native value on a token transfer');
-  const call = decodeFunctionData({ abi: erc20Abi, data: tx.data ?? '0x' });
-  if (call.functionName !== 'transfer') fail('token function');
-  const [to, amount] = call.args as readonly [Address, bigint];
+  // transfer(address,uint256) is exactly selector + two words; decoding alone would ignore trailing bytes.
+  if (!tx.data || tx.data.length !== 2 + 8 + 64 * 2) fail('token calldata length');
+  let call: ReturnType<typeof decodeFunctionData<typeof erc20Abi>> | undefined;
+  try {
+    call = decodeFunctionData({ abi: erc20Abi, data: tx.data! });
+  } catch {
+    fail('token calldata');
+  }
+  if (call!.functionName !== 'transfer') fail('token function');
+  const [to, amount] = call!.args as readonly [Address, bigint];
   if (getAddress(to) !== getAddress(intent.to)) fail('recipient');
   if (amount !== intent.chainAmount) fail('amount');
 }

@@ -1,0 +1,184 @@
+import { describe, expect, it } from 'vitest';
+import { SluiceError } from '../errors/base.js';
+import { ConfigError, loadConfig } from './load.js';
+import { envNames } from './schema.js';
+
+function configError(fn: () => unknown): ConfigError {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return err as ConfigError;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('loadConfig', () => {
+  it('applies the documented defaults to an empty environment', () => {
+    const config = loadConfig({});
+    expect(config).toEqual({
+      host: '127.0.0.1',
+      port: 8080,
+      dataDir: './data',
+      logLevel: 'info',
+      logPretty: false,
+      bodyLimitBytes: 16 * 1024,
+      anvilBlockTime: 1,
+      devnetConfirmations: 2,
+      maxFeePerGasGwei: '500',
+      priorityFeeGwei: '1',
+      reconcileAfterSeconds: 30,
+      reconcileIntervalMs: 5_000,
+      trackerIntervalMs: 1_000,
+      senderMaxAttempts: 8,
+      signerConcurrency: 16,
+      senderConcurrency: 16,
+    });
+  });
+
+  it('has no defaults for secrets and optional settings', () => {
+    const config = loadConfig({});
+    expect(config.keystorePassword).toBeUndefined();
+    expect(config.devApiKey).toBeUndefined();
+    expect(config.devAdminPassword).toBeUndefined();
+    expect(config.dbUrl).toBeUndefined();
+    expect(config.devnetRpcUrl).toBeUndefined();
+    expect(config.crashAt).toBeUndefined();
+  });
+
+  it('reads secrets when set', () => {
+    const config = loadConfig({ SLUICE_KEYSTORE_PASSWORD: 'hunter2', SLUICE_DEV_API_KEY: 'k', SLUICE_DEV_ADMIN_PASSWORD: 'p' });
+    expect(config.keystorePassword).toBe('hunter2');
+    expect(config.devApiKey).toBe('k');
+    expect(config.devAdminPassword).toBe('p');
+  });
+
+  it('parses numeric variables into numbers', () => {
+    const config = loadConfig({ SLUICE_PORT: '9090', SLUICE_SIGNER_CONCURRENCY: '4', SLUICE_BODY_LIMIT_BYTES: '1024' });
+    expect(config.port).toBe(9090);
+    expect(typeof config.port).toBe('number');
+    expect(config.signerConcurrency).toBe(4);
+    expect(config.bodyLimitBytes).toBe(1024);
+  });
+
+  it('accepts port 0 (pick a free port)', () => {
+    expect(loadConfig({ SLUICE_PORT: '0' }).port).toBe(0);
+  });
+
+  it('reads string and enum variables', () => {
+    const config = loadConfig({
+      SLUICE_HOST: '0.0.0.0',
+      SLUICE_DATA_DIR: '/var/sluice',
+      SLUICE_DB_URL: 'mysql://u:p@db:3306/sluice',
+      SLUICE_LOG_LEVEL: 'debug',
+      SLUICE_CRASH_AT: 'after-broadcast',
+      SLUICE_DEVNET_RPC_URL: 'http://127.0.0.1:8545',
+      SLUICE_MAX_FEE_PER_GAS_GWEI: '12.5',
+    });
+    expect(config.host).toBe('0.0.0.0');
+    expect(config.dataDir).toBe('/var/sluice');
+    expect(config.dbUrl).toBe('mysql://u:p@db:3306/sluice');
+    expect(config.logLevel).toBe('debug');
+    expect(config.crashAt).toBe('after-broadcast');
+    expect(config.devnetRpcUrl).toBe('http://127.0.0.1:8545');
+    expect(config.maxFeePerGasGwei).toBe('12.5');
+    expect(loadConfig({ SLUICE_DB_URL: 'sqlite:./x.db' }).dbUrl).toBe('sqlite:./x.db');
+  });
+
+  it.each([
+    ['1', true],
+    ['true', true],
+    ['TRUE', true],
+    ['yes', true],
+    ['0', false],
+    ['false', false],
+    ['no', false],
+  ])('SLUICE_LOG_PRETTY=%s gives %s', (value, expected) => {
+    expect(loadConfig({ SLUICE_LOG_PRETTY: value }).logPretty).toBe(expected);
+  });
+
+  it('trims values, so whitespace alone counts as unset rather than port 0', () => {
+    expect(loadConfig({ SLUICE_PORT: '  ' }).port).toBe(8080);
+    expect(loadConfig({ SLUICE_PORT: ' 9090 ' }).port).toBe(9090);
+  });
+
+  it('treats empty strings as unset', () => {
+    const config = loadConfig({
+      SLUICE_PORT: '',
+      SLUICE_HOST: '',
+      SLUICE_DB_URL: '',
+      SLUICE_KEYSTORE_PASSWORD: '',
+      SLUICE_CRASH_AT: '',
+      SLUICE_LOG_LEVEL: '',
+    });
+    expect(config.port).toBe(8080);
+    expect(config.host).toBe('127.0.0.1');
+    expect(config.dbUrl).toBeUndefined();
+    expect(config.keystorePassword).toBeUndefined();
+    expect(config.crashAt).toBeUndefined();
+    expect(config.logLevel).toBe('info');
+  });
+
+  it('ignores environment variables it does not know', () => {
+    const config = loadConfig({ PORT: '1234', SLUICE_UNKNOWN: 'x' });
+    expect(config.port).toBe(8080);
+    expect(config).not.toHaveProperty('SLUICE_UNKNOWN');
+  });
+
+  it.each([
+    ['SLUICE_PORT', 'abc'],
+    ['SLUICE_PORT', '70000'],
+    ['SLUICE_PORT', '-1'],
+    ['SLUICE_PORT', '80.5'],
+    ['SLUICE_DB_URL', 'postgres://x'],
+    ['SLUICE_CRASH_AT', 'bogus'],
+    ['SLUICE_LOG_LEVEL', 'loud'],
+    ['SLUICE_SIGNER_CONCURRENCY', '0'],
+    ['SLUICE_MAX_FEE_PER_GAS_GWEI', '1.1234567891'],
+    ['SLUICE_MAX_FEE_PER_GAS_GWEI', '-5'],
+    ['SLUICE_DEVNET_RPC_URL', 'not a url'],
+  ])('rejects %s=%s with a ConfigError naming the variable', (name, value) => {
+    const err = configError(() => loadConfig({ [name]: value }));
+    expect(err).toBeInstanceOf(SluiceError);
+    expect(err.name).toBe('ConfigError');
+    expect(err.code).toBe('invalid_config');
+    expect(err.shortMessage).toBe('Invalid configuration.');
+    expect(err.message).toMatch(new RegExp(`^${name}: `, 'm'));
+  });
+
+  it('names every invalid variable, and only those', () => {
+    const err = configError(() => loadConfig({ SLUICE_PORT: 'abc', SLUICE_CRASH_AT: 'bogus', SLUICE_HOST: 'fine' }));
+    const problems = err.message.split('\n').slice(1);
+    expect(problems).toHaveLength(2);
+    expect(problems.some((l) => l.startsWith('SLUICE_PORT: '))).toBe(true);
+    expect(problems.some((l) => l.startsWith('SLUICE_CRASH_AT: '))).toBe(true);
+  });
+
+  it('does not echo a rejected secret-looking value for a failing URL', () => {
+    const err = configError(() => loadConfig({ SLUICE_DB_URL: 'postgres://user:s3cret@host/db' }));
+    expect(err.message).toContain('SLUICE_DB_URL');
+    expect(err.message).not.toContain('s3cret');
+  });
+
+  it('lets overrides win over the environment', () => {
+    const config = loadConfig(
+      { SLUICE_PORT: '9000', SLUICE_HOST: '0.0.0.0', SLUICE_LOG_LEVEL: 'debug' },
+      { port: 0, logLevel: 'warn' },
+    );
+    expect(config.port).toBe(0);
+    expect(config.logLevel).toBe('warn');
+    expect(config.host).toBe('0.0.0.0'); // not overridden
+  });
+
+  it('validates overrides too, naming the variable of the bad key', () => {
+    const err = configError(() => loadConfig({}, { port: 99_999 }));
+    expect(err.message).toMatch(/^SLUICE_PORT: /m);
+  });
+
+  it('maps every config key to a distinct SLUICE_ variable', () => {
+    const names = Object.values(envNames);
+    expect(new Set(names).size).toBe(names.length);
+    for (const n of names) expect(n).toMatch(/^SLUICE_[A-Z_]+$/);
+    expect(Object.keys(envNames).sort()).toEqual(Object.keys(loadConfig({ SLUICE_DB_URL: 'sqlite:x', SLUICE_DEVNET_RPC_URL: 'http://h', SLUICE_DEV_API_KEY: 'k', SLUICE_DEV_ADMIN_PASSWORD: 'p', SLUICE_KEYSTORE_PASSWORD: 'w', SLUICE_CRASH_AT: 'after-sign' })).sort());
+  });
+});

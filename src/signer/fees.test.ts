@@ -1,0 +1,151 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { ChainRpc, FeeSuggestion } from '../chain/rpc.js';
+import { createFeeOracle } from './fees.js';
+
+const gwei = (n: number) => BigInt(n) * 1_000_000_000n;
+
+/** Only `suggestFees` and `chain.maxFeePerGas` are used by the oracle. */
+function fakeRpc(cap: bigint, suggest: () => Promise<FeeSuggestion>) {
+  const suggestFees = vi.fn(suggest);
+  const rpc = { chain: { maxFeePerGas: cap }, suggestFees } as unknown as ChainRpc;
+  return { rpc, suggestFees };
+}
+
+describe('createFeeOracle', () => {
+  describe('fee computation', () => {
+    it('sets maxFee = 2 * baseFee + tip and keeps the tip when under the cap', async () => {
+      const { rpc } = fakeRpc(gwei(500), async () => ({ baseFee: gwei(10), maxPriorityFeePerGas: gwei(1) }));
+      expect(await createFeeOracle(rpc).current()).toEqual({ maxFeePerGas: gwei(21), maxPriorityFeePerGas: gwei(1), capped: false });
+    });
+
+    it('clamps maxFee to the cap and flags it', async () => {
+      const { rpc } = fakeRpc(gwei(500), async () => ({ baseFee: gwei(300), maxPriorityFeePerGas: gwei(2) }));
+      expect(await createFeeOracle(rpc).current()).toEqual({ maxFeePerGas: gwei(500), maxPriorityFeePerGas: gwei(2), capped: true });
+    });
+
+    it('clamps the tip to the cap too', async () => {
+      const { rpc } = fakeRpc(gwei(50), async () => ({ baseFee: gwei(1), maxPriorityFeePerGas: gwei(80) }));
+      expect(await createFeeOracle(rpc).current()).toEqual({ maxFeePerGas: gwei(50), maxPriorityFeePerGas: gwei(50), capped: true });
+    });
+
+    it('is exactly the cap, not flagged, when 2 * base + tip equals it', async () => {
+      const { rpc } = fakeRpc(100n, async () => ({ baseFee: 45n, maxPriorityFeePerGas: 10n }));
+      expect(await createFeeOracle(rpc).current()).toEqual({ maxFeePerGas: 100n, maxPriorityFeePerGas: 10n, capped: false });
+    });
+
+    it('flags a fee one wei over the cap', async () => {
+      const { rpc } = fakeRpc(100n, async () => ({ baseFee: 45n, maxPriorityFeePerGas: 11n }));
+      expect(await createFeeOracle(rpc).current()).toEqual({ maxFeePerGas: 100n, maxPriorityFeePerGas: 11n, capped: true });
+    });
+
+    it('never returns a tip above maxFee or a maxFee above the cap', async () => {
+      const cases: [bigint, bigint, bigint][] = [
+        [0n, 0n, 10n],
+        [0n, 5n, 10n],
+        [3n, 5n, 10n],
+        [100n, 1n, 10n],
+        [1n, 100n, 10n],
+        [gwei(1000), gwei(1000), gwei(500)],
+      ];
+      for (const [baseFee, tip, cap] of cases) {
+        const { rpc } = fakeRpc(cap, async () => ({ baseFee, maxPriorityFeePerGas: tip }));
+        const fees = await createFeeOracle(rpc).current();
+        expect(fees.maxFeePerGas <= cap).toBe(true);
+        expect(fees.maxPriorityFeePerGas <= fees.maxFeePerGas).toBe(true);
+        expect(fees.maxFeePerGas).toBe(2n * baseFee + tip < cap ? 2n * baseFee + tip : cap);
+      }
+    });
+  });
+
+  describe('caching', () => {
+    beforeEach(() => {
+      vi.useFakeTimers();
+      vi.setSystemTime(1_700_000_000_000);
+    });
+    afterEach(() => {
+      vi.useRealTimers();
+    });
+
+    it('asks the node once within the ttl and again after it', async () => {
+      let base = 10;
+      const { rpc, suggestFees } = fakeRpc(gwei(500), async () => ({ baseFee: gwei(base), maxPriorityFeePerGas: gwei(1) }));
+      const oracle = createFeeOracle(rpc, { ttlMs: 100 });
+
+      expect((await oracle.current()).maxFeePerGas).toBe(gwei(21));
+      base = 20;
+      vi.advanceTimersByTime(50);
+      expect((await oracle.current()).maxFeePerGas).toBe(gwei(21));
+      vi.advanceTimersByTime(50); // exactly ttl: still fresh
+      expect((await oracle.current()).maxFeePerGas).toBe(gwei(21));
+      expect(suggestFees).toHaveBeenCalledTimes(1);
+
+      vi.advanceTimersByTime(1);
+      expect((await oracle.current()).maxFeePerGas).toBe(gwei(41));
+      expect(suggestFees).toHaveBeenCalledTimes(2);
+    });
+
+    it('defaults to a 1 s ttl', async () => {
+      const { rpc, suggestFees } = fakeRpc(gwei(500), async () => ({ baseFee: gwei(1), maxPriorityFeePerGas: gwei(1) }));
+      const oracle = createFeeOracle(rpc);
+      await oracle.current();
+      vi.advanceTimersByTime(1_000);
+      await oracle.current();
+      expect(suggestFees).toHaveBeenCalledTimes(1);
+      vi.advanceTimersByTime(1);
+      await oracle.current();
+      expect(suggestFees).toHaveBeenCalledTimes(2);
+    });
+
+    it('shares one request between concurrent callers', async () => {
+      let release!: () => void;
+      const gate = new Promise<void>((r) => (release = r));
+      const { rpc, suggestFees } = fakeRpc(gwei(500), async () => {
+        await gate;
+        return { baseFee: gwei(5), maxPriorityFeePerGas: gwei(1) };
+      });
+      const oracle = createFeeOracle(rpc, { ttlMs: 100 });
+      const a = oracle.current();
+      const b = oracle.current();
+      release();
+      const [fa, fb] = await Promise.all([a, b]);
+      expect(fa).toEqual(fb);
+      expect(fa.maxFeePerGas).toBe(gwei(11));
+      expect(suggestFees).toHaveBeenCalledTimes(1);
+    });
+
+    it('does not cache a failed fetch: the next call asks again', async () => {
+      let fail = true;
+      const { rpc, suggestFees } = fakeRpc(gwei(500), async () => {
+        if (fail) throw new Error('node down');
+        return { baseFee: gwei(2), maxPriorityFeePerGas: gwei(1) };
+      });
+      const oracle = createFeeOracle(rpc, { ttlMs: 60_000 });
+      await expect(oracle.current()).rejects.toThrow('node down');
+      fail = false;
+      // Well within the ttl, yet the failure must not be served again.
+      expect(await oracle.current()).toEqual({ maxFeePerGas: gwei(5), maxPriorityFeePerGas: gwei(1), capped: false });
+      expect(suggestFees).toHaveBeenCalledTimes(2);
+      // And the success is cached.
+      await oracle.current();
+      expect(suggestFees).toHaveBeenCalledTimes(2);
+    });
+
+    it('a late failure of a stale request does not evict a newer cached value', async () => {
+      let rejectFirst!: (e: Error) => void;
+      let calls = 0;
+      const { rpc, suggestFees } = fakeRpc(gwei(500), () => {
+        calls += 1;
+        if (calls === 1) return new Promise<FeeSuggestion>((_, reject) => (rejectFirst = reject));
+        return Promise.resolve({ baseFee: gwei(3), maxPriorityFeePerGas: gwei(1) });
+      });
+      const oracle = createFeeOracle(rpc, { ttlMs: 100 });
+      const first = oracle.current();
+      vi.advanceTimersByTime(101);
+      expect((await oracle.current()).maxFeePerGas).toBe(gwei(7));
+      rejectFirst(new Error('slow node gave up'));
+      await expect(first).rejects.toThrow('slow node gave up');
+      expect((await oracle.current()).maxFeePerGas).toBe(gwei(7));
+      expect(suggestFees).toHaveBeenCalledTimes(2);
+    });
+  });
+});
