@@ -1,3 +1,4 @@
+import { writeSync } from 'node:fs';
 import type { Config } from './config/schema.js';
 import type { Logger } from './observability/logger.js';
 import type { Metrics } from './observability/metrics.js';
@@ -18,6 +19,7 @@ export type CrashPoint = NonNullable<Config['crashAt']>;
  */
 export function crashIfAsked(common: Common, point: CrashPoint): void {
   if (common.config.crashAt !== point) return;
-  common.logger.fatal({ point }, 'SLUICE_CRASH_AT reached; killing process');
+  // Written synchronously: an async log line could still be buffered when SIGKILL lands.
+  writeSync(2, `SLUICE_CRASH_AT reached (${point}); killing process\n`);
   process.kill(process.pid, 'SIGKILL');
 }
