@@ -3,6 +3,7 @@ import path from 'node:path';
 import { parseGwei } from 'viem';
 import { createApiServer } from '../api/server.js';
 import { SCOPES } from '../auth/api-keys.js';
+import { createMemoryCache } from '../cache/memory-cache.js';
 import { hashPassword, verifyPassword } from '../auth/passwords.js';
 import { type AnvilHandle, startAnvil } from '../chain/anvil.js';
 import { createChainRpc } from '../chain/rpc.js';
@@ -74,7 +75,7 @@ export async function startDev(config: Config, out: (line: string) => void = con
       invalidDlq: createMemoryQueue<DeadLetterMessage>('invalid-dlq'),
       txDlq: createMemoryQueue<DeadLetterMessage>('tx-dlq'),
     };
-    const services = createServices({ common, db, queues, chains: new Map([[chainId, chain]]), keys });
+    const services = createServices({ common, db, queues, chains: new Map([[chainId, chain]]), keys, cache: createMemoryCache() });
 
     const hotWallet = await ensureHotWallet({ services, chain, keys });
     const { token } = await ensureDemoAssets({

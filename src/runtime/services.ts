@@ -1,5 +1,6 @@
 import { createAssetRegistry } from '../assets/registry.js';
 import { createApiKeyStore } from '../auth/api-keys.js';
+import type { Cache } from '../cache/types.js';
 import type { ChainRpc } from '../chain/rpc.js';
 import type { Common } from '../common.js';
 import type { Db } from '../db/connect.js';
@@ -24,6 +25,7 @@ export function createServices(input: {
   queues: Queues;
   chains: Map<number, ChainRpc>;
   keys: KeyStore | null;
+  cache: Cache;
 }) {
   const { common, db, queues } = input;
   return {

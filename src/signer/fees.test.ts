@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { ChainRpc, FeeSuggestion } from '../chain/rpc.js';
+import { createMemoryCache } from '../cache/memory-cache.js';
 import { createFeeOracle } from './fees.js';
 
 const gwei = (n: number) => BigInt(n) * 1_000_000_000n;
@@ -147,5 +148,24 @@ describe('createFeeOracle', () => {
       expect((await oracle.current()).maxFeePerGas).toBe(gwei(7));
       expect(suggestFees).toHaveBeenCalledTimes(2);
     });
+  });
+});
+
+describe('createFeeOracle with a shared cache', () => {
+  it('lets a second oracle (another replica) reuse the first one\'s node answer', async () => {
+    const cache = createMemoryCache();
+    let calls = 0;
+    const rpc = {
+      chain: { chainId: 7, maxFeePerGas: 10n ** 12n },
+      suggestFees: async () => {
+        calls++;
+        return { baseFee: 10n, maxPriorityFeePerGas: 1n };
+      },
+    } as unknown as Parameters<typeof createFeeOracle>[0];
+    const a = await createFeeOracle(rpc, { cache }).current();
+    const b = await createFeeOracle(rpc, { cache }).current();
+    expect(calls).toBe(1);
+    expect(b).toEqual(a);
+    expect(b).toEqual({ maxFeePerGas: 21n, maxPriorityFeePerGas: 1n, capped: false });
   });
 });

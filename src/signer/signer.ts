@@ -1,5 +1,6 @@
 import { type Address, getAddress, keccak256 } from 'viem';
 import type { AssetRegistry } from '../assets/registry.js';
+import type { Cache } from '../cache/types.js';
 import type { ChainRpc } from '../chain/rpc.js';
 import { type Common, crashIfAsked } from '../common.js';
 import type { Db } from '../db/connect.js';
@@ -30,6 +31,7 @@ export type SignerDeps = {
   requests: Queue<RequestMessage>;
   signed: Queue<SignedMessage>;
   deadLetters: DeadLetters;
+  cache: Cache;
 };
 
 export type SignOutcome = 'signed' | 'rejected' | 'skipped';
@@ -53,7 +55,7 @@ export function createSigner(deps: SignerDeps) {
 
   function feesFor(chain: ChainRpc): FeeOracle {
     let oracle = feeOracles.get(chain.chain.chainId);
-    if (!oracle) feeOracles.set(chain.chain.chainId, (oracle = createFeeOracle(chain)));
+    if (!oracle) feeOracles.set(chain.chain.chainId, (oracle = createFeeOracle(chain, { cache: deps.cache })));
     return oracle;
   }
 
