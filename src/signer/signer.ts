@@ -13,6 +13,7 @@ import type { Ledger } from '../ledger/ledger.js';
 import { formatUnits, rescale } from '../money/decimal.js';
 import { runConsumer } from '../queue/consumer.js';
 import type { Queue, QueueMessage, RequestMessage, SignedMessage } from '../queue/types.js';
+import { StaleTransitionError } from '../withdrawals/errors.js';
 import type { WithdrawalRepository, WithdrawalRow } from '../withdrawals/repository.js';
 import { checkAddress, checkAmount, isProblem, type WithdrawalProblem } from '../withdrawals/validate.js';
 import type { Wallets } from '../wallets/wallets.js';
@@ -62,11 +63,12 @@ export function createSigner(deps: SignerDeps) {
   async function reject(w: WithdrawalRow, problem: WithdrawalProblem, attempts: number): Promise<SignOutcome> {
     const letter = { queue: 'invalid' as const, withdrawalId: w.id, code: problem.code, reason: problem.message, attempts };
     const moved = await withTransaction(db, async (trx) => {
-      const current = await withdrawals.get(w.id, trx);
-      if (current?.status !== 'RECEIVED') return false;
       await withdrawals.transition(trx, w.id, 'RECEIVED', 'REJECTED', { failure_code: problem.code, failure_reason: problem.message }, { code: problem.code, detail: problem.message });
       await deps.deadLetters.record(trx, letter);
       return true;
+    }).catch((err) => {
+      if (err instanceof StaleTransitionError) return false; // another delivery got there first
+      throw err;
     });
     if (!moved) return 'skipped';
     common.metrics.transitions.inc({ from: 'RECEIVED', to: 'REJECTED' });
