@@ -5,6 +5,9 @@ import { defineConfig } from 'vitest/config';
  * integration: *.itest.ts against real anvil, SQLite and MariaDB. The core pipeline suite runs
  * twice, once per database (the `db` value each project provides).
  */
+/** Fault-injection seed: fixed by default so CI is repeatable; `SEED=123 npm test` explores others. */
+const seed = Number(process.env.SEED ?? 20261124);
+
 const integration = {
   testTimeout: 120_000,
   hookTimeout: 120_000,
@@ -22,14 +25,14 @@ export default defineConfig({
           ...integration,
           name: 'integration',
           include: ['src/**/*.itest.ts', 'test/cli/**/*.itest.ts'],
-          provide: { db: 'sqlite' },
+          provide: { db: 'sqlite', seed },
         },
       },
       {
-        test: { ...integration, name: 'core-sqlite', include: ['test/core/**/*.itest.ts', 'test/crash/**/*.itest.ts'], provide: { db: 'sqlite' } },
+        test: { ...integration, name: 'core-sqlite', include: ['test/core/**/*.itest.ts', 'test/crash/**/*.itest.ts', 'test/sim/**/*.itest.ts'], provide: { db: 'sqlite', seed } },
       },
       {
-        test: { ...integration, name: 'core-mariadb', include: ['test/core/**/*.itest.ts', 'test/crash/**/*.itest.ts'], provide: { db: 'mysql' } },
+        test: { ...integration, name: 'core-mariadb', include: ['test/core/**/*.itest.ts', 'test/crash/**/*.itest.ts', 'test/sim/**/*.itest.ts'], provide: { db: 'mysql', seed } },
       },
     ],
   },

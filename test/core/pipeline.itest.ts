@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { setBlocked } from '../../src/chain/devnet.js';
 import { loadDeployerKey } from '../../src/dev/demo-assets.js';
 import { checkLedger } from '../support/ledger-check.js';
-import { type Stack, startStack, waitFor } from '../support/stack.js';
+import { type Stack, startStack, TEST_KEYSTORE_PASSWORD, waitFor } from '../support/stack.js';
 
 const dbKind = inject('db');
 const TERMINAL = ['COMPLETED', 'REJECTED', 'FAILED', 'CANCELLED'];
@@ -219,7 +219,7 @@ describe(`core pipeline on ${dbKind}`, () => {
     const user = newUser();
     const blocked = newAddress();
     await credit(user, 'USDT', '50');
-    await setBlocked({ rpcUrl: stack.rpcUrl, deployerPrivateKey: loadDeployerKey(stack.dataDir, 'test-keystore-password'), token, account: blocked, blocked: true });
+    await setBlocked({ rpcUrl: stack.rpcUrl, deployerPrivateKey: loadDeployerKey(stack.dataDir, TEST_KEYSTORE_PASSWORD), token, account: blocked, blocked: true });
     const res = await withdraw({ userId: user, asset: 'USDT', chainId: stack.chainId, toAddress: blocked, amount: '20' });
     const done = await waitTerminal(res.body.id);
     expect(done).toMatchObject({ status: 'FAILED', failureCode: 'reverted' });

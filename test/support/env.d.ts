@@ -1,6 +1,7 @@
 declare module 'vitest' {
   export interface ProvidedContext {
     db: 'sqlite' | 'mysql';
+    seed: number;
   }
 }
 export {};

@@ -1,21 +1,27 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { type AnvilHandle, startAnvil } from '../../src/chain/anvil.js';
+import { type AnvilHandle, getFreePort, startAnvil } from '../../src/chain/anvil.js';
 import { loadConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
 import { type DevHandle, startDev } from '../../src/dev/dev-mode.js';
+import type { Services } from '../../src/runtime/services.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
 
 export const TEST_API_KEY = 'sk_test_all_scopes_key_0123456789abcdef';
+export const TEST_KEYSTORE_PASSWORD = 'test-keystore-password';
 
-export type Stack = DevHandle & {
+export type Stack = {
+  readonly url: string;
+  readonly services: Services;
   rpcUrl: string;
   chainId: number;
   dataDir: string;
   database: TestDatabase;
   anvil: AnvilHandle;
   request(method: string, urlPath: string, options?: { body?: unknown; headers?: Record<string, string>; raw?: string }): Promise<{ status: number; headers: Headers; body: any }>;
+  /** Graceful stop and start on the same database, data dir and port, with changed settings. */
+  restart(overrides?: Partial<Config>): Promise<void>;
   teardown(): Promise<void>;
 };
 
@@ -27,22 +33,19 @@ export async function startStack(db: 'sqlite' | 'mysql', overrides: Partial<Conf
   const anvil = await startAnvil({ blockTime: 0.25, silent: true });
   const database = await createTestDatabase(db);
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-data-'));
-  const config = loadConfig(
-    {},
-    {
-      port: 0,
-      dataDir,
-      dbUrl: database.url,
-      devnetRpcUrl: anvil.rpcUrl,
-      devApiKey: TEST_API_KEY,
-      keystorePassword: 'test-keystore-password',
-      logLevel: 'fatal',
-      trackerIntervalMs: 100,
-      reconcileIntervalMs: 500,
-      ...overrides,
-    },
-  );
-  const handle = await startDev(config, () => {});
+  const settings: Partial<Config> = {
+    port: await getFreePort(),
+    dataDir,
+    dbUrl: database.url,
+    devnetRpcUrl: anvil.rpcUrl,
+    devApiKey: TEST_API_KEY,
+    keystorePassword: TEST_KEYSTORE_PASSWORD,
+    logLevel: 'fatal',
+    trackerIntervalMs: 100,
+    reconcileIntervalMs: 500,
+    ...overrides,
+  };
+  let handle: DevHandle = await startDev(loadConfig({}, settings), () => {});
   const chainId = [...handle.services.chains.keys()][0]!;
 
   async function request(method: string, urlPath: string, options: { body?: unknown; headers?: Record<string, string>; raw?: string } = {}) {
@@ -64,13 +67,23 @@ export async function startStack(db: 'sqlite' | 'mysql', overrides: Partial<Conf
   }
 
   return {
-    ...handle,
+    get url() {
+      return handle.url;
+    },
+    get services() {
+      return handle.services;
+    },
     rpcUrl: anvil.rpcUrl,
     chainId,
     dataDir,
     database,
     anvil,
     request,
+    async restart(changes: Partial<Config> = {}) {
+      await handle.stop();
+      Object.assign(settings, changes);
+      handle = await startDev(loadConfig({}, settings), () => {});
+    },
     async teardown() {
       await handle.stop();
       await anvil.stop();
