@@ -21,6 +21,7 @@ import type { DeadLetterMessage, RequestMessage, SignedMessage } from '../queue/
 import { createReconciler } from '../reconciler/reconciler.js';
 import { createServices, type Services } from '../runtime/services.js';
 import { startWorkers } from '../runtime/workers.js';
+import { createBlockPacer } from './block-pacer.js';
 import { ensureDemoAssets } from './demo-assets.js';
 import { loadDevSecrets } from './dev-credentials.js';
 import { ensureChainIdentity, ensureHotWallet } from './dev-wallet.js';
@@ -102,6 +103,7 @@ export async function startDev(config: Config, out: (line: string) => void = con
     const port = typeof address === 'object' && address ? address.port : config.port;
     const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
     const workers = startWorkers(services, ['signer', 'sender', 'tracker', 'reconciler', 'error-handler']);
+    const pacing = createBlockPacer({ common, db, chain, intervalMs: config.anvilBlockTime * 1000 }).run();
 
     printBanner(out, { url, rpcUrl, chainId, startedAnvil: !!anvil, hotWallet, token, secrets, dataDir });
 
@@ -110,7 +112,7 @@ export async function startDev(config: Config, out: (line: string) => void = con
       (stopping ??= (async () => {
         shutdown.abort();
         await app.close();
-        await workers.done;
+        await Promise.all([workers.done, pacing]);
         await db.close();
         await anvil?.stop();
       })());
