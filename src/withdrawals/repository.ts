@@ -19,8 +19,6 @@ export type NewWithdrawal = {
   fee: bigint;
 };
 
-export const TERMINAL_STATUSES: readonly WithdrawalStatus[] = ['COMPLETED', 'REJECTED', 'FAILED', 'CANCELLED'];
-
 export type TransitionPatch = Partial<
   Pick<WithdrawalRow, 'wallet' | 'nonce' | 'tx_hash' | 'block_number' | 'confirmations' | 'failure_code' | 'failure_reason'>
 >;
@@ -147,10 +145,6 @@ export function createWithdrawalRepository(db: Db) {
 
     events(id: string) {
       return k.selectFrom('withdrawal_events').selectAll().where('withdrawal_id', '=', id).orderBy('id').execute();
-    },
-
-    byStatus(statuses: WithdrawalStatus[], limit: number): Promise<WithdrawalRow[]> {
-      return k.selectFrom('withdrawals').selectAll().where('status', 'in', statuses).orderBy('updated_at').limit(limit).execute();
     },
   };
 }
