@@ -6,7 +6,7 @@ import { type AnvilHandle, getFreePort, startAnvil } from './anvil.js';
 import { setDevBalance } from './devnet.js';
 import { InsufficientFundsError, NodeUnavailableError, NonceTooLowError } from './errors.js';
 import { createChainRpc } from './rpc.js';
-import type { ChainConfig } from './types.js';
+import { type ChainConfig, DEFAULT_CHAIN_POLICY } from './types.js';
 
 /** The node-error mapper and failover against a real anvil's own wording and behaviour. */
 describe('chain rpc against anvil', () => {
@@ -16,10 +16,11 @@ describe('chain rpc against anvil', () => {
   const config = (rpcUrls: string[]): ChainConfig => ({
     chainId: 31337,
     name: 'test',
-    rpcUrls,
+    rpc: rpcUrls.map((url) => ({ url, weight: 1 })),
     confirmations: 1,
     maxFeePerGas: parseGwei('100'),
     defaultPriorityFee: parseGwei('1'),
+    policy: DEFAULT_CHAIN_POLICY,
   });
 
   beforeAll(async () => {

@@ -23,7 +23,7 @@ export type FeeSuggestion = { baseFee: bigint; maxPriorityFeePerGas: bigint };
  * because any single node may be partitioned from the network.
  */
 export function createChainRpc(chain: ChainConfig, logger: Logger) {
-  const endpoints: Endpoint[] = chain.rpcUrls.map((url) => ({
+  const endpoints: Endpoint[] = chain.rpc.map(({ url }) => ({
     url,
     client: createPublicClient({ transport: http(url, { timeout: 10_000, retryCount: 0, batch: true }) }),
     failures: 0,

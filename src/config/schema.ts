@@ -24,10 +24,18 @@ export const configSchema = z.object({
   /** SLUICE_BODY_LIMIT_BYTES: larger request bodies get 413. */
   bodyLimitBytes: positiveInt.default(16 * 1024),
 
-  /** SLUICE_DEVNET_RPC_URL: use this running dev node (anvil or hardhat) instead of starting anvil. */
-  devnetRpcUrl: z.string().url().optional(),
+  /**
+   * SLUICE_DEVNET_RPC_URL: use this running dev node (anvil or hardhat) instead of starting anvil.
+   * A comma-separated list names several endpoints of the same chain (failover, `url` or `url#weight`).
+   */
+  devnetRpcUrl: z
+    .string()
+    .refine((v) => v.split(',').every((part) => URL.canParse(part.trim().replace(/#\d+$/, ''))), 'must be a URL or a comma-separated list of URLs')
+    .optional(),
   /** SLUICE_ANVIL_BLOCK_TIME: seconds between blocks of the anvil that dev mode starts. */
   anvilBlockTime: positiveInt.default(1),
+  /** SLUICE_DEV_HOT_WALLETS: hot wallets (nonce lanes) dev mode keeps on its chain. */
+  devHotWallets: positiveInt.max(64).default(1),
   /** SLUICE_DEVNET_CONFIRMATIONS: confirmations required on the dev chain before COMPLETED. */
   devnetConfirmations: positiveInt.default(2),
   /** SLUICE_DEV_API_KEY: dev API key with every scope; generated and printed when unset. */
@@ -41,6 +49,19 @@ export const configSchema = z.object({
   maxFeePerGasGwei: z.string().regex(/^\d+(\.\d{1,9})?$/).default('500'),
   /** SLUICE_PRIORITY_FEE_GWEI: tip used when the node cannot suggest one. */
   priorityFeeGwei: z.string().regex(/^\d+(\.\d{1,9})?$/).default('1'),
+
+  /** SLUICE_REBROADCAST_AFTER_SECONDS: a pending tx not mined this long after its last broadcast is sent again (same bytes). */
+  rebroadcastAfterSeconds: z.coerce.number().positive().default(30),
+  /** SLUICE_FEE_BUMP_AFTER_SECONDS: a pending tx not mined this long after signing is replaced at its nonce with higher fees. */
+  feeBumpAfterSeconds: z.coerce.number().positive().default(120),
+  /** SLUICE_FEE_BUMP_PERCENT: minimum raise of both fee fields per replacement (geth needs 10). */
+  feeBumpPercent: z.coerce.number().min(10).max(1000).default(12.5),
+  /** SLUICE_MAX_RECIPIENT_GAS: gas ceiling for a native payout to a contract recipient; above it the withdrawal is refused. */
+  maxRecipientGas: z.coerce.number().int().min(21_000).default(500_000),
+  /** SLUICE_RPC_TIMEOUT_MS: an RPC call with no answer after this long counts as a failure of that endpoint. */
+  rpcTimeoutMs: positiveInt.default(10_000),
+  /** SLUICE_RPC_MAX_HEAD_LAG_BLOCKS: an endpoint this many blocks behind the best head gets no reads. */
+  rpcMaxHeadLagBlocks: positiveInt.default(5),
 
   /** SLUICE_RECONCILE_AFTER_SECONDS: RECEIVED/SIGNED withdrawals untouched this long are re-enqueued. */
   reconcileAfterSeconds: positiveInt.default(30),
@@ -72,6 +93,13 @@ export const envNames: Record<keyof Config, string> = {
   devnetRpcUrl: 'SLUICE_DEVNET_RPC_URL',
   anvilBlockTime: 'SLUICE_ANVIL_BLOCK_TIME',
   devnetConfirmations: 'SLUICE_DEVNET_CONFIRMATIONS',
+  devHotWallets: 'SLUICE_DEV_HOT_WALLETS',
+  rebroadcastAfterSeconds: 'SLUICE_REBROADCAST_AFTER_SECONDS',
+  feeBumpAfterSeconds: 'SLUICE_FEE_BUMP_AFTER_SECONDS',
+  feeBumpPercent: 'SLUICE_FEE_BUMP_PERCENT',
+  maxRecipientGas: 'SLUICE_MAX_RECIPIENT_GAS',
+  rpcTimeoutMs: 'SLUICE_RPC_TIMEOUT_MS',
+  rpcMaxHeadLagBlocks: 'SLUICE_RPC_MAX_HEAD_LAG_BLOCKS',
   devApiKey: 'SLUICE_DEV_API_KEY',
   devAdminPassword: 'SLUICE_DEV_ADMIN_PASSWORD',
   keystorePassword: 'SLUICE_KEYSTORE_PASSWORD',

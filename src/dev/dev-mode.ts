@@ -7,7 +7,7 @@ import { createMemoryCache } from '../cache/memory-cache.js';
 import { hashPassword, verifyPassword } from '../auth/passwords.js';
 import { type AnvilHandle, startAnvil } from '../chain/anvil.js';
 import { createChainRpc } from '../chain/rpc.js';
-import type { ChainConfig } from '../chain/types.js';
+import type { ChainConfig, RpcEndpointConfig } from '../chain/types.js';
 import type { Common } from '../common.js';
 import type { Config } from '../config/schema.js';
 import { openDatabase } from '../db/connect.js';
@@ -49,8 +49,8 @@ export async function startDev(config: Config, out: (line: string) => void = con
   if (applied.length > 0) logger.info({ migrations: applied }, 'database migrated');
 
   let anvil: AnvilHandle | undefined;
-  let rpcUrl = config.devnetRpcUrl;
-  if (!rpcUrl) {
+  let rpcList = config.devnetRpcUrl;
+  if (!rpcList) {
     out('Starting anvil (local chain)…');
     anvil = await startAnvil({
       blockTime: config.anvilBlockTime,
@@ -58,15 +58,17 @@ export async function startDev(config: Config, out: (line: string) => void = con
       pidFile: path.join(dataDir, 'anvil', 'anvil.pid.json'),
       silent: true,
     });
-    rpcUrl = anvil.rpcUrl;
+    rpcList = anvil.rpcUrl;
   }
+  // Cheat calls (funding, deploying the demo token) go to the first endpoint.
+  const rpcUrl = parseRpcList(rpcList)[0]!.url;
 
   try {
-    const probe = createChainRpc(chainConfig(config, 0, rpcUrl), logger);
+    const probe = createChainRpc(chainConfig(config, 0, rpcList), logger);
     const chainId = await probe.chainId().catch((cause) => {
       throw new SluiceError(`Cannot reach the dev chain at ${rpcUrl}.`, { cause, code: 'devnet_unreachable', metaMessages: ['Is SLUICE_DEVNET_RPC_URL pointing at a running anvil or hardhat node?'] });
     });
-    const chain = createChainRpc(chainConfig(config, chainId, rpcUrl), logger);
+    const chain = createChainRpc(chainConfig(config, chainId, rpcList), logger);
     await ensureChainIdentity(db, chain, dataDir);
 
     const keys = createFileKeyStore({ dir: path.join(dataDir, 'keystore'), password: secrets.keystorePassword });
@@ -125,14 +127,30 @@ export async function startDev(config: Config, out: (line: string) => void = con
   }
 }
 
-function chainConfig(config: Config, chainId: number, rpcUrl: string): ChainConfig {
+/** `url` or `url#weight`, comma-separated. */
+export function parseRpcList(list: string): RpcEndpointConfig[] {
+  return list.split(',').map((part) => {
+    const [, url, weight] = /^(.*?)(?:#(\d+))?$/.exec(part.trim())!;
+    return { url: url!, weight: weight ? Number(weight) : 1 };
+  });
+}
+
+function chainConfig(config: Config, chainId: number, rpcUrls: string): ChainConfig {
   return {
     chainId,
     name: 'devnet',
-    rpcUrls: [rpcUrl],
+    rpc: parseRpcList(rpcUrls),
     confirmations: config.devnetConfirmations,
     maxFeePerGas: parseGwei(config.maxFeePerGasGwei),
     defaultPriorityFee: parseGwei(config.priorityFeeGwei),
+    policy: {
+      rebroadcastAfterMs: config.rebroadcastAfterSeconds * 1000,
+      bumpAfterMs: config.feeBumpAfterSeconds * 1000,
+      bumpPercent: config.feeBumpPercent,
+      maxRecipientGas: config.maxRecipientGas,
+      maxHeadLagBlocks: config.rpcMaxHeadLagBlocks,
+      rpcTimeoutMs: config.rpcTimeoutMs,
+    },
   };
 }
 
