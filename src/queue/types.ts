@@ -28,6 +28,14 @@ export interface Queue<T> {
   depth(): Promise<number>;
 }
 
-export type RequestMessage = { withdrawalId: string };
+/**
+ * Work for the signer. `sign` (the default) signs a RECEIVED withdrawal at a fresh nonce. The
+ * others act on a withdrawal that already owns a nonce and are asked for by the tracker or an
+ * operator: `bump` replaces the attempt `replaces` at the same nonce with higher fees, `cancel`
+ * fills the nonce with a 0-value self-transfer, `resign` moves a withdrawal whose nonce was taken
+ * by a foreign tx (final on chain) to a fresh nonce.
+ */
+export type SignerAction = 'sign' | 'bump' | 'cancel' | 'resign';
+export type RequestMessage = { withdrawalId: string; action?: SignerAction; replaces?: string; reason?: string };
 export type SignedMessage = { withdrawalId: string; txHash: string };
 export type DeadLetterMessage = { withdrawalId: string; code: string; reason: string; attempts: number };
