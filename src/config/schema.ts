@@ -75,6 +75,8 @@ export const configSchema = z.object({
   signerConcurrency: positiveInt.default(16),
   senderConcurrency: positiveInt.default(16),
 
+  /** SLUICE_TEST_DUPLICATE_DELIVERY_RATE: test-only; the in-process queues deliver this share of messages twice. */
+  testDuplicateDeliveryRate: z.coerce.number().min(0).max(1).default(0),
   /** SLUICE_CRASH_AT: test-only fault injection; the process SIGKILLs itself at that point. */
   crashAt: z.enum(['after-sign', 'after-broadcast']).optional(),
 });
@@ -111,5 +113,6 @@ export const envNames: Record<keyof Config, string> = {
   senderMaxAttempts: 'SLUICE_SENDER_MAX_ATTEMPTS',
   signerConcurrency: 'SLUICE_SIGNER_CONCURRENCY',
   senderConcurrency: 'SLUICE_SENDER_CONCURRENCY',
+  testDuplicateDeliveryRate: 'SLUICE_TEST_DUPLICATE_DELIVERY_RATE',
   crashAt: 'SLUICE_CRASH_AT',
 };

@@ -72,9 +72,10 @@ export async function startDev(config: Config, out: (line: string) => void = con
     await ensureChainIdentity(db, chain, dataDir);
 
     const keys = createFileKeyStore({ dir: path.join(dataDir, 'keystore'), password: secrets.keystorePassword });
+    const duplicates = { duplicateRate: config.testDuplicateDeliveryRate };
     const queues = {
-      requests: createMemoryQueue<RequestMessage>('tx-requests'),
-      signed: createMemoryQueue<SignedMessage>('signed-tx'),
+      requests: createMemoryQueue<RequestMessage>('tx-requests', duplicates),
+      signed: createMemoryQueue<SignedMessage>('signed-tx', duplicates),
       invalidDlq: createMemoryQueue<DeadLetterMessage>('invalid-dlq'),
       txDlq: createMemoryQueue<DeadLetterMessage>('tx-dlq'),
     };

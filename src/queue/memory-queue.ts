@@ -17,8 +17,9 @@ type Entry<T> = {
  */
 export function createMemoryQueue<T>(
   name: string,
-  options: { visibilityMs?: number; dedupWindowMs?: number } = {},
+  options: { visibilityMs?: number; dedupWindowMs?: number; duplicateRate?: number } = {},
 ): Queue<T> {
+  const duplicateRate = options.duplicateRate ?? 0;
   const visibilityMs = options.visibilityMs ?? 30_000;
   const dedupWindowMs = options.dedupWindowMs ?? 5 * 60_000;
   const entries: Entry<T>[] = [];
@@ -71,15 +72,19 @@ export function createMemoryQueue<T>(
         dedup.set(opts.dedupId, now);
         if (dedup.size > 100_000) for (const [k, at] of dedup) if (now - at >= dedupWindowMs) dedup.delete(k);
       }
-      entries.push({
-        id: randomUUID(),
-        body,
-        groupId: opts.groupId,
-        visibleAt: now + (opts.delayMs ?? 0),
-        receiveCount: 0,
-        inFlight: false,
-        receipt: '',
-      });
+      // Test-only fault: SQS may deliver a message twice; consumers must not care.
+      const copies = duplicateRate > 0 && Math.random() < duplicateRate ? 2 : 1;
+      for (let i = 0; i < copies; i++) {
+        entries.push({
+          id: randomUUID(),
+          body,
+          groupId: opts.groupId,
+          visibleAt: now + (opts.delayMs ?? 0) + i * 50,
+          receiveCount: 0,
+          inFlight: false,
+          receipt: '',
+        });
+      }
       wake();
     },
 
