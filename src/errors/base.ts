@@ -1,3 +1,5 @@
+import { isTransientDbError } from '../db/errors.js';
+
 /**
  * Every error Sluice raises on purpose is a SluiceError: a short human sentence, optional details
  * (often the raw node or driver text), the cause chain, a stable machine `code`, and whether a
@@ -44,8 +46,12 @@ export class RetryableError extends SluiceError {
   override readonly retryable = true;
 }
 
+/**
+ * Whether a later try may succeed: the error says so, or a transient database failure (lost
+ * connection, deadlock, busy file...) is in its cause chain, raw or wrapped (invariant 11).
+ */
 export function isRetryable(err: unknown): boolean {
-  return err instanceof SluiceError && err.retryable;
+  return (err instanceof SluiceError && err.retryable) || isTransientDbError(err);
 }
 
 function detailsOf(cause: unknown): string | undefined {
