@@ -99,10 +99,14 @@ export interface WithdrawalsTable {
   nonce: number | null;
   tx_hash: string | null;
   block_number: number | null;
+  /** Hash of the block holding the mined tx: confirmations count only while it stays canonical. */
+  block_hash: string | null;
   confirmations: number;
   failure_code: string | null;
   failure_reason: string | null;
   create_response: string;
+  /** Non-null: fill this withdrawal's nonce with a cancel (why, e.g. `operator: …` or a node's refusal). */
+  cancel_reason: string | null;
   requeued_at: number | null;
   created_at: number;
   updated_at: number;
@@ -140,7 +144,10 @@ export interface TxAttemptsTable {
   max_priority_fee_per_gas: Amount;
   gas_limit: number;
   created_at: number;
+  /** First time a node accepted it. */
   broadcast_at: number | null;
+  last_broadcast_at: number | null;
+  broadcast_count: number;
   last_error: string | null;
 }
 
@@ -153,8 +160,23 @@ export interface DeadLettersTable {
   attempts: number;
   status: 'open' | 'retried' | 'discarded';
   payload: string;
+  resolved_by: string | null;
+  resolution_reason: string | null;
+  resolved_at: number | null;
   created_at: number;
   updated_at: number;
+}
+
+export interface AuditLogTable {
+  id: Generated<number>;
+  actor: string;
+  action: string;
+  target_type: string;
+  target_id: string;
+  reason: string | null;
+  before_state: string | null;
+  after_state: string | null;
+  created_at: number;
 }
 
 export interface ChainStateTable {
@@ -178,4 +200,5 @@ export interface Database {
   tx_attempts: TxAttemptsTable;
   dead_letters: DeadLettersTable;
   chain_state: ChainStateTable;
+  audit_log: AuditLogTable;
 }

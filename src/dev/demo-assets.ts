@@ -23,18 +23,20 @@ export async function ensureDemoAssets(input: {
   rpcUrl: string;
   chainName: string;
   assets: AssetRegistry;
-  hotWallet: Address;
+  hotWallets: Address[];
   dataDir: string;
   keystorePassword: string;
   logger: Logger;
 }): Promise<{ token: Address }> {
-  const { rpc, rpcUrl, assets, hotWallet, logger } = input;
+  const { rpc, rpcUrl, assets, hotWallets, logger } = input;
   const chainId = rpc.chain.chainId;
 
-  const ethBalance = await rpc.read((c) => c.getBalance({ address: hotWallet }));
-  if (ethBalance < HOT_WALLET_ETH / 10n) {
-    await setDevBalance(rpcUrl, hotWallet, HOT_WALLET_ETH);
-    logger.info({ wallet: hotWallet, chainId }, 'funded hot wallet with dev ETH');
+  for (const hotWallet of hotWallets) {
+    const ethBalance = await rpc.read((c) => c.getBalance({ address: hotWallet }));
+    if (ethBalance < HOT_WALLET_ETH / 10n) {
+      await setDevBalance(rpcUrl, hotWallet, HOT_WALLET_ETH);
+      logger.info({ wallet: hotWallet, chainId }, 'funded hot wallet with dev ETH');
+    }
   }
 
   await assets.upsertAsset('ETH', 18);
@@ -61,10 +63,12 @@ export async function ensureDemoAssets(input: {
     token = (await deployDemoToken({ rpcUrl, deployerPrivateKey: deployerKey })).address;
     logger.info({ chainId, token }, 'deployed demo USDT');
   }
-  const tokenBalance = await rpc.read((c) => readContract(c, { address: token!, abi: demoTokenAbi, functionName: 'balanceOf', args: [hotWallet] }));
-  if (tokenBalance < HOT_WALLET_USDT / 10n) {
-    await mintDemoToken({ rpcUrl, deployerPrivateKey: deployerKey, token, to: hotWallet, amount: HOT_WALLET_USDT });
-    logger.info({ wallet: hotWallet, token }, 'minted demo USDT to hot wallet');
+  for (const hotWallet of hotWallets) {
+    const tokenBalance = await rpc.read((c) => readContract(c, { address: token!, abi: demoTokenAbi, functionName: 'balanceOf', args: [hotWallet] }));
+    if (tokenBalance < HOT_WALLET_USDT / 10n) {
+      await mintDemoToken({ rpcUrl, deployerPrivateKey: deployerKey, token, to: hotWallet, amount: HOT_WALLET_USDT });
+      logger.info({ wallet: hotWallet, token }, 'minted demo USDT to hot wallet');
+    }
   }
 
   await assets.upsertAsset('USDT', 6);

@@ -24,7 +24,7 @@ import { startWorkers } from '../runtime/workers.js';
 import { createBlockPacer } from './block-pacer.js';
 import { ensureDemoAssets } from './demo-assets.js';
 import { loadDevSecrets } from './dev-credentials.js';
-import { ensureChainIdentity, ensureHotWallet } from './dev-wallet.js';
+import { ensureChainIdentity, ensureHotWallets } from './dev-wallet.js';
 
 export type DevHandle = { url: string; apiKey: string; services: Services; stop(): Promise<void> };
 
@@ -81,13 +81,13 @@ export async function startDev(config: Config, out: (line: string) => void = con
     };
     const services = createServices({ common, db, queues, chains: new Map([[chainId, chain]]), keys, cache: createMemoryCache() });
 
-    const hotWallet = await ensureHotWallet({ services, chain, keys });
+    const hotWallets = await ensureHotWallets({ services, chain, keys, count: config.devHotWallets });
     const { token } = await ensureDemoAssets({
       rpc: chain,
       rpcUrl,
       chainName: anvil || (await isAnvil(chain)) ? 'Anvil Devnet' : 'Dev Node',
       assets: services.assets,
-      hotWallet,
+      hotWallets,
       dataDir,
       keystorePassword: secrets.keystorePassword,
       logger,
@@ -108,7 +108,7 @@ export async function startDev(config: Config, out: (line: string) => void = con
     const workers = startWorkers(services, ['signer', 'sender', 'tracker', 'reconciler', 'error-handler']);
     const pacing = createBlockPacer({ common, db, chain, intervalMs: config.anvilBlockTime * 1000 }).run();
 
-    printBanner(out, { url, rpcUrl, chainId, startedAnvil: !!anvil, hotWallet, token, secrets, dataDir });
+    printBanner(out, { url, rpcUrl: rpcList, chainId, startedAnvil: !!anvil, hotWallets, token, secrets, dataDir });
 
     let stopping: Promise<void> | undefined;
     const stop = () =>
@@ -171,7 +171,7 @@ async function ensureAdmin(services: Services, password: string): Promise<void> 
 
 function printBanner(
   out: (line: string) => void,
-  info: { url: string; rpcUrl: string; chainId: number; startedAnvil: boolean; hotWallet: string; token: string; secrets: { apiKey: string; adminPassword: string }; dataDir: string },
+  info: { url: string; rpcUrl: string; chainId: number; startedAnvil: boolean; hotWallets: string[]; token: string; secrets: { apiKey: string; adminPassword: string }; dataDir: string },
 ) {
   const { url, secrets } = info;
   out(
@@ -182,7 +182,7 @@ function printBanner(
       `  API docs     ${url}/docs`,
       `  Metrics      ${url}/metrics`,
       `  Chain        ${info.rpcUrl} (chain ${info.chainId}${info.startedAnvil ? ', anvil started by Sluice' : ''})`,
-      `  Hot wallet   ${info.hotWallet}`,
+      `  Hot wallets  ${info.hotWallets.join(', ')}`,
       `  USDT token   ${info.token}`,
       `  Data dir     ${info.dataDir}`,
       `  API key      ${secrets.apiKey}   (all scopes)`,

@@ -30,13 +30,16 @@ export async function ensureChainIdentity(db: Db, chain: ChainRpc, dataDir: stri
   await db.kysely.updateTable('chain_state').set({ last_block: head, updated_at: Date.now() }).where('chain_id', '=', chainId).execute();
 }
 
-/** The dev chain's hot wallet: created in the keystore on first start, its nonce lane starting at the chain's count. */
-export async function ensureHotWallet(input: { services: Services; chain: ChainRpc; keys: KeyStore }): Promise<Address> {
-  const { services, chain, keys } = input;
+/**
+ * The dev chain's hot wallets (`count` nonce lanes): created in the keystore on first start, each
+ * lane starting at the chain's count for its address. A wallet used outside Sluice since is
+ * reported; the tracker resyncs its lane once it meets the foreign nonce.
+ */
+export async function ensureHotWallets(input: { services: Services; chain: ChainRpc; keys: KeyStore; count: number }): Promise<Address[]> {
+  const { services, chain, keys, count } = input;
   const chainId = chain.chain.chainId;
   const existing = await services.wallets.forChain(chainId);
-  if (existing.length > 0) {
-    const wallet = existing[0]!;
+  for (const wallet of existing) {
     const row = await services.wallets.get(chainId, wallet.address);
     const onChain = await chain.transactionCount(wallet.address as Address, 'pending');
     if (row && onChain > Number(row.next_nonce)) {
@@ -45,11 +48,14 @@ export async function ensureHotWallet(input: { services: Services; chain: ChainR
         'hot wallet was used outside Sluice; its nonce lane is behind the chain',
       );
     }
-    return wallet.address as Address;
   }
-  const { keyRef, address } = await keys.createKey('hot');
-  const nextNonce = await chain.transactionCount(address, 'pending');
-  await services.wallets.register({ chainId, address, keyRef, nextNonce });
-  services.common.logger.info({ chainId, wallet: address }, 'created hot wallet');
-  return address;
+  const addresses = existing.map((w) => w.address as Address);
+  for (let i = existing.length; i < count; i++) {
+    const { keyRef, address } = await keys.createKey('hot');
+    const nextNonce = await chain.transactionCount(address, 'pending');
+    await services.wallets.register({ chainId, address, keyRef, nextNonce });
+    services.common.logger.info({ chainId, wallet: address }, 'created hot wallet');
+    addresses.push(address);
+  }
+  return addresses;
 }

@@ -56,6 +56,30 @@ export function createMetrics() {
       labelNames: ['queue'],
       registers: [registry],
     }),
+    hotWalletShort: new Counter({
+      name: 'sluice_hot_wallet_short_total',
+      help: 'Times a withdrawal had to wait because its hot wallet could not cover payout + gas',
+      labelNames: ['chain_id'],
+      registers: [registry],
+    }),
+    feeCapReached: new Counter({
+      name: 'sluice_fee_cap_reached_total',
+      help: 'Fee bumps refused because the replacement would exceed the fee cap',
+      labelNames: ['chain_id'],
+      registers: [registry],
+    }),
+    replacements: new Counter({
+      name: 'sluice_signer_replacements_total',
+      help: 'Transactions signed again for a withdrawal: fee bumps, cancels, re-signs after a foreign nonce',
+      labelNames: ['chain_id', 'kind'],
+      registers: [registry],
+    }),
+    trackerActions: new Counter({
+      name: 'sluice_tracker_actions_total',
+      help: 'What the tracker did about in-flight txs: rebroadcast, bump_requested, cancel_requested, reorg, foreign_nonce, transfer_missing',
+      labelNames: ['chain_id', 'action'],
+      registers: [registry],
+    }),
     chainHead: new Gauge({
       name: 'sluice_chain_head_block',
       help: 'Latest block seen per chain',

@@ -36,6 +36,15 @@ export interface Queue<T> {
  * by a foreign tx (final on chain) to a fresh nonce.
  */
 export type SignerAction = 'sign' | 'bump' | 'cancel' | 'resign';
-export type RequestMessage = { withdrawalId: string; action?: SignerAction; replaces?: string; reason?: string };
+export type RequestMessage = {
+  withdrawalId: string;
+  action?: SignerAction;
+  /** bump: the tx hash the caller wants replaced (stale if a newer attempt exists). */
+  replaces?: string;
+  /** cancel: why (kept on the withdrawal and shown to operators). */
+  reason?: string;
+  /** resign: the nonce the caller saw taken (stale if the withdrawal has moved on). */
+  nonce?: number;
+};
 export type SignedMessage = { withdrawalId: string; txHash: string };
 export type DeadLetterMessage = { withdrawalId: string; code: string; reason: string; attempts: number };

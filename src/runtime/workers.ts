@@ -18,8 +18,8 @@ export function startWorkers(services: Services, roles: WorkerRole[]) {
       if (!services.keys) throw new Error('The signer role needs a key store.');
       return createSigner({ ...services, keys: services.keys, requests: queues.requests, signed: queues.signed });
     },
-    sender: () => createSender({ ...services, signed: queues.signed }),
-    tracker: () => createTracker(services),
+    sender: () => createSender({ ...services, signed: queues.signed, requests: queues.requests }),
+    tracker: () => createTracker({ ...services, requests: queues.requests, signed: queues.signed }),
     reconciler: () => createReconciler({ common, db, requests: queues.requests, signed: queues.signed }),
     'error-handler': () => createErrorHandler({ ...services, queues: { invalid: queues.invalidDlq, tx: queues.txDlq } }),
   };

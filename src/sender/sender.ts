@@ -1,14 +1,16 @@
 import type { Hash, Hex } from 'viem';
-import { NonceTooLowError } from '../chain/errors.js';
+import { InsufficientFundsError, NonceTooLowError } from '../chain/errors.js';
+import { needsFeeBump } from '../chain/node-error.js';
 import type { ChainRpc } from '../chain/rpc.js';
 import { type Common, crashIfAsked } from '../common.js';
 import type { Db } from '../db/connect.js';
 import { withTransaction } from '../db/transaction.js';
 import type { DeadLetters } from '../dlq/dead-letters.js';
-import { isRetryable, SluiceError } from '../errors/base.js';
+import { isRetryable, RetryableError, SluiceError } from '../errors/base.js';
 import { runConsumer } from '../queue/consumer.js';
-import type { Queue, SignedMessage } from '../queue/types.js';
-import type { WithdrawalRepository } from '../withdrawals/repository.js';
+import type { Queue, RequestMessage, SignedMessage } from '../queue/types.js';
+import { createAttempts } from '../withdrawals/attempts.js';
+import type { WithdrawalRepository, WithdrawalRow } from '../withdrawals/repository.js';
 
 export type SenderDeps = {
   common: Common;
@@ -16,74 +18,127 @@ export type SenderDeps = {
   withdrawals: WithdrawalRepository;
   chains: Map<number, ChainRpc>;
   signed: Queue<SignedMessage>;
+  /** Where the sender asks the signer for a fee bump or a cancel (it holds no keys itself). */
+  requests: Queue<RequestMessage>;
   deadLetters: DeadLetters;
 };
 
-export type SendOutcome = 'broadcast' | 'dead-lettered' | 'skipped';
+export type SendOutcome = 'broadcast' | 'bump-requested' | 'cancel-requested' | 'nonce-used' | 'skipped';
+
+/** The hot wallet cannot pay gas + value right now; retried with backoff, the row shows why. */
+class HotWalletEmptyError extends RetryableError {
+  override name = 'HotWalletEmptyError';
+}
 
 /**
- * Transaction Senders: broadcast the stored signed bytes (never re-sign, invariant 2) and move
- * SIGNED -> BROADCAST. Transient failures throw so the queue redelivers with backoff; a node's
- * definite refusal goes to the TX DLQ with what the node said.
+ * Transaction Senders: broadcast the stored signed bytes of a withdrawal's newest attempt (never
+ * re-sign, invariant 2) and move SIGNED -> BROADCAST. What the node says decides what follows:
+ * - accepted, or already known: done;
+ * - a fee problem (underpriced, below base fee): ask the signer for a bump at the same nonce;
+ * - the wallet cannot pay: a visible wait, retried, nothing dead-lettered;
+ * - nonce too low: fine if one of our own txs took it, else the tracker proves a foreign tx did;
+ * - transient (outage, rate limit, full pool): retried with backoff, then left to the tracker;
+ * - anything else is a definite refusal of these bytes: TX DLQ for an operator, and the nonce is
+ *   filled with a cancel so the wallet's later nonces are not stuck behind it.
  */
 export function createSender(deps: SenderDeps) {
   const { common, db, withdrawals } = deps;
   const log = common.logger.child({ component: 'sender' });
+  const attempts = createAttempts(db);
 
-  async function deadLetter(withdrawalId: string, txHash: string, code: string, reason: string, attempts: number) {
-    const letter = { queue: 'tx' as const, withdrawalId, code, reason, attempts, payload: { txHash } };
+  async function refuse(w: WithdrawalRow, txHash: string, code: string, reason: string, receives: number): Promise<SendOutcome> {
+    const letter = { queue: 'tx' as const, withdrawalId: w.id, code, reason, attempts: receives, payload: { txHash } };
+    const cancelReason = `node refused the transaction (${code}): ${reason}`.slice(0, 1000);
     await withTransaction(db, async (trx) => {
-      await trx.updateTable('tx_attempts').set({ last_error: `${code}: ${reason}` }).where('tx_hash', '=', txHash).execute();
+      await attempts.markError(txHash, `${code}: ${reason}`, trx);
+      await trx
+        .updateTable('withdrawals')
+        .set({ cancel_reason: cancelReason, failure_code: code, failure_reason: reason.slice(0, 1000) })
+        .where('id', '=', w.id)
+        .where('status', 'in', ['SIGNED', 'BROADCAST'])
+        .where('cancel_reason', 'is', null)
+        .execute();
       await deps.deadLetters.record(trx, letter);
     });
     await deps.deadLetters.announce(letter);
+    await deps.requests.send({ withdrawalId: w.id, action: 'cancel', reason: cancelReason });
+    return 'cancel-requested';
   }
 
-  async function sendWithdrawal(message: SignedMessage, attempts = 1): Promise<SendOutcome> {
+  async function sendWithdrawal(message: SignedMessage, receives = 1): Promise<SendOutcome> {
     const w = await withdrawals.get(message.withdrawalId);
-    if (!w || w.status !== 'SIGNED') return 'skipped'; // already out, or terminal: a repeat delivery
-    const attempt = await db.kysely
-      .selectFrom('tx_attempts')
-      .select(['tx_hash', 'raw_tx', 'nonce', 'wallet'])
-      .where('withdrawal_id', '=', w.id)
-      .where('tx_hash', '=', message.txHash)
-      .executeTakeFirst();
-    if (!attempt) {
-      log.error({ withdrawalId: w.id, txHash: message.txHash }, 'signed message names an unknown tx; dropped');
+    // Already mined (CONFIRMING) or terminal: a repeat or late delivery.
+    if (!w || (w.status !== 'SIGNED' && w.status !== 'BROADCAST')) return 'skipped';
+    const latest = await attempts.latest(w.id);
+    if (!latest) {
+      log.error({ withdrawalId: w.id, txHash: message.txHash }, 'signed message for a withdrawal with no tx; dropped');
       return 'skipped';
     }
+    // A bump or cancel replaced this tx since the message was queued: the newer one gets sent.
+    if (latest.tx_hash !== message.txHash) return 'skipped';
     const chain = deps.chains.get(w.chain_id);
     if (!chain) throw new SluiceError(`No RPC endpoints for chain ${w.chain_id}.`, { code: 'no_chain' });
-    const fields = { withdrawalId: w.id, chainId: w.chain_id, wallet: attempt.wallet, nonce: attempt.nonce, txHash: attempt.tx_hash };
+    const fields = { withdrawalId: w.id, chainId: w.chain_id, wallet: latest.wallet, nonce: latest.nonce, txHash: latest.tx_hash, kind: latest.kind };
+    const count = (outcome: string) => common.metrics.broadcasts.inc({ chain_id: String(w.chain_id), outcome });
 
     try {
-      await chain.broadcast(attempt.raw_tx as Hex);
-      common.metrics.broadcasts.inc({ chain_id: String(w.chain_id), outcome: 'accepted' });
+      await chain.broadcast(latest.raw_tx as Hex);
+      count('accepted');
     } catch (err) {
-      if (err instanceof NonceTooLowError && (await chain.knowsTransaction(attempt.tx_hash as Hash))) {
-        // Our own tx already used the nonce (sent before a crash): that is success.
-        common.metrics.broadcasts.inc({ chain_id: String(w.chain_id), outcome: 'already_mined' });
+      if (err instanceof NonceTooLowError) {
+        // Only our own tx at this nonce counts as success; a hash no node knows is not ours being mined.
+        const ours = await attempts.of(w.id);
+        const known = await Promise.all(ours.filter((a) => a.nonce === latest.nonce).map((a) => chain.knowsTransaction(a.tx_hash as Hash)));
+        if (known.some(Boolean)) {
+          count('already_mined');
+        } else {
+          count('nonce_used');
+          await attempts.markError(latest.tx_hash, 'nonce_too_low: the nonce is used by a transaction Sluice did not sign');
+          log.error({ ...fields, alert: 'foreign_nonce' }, 'nonce already used on chain by an unknown tx; the tracker re-signs once that tx is final');
+          return 'nonce-used';
+        }
+      } else if (needsFeeBump(err)) {
+        count('underpriced');
+        await attempts.markError(latest.tx_hash, `${(err as SluiceError).code}: ${(err as SluiceError).details ?? ''}`);
+        await deps.requests.send({ withdrawalId: w.id, action: 'bump', replaces: latest.tx_hash });
+        log.warn(fields, 'node wants higher fees; fee bump requested');
+        return 'bump-requested';
+      } else if (err instanceof InsufficientFundsError) {
+        count('wallet_short');
+        await attempts.markError(latest.tx_hash, `insufficient_funds: ${err.details ?? ''}`);
+        await db.kysely
+          .updateTable('withdrawals')
+          .set({ failure_code: 'hot_wallet_insufficient_funds', failure_reason: 'The hot wallet cannot pay this transaction (value + gas); waiting for a refill.' })
+          .where('id', '=', w.id)
+          .where('status', 'in', ['SIGNED', 'BROADCAST'])
+          .execute();
+        common.metrics.hotWalletShort.inc({ chain_id: String(w.chain_id) });
+        log.error({ ...fields, alert: 'hot_wallet_insufficient_funds' }, 'hot wallet cannot pay for the transaction; waiting for a refill');
+        throw new HotWalletEmptyError('Hot wallet cannot pay value + gas.', { cause: err, code: 'hot_wallet_insufficient_funds' });
       } else if (isRetryable(err)) {
-        common.metrics.broadcasts.inc({ chain_id: String(w.chain_id), outcome: 'retry' });
+        count('retry');
         throw err;
       } else {
-        common.metrics.broadcasts.inc({ chain_id: String(w.chain_id), outcome: 'rejected' });
+        count('rejected');
         const e = err as SluiceError;
-        const code = err instanceof NonceTooLowError ? 'nonce_conflict' : (e.code ?? 'node_rejected');
+        const code = e.code ?? 'node_rejected';
         log.error({ ...fields, code, err: e.details ?? e.message }, 'node refused transaction');
-        await deadLetter(w.id, attempt.tx_hash, code, e.details ?? e.shortMessage ?? String(err), attempts);
-        return 'dead-lettered';
+        if (latest.kind === 'cancel') throw err; // a cancel refused for good: retry, then the tracker asks again
+        return refuse(w, latest.tx_hash, code, e.details ?? e.shortMessage ?? String(err), receives);
       }
     }
 
+    await attempts.markBroadcast(latest.tx_hash);
     const moved = await withTransaction(db, async (trx) => {
       const current = await withdrawals.get(w.id, trx);
+      if (current?.failure_code === 'hot_wallet_insufficient_funds' || current?.failure_code === 'fee_cap_reached') {
+        await trx.updateTable('withdrawals').set({ failure_code: null, failure_reason: null }).where('id', '=', w.id).where('status', '=', current.status).execute();
+      }
       if (current?.status !== 'SIGNED') return false;
-      await trx.updateTable('tx_attempts').set({ broadcast_at: Date.now(), last_error: null }).where('tx_hash', '=', attempt.tx_hash).execute();
       await withdrawals.transition(trx, w.id, 'SIGNED', 'BROADCAST');
       return true;
     });
-    if (!moved) return 'skipped';
+    if (!moved) return 'broadcast';
     common.metrics.transitions.inc({ from: 'SIGNED', to: 'BROADCAST' });
     log.info(fields, 'transaction broadcast');
     crashIfAsked(common, 'after-broadcast');
@@ -104,9 +159,9 @@ export function createSender(deps: SenderDeps) {
           await sendWithdrawal(m.body, m.receiveCount);
         },
         onGiveUp: async (m, error) => {
-          // Only transient failures get here (a node's refusal is dead-lettered in the handler):
-          // leave it SIGNED and let the reconciler bring it back after its timeout.
-          log.warn({ withdrawalId: m.body.withdrawalId, txHash: m.body.txHash, attempts: m.receiveCount, err: (error as Error).message }, 'broadcast still failing; reconciler will retry');
+          // Transient failures only (a node's refusal is handled above): the tracker rebroadcasts
+          // every pending tx on its own schedule, so nothing is lost by letting go of the message.
+          log.warn({ withdrawalId: m.body.withdrawalId, txHash: m.body.txHash, attempts: m.receiveCount, err: (error as Error).message }, 'broadcast still failing; the tracker will rebroadcast');
         },
       });
     },

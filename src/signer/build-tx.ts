@@ -6,6 +6,7 @@ import {
   getAddress,
   type Hex,
   parseTransaction,
+  recoverTransactionAddress,
   serializeTransaction,
   type TransactionSerializableEIP1559,
 } from 'viem';
@@ -21,7 +22,20 @@ export type TransferIntent = {
   nonce: number;
   maxFeePerGas: bigint;
   maxPriorityFeePerGas: bigint;
+  /** Overrides the network's gas limit (a native payout to a contract recipient, estimated). */
+  gasLimit?: bigint;
 };
+
+/** A 0-value self-transfer that uses up `nonce` so the wallet's later nonces can be mined. */
+export type CancelIntent = {
+  chainId: number;
+  wallet: Address;
+  nonce: number;
+  maxFeePerGas: bigint;
+  maxPriorityFeePerGas: bigint;
+};
+
+export const CANCEL_GAS = 21_000n;
 
 export class TxVerificationError extends SluiceError {
   override name = 'TxVerificationError';
@@ -33,7 +47,7 @@ export function buildTransfer(intent: TransferIntent): TransactionSerializableEI
     type: 'eip1559' as const,
     chainId: intent.chainId,
     nonce: intent.nonce,
-    gas: BigInt(intent.network.gasLimit),
+    gas: gasLimitOf(intent),
     maxFeePerGas: intent.maxFeePerGas,
     maxPriorityFeePerGas: intent.maxPriorityFeePerGas,
   };
@@ -60,7 +74,7 @@ export function verifyTransfer(unsigned: Hex, intent: TransferIntent): void {
   if (tx.nonce !== intent.nonce) fail('nonce');
   if ((tx.maxFeePerGas ?? 0n) > intent.maxFeePerGas) fail('fee above cap');
   if ((tx.maxPriorityFeePerGas ?? 0n) > intent.maxPriorityFeePerGas) fail('tip above the chosen tip');
-  if (tx.gas !== BigInt(intent.network.gasLimit)) fail('gas limit');
+  if (tx.gas !== gasLimitOf(intent)) fail('gas limit');
   if (intent.network.kind === 'native') {
     if (!tx.to || getAddress(tx.to) !== getAddress(intent.to)) fail('recipient');
     if (tx.value !== intent.chainAmount) fail('amount');
@@ -81,6 +95,47 @@ export function verifyTransfer(unsigned: Hex, intent: TransferIntent): void {
   const [to, amount] = call!.args as readonly [Address, bigint];
   if (getAddress(to) !== getAddress(intent.to)) fail('recipient');
   if (amount !== intent.chainAmount) fail('amount');
+}
+
+function gasLimitOf(intent: TransferIntent): bigint {
+  return intent.gasLimit ?? BigInt(intent.network.gasLimit);
+}
+
+export function buildCancel(intent: CancelIntent): TransactionSerializableEIP1559 {
+  return {
+    type: 'eip1559',
+    chainId: intent.chainId,
+    nonce: intent.nonce,
+    gas: CANCEL_GAS,
+    maxFeePerGas: intent.maxFeePerGas,
+    maxPriorityFeePerGas: intent.maxPriorityFeePerGas,
+    to: intent.wallet,
+    value: 0n,
+  };
+}
+
+/** A cancel pays nothing to anyone: to the wallet itself, no value, no calldata. */
+export function verifyCancel(unsigned: Hex, intent: CancelIntent): void {
+  const tx = parseTransaction(unsigned);
+  const fail = (what: string) => {
+    throw new TxVerificationError(`Built cancel does not match: ${what}.`, { code: 'tx_mismatch' });
+  };
+  if (tx.type !== 'eip1559') fail('type');
+  if (tx.chainId !== intent.chainId) fail('chain id');
+  if (tx.nonce !== intent.nonce) fail('nonce');
+  if (!tx.to || getAddress(tx.to) !== getAddress(intent.wallet)) fail('not a self-transfer');
+  if ((tx.value ?? 0n) !== 0n) fail('value');
+  if (tx.data && tx.data !== '0x') fail('calldata');
+  if (tx.gas !== CANCEL_GAS) fail('gas limit');
+  if ((tx.maxFeePerGas ?? 0n) > intent.maxFeePerGas) fail('fee above the chosen fee');
+}
+
+/** Invariant 9: the signed bytes must come from the wallet the nonce belongs to. */
+export async function verifySigner(raw: Hex, wallet: Address): Promise<void> {
+  const from = await recoverTransactionAddress({ serializedTransaction: raw as `0x02${string}` });
+  if (getAddress(from) !== getAddress(wallet)) {
+    throw new TxVerificationError(`Signed by ${from}, not by the hot wallet ${wallet}.`, { code: 'wrong_signing_key' });
+  }
 }
 
 export function serializeUnsigned(tx: TransactionSerializableEIP1559): Hex {

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { ChainRpc, FeeSuggestion } from '../chain/rpc.js';
 import { createMemoryCache } from '../cache/memory-cache.js';
-import { createFeeOracle } from './fees.js';
+import { createFeeOracle, raiseBy, replacementFees } from './fees.js';
 
 const gwei = (n: number) => BigInt(n) * 1_000_000_000n;
 
@@ -167,5 +167,35 @@ describe('createFeeOracle with a shared cache', () => {
     expect(calls).toBe(1);
     expect(b).toEqual(a);
     expect(b).toEqual({ maxFeePerGas: 21n, maxPriorityFeePerGas: 1n, capped: false });
+  });
+});
+
+describe('replacementFees', () => {
+  const gwei = 1_000_000_000n;
+  const prev = { maxFeePerGas: 100n * gwei, maxPriorityFeePerGas: 2n * gwei };
+
+  it('raises both fields by at least the percentage, rounding up', () => {
+    const next = replacementFees(prev, { maxFeePerGas: 1n, maxPriorityFeePerGas: 1n }, 1000n * gwei, 12.5)!;
+    expect(next.maxFeePerGas).toBe(112_500_000_000n);
+    expect(next.maxPriorityFeePerGas).toBe(2_250_000_000n);
+    expect(raiseBy(7n, 10)).toBe(8n); // 7.7 rounds up
+    expect(raiseBy(0n, 12.5)).toBe(1n); // strictly greater, even from zero
+  });
+
+  it('follows the network when it asks for more than the minimum raise', () => {
+    const next = replacementFees(prev, { maxFeePerGas: 300n * gwei, maxPriorityFeePerGas: 5n * gwei }, 1000n * gwei, 12.5)!;
+    expect(next).toEqual({ maxFeePerGas: 300n * gwei, maxPriorityFeePerGas: 5n * gwei });
+  });
+
+  it('clamps to the cap, and gives up when the cap leaves no valid replacement', () => {
+    const clamped = replacementFees(prev, { maxFeePerGas: 300n * gwei, maxPriorityFeePerGas: 3n * gwei }, 150n * gwei, 12.5)!;
+    expect(clamped.maxFeePerGas).toBe(150n * gwei);
+    expect(replacementFees(prev, prev, 110n * gwei, 12.5)).toBeNull();
+    expect(replacementFees({ maxFeePerGas: 150n * gwei, maxPriorityFeePerGas: 2n * gwei }, prev, 150n * gwei, 12.5)).toBeNull();
+  });
+
+  it('never sets a tip above the fee cap of the tx', () => {
+    const next = replacementFees({ maxFeePerGas: 10n, maxPriorityFeePerGas: 10n }, { maxFeePerGas: 1n, maxPriorityFeePerGas: 1n }, 1000n, 10)!;
+    expect(next.maxPriorityFeePerGas <= next.maxFeePerGas).toBe(true);
   });
 });

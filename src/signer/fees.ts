@@ -48,3 +48,30 @@ export function createFeeOracle(rpc: ChainRpc, options: { ttlMs?: number; cache?
 }
 
 export type FeeOracle = ReturnType<typeof createFeeOracle>;
+
+export type FeePair = { maxFeePerGas: bigint; maxPriorityFeePerGas: bigint };
+
+/** `value` raised by `percent` (fractions allowed, e.g. 12.5), rounded up, and always by at least 1 wei. */
+export function raiseBy(value: bigint, percent: number): bigint {
+  const bps = BigInt(Math.round(percent * 100));
+  const raised = (value * (10_000n + bps) + 9_999n) / 10_000n;
+  return raised > value ? raised : value + 1n;
+}
+
+/**
+ * Fees for a replacement at the same nonce: both fields raised by at least the node's replacement
+ * rule over the attempt being replaced, and at least what the network asks now. Never above the
+ * cap: when the cap leaves no room for a valid replacement, returns null (keep rebroadcasting,
+ * alert).
+ */
+export function replacementFees(previous: FeePair, network: FeePair, cap: bigint, percent: number): FeePair | null {
+  const minFee = raiseBy(previous.maxFeePerGas, percent);
+  const minTip = raiseBy(previous.maxPriorityFeePerGas, percent);
+  let tip = network.maxPriorityFeePerGas > minTip ? network.maxPriorityFeePerGas : minTip;
+  let fee = network.maxFeePerGas > minFee ? network.maxFeePerGas : minFee;
+  if (fee < tip) fee = tip;
+  if (fee > cap) fee = cap;
+  if (tip > fee) tip = fee;
+  if (fee < minFee || tip < minTip) return null;
+  return { maxFeePerGas: fee, maxPriorityFeePerGas: tip };
+}

@@ -1,10 +1,11 @@
-import { type Address, getAddress, keccak256 } from 'viem';
-import type { AssetRegistry } from '../assets/registry.js';
+import { type Address, getAddress, type Hex, keccak256, type TransactionSerializableEIP1559 } from 'viem';
+import type { AssetNetwork, AssetRegistry } from '../assets/registry.js';
 import type { Cache } from '../cache/types.js';
+import { InsufficientFundsError } from '../chain/errors.js';
 import type { ChainRpc } from '../chain/rpc.js';
 import { type Common, crashIfAsked } from '../common.js';
 import type { Db } from '../db/connect.js';
-import { lockForUpdate, withTransaction } from '../db/transaction.js';
+import { lockForUpdate, type Tx, withTransaction } from '../db/transaction.js';
 import type { DeadLetters } from '../dlq/dead-letters.js';
 import { isRetryable, type SluiceError } from '../errors/base.js';
 import type { KeyStore } from '../keys/types.js';
@@ -13,12 +14,24 @@ import type { Ledger } from '../ledger/ledger.js';
 import { formatUnits, rescale } from '../money/decimal.js';
 import { runConsumer } from '../queue/consumer.js';
 import type { Queue, QueueMessage, RequestMessage, SignedMessage } from '../queue/types.js';
+import { type AttemptRow, createAttempts } from '../withdrawals/attempts.js';
 import { StaleTransitionError } from '../withdrawals/errors.js';
 import type { WithdrawalRepository, WithdrawalRow } from '../withdrawals/repository.js';
 import { checkAddress, checkAmount, isProblem, type WithdrawalProblem } from '../withdrawals/validate.js';
 import type { Wallets } from '../wallets/wallets.js';
-import { buildTransfer, serializeUnsigned, type TransferIntent, verifyTransfer } from './build-tx.js';
-import { createFeeOracle, type FeeOracle } from './fees.js';
+import {
+  buildCancel,
+  buildTransfer,
+  type CancelIntent,
+  serializeUnsigned,
+  type TransferIntent,
+  verifyCancel,
+  verifySigner,
+  verifyTransfer,
+} from './build-tx.js';
+import { createFeeOracle, type FeeOracle, type FeePair, replacementFees } from './fees.js';
+import { recipientGas } from './recipient-gas.js';
+import { assertWalletCovers, HotWalletShortError, walletBalances } from './wallet-funds.js';
 
 export type SignerDeps = {
   common: Common;
@@ -33,25 +46,25 @@ export type SignerDeps = {
   signed: Queue<SignedMessage>;
   deadLetters: DeadLetters;
   cache: Cache;
+  /** Tests only: replaces how the transfer is built, to prove nothing unverified gets signed. */
+  buildTransfer?: (intent: TransferIntent) => TransactionSerializableEIP1559;
 };
 
-export type SignOutcome = 'signed' | 'rejected' | 'skipped';
-
-/** Thrown when a check fails inside the signing transaction, so the hold and nonce roll back. */
-class Rejection extends Error {
-  constructor(readonly problem: WithdrawalProblem) {
-    super(problem.message);
-  }
-}
+export type SignOutcome = 'signed' | 'rejected' | 'skipped' | 'at-fee-cap';
 
 /**
- * Validation & Signing TX. For each RECEIVED withdrawal: re-check it, then in ONE database
- * transaction hold amount + fee, take the wallet's next nonce, build, verify and sign the transfer,
- * and store nonce + signed bytes + hash (invariant 1). Only after commit is the signed tx queued.
+ * Validation & Signing TX — the only holder of keys. For a RECEIVED withdrawal: re-check it, then
+ * in ONE database transaction hold amount + fee, take the wallet's next nonce, build, verify and
+ * sign, and store nonce + signed bytes + hash (invariant 1). For a withdrawal that owns a nonce,
+ * on request of the tracker or an operator: replace its newest tx at the same nonce with higher
+ * fees (a bump, or a cancel when the nonce is to be filled), or move it to a fresh nonce once a
+ * foreign tx provably took its old one. Only after commit is the signed tx queued for the senders.
  */
 export function createSigner(deps: SignerDeps) {
   const { common, db, ledger, withdrawals, assets, wallets, keys } = deps;
   const log = common.logger.child({ component: 'signer' });
+  const attempts = createAttempts(db);
+  const build = deps.buildTransfer ?? buildTransfer;
   const feeOracles = new Map<number, FeeOracle>();
 
   function feesFor(chain: ChainRpc): FeeOracle {
@@ -60,8 +73,8 @@ export function createSigner(deps: SignerDeps) {
     return oracle;
   }
 
-  async function reject(w: WithdrawalRow, problem: WithdrawalProblem, attempts: number): Promise<SignOutcome> {
-    const letter = { queue: 'invalid' as const, withdrawalId: w.id, code: problem.code, reason: problem.message, attempts };
+  async function reject(w: WithdrawalRow, problem: WithdrawalProblem, attemptsSoFar: number): Promise<SignOutcome> {
+    const letter = { queue: 'invalid' as const, withdrawalId: w.id, code: problem.code, reason: problem.message, attempts: attemptsSoFar };
     const moved = await withTransaction(db, async (trx) => {
       await withdrawals.transition(trx, w.id, 'RECEIVED', 'REJECTED', { failure_code: problem.code, failure_reason: problem.message }, { code: problem.code, detail: problem.message });
       await deps.deadLetters.record(trx, letter);
@@ -78,124 +91,313 @@ export function createSigner(deps: SignerDeps) {
   }
 
   async function enqueueSigned(w: { id: string; chain_id: number; wallet: string | null }, txHash: string) {
-    await deps.signed.send(
-      { withdrawalId: w.id, txHash },
-      { groupId: `${w.chain_id}:${w.wallet}`, dedupId: txHash },
-    );
+    await deps.signed.send({ withdrawalId: w.id, txHash }, { groupId: `${w.chain_id}:${w.wallet}`, dedupId: txHash });
   }
 
-  async function signWithdrawal(id: string, attempts = 1): Promise<SignOutcome> {
-    const w = await withdrawals.get(id);
-    if (!w) {
-      log.error({ withdrawalId: id }, 'request for unknown withdrawal dropped');
-      return 'skipped';
-    }
-    if (w.status === 'SIGNED' && w.tx_hash) {
-      // Crashed between commit and enqueue last time; the sender tolerates repeats.
-      await enqueueSigned(w, w.tx_hash);
-      return 'skipped';
-    }
-    if (w.status !== 'RECEIVED') return 'skipped';
+  /** Signs and checks that the signature really is the wallet's (invariant 9). */
+  async function signAs(keyRef: string, wallet: Address, tx: TransactionSerializableEIP1559): Promise<{ raw: Hex; txHash: Hex }> {
+    const signer = await keys.signer(keyRef);
+    const raw = await signer.signTransaction(tx);
+    await verifySigner(raw, wallet);
+    return { raw, txHash: keccak256(raw) };
+  }
 
+  /** A visible wait, not a failure: the row says why, an alert fires, the message is retried. */
+  async function markWaiting(w: WithdrawalRow, err: HotWalletShortError): Promise<never> {
+    await db.kysely
+      .updateTable('withdrawals')
+      .set({ failure_code: err.code, failure_reason: err.shortMessage })
+      .where('id', '=', w.id)
+      .where('status', '=', w.status)
+      .execute();
+    common.metrics.hotWalletShort.inc({ chain_id: String(w.chain_id) });
+    log.error({ alert: 'hot_wallet_insufficient_funds', withdrawalId: w.id, chainId: w.chain_id, wallet: w.wallet, err: err.shortMessage }, 'hot wallet cannot cover withdrawal; waiting for a refill');
+    throw err;
+  }
+
+  async function signNew(w: WithdrawalRow, receives: number): Promise<SignOutcome> {
     const network = await assets.find(w.asset, w.chain_id);
     if (!network || !network.enabled) {
-      return reject(w, { code: 'network_disabled', message: `${w.asset} withdrawals on chain ${w.chain_id} are not enabled.` }, attempts);
+      return reject(w, { code: 'network_disabled', message: `${w.asset} withdrawals on chain ${w.chain_id} are not enabled.` }, receives);
     }
     const addressProblem = checkAddress(w.to_address);
-    if (addressProblem) return reject(w, addressProblem, attempts);
+    if (addressProblem) return reject(w, addressProblem, receives);
     const checked = checkAmount(formatUnits(BigInt(w.amount), network.ledgerDecimals), network);
-    if (isProblem(checked)) return reject(w, checked, attempts);
+    if (isProblem(checked)) return reject(w, checked, receives);
 
     const chain = deps.chains.get(w.chain_id);
     const wallet = await wallets.pick(w.chain_id, w.id);
     if (!chain || !wallet) {
-      return reject(w, { code: 'no_hot_wallet', message: `No RPC endpoint or hot wallet configured for chain ${w.chain_id}.` }, attempts);
+      return reject(w, { code: 'no_hot_wallet', message: `No RPC endpoint or hot wallet configured for chain ${w.chain_id}.` }, receives);
     }
-    const [fees, signer] = await Promise.all([feesFor(chain).current(), keys.signer(wallet.key_ref)]);
-    if (fees.capped) log.warn({ chainId: w.chain_id, maxFeePerGas: fees.maxFeePerGas.toString() }, 'fee cap reached; tx may wait for base fee to drop');
+    const walletAddress = getAddress(wallet.address);
     const amount = BigInt(w.amount);
     const fee = BigInt(w.fee);
+    let chainAmount: bigint;
+    try {
+      chainAmount = rescale(amount, network.ledgerDecimals, network.decimals);
+    } catch {
+      return reject(w, { code: 'too_many_decimals', message: 'amount cannot be expressed in the token decimals.' }, receives);
+    }
+    const to = getAddress(w.to_address);
 
-    let signed: { txHash: string; nonce: number; wallet: Address } | null;
+    let gasLimit: bigint | undefined;
+    let balances;
+    let fees;
+    try {
+      if (network.kind === 'native') {
+        const gas = await recipientGas(chain, { wallet: walletAddress, to, value: chainAmount, defaultGas: BigInt(network.gasLimit) });
+        if ('problem' in gas) return reject(w, gas.problem, receives);
+        gasLimit = gas.gasLimit;
+      }
+      [fees, balances] = await Promise.all([feesFor(chain).current(), walletBalances(chain, walletAddress, network)]);
+    } catch (err) {
+      if (err instanceof InsufficientFundsError) {
+        return markWaiting(w, new HotWalletShortError('Hot wallet cannot fund the payout.', { cause: err, code: 'hot_wallet_insufficient_funds' }));
+      }
+      throw err;
+    }
+    if (fees.capped) log.warn({ chainId: w.chain_id, maxFeePerGas: fees.maxFeePerGas.toString() }, 'fee cap reached; tx may wait for base fee to drop');
+
+    let signed: { txHash: string; nonce: number } | null;
     try {
       signed = await withTransaction(db, async (trx) => {
         // Lock order everywhere: withdrawal row, then balance row, then wallet row.
         const current = await lockForUpdate(db, trx.selectFrom('withdrawals').select('status').where('id', '=', w.id)).executeTakeFirst();
         if (current?.status !== 'RECEIVED') return null;
         await ledger.hold(trx, { userId: w.user_id, asset: w.asset, amount: amount + fee, withdrawalId: w.id });
-
-        const walletRow = await lockForUpdate(
-          db,
-          trx.selectFrom('wallets').select('next_nonce').where('chain_id', '=', w.chain_id).where('address', '=', wallet.address),
-        ).executeTakeFirstOrThrow();
-        const nonce = Number(walletRow.next_nonce);
-
-        let chainAmount: bigint;
-        try {
-          chainAmount = rescale(amount, network.ledgerDecimals, network.decimals);
-        } catch {
-          throw new Rejection({ code: 'too_many_decimals', message: 'amount cannot be expressed in the token decimals.' });
-        }
+        const nonce = await lockNextNonce(trx, w.chain_id, walletAddress);
         const intent: TransferIntent = {
           chainId: w.chain_id,
           network,
-          to: getAddress(w.to_address),
+          to,
           chainAmount,
           nonce,
           maxFeePerGas: fees.maxFeePerGas,
           maxPriorityFeePerGas: fees.maxPriorityFeePerGas,
+          ...(gasLimit !== undefined ? { gasLimit } : {}),
         };
-        const tx = buildTransfer(intent);
+        const tx = build(intent);
+        await assertWalletCovers(trx, { assets, balances, chainId: w.chain_id, wallet: walletAddress, network, chainAmount, gasLimit: tx.gas!, maxFeePerGas: fees.maxFeePerGas });
         verifyTransfer(serializeUnsigned(tx), intent);
-        const raw = await signer.signTransaction(tx);
-        const txHash = keccak256(raw);
-
-        await trx
-          .updateTable('wallets')
-          .set({ next_nonce: nonce + 1 })
-          .where('chain_id', '=', w.chain_id)
-          .where('address', '=', wallet.address)
-          .execute();
-        await trx
-          .insertInto('tx_attempts')
-          .values({
-            withdrawal_id: w.id,
-            chain_id: w.chain_id,
-            wallet: wallet.address,
-            nonce,
-            tx_hash: txHash,
-            raw_tx: raw,
-            kind: 'transfer',
-            max_fee_per_gas: fees.maxFeePerGas.toString(),
-            max_priority_fee_per_gas: fees.maxPriorityFeePerGas.toString(),
-            gas_limit: network.gasLimit,
-            created_at: Date.now(),
-            broadcast_at: null,
-            last_error: null,
-          })
-          .execute();
-        await withdrawals.transition(trx, w.id, 'RECEIVED', 'SIGNED', { wallet: wallet.address, nonce, tx_hash: txHash }, {});
-        return { txHash, nonce, wallet: wallet.address as Address };
+        const { raw, txHash } = await signAs(wallet.key_ref, walletAddress, tx);
+        await takeNonce(trx, w.chain_id, walletAddress, nonce);
+        await attempts.insert(trx, attemptRow(w, walletAddress, nonce, txHash, raw, 'transfer', fees, tx.gas!));
+        await withdrawals.transition(trx, w.id, 'RECEIVED', 'SIGNED', { wallet: walletAddress, nonce, tx_hash: txHash, failure_code: null, failure_reason: null }, {});
+        return { txHash, nonce };
       });
     } catch (err) {
       if (err instanceof InsufficientBalanceError) {
-        return reject(w, { code: 'insufficient_balance', message: `Available ${w.asset} balance does not cover amount + fee.` }, attempts);
+        return reject(w, { code: 'insufficient_balance', message: `Available ${w.asset} balance does not cover amount + fee.` }, receives);
       }
-      if (err instanceof Rejection) return reject(w, err.problem, attempts);
+      if (err instanceof HotWalletShortError) return markWaiting(w, err);
       throw err;
     }
     if (!signed) return 'skipped';
 
     common.metrics.signed.inc({ chain_id: String(w.chain_id) });
     common.metrics.transitions.inc({ from: 'RECEIVED', to: 'SIGNED' });
-    log.info({ withdrawalId: w.id, chainId: w.chain_id, wallet: signed.wallet, nonce: signed.nonce, txHash: signed.txHash }, 'withdrawal signed');
+    log.info({ withdrawalId: w.id, chainId: w.chain_id, wallet: walletAddress, nonce: signed.nonce, txHash: signed.txHash }, 'withdrawal signed');
     crashIfAsked(common, 'after-sign');
-    await enqueueSigned({ id: w.id, chain_id: w.chain_id, wallet: signed.wallet }, signed.txHash);
+    await enqueueSigned({ id: w.id, chain_id: w.chain_id, wallet: walletAddress }, signed.txHash);
     return 'signed';
   }
 
+  async function lockNextNonce(trx: Tx, chainId: number, wallet: Address): Promise<number> {
+    const row = await lockForUpdate(
+      db,
+      trx.selectFrom('wallets').select('next_nonce').where('chain_id', '=', chainId).where('address', '=', wallet),
+    ).executeTakeFirstOrThrow();
+    return Number(row.next_nonce);
+  }
+
+  async function takeNonce(trx: Tx, chainId: number, wallet: Address, nonce: number): Promise<void> {
+    await trx.updateTable('wallets').set({ next_nonce: nonce + 1 }).where('chain_id', '=', chainId).where('address', '=', wallet).execute();
+  }
+
+  function attemptRow(w: WithdrawalRow, wallet: Address, nonce: number, txHash: Hex, raw: Hex, kind: AttemptRow['kind'], fees: FeePair, gas: bigint) {
+    return {
+      withdrawal_id: w.id,
+      chain_id: w.chain_id,
+      wallet,
+      nonce,
+      tx_hash: txHash,
+      raw_tx: raw,
+      kind,
+      max_fee_per_gas: fees.maxFeePerGas.toString(),
+      max_priority_fee_per_gas: fees.maxPriorityFeePerGas.toString(),
+      gas_limit: Number(gas),
+    };
+  }
+
+  /** The transfer this withdrawal pays, rebuilt from the row (the truth), at `nonce` with `fees`. */
+  function transferIntent(w: WithdrawalRow, network: AssetNetwork, nonce: number, fees: FeePair, gasLimit: bigint): TransferIntent {
+    return {
+      chainId: w.chain_id,
+      network,
+      to: getAddress(w.to_address),
+      chainAmount: rescale(BigInt(w.amount), network.ledgerDecimals, network.decimals),
+      nonce,
+      maxFeePerGas: fees.maxFeePerGas,
+      maxPriorityFeePerGas: fees.maxPriorityFeePerGas,
+      gasLimit,
+    };
+  }
+
+  /**
+   * Replaces the newest tx of a withdrawal at the same nonce: a fee bump of what it intends (the
+   * payout, or the cancel once `cancel_reason` is set). `replaces` names the attempt the caller
+   * saw; if a newer one exists, someone already replaced it and this request is stale.
+   */
+  async function replace(w: WithdrawalRow, replaces: string | undefined): Promise<SignOutcome> {
+    if (w.status !== 'SIGNED' && w.status !== 'BROADCAST') return 'skipped';
+    const chain = deps.chains.get(w.chain_id);
+    const network = await assets.find(w.asset, w.chain_id);
+    if (!chain || !network || !w.wallet || w.nonce === null) return 'skipped';
+    const wallet = getAddress(w.wallet);
+    const keyRef = (await wallets.get(w.chain_id, wallet))?.key_ref;
+    if (!keyRef) return 'skipped';
+    const networkFees = await feesFor(chain).current();
+
+    const result = await withTransaction(db, async (trx) => {
+      const current = await lockForUpdate(db, trx.selectFrom('withdrawals').selectAll().where('id', '=', w.id)).executeTakeFirst();
+      if (!current || (current.status !== 'SIGNED' && current.status !== 'BROADCAST') || current.nonce === null) return 'skipped' as const;
+      const latest = await attempts.latest(w.id, trx);
+      if (!latest) return 'skipped' as const;
+      const cancelling = current.cancel_reason !== null;
+      const wantKind = cancelling ? 'cancel' : latest.kind === 'cancel' ? 'transfer' : 'bump';
+      // Stale request: the attempt it wanted replaced is already replaced, and by the right kind.
+      if (replaces && latest.tx_hash !== replaces && (latest.kind === 'cancel') === cancelling) return 'skipped' as const;
+      const previous = { maxFeePerGas: BigInt(latest.max_fee_per_gas), maxPriorityFeePerGas: BigInt(latest.max_priority_fee_per_gas) };
+      const fees = replacementFees(previous, networkFees, chain.chain.maxFeePerGas, chain.chain.policy.bumpPercent);
+      if (!fees) return 'at-fee-cap' as const;
+      const nonce = Number(current.nonce);
+      let tx: TransactionSerializableEIP1559;
+      if (wantKind === 'cancel') {
+        const intent: CancelIntent = { chainId: w.chain_id, wallet, nonce, ...fees };
+        tx = buildCancel(intent);
+        verifyCancel(serializeUnsigned(tx), intent);
+      } else {
+        const intent = transferIntent(current, network, nonce, fees, BigInt(latest.kind === 'cancel' ? network.gasLimit : latest.gas_limit));
+        tx = build(intent);
+        verifyTransfer(serializeUnsigned(tx), intent);
+      }
+      const { raw, txHash } = await signAs(keyRef, wallet, tx);
+      await attempts.insert(trx, attemptRow(current, wallet, nonce, txHash, raw, wantKind === 'cancel' ? 'cancel' : wantKind, fees, tx.gas!));
+      await trx.updateTable('withdrawals').set({ tx_hash: txHash, updated_at: Date.now() }).where('id', '=', w.id).where('status', '=', current.status).execute();
+      return { txHash, nonce, kind: wantKind, fees };
+    });
+
+    const fields = { withdrawalId: w.id, chainId: w.chain_id, wallet, nonce: w.nonce };
+    if (result === 'skipped') return 'skipped';
+    if (result === 'at-fee-cap') {
+      await db.kysely.updateTable('withdrawals').set({ failure_code: 'fee_cap_reached', failure_reason: 'A replacement would exceed the fee cap; rebroadcasting until the base fee drops.' }).where('id', '=', w.id).where('status', 'in', ['SIGNED', 'BROADCAST']).execute();
+      common.metrics.feeCapReached.inc({ chain_id: String(w.chain_id) });
+      log.error({ ...fields, alert: 'fee_cap_reached' }, 'cannot bump: fee cap reached; keeps rebroadcasting');
+      return 'at-fee-cap';
+    }
+    common.metrics.replacements.inc({ chain_id: String(w.chain_id), kind: result.kind });
+    log.warn({ ...fields, txHash: result.txHash, kind: result.kind, maxFeePerGas: result.fees.maxFeePerGas.toString() }, result.kind === 'cancel' ? 'signed a cancel at the withdrawal nonce' : 'signed a fee bump');
+    await enqueueSigned({ id: w.id, chain_id: w.chain_id, wallet }, result.txHash);
+    return 'signed';
+  }
+
+  /**
+   * Invariant 1's one exception: the tracker proved a foreign tx used this withdrawal's nonce and is
+   * final, so none of its own txs can ever be mined. Sign the payout again at a fresh nonce.
+   */
+  async function resign(w: WithdrawalRow, takenNonce: number | undefined): Promise<SignOutcome> {
+    if (w.status !== 'SIGNED' && w.status !== 'BROADCAST') return 'skipped';
+    const chain = deps.chains.get(w.chain_id);
+    const network = await assets.find(w.asset, w.chain_id);
+    if (!chain || !network || !w.wallet) return 'skipped';
+    const wallet = getAddress(w.wallet);
+    const keyRef = (await wallets.get(w.chain_id, wallet))?.key_ref;
+    if (!keyRef) return 'skipped';
+    const fees = await feesFor(chain).current();
+
+    const result = await withTransaction(db, async (trx) => {
+      const current = await lockForUpdate(db, trx.selectFrom('withdrawals').selectAll().where('id', '=', w.id)).executeTakeFirst();
+      if (!current || (current.status !== 'SIGNED' && current.status !== 'BROADCAST')) return null;
+      if (takenNonce !== undefined && Number(current.nonce) !== takenNonce) return null; // already moved
+      const latest = await attempts.latest(w.id, trx);
+      const nonce = await lockNextNonce(trx, w.chain_id, wallet);
+      const gas = BigInt(latest && latest.kind !== 'cancel' ? latest.gas_limit : network.gasLimit);
+      let tx: TransactionSerializableEIP1559;
+      if (current.cancel_reason !== null) {
+        // Its nonce is used, which is all a cancel wanted: settled by the tracker, nothing to sign.
+        return null;
+      } else {
+        const intent = transferIntent(current, network, nonce, fees, gas);
+        tx = build(intent);
+        verifyTransfer(serializeUnsigned(tx), intent);
+      }
+      const { raw, txHash } = await signAs(keyRef, wallet, tx);
+      await takeNonce(trx, w.chain_id, wallet, nonce);
+      await attempts.insert(trx, attemptRow(current, wallet, nonce, txHash, raw, 'transfer', fees, tx.gas!));
+      const patch = { nonce, tx_hash: txHash, block_number: null, block_hash: null, confirmations: 0 };
+      const event = { code: 'nonce_taken', detail: `nonce ${current.nonce} was used by a transaction Sluice did not sign; re-signed at nonce ${nonce}` };
+      if (current.status === 'BROADCAST') await withdrawals.transition(trx, w.id, 'BROADCAST', 'SIGNED', patch, event);
+      else {
+        await trx.updateTable('withdrawals').set({ ...patch, updated_at: Date.now() }).where('id', '=', w.id).where('status', '=', 'SIGNED').execute();
+        await trx.insertInto('withdrawal_events').values({ withdrawal_id: w.id, from_status: 'SIGNED', to_status: 'SIGNED', code: event.code, detail: event.detail, created_at: Date.now() }).execute();
+      }
+      return { txHash, nonce, from: current.status };
+    });
+    if (!result) return 'skipped';
+    if (result.from === 'BROADCAST') common.metrics.transitions.inc({ from: 'BROADCAST', to: 'SIGNED' });
+    common.metrics.replacements.inc({ chain_id: String(w.chain_id), kind: 'resign' });
+    log.warn({ withdrawalId: w.id, chainId: w.chain_id, wallet, nonce: result.nonce, oldNonce: w.nonce, txHash: result.txHash }, 'nonce taken by a foreign tx; re-signed at a fresh nonce');
+    await enqueueSigned({ id: w.id, chain_id: w.chain_id, wallet }, result.txHash);
+    return 'signed';
+  }
+
+  /** Marks the withdrawal's nonce for a cancel (idempotent) and signs it. */
+  async function cancel(w: WithdrawalRow, reason: string | undefined): Promise<SignOutcome> {
+    if (w.status !== 'SIGNED' && w.status !== 'BROADCAST') return 'skipped';
+    if (w.cancel_reason === null) {
+      await db.kysely
+        .updateTable('withdrawals')
+        .set({ cancel_reason: reason ?? 'cancel requested' })
+        .where('id', '=', w.id)
+        .where('status', 'in', ['SIGNED', 'BROADCAST'])
+        .where('cancel_reason', 'is', null)
+        .execute();
+      const fresh = await withdrawals.get(w.id);
+      if (!fresh) return 'skipped';
+      w = fresh;
+    }
+    return replace(w, undefined);
+  }
+
+  async function handle(message: RequestMessage, receives = 1): Promise<SignOutcome> {
+    const w = await withdrawals.get(message.withdrawalId);
+    if (!w) {
+      log.error({ withdrawalId: message.withdrawalId }, 'request for unknown withdrawal dropped');
+      return 'skipped';
+    }
+    switch (message.action ?? 'sign') {
+      case 'sign':
+        if (w.status === 'SIGNED' && w.tx_hash) {
+          // Crashed between commit and enqueue last time; the sender tolerates repeats.
+          await enqueueSigned(w, w.tx_hash);
+          return 'skipped';
+        }
+        if (w.status !== 'RECEIVED') return 'skipped';
+        return signNew(w, receives);
+      case 'bump':
+        return replace(w, message.replaces);
+      case 'cancel':
+        return cancel(w, message.reason);
+      case 'resign':
+        return resign(w, message.nonce);
+    }
+  }
+
   return {
-    signWithdrawal,
+    handle,
+    /** Signs a RECEIVED withdrawal (what a plain request message asks). */
+    signWithdrawal: (id: string, receives = 1) => handle({ withdrawalId: id }, receives),
 
     run(): Promise<void> {
       return runConsumer({
@@ -205,11 +407,12 @@ export function createSigner(deps: SignerDeps) {
         signal: common.signal,
         logger: log,
         handle: async (m: QueueMessage<RequestMessage>) => {
-          await signWithdrawal(m.body.withdrawalId, m.receiveCount);
+          await handle(m.body, m.receiveCount);
         },
         onGiveUp: async (m, error) => {
-          // A node or database outage: leave it RECEIVED; the reconciler brings it back later.
+          // An outage or a short hot wallet: leave it; the reconciler or tracker brings it back later.
           if (isRetryable(error)) return;
+          if ((m.body.action ?? 'sign') !== 'sign') return; // the tracker asks again for replacements
           // Anything else (a bug, an unreadable key) waits for an operator, visibly, still RECEIVED.
           const e = error as SluiceError;
           const letter = {

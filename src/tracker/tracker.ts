@@ -1,110 +1,300 @@
-import type { Hash, TransactionReceipt } from 'viem';
+import type { Address, Hash, TransactionReceipt } from 'viem';
+import type { AssetRegistry } from '../assets/registry.js';
 import type { ChainRpc } from '../chain/rpc.js';
 import type { Common } from '../common.js';
 import type { Db } from '../db/connect.js';
 import type { WithdrawalStatus } from '../db/schema.js';
 import { withTransaction } from '../db/transaction.js';
 import type { Ledger } from '../ledger/ledger.js';
+import type { Queue, RequestMessage, SignedMessage } from '../queue/types.js';
 import { sleep } from '../util/sleep.js';
-import type { WithdrawalRepository, WithdrawalRow } from '../withdrawals/repository.js';
+import { type AttemptRow, createAttempts, PAYOUT_KINDS } from '../withdrawals/attempts.js';
+import { StaleTransitionError } from '../withdrawals/errors.js';
+import type { TransitionPatch, WithdrawalRepository, WithdrawalRow } from '../withdrawals/repository.js';
+import { payoutInReceipt } from './payout-evidence.js';
 
 export type TrackerDeps = {
   common: Common;
   db: Db;
   ledger: Ledger;
   withdrawals: WithdrawalRepository;
+  assets: AssetRegistry;
   chains: Map<number, ChainRpc>;
+  /** The signer's queue: fee bumps, cancels and re-signs are asked for here. */
+  requests: Queue<RequestMessage>;
+  /** The senders' queue: rebroadcasts of stored bytes go here. */
+  signed: Queue<SignedMessage>;
 };
 
 export type TickResult = { checked: number; transitions: number };
 
+type Settlement = 'complete' | 'release' | null;
+
+/** Lowest nonces of a lane looked at per tick: a lane only moves in nonce order, so these are the ones that matter. */
+const LANE_WINDOW = 256;
+/** Rows of one lane handled at once (each may need an RPC call or a transaction). */
+const ROW_PARALLELISM = 8;
+
 /**
- * Transaction Tracker: follows BROADCAST and CONFIRMING withdrawals on chain. It looks up the
- * receipt of EVERY hash signed for a withdrawal (a bump or cancel may be the one mined,
- * invariant 7), counts confirmations, and at the chain's requirement settles the ledger:
- * success -> COMPLETED (hold becomes payout + fee), reverted -> FAILED (hold released).
- * A CONFIRMING withdrawal whose receipt vanished was reorged out and goes back to BROADCAST.
+ * Transaction Tracker. Works per nonce lane (chain, hot wallet): one `eth_getTransactionCount`
+ * tells which of the lane's nonces are used on chain, so only txs that just got mined need a
+ * receipt lookup and pending ones cost nothing but their timers (bounded RPC calls per block,
+ * whatever the number in flight; a stuck lane never crowds out another).
+ *
+ * - nonce used, no receipt yet known: find which of the withdrawal's txs mined (any attempt:
+ *   first, bump or cancel, invariant 7) -> CONFIRMING with its block hash. If none of them did and
+ *   the nonce is used at final depth, a foreign tx took it: re-sign at a fresh nonce (or, when it
+ *   was being cancelled anyway, CANCELLED).
+ * - CONFIRMING: confirmations count only while the block hash at that height is unchanged; a
+ *   reorg sends it back to BROADCAST. At depth it settles from the receipt: a cancel -> CANCELLED,
+ *   a payout -> COMPLETED only with evidence of the payment (invariant 10), a revert -> FAILED.
+ * - pending: rebroadcast the newest tx's bytes after a while, ask for a fee bump when it stays
+ *   unmined (the lane's head, or any tx priced below the base fee), ask for a cancel when the
+ *   withdrawal's nonce is to be filled.
  */
 export function createTracker(deps: TrackerDeps) {
   const { common, db, ledger, withdrawals } = deps;
   const log = common.logger.child({ component: 'tracker' });
-  const batchSize = 500;
+  const attempts = createAttempts(db);
+  /** When this process last asked for something about a tx, so one tick's request isn't repeated every tick. */
+  const asked = new Map<string, number>();
 
-  async function minedReceipt(chain: ChainRpc, withdrawalId: string): Promise<TransactionReceipt | null> {
-    const attempts = await db.kysely.selectFrom('tx_attempts').select('tx_hash').where('withdrawal_id', '=', withdrawalId).execute();
-    const receipts = await Promise.all(attempts.map((a) => chain.receipt(a.tx_hash as Hash)));
-    return receipts.find((r) => r !== null) ?? null;
+  function askedRecently(key: string, withinMs: number): boolean {
+    const at = asked.get(key);
+    if (at !== undefined && Date.now() - at < withinMs) return true;
+    asked.set(key, Date.now());
+    if (asked.size > 50_000) for (const [k, t] of asked) if (Date.now() - t > 3_600_000) asked.delete(k);
+    return false;
   }
 
-  async function move(w: WithdrawalRow, path: WithdrawalStatus[], patch: Parameters<WithdrawalRepository['transition']>[4], settle: 'complete' | 'fail' | null, event: { code?: string; detail?: string } = {}) {
-    await withTransaction(db, async (trx) => {
-      for (let i = 0; i + 1 < path.length; i++) {
-        await withdrawals.transition(trx, w.id, path[i]!, path[i + 1]!, patch, i + 2 === path.length ? event : {});
-      }
-      const amount = BigInt(w.amount);
-      const fee = BigInt(w.fee);
-      if (settle === 'complete') await ledger.settle(trx, { userId: w.user_id, asset: w.asset, amount, fee, withdrawalId: w.id });
-      if (settle === 'fail') await ledger.release(trx, { userId: w.user_id, asset: w.asset, amount: amount + fee, withdrawalId: w.id });
-    });
+  const count = (chainId: number, action: string) => common.metrics.trackerActions.inc({ chain_id: String(chainId), action });
+
+  async function move(w: WithdrawalRow, path: WithdrawalStatus[], patch: TransitionPatch, settle: Settlement, event: { code?: string; detail?: string } = {}): Promise<boolean> {
+    try {
+      await withTransaction(db, async (trx) => {
+        for (let i = 0; i + 1 < path.length; i++) {
+          await withdrawals.transition(trx, w.id, path[i]!, path[i + 1]!, patch, i + 2 === path.length ? event : {});
+        }
+        const amount = BigInt(w.amount);
+        const fee = BigInt(w.fee);
+        if (settle === 'complete') await ledger.settle(trx, { userId: w.user_id, asset: w.asset, amount, fee, withdrawalId: w.id });
+        if (settle === 'release') await ledger.release(trx, { userId: w.user_id, asset: w.asset, amount: amount + fee, withdrawalId: w.id });
+      });
+    } catch (err) {
+      if (err instanceof StaleTransitionError) return false; // another tracker pass got there first
+      throw err;
+    }
     for (let i = 0; i + 1 < path.length; i++) common.metrics.transitions.inc({ from: path[i]!, to: path[i + 1]! });
+    return true;
   }
 
-  async function trackOne(chain: ChainRpc, head: bigint, w: WithdrawalRow): Promise<boolean> {
-    const fields = { withdrawalId: w.id, chainId: w.chain_id, wallet: w.wallet, nonce: w.nonce };
-    const receipt = await minedReceipt(chain, w.id);
-    if (!receipt) {
-      if (w.status !== 'CONFIRMING') return false;
-      await move(w, ['CONFIRMING', 'BROADCAST'], { block_number: null, confirmations: 0 }, null, { code: 'reorged', detail: `tx ${w.tx_hash} left the chain` });
-      log.warn(fields, 'transaction no longer in the chain (reorg); back to BROADCAST');
-      return true;
-    }
-    const confirmations = Number(head - receipt.blockNumber + 1n);
-    const patch = { tx_hash: receipt.transactionHash, block_number: Number(receipt.blockNumber), confirmations: Math.max(confirmations, 0) };
-    const from: WithdrawalStatus[] = w.status === 'BROADCAST' ? ['BROADCAST', 'CONFIRMING'] : ['CONFIRMING'];
-    const logFields = { ...fields, txHash: receipt.transactionHash, block: Number(receipt.blockNumber), confirmations };
+  /** Path from the row's status into CONFIRMING (a tx may be mined before the sender saw it accepted). */
+  function pathTo(status: WithdrawalStatus, target: WithdrawalStatus): WithdrawalStatus[] {
+    if (status === 'SIGNED') return ['SIGNED', 'BROADCAST', 'CONFIRMING', ...(target === 'CONFIRMING' ? [] : [target])];
+    if (status === 'BROADCAST') return ['BROADCAST', 'CONFIRMING', ...(target === 'CONFIRMING' ? [] : [target])];
+    return ['CONFIRMING', target];
+  }
 
-    if (confirmations >= chain.chain.confirmations) {
-      if (receipt.status === 'success') {
-        await move(w, [...from, 'COMPLETED'], patch, 'complete');
-        log.info(logFields, 'withdrawal completed');
-      } else {
-        await move(w, [...from, 'FAILED'], { ...patch, failure_code: 'reverted', failure_reason: 'The transaction reverted on chain.' }, 'fail', { code: 'reverted' });
-        log.warn(logFields, 'transaction reverted; withdrawal failed and hold released');
-      }
-      return true;
+  type LaneContext = {
+    chain: ChainRpc;
+    head: bigint;
+    wallet: Address;
+    /** Nonces below this are used on chain (the wallet's mined tx count). */
+    mined: number;
+    blockHashes: Map<bigint, Promise<Hash | null>>;
+    finalMined?: Promise<number>;
+    baseFee?: Promise<bigint>;
+  };
+
+  function canonicalHash(ctx: LaneContext, block: bigint): Promise<Hash | null> {
+    let p = ctx.blockHashes.get(block);
+    if (!p) ctx.blockHashes.set(block, (p = ctx.chain.read(async (c) => (await c.getBlock({ blockNumber: block })).hash).catch(() => null)));
+    return p;
+  }
+
+  /** Nonces used at final depth (required confirmations): what a foreign tx must have reached before we act on it. */
+  function finalMined(ctx: LaneContext): Promise<number> {
+    const depth = BigInt(ctx.chain.chain.confirmations);
+    const block = ctx.head - depth + 1n;
+    ctx.finalMined ??= block < 0n ? Promise.resolve(0) : ctx.chain.read((c) => c.getTransactionCount({ address: ctx.wallet, blockNumber: block }));
+    return ctx.finalMined;
+  }
+
+  function baseFee(ctx: LaneContext): Promise<bigint> {
+    ctx.baseFee ??= ctx.chain.suggestFees().then((f) => f.baseFee);
+    return ctx.baseFee;
+  }
+
+  async function reorged(w: WithdrawalRow, ctx: LaneContext, why: string): Promise<boolean> {
+    const moved = await move(w, ['CONFIRMING', 'BROADCAST'], { block_number: null, block_hash: null, confirmations: 0 }, null, { code: 'reorged', detail: why });
+    if (!moved) return false;
+    count(w.chain_id, 'reorg');
+    log.warn({ withdrawalId: w.id, chainId: w.chain_id, wallet: w.wallet, nonce: w.nonce, txHash: w.tx_hash, reason: why }, 'reorg: transaction left the chain; back to BROADCAST');
+    // Its bytes may be in no mempool now: send them again at once.
+    const latest = await attempts.latest(w.id);
+    if (latest) await rebroadcast(w, latest, 0);
+    return true;
+  }
+
+  async function rebroadcast(w: WithdrawalRow, latest: AttemptRow, withinMs: number): Promise<void> {
+    if (askedRecently(`rb:${latest.tx_hash}`, withinMs)) return;
+    await deps.signed.send({ withdrawalId: w.id, txHash: latest.tx_hash }, { groupId: `${w.chain_id}:${w.wallet}` });
+    count(w.chain_id, 'rebroadcast');
+  }
+
+  /** A nonce that is used on chain: which of our txs is it, and how deep? */
+  async function trackMined(w: WithdrawalRow, ctx: LaneContext): Promise<boolean> {
+    const required = ctx.chain.chain.confirmations;
+    if (w.status === 'CONFIRMING' && w.block_hash && w.block_number !== null) {
+      const block = BigInt(w.block_number);
+      const canonical = await canonicalHash(ctx, block);
+      if (canonical === null) return false; // cannot tell now; next tick
+      if (canonical !== w.block_hash) return reorged(w, ctx, `block ${block} was replaced (${w.block_hash} -> ${canonical})`);
+      const depth = Number(ctx.head - block + 1n);
+      if (depth >= required) return settle(w, ctx);
+      if (depth !== w.confirmations) await withdrawals.updateConfirmations(w.id, 'CONFIRMING', Math.max(depth, 0));
+      return false;
     }
-    if (w.status === 'BROADCAST') {
-      await move(w, from, patch, null);
-      log.info(logFields, 'transaction included; confirming');
-      return true;
+
+    const ours = await attempts.of(w.id);
+    const receipts = await Promise.all(ours.map((a) => ctx.chain.receipt(a.tx_hash as Hash)));
+    const found = receipts.find((r): r is TransactionReceipt => r !== null);
+    if (found) {
+      const depth = Number(ctx.head - found.blockNumber + 1n);
+      const patch = { tx_hash: found.transactionHash, block_number: Number(found.blockNumber), block_hash: found.blockHash, confirmations: Math.max(depth, 0) };
+      const moved = await move(w, pathTo(w.status, 'CONFIRMING'), patch, null);
+      if (moved) log.info({ withdrawalId: w.id, chainId: w.chain_id, wallet: w.wallet, nonce: w.nonce, txHash: found.transactionHash, block: Number(found.blockNumber) }, 'transaction included; confirming');
+      return moved;
     }
-    if (w.confirmations !== confirmations || w.block_number !== patch.block_number) {
-      await withdrawals.updateConfirmations(w.id, 'CONFIRMING', patch.confirmations);
+    // Used, but by none of ours. Only a nonce used at final depth proves a foreign tx took it.
+    if (w.nonce === null || Number(w.nonce) >= (await finalMined(ctx))) return false;
+    const seen = await Promise.all(ours.map((a) => ctx.chain.read((c) => c.getTransaction({ hash: a.tx_hash as Hash })).catch(() => null)));
+    if (seen.some((t) => t !== null && t.blockNumber !== null)) return false; // one of ours is in a block after all: wait for its receipt
+    count(w.chain_id, 'foreign_nonce');
+    const fields = { withdrawalId: w.id, chainId: w.chain_id, wallet: w.wallet, nonce: w.nonce, alert: 'foreign_nonce' };
+    await resyncNonce(w.chain_id, ctx.wallet, ctx.mined);
+    if (w.cancel_reason !== null) {
+      // It was to be cancelled: its nonce is used and nothing of ours was paid. That is a cancel.
+      const moved = await move(w, w.status === 'SIGNED' ? ['SIGNED', 'BROADCAST', 'CANCELLED'] : ['BROADCAST', 'CANCELLED'], { failure_code: 'cancelled', failure_reason: w.cancel_reason }, 'release', { code: 'nonce_taken', detail: 'nonce used by a foreign transaction while a cancel was pending' });
+      log.error(fields, 'nonce of a withdrawal being cancelled was used by a foreign tx; cancelled, hold released');
+      return moved;
+    }
+    if (!askedRecently(`resign:${w.id}:${w.nonce}`, ctx.chain.chain.policy.rebroadcastAfterMs)) {
+      log.error(fields, 'a transaction Sluice did not sign used this nonce and is final; asking the signer to re-sign at a fresh nonce');
+      await deps.requests.send({ withdrawalId: w.id, action: 'resign', nonce: Number(w.nonce) });
     }
     return false;
+  }
+
+  /** Nonces used outside Sluice beyond what it assigned would make its next txs "nonce too low". */
+  async function resyncNonce(chainId: number, wallet: Address, mined: number): Promise<void> {
+    const r = await db.kysely.updateTable('wallets').set({ next_nonce: mined }).where('chain_id', '=', chainId).where('address', '=', wallet).where('next_nonce', '<', mined).executeTakeFirst();
+    if (Number(r.numUpdatedRows) > 0) log.warn({ chainId, wallet, nextNonce: mined }, 'hot wallet next nonce resynced to the chain');
+  }
+
+  /** At depth on the surviving chain: settle from the receipt itself. */
+  async function settle(w: WithdrawalRow, ctx: LaneContext): Promise<boolean> {
+    const receipt = await ctx.chain.receipt(w.tx_hash as Hash);
+    if (!receipt) return false; // an endpoint without it; the block-hash check above decides reorgs
+    if (receipt.blockHash !== w.block_hash) return reorged(w, ctx, `receipt now in block ${receipt.blockHash}`);
+    const attempt = await attempts.byHash(receipt.transactionHash);
+    const patch = { confirmations: Number(ctx.head - receipt.blockNumber + 1n) };
+    const fields = { withdrawalId: w.id, chainId: w.chain_id, wallet: w.wallet, nonce: w.nonce, txHash: receipt.transactionHash, block: Number(receipt.blockNumber) };
+    if (!attempt || !PAYOUT_KINDS.includes(attempt.kind)) {
+      const moved = await move(w, ['CONFIRMING', 'CANCELLED'], { ...patch, failure_code: 'cancelled', failure_reason: w.cancel_reason }, 'release', { code: 'cancelled', detail: w.cancel_reason ?? undefined });
+      if (moved) log.warn(fields, 'cancel mined at the withdrawal nonce; cancelled and hold released');
+      return moved;
+    }
+    if (receipt.status !== 'success') {
+      const moved = await move(w, ['CONFIRMING', 'FAILED'], { ...patch, failure_code: 'reverted', failure_reason: 'The transaction reverted on chain.' }, 'release', { code: 'reverted' });
+      if (moved) log.warn(fields, 'transaction reverted; withdrawal failed and hold released');
+      return moved;
+    }
+    const network = await deps.assets.find(w.asset, w.chain_id);
+    if (!network || !payoutInReceipt(receipt, { network, wallet: ctx.wallet, to: w.to_address as Address, ledgerAmount: BigInt(w.amount) })) {
+      count(w.chain_id, 'transfer_missing');
+      const moved = await move(w, ['CONFIRMING', 'FAILED'], { ...patch, failure_code: 'transfer_not_executed', failure_reason: 'The transaction succeeded but its receipt shows no transfer of the amount to the recipient.' }, 'release', { code: 'transfer_not_executed' });
+      if (moved) log.error({ ...fields, alert: 'transfer_not_executed' }, 'mined without paying: no Transfer(wallet -> recipient, amount) in the receipt; withdrawal failed, hold released');
+      return moved;
+    }
+    const moved = await move(w, ['CONFIRMING', 'COMPLETED'], patch, 'complete');
+    if (moved) log.info(fields, 'withdrawal completed');
+    return moved;
+  }
+
+  /** A nonce not used on chain yet. */
+  async function trackPending(w: WithdrawalRow, ctx: LaneContext): Promise<boolean> {
+    if (w.status === 'CONFIRMING') return reorged(w, ctx, `nonce ${w.nonce} is no longer used on chain`);
+    const latest = await attempts.latest(w.id);
+    if (!latest) return false;
+    const policy = ctx.chain.chain.policy;
+    const now = Date.now();
+    if (w.cancel_reason !== null && latest.kind !== 'cancel') {
+      if (!askedRecently(`cancel:${w.id}`, policy.rebroadcastAfterMs)) {
+        await deps.requests.send({ withdrawalId: w.id, action: 'cancel', reason: w.cancel_reason });
+        count(w.chain_id, 'cancel_requested');
+      }
+      return false;
+    }
+    const lastSent = Number(latest.last_broadcast_at ?? latest.created_at);
+    if (now - lastSent >= policy.rebroadcastAfterMs) await rebroadcast(w, latest, policy.rebroadcastAfterMs);
+    if (now - Number(latest.created_at) >= policy.bumpAfterMs) {
+      // Bump the lane's head (it holds every later nonce back), and any tx the base fee has outgrown.
+      const stuck = Number(w.nonce) === ctx.mined || BigInt(latest.max_fee_per_gas) < (await baseFee(ctx));
+      if (stuck && !askedRecently(`bump:${latest.tx_hash}`, policy.bumpAfterMs)) {
+        await deps.requests.send({ withdrawalId: w.id, action: 'bump', replaces: latest.tx_hash });
+        count(w.chain_id, 'bump_requested');
+        log.warn({ withdrawalId: w.id, chainId: w.chain_id, wallet: w.wallet, nonce: w.nonce, txHash: latest.tx_hash }, 'transaction not mined in time; fee bump requested');
+      }
+    }
+    return false;
+  }
+
+  async function tickLane(chain: ChainRpc, head: bigint, wallet: Address): Promise<TickResult> {
+    const rows = await db.kysely
+      .selectFrom('withdrawals')
+      .selectAll()
+      .where('chain_id', '=', chain.chain.chainId)
+      .where('wallet', '=', wallet)
+      .where('status', 'in', ['SIGNED', 'BROADCAST', 'CONFIRMING'])
+      .orderBy('nonce')
+      .limit(LANE_WINDOW)
+      .execute();
+    if (rows.length === 0) return { checked: 0, transitions: 0 };
+    const mined = await chain.transactionCount(wallet, 'latest');
+    const ctx: LaneContext = { chain, head, wallet, mined, blockHashes: new Map() };
+    let transitions = 0;
+    for (let i = 0; i < rows.length; i += ROW_PARALLELISM) {
+      const batch = rows.slice(i, i + ROW_PARALLELISM);
+      const results = await Promise.allSettled(batch.map((w) => (Number(w.nonce) < mined ? trackMined(w, ctx) : trackPending(w, ctx))));
+      for (const [j, r] of results.entries()) {
+        if (r.status === 'fulfilled') transitions += r.value ? 1 : 0;
+        else log.warn({ withdrawalId: batch[j]!.id, chainId: chain.chain.chainId, wallet, err: r.reason }, 'tracking failed; will retry next tick');
+      }
+    }
+    return { checked: rows.length, transitions };
   }
 
   async function tickChain(chain: ChainRpc): Promise<TickResult> {
     const head = await chain.blockNumber();
     common.metrics.chainHead.set({ chain_id: String(chain.chain.chainId) }, Number(head));
-    const rows = await db.kysely
+    const lanes = await db.kysely
       .selectFrom('withdrawals')
-      .selectAll()
+      .select('wallet')
+      .distinct()
       .where('chain_id', '=', chain.chain.chainId)
-      .where('status', 'in', ['BROADCAST', 'CONFIRMING'])
-      .orderBy('updated_at')
-      .limit(batchSize)
+      .where('status', 'in', ['SIGNED', 'BROADCAST', 'CONFIRMING'])
+      .where('wallet', 'is not', null)
       .execute();
-    let transitions = 0;
-    const workers = 8;
-    for (let i = 0; i < rows.length; i += workers) {
-      const results = await Promise.allSettled(rows.slice(i, i + workers).map((w) => trackOne(chain, head, w)));
-      for (const [j, r] of results.entries()) {
-        if (r.status === 'fulfilled') transitions += r.value ? 1 : 0;
-        else log.warn({ withdrawalId: rows[i + j]!.id, err: r.reason }, 'tracking failed; will retry next tick');
-      }
+    const total = { checked: 0, transitions: 0 };
+    const results = await Promise.allSettled(lanes.map((l) => tickLane(chain, head, l.wallet as Address)));
+    for (const [i, r] of results.entries()) {
+      if (r.status === 'fulfilled') {
+        total.checked += r.value.checked;
+        total.transitions += r.value.transitions;
+      } else log.warn({ chainId: chain.chain.chainId, wallet: lanes[i]!.wallet, err: r.reason }, 'lane tick failed; will retry');
     }
-    return { checked: rows.length, transitions };
+    return total;
   }
 
   async function tick(): Promise<TickResult> {
@@ -123,12 +313,12 @@ export function createTracker(deps: TrackerDeps) {
 
   return {
     tick,
-    /** Loop until shutdown; an idle tick waits the interval, a busy one goes again at once. */
+    /** Loop until shutdown; a tick that moved something goes again at once. */
     async run(): Promise<void> {
       const { signal } = common;
       while (!signal.aborted) {
         const r = await tick();
-        if (r.checked >= batchSize && r.transitions > 0) continue;
+        if (r.transitions > 0) continue;
         await sleep(common.config.trackerIntervalMs, signal);
       }
     },

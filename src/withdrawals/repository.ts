@@ -20,7 +20,7 @@ export type NewWithdrawal = {
 };
 
 export type TransitionPatch = Partial<
-  Pick<WithdrawalRow, 'wallet' | 'nonce' | 'tx_hash' | 'block_number' | 'confirmations' | 'failure_code' | 'failure_reason'>
+  Pick<WithdrawalRow, 'wallet' | 'nonce' | 'tx_hash' | 'block_number' | 'block_hash' | 'confirmations' | 'failure_code' | 'failure_reason' | 'cancel_reason'>
 >;
 
 export function createWithdrawalRepository(db: Db) {
@@ -52,10 +52,12 @@ export function createWithdrawalRepository(db: Db) {
         nonce: null,
         tx_hash: null,
         block_number: null,
+        block_hash: null,
         confirmations: 0,
         failure_code: null,
         failure_reason: null,
         create_response: '',
+        cancel_reason: null,
         requeued_at: null,
         created_at: now,
         updated_at: now,

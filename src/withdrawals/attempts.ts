@@ -1,0 +1,61 @@
+import type { Db } from '../db/connect.js';
+import type { TxAttemptsTable } from '../db/schema.js';
+import type { Tx } from '../db/transaction.js';
+
+export type AttemptRow = Omit<TxAttemptsTable, 'id'> & { id: number };
+export type NewAttempt = Pick<
+  TxAttemptsTable,
+  'withdrawal_id' | 'chain_id' | 'wallet' | 'nonce' | 'tx_hash' | 'raw_tx' | 'kind' | 'max_fee_per_gas' | 'max_priority_fee_per_gas' | 'gas_limit'
+>;
+
+/** Kinds whose mining pays the withdrawal out; a mined `cancel` pays nothing (invariant 7). */
+export const PAYOUT_KINDS: ReadonlyArray<TxAttemptsTable['kind']> = ['transfer', 'bump'];
+
+/**
+ * Every transaction signed for a withdrawal: the first, each fee bump and each cancel. The newest
+ * is the one to (re)broadcast; any of them may be the one mined.
+ */
+export function createAttempts(db: Db) {
+  const k = db.kysely;
+  return {
+    async insert(trx: Tx, attempt: NewAttempt): Promise<void> {
+      await trx
+        .insertInto('tx_attempts')
+        .values({ ...attempt, created_at: Date.now(), broadcast_at: null, last_broadcast_at: null, broadcast_count: 0, last_error: null })
+        .execute();
+    },
+
+    latest(withdrawalId: string, trx: Tx | Db['kysely'] = k): Promise<AttemptRow | undefined> {
+      return trx.selectFrom('tx_attempts').selectAll().where('withdrawal_id', '=', withdrawalId).orderBy('id', 'desc').limit(1).executeTakeFirst() as Promise<AttemptRow | undefined>;
+    },
+
+    of(withdrawalId: string, trx: Tx | Db['kysely'] = k): Promise<AttemptRow[]> {
+      return trx.selectFrom('tx_attempts').selectAll().where('withdrawal_id', '=', withdrawalId).orderBy('id').execute() as Promise<AttemptRow[]>;
+    },
+
+    byHash(txHash: string, trx: Tx | Db['kysely'] = k): Promise<AttemptRow | undefined> {
+      return trx.selectFrom('tx_attempts').selectAll().where('tx_hash', '=', txHash).executeTakeFirst() as Promise<AttemptRow | undefined>;
+    },
+
+    /** A node took it (or already had it). */
+    async markBroadcast(txHash: string): Promise<void> {
+      const now = Date.now();
+      await k
+        .updateTable('tx_attempts')
+        .set((eb) => ({
+          broadcast_at: eb.fn.coalesce('broadcast_at', eb.val(now)),
+          last_broadcast_at: now,
+          broadcast_count: eb('broadcast_count', '+', 1),
+          last_error: null,
+        }))
+        .where('tx_hash', '=', txHash)
+        .execute();
+    },
+
+    async markError(txHash: string, error: string, trx: Tx | Db['kysely'] = k): Promise<void> {
+      await trx.updateTable('tx_attempts').set({ last_error: error.slice(0, 2000), last_broadcast_at: Date.now() }).where('tx_hash', '=', txHash).execute();
+    },
+  };
+}
+
+export type Attempts = ReturnType<typeof createAttempts>;
