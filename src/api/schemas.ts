@@ -4,7 +4,7 @@ export const assetSchema = { type: 'string', pattern: '^[A-Z0-9]{1,16}$', exampl
 export const amountSchema = {
   type: 'string',
   maxLength: 80,
-  description: 'Decimal string in asset units, e.g. "1.5". Never a JSON number.',
+  description: 'Decimal string in asset units, e.g. "1.5". Never a JSON number. At most 10^60 - 1 base units (else 400 amount_too_large).',
   examples: ['1.5'],
 } as const;
 export const addressSchema = { type: 'string', maxLength: 64, description: 'EVM address; mixed case must carry a valid EIP-55 checksum' } as const;

@@ -15,3 +15,13 @@ export class ReferenceConflictError extends SluiceError {
     });
   }
 }
+
+/** The movement would take a balance past what an amount column can store (DECIMAL(65,0)). */
+export class BalanceLimitError extends SluiceError {
+  override name = 'BalanceLimitError';
+  constructor(userId: string, asset: string) {
+    super(`This credit would take ${userId}'s ${asset} balance past the largest balance Sluice can store.`, {
+      code: 'balance_limit_exceeded',
+    });
+  }
+}

@@ -1,8 +1,9 @@
 import type { Db } from '../db/connect.js';
 import { isUniqueViolation } from '../db/errors.js';
 import { lockForUpdate, type Tx, withTransaction } from '../db/transaction.js';
+import { MAX_STORED_UNITS } from '../money/decimal.js';
 import { newId } from '../util/ids.js';
-import { InsufficientBalanceError, ReferenceConflictError } from './errors.js';
+import { BalanceLimitError, InsufficientBalanceError, ReferenceConflictError } from './errors.js';
 
 /**
  * Double-entry ledger. Every movement is a journal whose entries sum to zero per asset, written in
@@ -94,6 +95,8 @@ export function createLedger(db: Db) {
         const balance = await lockBalance(trx, input.userId, input.asset, true);
         const delta = kind === 'credit' ? input.amount : -input.amount;
         if (balance.available + delta < 0n) throw new InsufficientBalanceError(input.userId, input.asset);
+        // available + held bounds both columns for good: holds and releases only move between them.
+        if (balance.available + balance.held + delta > MAX_STORED_UNITS) throw new BalanceLimitError(input.userId, input.asset);
         balance.available += delta;
         const journalId = await journal(trx, { kind, ...input }, [
           [account.available(input.userId), delta],

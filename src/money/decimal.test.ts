@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { DecimalFormatError, formatUnits, parseUnits, rescale } from './decimal.js';
+import { DecimalFormatError, formatUnits, MAX_LEDGER_UNITS, MAX_STORED_UNITS, parseUnits, rescale } from './decimal.js';
 
 describe('parseUnits', () => {
   it.each([
@@ -35,5 +35,19 @@ describe('rescale', () => {
     expect(rescale(15n, 1, 6)).toBe(1_500_000n);
     expect(rescale(1_500_000n, 6, 1)).toBe(15n);
     expect(() => rescale(1_500_001n, 6, 1)).toThrow(RangeError);
+  });
+});
+
+describe('storage bounds', () => {
+  it('MAX_STORED_UNITS is the largest DECIMAL(65,0): 65 nines', () => {
+    expect(MAX_STORED_UNITS.toString()).toBe('9'.repeat(65));
+    expect((MAX_STORED_UNITS + 1n).toString()).toHaveLength(66);
+  });
+
+  it('MAX_LEDGER_UNITS is 60 nines, 10^5 below the column limit', () => {
+    expect(MAX_LEDGER_UNITS.toString()).toBe('9'.repeat(60));
+    expect(MAX_STORED_UNITS / MAX_LEDGER_UNITS).toBe(100_000n);
+    // An amount plus a fee of the same size still fits a column.
+    expect(MAX_LEDGER_UNITS * 2n <= MAX_STORED_UNITS).toBe(true);
   });
 });

@@ -3,6 +3,23 @@
  */
 const DECIMAL = /^(0|[1-9]\d*)(?:\.(\d+))?$/;
 
+/**
+ * What an amount column holds: DECIMAL(65,0) on MySQL/MariaDB, the widest MySQL allows (SQLite
+ * stores text and has no limit, but both databases must accept and refuse the same things). No
+ * stored balance may pass this.
+ */
+export const MAX_STORED_UNITS = 10n ** 65n - 1n;
+
+/**
+ * The largest amount one request (a ledger credit or debit, a withdrawal) may carry, in the asset's
+ * ledger base units: 10^60 - 1. Why 10^60: the largest real token supplies are around 10^33 to
+ * 10^36 base units (10^15 to 10^18 tokens with 18 decimals), so no genuine amount comes near it;
+ * and it stays 10^5 below MAX_STORED_UNITS, so an amount plus a fee, or a hold next to a balance,
+ * can never overflow a column by itself. Anything larger is refused with 400 `amount_too_large`
+ * before it reaches the database.
+ */
+export const MAX_LEDGER_UNITS = 10n ** 60n - 1n;
+
 export class DecimalFormatError extends Error {
   override name = 'DecimalFormatError';
   constructor(

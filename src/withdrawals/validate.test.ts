@@ -1,7 +1,8 @@
 import { getAddress } from 'viem';
 import { describe, expect, it } from 'vitest';
 import type { AssetNetwork } from '../assets/registry.js';
-import { checkAddress, checkAmount, isProblem } from './validate.js';
+import { MAX_LEDGER_UNITS } from '../money/decimal.js';
+import { checkAddress, checkAmount, isProblem, isReservedAddress } from './validate.js';
 
 const lower = '0x8ba1f109551bd432803012645ac136ddd64dba72';
 const checksummed = getAddress(lower); // 0x8ba1f109551bD432803012645Ac136ddd64DBA72
@@ -60,6 +61,34 @@ describe('checkAddress', () => {
 
   it('rejects the zero address', () => {
     expect(checkAddress('0x0000000000000000000000000000000000000000')?.code).toBe('zero_address');
+  });
+
+  it.each([
+    ['0x0000000000000000000000000000000000000001', 'ecrecover'],
+    ['0x0000000000000000000000000000000000000002', 'sha256'],
+    ['0x000000000000000000000000000000000000000a', 'point evaluation'],
+    ['0x0000000000000000000000000000000000000011', 'BLS12 map fp2 to g2'],
+    ['0x00000000000000000000000000000000000000ff', 'the top of the range'],
+  ])('rejects the reserved address %s (%s)', (address) => {
+    const problem = checkAddress(address);
+    expect(problem?.code).toBe('reserved_address');
+    expect(problem?.message).toMatch(/toAddress/);
+  });
+
+  it('rejects 0x…ff and accepts 0x…0100, the first address past the reserved range', () => {
+    expect(checkAddress('0x00000000000000000000000000000000000000ff')?.code).toBe('reserved_address');
+    expect(checkAddress(getAddress('0x00000000000000000000000000000000000000ff'))?.code).toBe('reserved_address');
+    expect(checkAddress('0x0000000000000000000000000000000000000100')).toBeNull();
+    expect(checkAddress('0x1000000000000000000000000000000000000001')).toBeNull();
+    expect(checkAddress('0x000000000000000000000000000000000000dEaD')).toBeNull();
+  });
+
+  it('isReservedAddress covers exactly 0x…01 to 0x…ff', () => {
+    const at = (n: number) => `0x${n.toString(16).padStart(40, '0')}`;
+    expect(isReservedAddress(at(0))).toBe(false);
+    for (let n = 1; n <= 0xff; n++) expect(isReservedAddress(at(n)), at(n)).toBe(true);
+    expect(isReservedAddress(at(0x100))).toBe(false);
+    expect(isReservedAddress(at(0x101))).toBe(false);
   });
 
   it('returns problems that isProblem recognises', () => {
@@ -138,6 +167,19 @@ describe('checkAmount', () => {
   it('formats fractional limits in messages', () => {
     const problem = checkAmount('0.1', network({ minAmount: 1_500_000n }));
     expect(isProblem(problem) && problem.message).toContain('1.5 USDC');
+  });
+
+  it('rejects an amount past MAX_LEDGER_UNITS as amount_too_large, before the network maximum', () => {
+    const n = network({ decimals: 18, ledgerDecimals: 18, minAmount: 1n, maxAmount: 10n ** 64n });
+    const tooLarge = checkAmount(`1${'0'.repeat(70)}`, n);
+    expect(isProblem(tooLarge) && tooLarge.code).toBe('amount_too_large');
+    expect(isProblem(tooLarge) && tooLarge.message).toContain('USDC');
+    const justOver = checkAmount('1000000000000000000000000000000000000000000', n); // 10^42 tokens = 10^60 base units
+    expect(isProblem(justOver) && justOver.code).toBe('amount_too_large');
+    expect(checkAmount('999999999999999999999999999999999999999999.999999999999999999', n)).toEqual({ amount: MAX_LEDGER_UNITS, fee: 250_000n });
+    // With the usual limits, a huge amount is still amount_too_large (400), not amount_above_maximum (422).
+    const usual = checkAmount(`1${'0'.repeat(70)}`, network());
+    expect(isProblem(usual) && usual.code).toBe('amount_too_large');
   });
 
   it('handles amounts far beyond Number precision exactly', () => {

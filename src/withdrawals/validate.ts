@@ -1,6 +1,6 @@
 import { isAddress, zeroAddress } from 'viem';
 import type { AssetNetwork } from '../assets/registry.js';
-import { DecimalFormatError, formatUnits, parseUnits } from '../money/decimal.js';
+import { DecimalFormatError, formatUnits, MAX_LEDGER_UNITS, parseUnits } from '../money/decimal.js';
 
 export type WithdrawalProblem = { code: string; message: string };
 
@@ -20,7 +20,18 @@ export function checkAddress(address: string): WithdrawalProblem | null {
   if (address.toLowerCase() === zeroAddress) {
     return { code: 'zero_address', message: 'toAddress must not be the zero address.' };
   }
+  if (isReservedAddress(address)) {
+    return { code: 'reserved_address', message: 'toAddress is a precompile or system address (0x…01 to 0x…ff); funds sent there are lost.' };
+  }
   return null;
+}
+
+/**
+ * 0x00…01 to 0x00…ff: the precompiles (0x01–0x11 today, more with each fork) and the range kept for
+ * future ones and for L2 system contracts. Nobody holds a key for these; a payout there is lost.
+ */
+export function isReservedAddress(address: string): boolean {
+  return /^0x0{38}[0-9a-f]{2}$/i.test(address) && address.slice(-2) !== '00';
 }
 
 export function checkAmount(amount: string, network: AssetNetwork): CheckedWithdrawal | WithdrawalProblem {
@@ -37,6 +48,9 @@ export function checkAmount(amount: string, network: AssetNetwork): CheckedWithd
   const ledgerAmount = value * 10n ** BigInt(network.ledgerDecimals - allowed);
   if (ledgerAmount <= 0n) return { code: 'invalid_amount', message: 'amount must be greater than zero.' };
   const fmt = (v: bigint) => formatUnits(v, network.ledgerDecimals);
+  if (ledgerAmount > MAX_LEDGER_UNITS) {
+    return { code: 'amount_too_large', message: `amount is larger than any amount Sluice stores (at most ${fmt(MAX_LEDGER_UNITS)} ${network.asset}).` };
+  }
   if (ledgerAmount < network.minAmount) {
     return { code: 'amount_below_minimum', message: `amount is below the minimum of ${fmt(network.minAmount)} ${network.asset}.` };
   }

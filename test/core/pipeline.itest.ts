@@ -123,9 +123,12 @@ describe(`core pipeline on ${dbKind}`, () => {
       ['a short address', () => ({ body: { ...valid(), toAddress: '0x1234' } }), 400, 'invalid_address'],
       ['a bad mixed-case checksum', () => ({ body: { ...valid(), toAddress: '0x000000000000000000000000000000000000DeaD' } }), 400, 'invalid_address_checksum'],
       ['the zero address', () => ({ body: { ...valid(), toAddress: '0x0000000000000000000000000000000000000000' } }), 400, 'zero_address'],
+      ['a precompile address', () => ({ body: { ...valid(), toAddress: '0x0000000000000000000000000000000000000001' } }), 400, 'reserved_address'],
+      ['the last reserved system address', () => ({ body: { ...valid(), toAddress: '0x00000000000000000000000000000000000000ff' } }), 400, 'reserved_address'],
       ['a zero amount', () => ({ body: { ...valid(), amount: '0' } }), 400, 'invalid_amount'],
       ['a negative amount', () => ({ body: { ...valid(), amount: '-1' } }), 400, 'invalid_amount'],
       ['an exponent amount', () => ({ body: { ...valid(), amount: '1e3' } }), 400, 'invalid_amount'],
+      ['an amount too large to store', () => ({ body: { ...valid(), amount: `1${'0'.repeat(70)}` } }), 400, 'amount_too_large'],
       ['more decimals than the network allows', () => ({ body: { ...valid(), asset: 'USDT', amount: '1.0000001' } }), 400, 'too_many_decimals'],
       ['an unknown asset', () => ({ body: { ...valid(), asset: 'DOGE' } }), 422, 'unknown_asset'],
       ['an unknown chain', () => ({ body: { ...valid(), chainId: 999999 } }), 422, 'unsupported_network'],
@@ -263,6 +266,62 @@ describe(`core pipeline on ${dbKind}`, () => {
     expect(page2.body.nextCursor).toBeNull();
     expect((await stack.request('GET', '/v1/withdrawals?limit=0')).status).toBe(400);
     expect((await stack.request('GET', '/v1/withdrawals/wd_nope')).body.code).toBe('withdrawal_not_found');
+  });
+
+  it('refuses ledger amounts too large to store with 400 and stores nothing', async () => {
+    const user = newUser();
+    const k = stack.services.db.kysely;
+    const stored = async () => ({
+      balances: (await k.selectFrom('balances').select('asset').where('user_id', '=', user).execute()).length,
+      entries: (await k.selectFrom('ledger_entries').select('journal_id').where('user_id', '=', user).execute()).length,
+      references: (await k.selectFrom('ledger_references').select('reference').where('user_id', '=', user).execute()).length,
+    });
+    const huge = `1${'0'.repeat(70)}`; // 10^88 wei: past DECIMAL(65,0)
+    for (const kind of ['credits', 'debits']) {
+      const res = await stack.request('POST', `/v1/ledger/${kind}`, { body: { userId: user, asset: 'ETH', amount: huge, reference: randomUUID() } });
+      expect(res.status, kind).toBe(400);
+      expect(res.body).toMatchObject({ status: 400, code: 'amount_too_large' });
+    }
+    // 10^42 ETH is 10^60 wei, one past the limit; one wei less is accepted.
+    const over = await stack.request('POST', '/v1/ledger/credits', { body: { userId: user, asset: 'ETH', amount: `1${'0'.repeat(42)}`, reference: randomUUID() } });
+    expect(over.body.code).toBe('amount_too_large');
+    expect(await stored()).toEqual({ balances: 0, entries: 0, references: 0 });
+    const max = `${'9'.repeat(42)}.${'9'.repeat(18)}`;
+    const ok = await stack.request('POST', '/v1/ledger/credits', { body: { userId: user, asset: 'ETH', amount: max, reference: randomUUID() } });
+    expect(ok.status).toBe(201);
+    expect(ok.body.balance).toMatchObject({ available: max, held: '0' });
+    expect(await stored()).toEqual({ balances: 1, entries: 1, references: 1 });
+  });
+
+  it('refuses a credit that would take a balance past what the database stores, and keeps the balance', async () => {
+    const user = newUser();
+    const k = stack.services.db.kysely;
+    expect((await credit(user, 'USDT', '1')).status).toBe(201); // 10^6 base units
+    const columnMax = 10n ** 65n - 1n; // DECIMAL(65,0)
+    const setAvailable = (v: bigint) => k.updateTable('balances').set({ available: v.toString() }).where('user_id', '=', user).where('asset', '=', 'USDT').execute();
+    try {
+      await setAvailable(columnMax - 1n);
+      // Up to the column's maximum is fine: the database stores it.
+      const toMax = await stack.request('POST', '/v1/ledger/credits', { body: { userId: user, asset: 'USDT', amount: '0.000001', reference: randomUUID() } });
+      expect(toMax.status).toBe(201);
+      const row = await k.selectFrom('balances').select('available').where('user_id', '=', user).where('asset', '=', 'USDT').executeTakeFirstOrThrow();
+      expect(BigInt(row.available)).toBe(columnMax);
+      // One base unit more is refused with a 4xx, and nothing changes.
+      const reference = randomUUID();
+      const past = await stack.request('POST', '/v1/ledger/credits', { body: { userId: user, asset: 'USDT', amount: '0.000001', reference } });
+      expect(past.status).toBe(409);
+      expect(past.body.code).toBe('balance_limit_exceeded');
+      const after = await k.selectFrom('balances').select(['available', 'held']).where('user_id', '=', user).where('asset', '=', 'USDT').executeTakeFirstOrThrow();
+      expect(BigInt(after.available)).toBe(columnMax);
+      expect(BigInt(after.held)).toBe(0n);
+      expect(await k.selectFrom('ledger_references').select('reference').where('reference', '=', reference).execute()).toEqual([]);
+      // Debits still work from there.
+      expect((await stack.request('POST', '/v1/ledger/debits', { body: { userId: user, asset: 'USDT', amount: '1', reference: randomUUID() } })).status).toBe(201);
+    } finally {
+      // Back to what the journal says (1 USDT + 1 base unit - 1 USDT), so the conservation check holds.
+      await setAvailable(1n);
+    }
+    expect((await checkLedger(stack.services)).violations).toEqual([]);
   });
 
   it('serves assets, health, readiness, metrics and the OpenAPI docs', async () => {

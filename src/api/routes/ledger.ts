@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
-import { InsufficientBalanceError, ReferenceConflictError } from '../../ledger/errors.js';
-import { DecimalFormatError, formatUnits, parseUnits } from '../../money/decimal.js';
+import { BalanceLimitError, InsufficientBalanceError, ReferenceConflictError } from '../../ledger/errors.js';
+import { DecimalFormatError, formatUnits, MAX_LEDGER_UNITS, parseUnits } from '../../money/decimal.js';
 import type { Services } from '../../runtime/services.js';
 import { ProblemError } from '../problem.js';
 import { amountSchema, assetSchema, problemResponses, userIdSchema } from '../schemas.js';
@@ -49,6 +49,9 @@ export async function parseAssetAmount(services: Services, asset: string, amount
     throw new ProblemError(400, 'invalid_amount', 'amount must be a positive decimal string such as "1.5".');
   }
   if (value <= 0n) throw new ProblemError(400, 'invalid_amount', 'amount must be greater than zero.');
+  if (value > MAX_LEDGER_UNITS) {
+    throw new ProblemError(400, 'amount_too_large', `amount is larger than any amount Sluice stores (at most ${formatUnits(MAX_LEDGER_UNITS, decimals)} ${asset}).`);
+  }
   return { decimals, value };
 }
 
@@ -86,6 +89,7 @@ export function registerLedgerRoutes(app: FastifyInstance, services: Services) {
         } catch (err) {
           if (err instanceof InsufficientBalanceError) throw new ProblemError(409, err.code, err.shortMessage);
           if (err instanceof ReferenceConflictError) throw new ProblemError(409, err.code, err.shortMessage);
+          if (err instanceof BalanceLimitError) throw new ProblemError(409, err.code, err.shortMessage);
           throw err;
         }
       },
