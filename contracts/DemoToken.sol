@@ -3,8 +3,9 @@ pragma solidity ^0.8.20;
 
 /// @title Sluice Demo USD
 /// @notice Minimal ERC-20 for local dev chains. Not for production: the owner can
-///         mint freely and block recipients, which exists only so tests can force an
-///         on-chain revert of an otherwise valid withdrawal transfer.
+///         mint freely, block recipients (so tests can force an on-chain revert of an
+///         otherwise valid withdrawal transfer) and make transfers to an address return
+///         false without moving anything (as some real tokens do instead of reverting).
 contract DemoToken {
     string public constant name = "Sluice Demo USD";
     string public constant symbol = "USDT";
@@ -16,10 +17,12 @@ contract DemoToken {
     mapping(address => uint256) public balanceOf;
     mapping(address => mapping(address => uint256)) public allowance;
     mapping(address => bool) public isBlocked;
+    mapping(address => bool) public failsSilently;
 
     event Transfer(address indexed from, address indexed to, uint256 value);
     event Approval(address indexed owner, address indexed spender, uint256 value);
     event BlockedSet(address indexed account, bool blocked);
+    event FailSilentlySet(address indexed account, bool on);
 
     error NotOwner(address caller);
     error ZeroAddress();
@@ -37,6 +40,7 @@ contract DemoToken {
     }
 
     function transfer(address to, uint256 amount) external returns (bool) {
+        if (failsSilently[to]) return false;
         _transfer(msg.sender, to, amount);
         return true;
     }
@@ -75,6 +79,11 @@ contract DemoToken {
     function setBlocked(address account, bool blocked) external onlyOwner {
         isBlocked[account] = blocked;
         emit BlockedSet(account, blocked);
+    }
+
+    function setFailSilently(address account, bool on) external onlyOwner {
+        failsSilently[account] = on;
+        emit FailSilentlySet(account, on);
     }
 
     function _transfer(address from, address to, uint256 amount) private {

@@ -98,16 +98,24 @@ export async function mintDemoToken(
   return { txHash };
 }
 
-export async function setBlocked(
-  params: SignerParams & { token: Address; account: Address; blocked: boolean },
+/** Owner-only DemoToken switches, for tests that need a token to misbehave. */
+async function ownerCall(
+  params: SignerParams & { token: Address },
+  functionName: 'setBlocked' | 'setFailSilently',
+  args: readonly [Address, boolean],
 ): Promise<{ txHash: Hash }> {
   const { wallet, publicClient } = await ownerClients(params);
-  const txHash = await wallet.writeContract({
-    address: params.token,
-    abi: demoTokenAbi,
-    functionName: 'setBlocked',
-    args: [params.account, params.blocked],
-  });
-  await confirmed(publicClient, txHash, 'DemoToken setBlocked');
+  const txHash = await wallet.writeContract({ address: params.token, abi: demoTokenAbi, functionName, args });
+  await confirmed(publicClient, txHash, `DemoToken ${functionName}`);
   return { txHash };
+}
+
+/** Transfers to `account` revert. */
+export function setBlocked(params: SignerParams & { token: Address; account: Address; blocked: boolean }) {
+  return ownerCall(params, 'setBlocked', [params.account, params.blocked]);
+}
+
+/** Transfers to `account` return false and move nothing (no revert, no Transfer log). */
+export function setFailSilently(params: SignerParams & { token: Address; account: Address; on: boolean }) {
+  return ownerCall(params, 'setFailSilently', [params.account, params.on]);
 }

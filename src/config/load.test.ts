@@ -25,15 +25,32 @@ describe('loadConfig', () => {
       bodyLimitBytes: 16 * 1024,
       anvilBlockTime: 1,
       devnetConfirmations: 2,
+      devHotWallets: 1,
       maxFeePerGasGwei: '500',
       priorityFeeGwei: '1',
+      rebroadcastAfterSeconds: 30,
+      feeBumpAfterSeconds: 120,
+      feeBumpPercent: 12.5,
+      maxRecipientGas: 500_000,
+      rpcTimeoutMs: 10_000,
+      rpcMaxHeadLagBlocks: 5,
       reconcileAfterSeconds: 30,
       reconcileIntervalMs: 5_000,
       trackerIntervalMs: 1_000,
       senderMaxAttempts: 8,
       signerConcurrency: 16,
       senderConcurrency: 16,
+      testDuplicateDeliveryRate: 0,
     });
+  });
+
+  it('takes a comma-separated list of dev node endpoints and refuses a malformed one', () => {
+    expect(loadConfig({ SLUICE_DEVNET_RPC_URL: 'http://a:8545,http://b:8545#3' }).devnetRpcUrl).toBe('http://a:8545,http://b:8545#3');
+    expect(() => loadConfig({ SLUICE_DEVNET_RPC_URL: 'http://a:8545,not a url' })).toThrow(/SLUICE_DEVNET_RPC_URL/);
+  });
+
+  it('refuses a fee bump below what geth needs to replace a transaction', () => {
+    expect(() => loadConfig({ SLUICE_FEE_BUMP_PERCENT: '5' })).toThrow(/SLUICE_FEE_BUMP_PERCENT/);
   });
 
   it('has no defaults for secrets and optional settings', () => {

@@ -4,6 +4,7 @@ import { formatUnits } from '../../money/decimal.js';
 import type { WithdrawalStatus } from '../../db/schema.js';
 import type { Services } from '../../runtime/services.js';
 import { IdempotencyKeyReusedError } from '../../withdrawals/errors.js';
+import { createAttempts } from '../../withdrawals/attempts.js';
 import type { WithdrawalRow } from '../../withdrawals/repository.js';
 import { checkAddress, checkAmount, isProblem } from '../../withdrawals/validate.js';
 import { ProblemError } from '../problem.js';
@@ -31,6 +32,29 @@ const withdrawalSchema = {
   },
 } as const;
 
+const attemptSchema = {
+  type: 'object',
+  properties: {
+    txHash: { type: 'string' },
+    nonce: { type: 'integer' },
+    kind: { type: 'string', enum: ['transfer', 'bump', 'cancel'], description: 'transfer: the payout; bump: the payout again with higher fees; cancel: a 0-value self-transfer filling the nonce' },
+    maxFeePerGas: { type: 'string', description: 'wei' },
+    maxPriorityFeePerGas: { type: 'string', description: 'wei' },
+    gasLimit: { type: 'integer' },
+    createdAt: { type: 'string', format: 'date-time' },
+    broadcastAt: { type: ['string', 'null'], format: 'date-time' },
+    lastError: { type: ['string', 'null'] },
+  },
+} as const;
+
+const withdrawalDetailSchema = {
+  type: 'object',
+  properties: {
+    ...withdrawalSchema.properties,
+    attempts: { type: 'array', items: attemptSchema, description: 'Every transaction signed for this withdrawal, oldest first; txHash above is the one mined, once one is.' },
+  },
+} as const;
+
 type CreateBody = { userId: string; asset: string; chainId: number; toAddress: string; amount: string };
 
 /** Same body -> same hash, whatever the key order the client serialized. */
@@ -41,6 +65,7 @@ function requestHash(body: CreateBody): string {
 
 export function registerWithdrawalRoutes(app: FastifyInstance, services: Services) {
   const { withdrawals, assets, common } = services;
+  const attemptStore = createAttempts(services.db);
 
   async function render(row: WithdrawalRow) {
     return toResponse(row, (await assets.ledgerDecimals(row.asset)) ?? 0);
@@ -164,13 +189,27 @@ export function registerWithdrawalRoutes(app: FastifyInstance, services: Service
         tags: ['withdrawals'],
         summary: 'One withdrawal and its current status',
         params: { type: 'object', properties: { id: { type: 'string', maxLength: 64 } }, required: ['id'] },
-        response: { 200: withdrawalSchema, ...problemResponses, 404: { $ref: 'Problem#' } },
+        response: { 200: withdrawalDetailSchema, ...problemResponses, 404: { $ref: 'Problem#' } },
       },
     },
     async (request) => {
       const row = await withdrawals.get(request.params.id);
       if (!row) throw new ProblemError(404, 'withdrawal_not_found', `No withdrawal ${request.params.id}.`);
-      return render(row);
+      const attempts = await attemptStore.of(row.id);
+      return {
+        ...(await render(row)),
+        attempts: attempts.map((a) => ({
+          txHash: a.tx_hash,
+          nonce: Number(a.nonce),
+          kind: a.kind,
+          maxFeePerGas: String(a.max_fee_per_gas),
+          maxPriorityFeePerGas: String(a.max_priority_fee_per_gas),
+          gasLimit: a.gas_limit,
+          createdAt: new Date(Number(a.created_at)).toISOString(),
+          broadcastAt: a.broadcast_at === null ? null : new Date(Number(a.broadcast_at)).toISOString(),
+          lastError: a.last_error,
+        })),
+      };
     },
   );
 

@@ -1,0 +1,327 @@
+import { randomUUID } from 'node:crypto';
+import { type Address, encodeAbiParameters, erc20Abi, type Hash, keccak256, parseEther, parseGwei, parseUnits, toHex } from 'viem';
+import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { setFailSilently } from '../../src/chain/devnet.js';
+import { loadDeployerKey } from '../../src/dev/demo-assets.js';
+import { type ChainControl, chainControl } from '../support/chain-control.js';
+import { checkLedger } from '../support/ledger-check.js';
+import { type Stack, startStack, TEST_KEYSTORE_PASSWORD, waitFor } from '../support/stack.js';
+
+const dbKind = inject('db');
+const TERMINAL = ['COMPLETED', 'REJECTED', 'FAILED', 'CANCELLED'];
+
+/**
+ * Chain misbehaviour against a real anvil: every wallet lane must recover by itself. Each case
+ * ends with the recipient paid exactly once (or not at all), checked on chain.
+ */
+describe(`wallet lanes recover on ${dbKind}`, () => {
+  let stack: Stack;
+  let chain: ChainControl;
+  let hotWallet: Address;
+  let token: Address;
+
+  beforeAll(async () => {
+    stack = await startStack(dbKind, {
+      rebroadcastAfterSeconds: 1,
+      feeBumpAfterSeconds: 2,
+      devnetConfirmations: 3,
+      reconcileAfterSeconds: 1,
+      reconcileIntervalMs: 300,
+    });
+    chain = chainControl(stack.rpcUrl);
+    hotWallet = (await stack.services.wallets.forChain(stack.chainId))[0]!.address as Address;
+    token = (await stack.services.assets.find('USDT', stack.chainId))!.contract!;
+  });
+  afterAll(async () => {
+    await chain?.resumeMining(1).catch(() => {});
+    await stack?.teardown();
+  });
+
+  const newAddress = () => privateKeyToAccount(generatePrivateKey()).address;
+  const k = () => stack.services.db.kysely;
+
+  async function fund(asset: 'ETH' | 'USDT', amount: string): Promise<string> {
+    const userId = `lane-${randomUUID().slice(0, 8)}`;
+    const res = await stack.request('POST', '/v1/ledger/credits', { body: { userId, asset, amount, reference: randomUUID() } });
+    expect(res.status).toBe(201);
+    return userId;
+  }
+  async function withdraw(userId: string, asset: 'ETH' | 'USDT', to: Address, amount: string) {
+    const res = await stack.request('POST', '/v1/withdrawals', {
+      body: { userId, asset, chainId: stack.chainId, toAddress: to, amount },
+      headers: { 'idempotency-key': randomUUID() },
+    });
+    expect(res.status).toBe(202);
+    return res.body.id as string;
+  }
+  const get = async (id: string) => (await stack.request('GET', `/v1/withdrawals/${id}`)).body;
+  const waitStatus = (id: string, statuses: string[], timeoutMs = 60_000) =>
+    waitFor(`withdrawal ${id} to reach ${statuses.join('/')}`, async () => {
+      const w = await get(id);
+      return statuses.includes(w.status) ? w : undefined;
+    }, timeoutMs);
+  const paid = (asset: 'ETH' | 'USDT', to: Address) =>
+    asset === 'ETH' ? chain.client.getBalance({ address: to }) : chain.client.readContract({ address: token, abi: erc20Abi, functionName: 'balanceOf', args: [to] });
+  const attemptsOf = (id: string) => k().selectFrom('tx_attempts').selectAll().where('withdrawal_id', '=', id).orderBy('id').execute();
+  const balance = async (userId: string, asset: string) =>
+    ((await stack.request('GET', `/v1/users/${userId}/balances`)).body as Array<{ asset: string; available: string; held: string }>).find((b) => b.asset === asset);
+  async function lanesInStep() {
+    const row = await stack.services.wallets.get(stack.chainId, hotWallet);
+    const [latest, pending] = await Promise.all([
+      chain.client.getTransactionCount({ address: hotWallet, blockTag: 'latest' }),
+      chain.client.getTransactionCount({ address: hotWallet, blockTag: 'pending' }),
+    ]);
+    return { db: Number(row!.next_nonce), latest, pending };
+  }
+
+  it('rebroadcasts a transaction that was dropped from the mempool', async () => {
+    const user = await fund('ETH', '1');
+    const to = newAddress();
+    await chain.pauseMining();
+    try {
+      const id = await withdraw(user, 'ETH', to, '0.3');
+      const w = await waitStatus(id, ['BROADCAST']);
+      expect(await chain.dropTransaction(w.txHash)).toBe(w.txHash);
+      expect(await chain.client.getTransaction({ hash: w.txHash }).catch(() => null)).toBeNull();
+      // Back in the pool only because Sluice sent it again.
+      await waitFor('the dropped tx to be rebroadcast', async () => ((await chain.client.getTransaction({ hash: (await get(id)).txHash as Hash }).catch(() => null)) ? true : undefined));
+    } finally {
+      await chain.resumeMining(1);
+    }
+    const id = (await k().selectFrom('withdrawals').select('id').where('user_id', '=', user).executeTakeFirstOrThrow()).id;
+    const done = await waitStatus(id, TERMINAL);
+    expect(done.status).toBe('COMPLETED');
+    expect(await paid('ETH', to)).toBe(parseEther('0.3'));
+    const attempts = await attemptsOf(id);
+    expect(attempts.some((a) => a.broadcast_count >= 2)).toBe(true);
+  });
+
+  it('replaces a transaction the base fee outgrew with a fee bump at the same nonce', async () => {
+    const user = await fund('ETH', '1');
+    const to = newAddress();
+    const spike = chain.holdBaseFee(parseGwei('150')); // ours was signed for ~2 gwei
+    let id: string;
+    try {
+      id = await withdraw(user, 'ETH', to, '0.2');
+      const bumped = await waitFor('a fee bump', async () => {
+        const attempts = await attemptsOf(id);
+        return attempts.find((a) => a.kind === 'bump' && BigInt(a.max_fee_per_gas) >= parseGwei('150')) ? attempts : undefined;
+      });
+      expect(new Set(bumped.map((a) => a.nonce)).size).toBe(1); // same nonce, invariant 1
+      const [first, second] = bumped;
+      expect(BigInt(second!.max_fee_per_gas) * 1000n).toBeGreaterThanOrEqual(BigInt(first!.max_fee_per_gas) * 1125n);
+      expect(BigInt(second!.max_priority_fee_per_gas) * 1000n).toBeGreaterThanOrEqual(BigInt(first!.max_priority_fee_per_gas) * 1125n);
+    } finally {
+      await spike.stop();
+    }
+    const done = await waitStatus(id, TERMINAL);
+    expect(done.status).toBe('COMPLETED');
+    const mined = (await attemptsOf(id)).find((a) => a.tx_hash === done.txHash)!;
+    expect(mined.kind).toBe('bump');
+    expect(await paid('ETH', to)).toBe(parseEther('0.2'));
+    const detail = await stack.request('GET', `/v1/withdrawals/${id}`);
+    expect(detail.body.attempts.length).toBeGreaterThanOrEqual(2);
+    expect(detail.body.attempts.map((a: { txHash: string }) => a.txHash)).toContain(done.txHash);
+    expect(await lanesInStep()).toMatchObject({ latest: (await lanesInStep()).db });
+  });
+
+  it('stops bumping at the fee cap, says so on the withdrawal, and completes once the fee falls', async () => {
+    const user = await fund('ETH', '1');
+    const to = newAddress();
+    const spike = chain.holdBaseFee(parseGwei('800')); // above the 500 gwei cap
+    let id: string;
+    try {
+      id = await withdraw(user, 'ETH', to, '0.1');
+      const waiting = await waitStatus(id, ['SIGNED', 'BROADCAST'], 10_000);
+      expect(TERMINAL).not.toContain(waiting.status);
+      const capped = await waitFor('the fee cap to be reported', async () => {
+        const w = await get(id);
+        return w.failureCode === 'fee_cap_reached' ? w : undefined;
+      });
+      expect(['SIGNED', 'BROADCAST']).toContain(capped.status);
+      const attempts = await attemptsOf(id);
+      expect(attempts.every((a) => BigInt(a.max_fee_per_gas) <= parseGwei('500'))).toBe(true);
+      const metrics = await stack.request('GET', '/metrics');
+      expect(metrics.body).toMatch(/sluice_fee_cap_reached_total\{chain_id="\d+"\} [1-9]/);
+    } finally {
+      await spike.stop();
+    }
+    const done = await waitStatus(id, TERMINAL);
+    expect(done.status).toBe('COMPLETED');
+    expect(done.failureCode).toBeNull();
+    expect(await paid('ETH', to)).toBe(parseEther('0.1'));
+  });
+
+  it('sends a reorged-out transaction again and completes only on the surviving chain', async () => {
+    const user = await fund('ETH', '1');
+    const to = newAddress();
+    const id = await withdraw(user, 'ETH', to, '0.25');
+    await chain.pauseMining();
+    let reorgedFrom: string;
+    try {
+      await chain.mine(1);
+      const confirming = await waitFor('CONFIRMING', async () => {
+        await chain.mine(1);
+        const w = await get(id);
+        return w.status === 'CONFIRMING' ? w : undefined;
+      }, 30_000, 300);
+      const row = await k().selectFrom('withdrawals').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+      reorgedFrom = row.block_hash!;
+      const head = await chain.client.getBlockNumber();
+      expect(confirming.status).toBe('CONFIRMING');
+      await chain.reorg(Number(head - BigInt(row.block_number!) + 1n)); // the tx's block and all after it
+      expect(await chain.client.getTransactionReceipt({ hash: confirming.txHash }).catch(() => null)).toBeNull();
+      await waitFor('the reorg to be noticed', async () => {
+        const events = await stack.services.withdrawals.events(id);
+        return events.some((e) => e.code === 'reorged') ? true : undefined;
+      });
+    } finally {
+      await chain.resumeMining(1);
+    }
+    const done = await waitStatus(id, TERMINAL);
+    expect(done.status).toBe('COMPLETED');
+    const row = await k().selectFrom('withdrawals').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+    expect(row.block_hash).not.toBe(reorgedFrom!);
+    const canonical = await chain.client.getBlock({ blockNumber: BigInt(row.block_number!) });
+    expect(canonical.hash).toBe(row.block_hash);
+    expect(await paid('ETH', to)).toBe(parseEther('0.25'));
+    expect((await checkLedger(stack.services)).violations).toEqual([]);
+  });
+
+  it('waits visibly while the hot wallet has no gas money, and goes on once it is refilled', async () => {
+    const user = await fund('ETH', '1');
+    const to = newAddress();
+    const before = await chain.client.getBalance({ address: hotWallet });
+    await chain.setBalance(hotWallet, 0n);
+    let id: string;
+    try {
+      id = await withdraw(user, 'ETH', to, '0.1');
+      const waiting = await waitFor('the wait to show', async () => {
+        const w = await get(id);
+        return w.failureCode === 'hot_wallet_insufficient_funds' ? w : undefined;
+      });
+      expect(TERMINAL).not.toContain(waiting.status);
+      await new Promise((r) => setTimeout(r, 1_500)); // past the reconcile timeout: still waiting, not failed
+      expect(TERMINAL).not.toContain((await get(id)).status);
+      const letters = await stack.services.deadLetters.list({ status: 'open' });
+      expect(letters.find((l) => l.withdrawal_id === id)).toBeUndefined();
+      expect((await stack.request('GET', '/metrics')).body).toMatch(/sluice_hot_wallet_short_total\{chain_id="\d+"\} [1-9]/);
+    } finally {
+      await chain.setBalance(hotWallet, before);
+    }
+    const done = await waitStatus(id, TERMINAL);
+    expect(done).toMatchObject({ status: 'COMPLETED', failureCode: null });
+    expect(await paid('ETH', to)).toBe(parseEther('0.1'));
+  });
+
+  it('waits while the hot wallet holds too few tokens, and goes on once it is refilled', async () => {
+    const user = await fund('USDT', '100');
+    const to = newAddress();
+    const slot = keccak256(encodeAbiParameters([{ type: 'address' }, { type: 'uint256' }], [hotWallet, 1n])); // balanceOf is slot 1
+    const held = await chain.client.readContract({ address: token, abi: erc20Abi, functionName: 'balanceOf', args: [hotWallet] });
+    await chain.setStorageAt(token, slot, toHex(0n, { size: 32 }));
+    expect(await chain.client.readContract({ address: token, abi: erc20Abi, functionName: 'balanceOf', args: [hotWallet] })).toBe(0n);
+    let id: string;
+    try {
+      id = await withdraw(user, 'USDT', to, '50');
+      await waitFor('the wait to show', async () => ((await get(id)).failureCode === 'hot_wallet_insufficient_funds' ? true : undefined));
+      expect((await get(id)).status).toBe('RECEIVED'); // nothing signed that could revert
+    } finally {
+      await chain.setStorageAt(token, slot, toHex(held, { size: 32 }));
+    }
+    const done = await waitStatus(id, TERMINAL);
+    expect(done.status).toBe('COMPLETED');
+    expect(await paid('USDT', to)).toBe(parseUnits('50', 6));
+  });
+
+  it('re-signs at a fresh nonce when a transaction Sluice did not sign used the nonce', async () => {
+    const user = await fund('ETH', '1');
+    const to = newAddress();
+    const { db: nonce } = await lanesInStep();
+    // Someone with the hot wallet's key spends nonce `nonce` behind Sluice's back.
+    const foreign = await chain.sendAs(hotWallet, { to: newAddress(), value: 1n, nonce });
+    await waitFor('the foreign tx to be mined', async () => ((await chain.client.getTransactionReceipt({ hash: foreign }).catch(() => null)) ? true : undefined));
+
+    const id = await withdraw(user, 'ETH', to, '0.15');
+    const done = await waitStatus(id, TERMINAL);
+    expect(done.status).toBe('COMPLETED');
+    expect(await paid('ETH', to)).toBe(parseEther('0.15'));
+    const attempts = await attemptsOf(id);
+    expect(attempts.map((a) => Number(a.nonce))).toEqual([nonce, nonce + 1]);
+    expect(attempts[0]!.broadcast_at).toBeNull(); // "nonce too low" for an unknown hash is not success
+    expect(done.txHash).toBe(attempts[1]!.tx_hash);
+    const events = await stack.services.withdrawals.events(id);
+    expect(events.some((e) => e.code === 'nonce_taken')).toBe(true);
+    const lanes = await lanesInStep();
+    expect(lanes.db).toBe(lanes.latest);
+    expect(lanes.pending).toBe(lanes.latest);
+  });
+
+  it('estimates gas for a contract recipient, and refuses one that reverts or costs too much', async () => {
+    const user = await fund('ETH', '1');
+    const costly = newAddress();
+    const reverting = newAddress();
+    const tooCostly = newAddress();
+    await chain.setCode(costly, '0x6001600055600160015500'); // receive() writes two storage slots (~65k gas)
+    await chain.setCode(reverting, '0x60006000fd'); // reverts on any call
+    await chain.setCode(tooCostly, `0x${Array.from({ length: 25 }, (_, i) => `600160${i.toString(16).padStart(2, '0')}55`).join('')}00`);
+
+    const ok = await withdraw(user, 'ETH', costly, '0.1');
+    const refused = await withdraw(user, 'ETH', reverting, '0.1');
+    const expensive = await withdraw(user, 'ETH', tooCostly, '0.1');
+    const [okDone, refusedDone, expensiveDone] = await Promise.all([waitStatus(ok, TERMINAL), waitStatus(refused, TERMINAL), waitStatus(expensive, TERMINAL)]);
+    expect(okDone.status).toBe('COMPLETED');
+    expect(await paid('ETH', costly)).toBe(parseEther('0.1'));
+    const [attempt] = await attemptsOf(ok);
+    expect(attempt!.gas_limit).toBeGreaterThan(21_000);
+    expect(refusedDone).toMatchObject({ status: 'REJECTED', failureCode: 'recipient_rejects_payment' });
+    expect(expensiveDone).toMatchObject({ status: 'REJECTED', failureCode: 'recipient_gas_too_high' });
+    expect(await paid('ETH', reverting)).toBe(0n);
+    expect(await balance(user, 'ETH')).toEqual({ asset: 'ETH', available: '0.8999', held: '0' });
+  });
+
+  it('fails a token payout whose receipt shows no Transfer, and releases the hold', async () => {
+    const user = await fund('USDT', '100');
+    const to = newAddress();
+    await setFailSilently({ rpcUrl: stack.rpcUrl, deployerPrivateKey: loadDeployerKey(stack.dataDir, TEST_KEYSTORE_PASSWORD), token, account: to, on: true });
+    const id = await withdraw(user, 'USDT', to, '40');
+    const done = await waitStatus(id, TERMINAL);
+    expect(done).toMatchObject({ status: 'FAILED', failureCode: 'transfer_not_executed' });
+    const receipt = await chain.client.getTransactionReceipt({ hash: done.txHash });
+    expect(receipt.status).toBe('success'); // the chain says success; only the missing log tells
+    expect(await paid('USDT', to)).toBe(0n);
+    expect(await balance(user, 'USDT')).toEqual({ asset: 'USDT', available: '100', held: '0' });
+  });
+
+  it('fills the nonce of a transaction the node refuses for good with a cancel, and the lane goes on', async () => {
+    const user = await fund('USDT', '100');
+    const to = newAddress();
+    const network = (await stack.services.assets.find('USDT', stack.chainId))!;
+    // Above the block gas limit: no node will ever take these bytes.
+    await stack.services.assets.upsertNetwork({ ...network, gasLimit: 40_000_000 });
+    let id: string;
+    try {
+      id = await withdraw(user, 'USDT', to, '30');
+      await waitStatus(id, ['SIGNED', 'BROADCAST', ...TERMINAL]);
+    } finally {
+      await stack.services.assets.upsertNetwork(network);
+    }
+    const next = await withdraw(user, 'USDT', newAddress(), '10');
+    const [done, nextDone] = await Promise.all([waitStatus(id, TERMINAL), waitStatus(next, TERMINAL)]);
+    expect(done.status).toBe('CANCELLED');
+    expect(nextDone.status).toBe('COMPLETED');
+    const attempts = await attemptsOf(id);
+    const mined = attempts.find((a) => a.tx_hash === done.txHash)!;
+    expect(mined.kind).toBe('cancel');
+    const tx = await chain.client.getTransaction({ hash: mined.tx_hash as Hash });
+    expect({ to: tx.to?.toLowerCase(), value: tx.value }).toEqual({ to: hotWallet.toLowerCase(), value: 0n });
+    expect(await paid('USDT', to)).toBe(0n);
+    expect(await balance(user, 'USDT')).toEqual({ asset: 'USDT', available: '89', held: '0' }); // 100 - (10 + 1 fee); the cancelled 31 released
+    const letter = (await stack.services.deadLetters.list({ queue: 'tx' })).find((l) => l.withdrawal_id === id);
+    expect(letter).toMatchObject({ status: 'open' });
+    const lanes = await lanesInStep();
+    expect(lanes.db).toBe(lanes.latest);
+    expect((await checkLedger(stack.services)).violations).toEqual([]);
+  });
+});
