@@ -32,10 +32,14 @@ export type DevHandle = { url: string; apiKey: string; services: Services; stop(
  * `sluice dev`: the whole pipeline in one process on embedded parts (SQLite, in-process queues,
  * file keystore) and a local chain. Restarting on the same data dir finishes what was in flight.
  */
-export async function startDev(config: Config, out: (line: string) => void = console.log): Promise<DevHandle> {
+export async function startDev(
+  config: Config,
+  out: (line: string) => void = console.log,
+  options: { logDestination?: NodeJS.WritableStream } = {},
+): Promise<DevHandle> {
   const dataDir = path.resolve(config.dataDir);
   fs.mkdirSync(dataDir, { recursive: true });
-  const logger = createLogger({ level: config.logLevel });
+  const logger = createLogger({ level: config.logLevel, ...(options.logDestination ? { destination: options.logDestination } : {}) });
   const shutdown = new AbortController();
   const common: Common = { config, logger, metrics: createMetrics(), signal: shutdown.signal };
   const secrets = loadDevSecrets(dataDir, {

@@ -29,7 +29,11 @@ export type Stack = {
  * The whole pipeline in this process on a real database and a real anvil (fast blocks), exactly
  * as `sluice dev` wires it, with the HTTP API listening on a free port.
  */
-export async function startStack(db: 'sqlite' | 'mysql', overrides: Partial<Config> = {}): Promise<Stack> {
+export async function startStack(
+  db: 'sqlite' | 'mysql',
+  overrides: Partial<Config> = {},
+  options: { logDestination?: NodeJS.WritableStream } = {},
+): Promise<Stack> {
   const anvil = await startAnvil({ blockTime: 0.25, silent: true });
   const database = await createTestDatabase(db);
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-data-'));
@@ -45,7 +49,7 @@ export async function startStack(db: 'sqlite' | 'mysql', overrides: Partial<Conf
     reconcileIntervalMs: 500,
     ...overrides,
   };
-  let handle: DevHandle = await startDev(loadConfig({}, settings), () => {});
+  let handle: DevHandle = await startDev(loadConfig({}, settings), () => {}, options);
   const chainId = [...handle.services.chains.keys()][0]!;
 
   async function request(method: string, urlPath: string, options: { body?: unknown; headers?: Record<string, string>; raw?: string } = {}) {
@@ -82,7 +86,7 @@ export async function startStack(db: 'sqlite' | 'mysql', overrides: Partial<Conf
     async restart(changes: Partial<Config> = {}) {
       await handle.stop();
       Object.assign(settings, changes);
-      handle = await startDev(loadConfig({}, settings), () => {});
+      handle = await startDev(loadConfig({}, settings), () => {}, options);
     },
     async teardown() {
       await handle.stop();
