@@ -4,6 +4,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstanc
 import type { ApiKeyIdentity, Scope } from '../auth/api-keys.js';
 import type { Services } from '../runtime/services.js';
 import { ProblemError, problemSchema, sendProblem } from './problem.js';
+import { registerAdminDeadLetterRoutes } from './routes/admin-dead-letters.js';
 import { registerAssetRoutes } from './routes/assets.js';
 import { registerHealthRoutes } from './routes/health.js';
 import { registerLedgerRoutes } from './routes/ledger.js';
@@ -43,6 +44,7 @@ export async function createApiServer(services: Services): Promise<FastifyInstan
       info: { title: 'Sluice API', version: 'v1', description: 'Withdrawal engine for custodial platforms.' },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
       security: [{ bearer: [] }],
+      tags: [{ name: 'admin', description: 'Admin API under /admin/api: needs an API key with scope "admin" (console sessions come later). Every write is audited.' }],
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
@@ -103,5 +105,6 @@ export async function createApiServer(services: Services): Promise<FastifyInstan
   registerAssetRoutes(app, services);
   registerLedgerRoutes(app, services);
   registerWithdrawalRoutes(app, services);
+  registerAdminDeadLetterRoutes(app, services);
   return app;
 }

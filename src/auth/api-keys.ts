@@ -2,7 +2,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Db } from '../db/connect.js';
 import { newId } from '../util/ids.js';
 
-export const SCOPES = ['withdrawals:write', 'withdrawals:read', 'ledger:write', 'ledger:read'] as const;
+/** `admin`: the operator API under /admin/api (dead letters, audit log) until console sessions exist. */
+export const SCOPES = ['withdrawals:write', 'withdrawals:read', 'ledger:write', 'ledger:read', 'admin'] as const;
 export type Scope = (typeof SCOPES)[number];
 
 export type ApiKeyIdentity = { id: string; name: string; scopes: Set<Scope> };
@@ -54,14 +55,19 @@ export function createApiKeyStore(db: Db, options: { cacheMs?: number } = {}) {
       return { id, key };
     },
 
-    /** Creates the key unless one with the same secret exists (dev mode restarts). */
+    /**
+     * Creates the key unless one with the same secret exists (dev mode restarts); an existing one
+     * gets `scopes` (so a dev key made before a scope existed gains it).
+     */
     async ensure(input: { name: string; scopes: Scope[]; key: string }): Promise<void> {
-      const existing = await db.kysely
-        .selectFrom('api_keys')
-        .select('id')
-        .where('key_hash', '=', hashApiKey(input.key))
-        .executeTakeFirst();
-      if (!existing) await this.create(input);
+      const hash = hashApiKey(input.key);
+      const existing = await db.kysely.selectFrom('api_keys').select(['id', 'scopes']).where('key_hash', '=', hash).executeTakeFirst();
+      if (!existing) return void (await this.create(input));
+      const scopes = input.scopes.join(',');
+      if (existing.scopes !== scopes) {
+        await db.kysely.updateTable('api_keys').set({ scopes }).where('id', '=', existing.id).execute();
+        cache.delete(hash);
+      }
     },
 
     async authenticate(key: string): Promise<ApiKeyIdentity | null> {

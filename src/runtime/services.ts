@@ -1,9 +1,11 @@
 import { createAssetRegistry } from '../assets/registry.js';
+import { createAuditLog } from '../audit/audit-log.js';
 import { createApiKeyStore } from '../auth/api-keys.js';
 import type { Cache } from '../cache/types.js';
 import type { ChainRpc } from '../chain/rpc.js';
 import type { Common } from '../common.js';
 import type { Db } from '../db/connect.js';
+import { createDeadLetterActions } from '../dlq/dead-letter-actions.js';
 import { createDeadLetters } from '../dlq/dead-letters.js';
 import type { KeyStore } from '../keys/types.js';
 import { createLedger } from '../ledger/ledger.js';
@@ -28,14 +30,19 @@ export function createServices(input: {
   cache: Cache;
 }) {
   const { common, db, queues } = input;
+  const withdrawals = createWithdrawalRepository(db);
+  const auditLog = createAuditLog(db);
   return {
     ...input,
     ledger: createLedger(db),
-    withdrawals: createWithdrawalRepository(db),
+    withdrawals,
     assets: createAssetRegistry(db),
     apiKeys: createApiKeyStore(db),
     wallets: createWallets(db),
     deadLetters: createDeadLetters({ db, common, queues: { invalid: queues.invalidDlq, tx: queues.txDlq } }),
+    auditLog,
+    /** Operator retry / discard of dead letters, audited. */
+    deadLetterActions: createDeadLetterActions({ common, db, withdrawals, auditLog, chains: input.chains, requests: queues.requests, signed: queues.signed }),
   };
 }
 
