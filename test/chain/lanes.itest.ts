@@ -189,6 +189,38 @@ describe(`wallet lanes recover on ${dbKind}`, () => {
     expect((await checkLedger(stack.services)).violations).toEqual([]);
   });
 
+  it('counts confirmations again when a reorg moves the transaction to another block', async () => {
+    const user = await fund('ETH', '1');
+    const to = newAddress();
+    await chain.pauseMining();
+    let first: { block_hash: string | null; block_number: number | null };
+    try {
+      const id = await withdraw(user, 'ETH', to, '0.05');
+      const signed = await waitStatus(id, ['BROADCAST']);
+      await chain.mine(1);
+      await waitStatus(id, ['CONFIRMING']);
+      first = await k().selectFrom('withdrawals').select(['block_hash', 'block_number']).where('id', '=', id).executeTakeFirstOrThrow();
+      const [attempt] = await attemptsOf(id);
+      await chain.mine(1); // anvil re-includes a tx at most depth-1 blocks into the new branch
+      const head = await chain.client.getBlockNumber();
+      // The same tx, one block later on a new branch: its nonce stays used, its block hash changes.
+      await chain.reorg(Number(head - BigInt(first.block_number!) + 1n), [{ raw: attempt!.raw_tx as Hash, blockOffset: 1 }]);
+      const moved = await chain.client.getTransactionReceipt({ hash: signed.txHash });
+      expect(moved.blockHash).not.toBe(first.block_hash);
+      await waitFor('the reorg to be noticed', async () => ((await stack.services.withdrawals.events(id)).some((e) => e.code === 'reorged') ? true : undefined));
+    } finally {
+      await chain.resumeMining(1);
+    }
+    const id = (await k().selectFrom('withdrawals').select('id').where('user_id', '=', user).executeTakeFirstOrThrow()).id;
+    const done = await waitStatus(id, TERMINAL);
+    expect(done.status).toBe('COMPLETED');
+    const row = await k().selectFrom('withdrawals').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+    expect(row.block_hash).not.toBe(first!.block_hash);
+    expect((await chain.client.getBlock({ blockNumber: BigInt(row.block_number!) })).hash).toBe(row.block_hash);
+    expect(await paid('ETH', to)).toBe(parseEther('0.05'));
+    expect(await attemptsOf(id)).toHaveLength(1); // same bytes throughout, nothing re-signed
+  });
+
   it('waits visibly while the hot wallet has no gas money, and goes on once it is refilled', async () => {
     const user = await fund('ETH', '1');
     const to = newAddress();

@@ -6,7 +6,7 @@ import { type Address, createPublicClient, type Hash, type Hex, http, numberToHe
  * outside, give an address code or a balance.
  */
 export function chainControl(rpcUrl: string) {
-  const client: PublicClient = createPublicClient({ transport: http(rpcUrl) });
+  const client: PublicClient = createPublicClient({ transport: http(rpcUrl), cacheTime: 0 });
   const call = <T = unknown>(method: string, params: unknown[] = []) => client.request({ method, params } as never) as Promise<T>;
 
   return {
@@ -17,8 +17,12 @@ export function chainControl(rpcUrl: string) {
     resumeMining: (seconds = 1) => call('evm_setIntervalMining', [seconds]),
     mine: (blocks = 1) => call('anvil_mine', [numberToHex(blocks)]),
     dropTransaction: (hash: Hash) => call('anvil_dropTransaction', [hash]),
-    /** Replaces the last `depth` blocks with empty ones: their txs leave the chain and every pool. */
-    reorg: (depth: number) => call('anvil_reorg', [depth, []]),
+    /**
+     * Replaces the last `depth` blocks with new ones: their txs leave the chain and every pool,
+     * except the raw txs given, which are put back `blockOffset` blocks into the new branch.
+     */
+    reorg: (depth: number, reinclude: Array<{ raw: Hex; blockOffset: number }> = []) =>
+      call('anvil_reorg', [depth, reinclude.map((t) => [t.raw, t.blockOffset])]),
     setNextBaseFee: (wei: bigint) => call('anvil_setNextBlockBaseFeePerGas', [numberToHex(wei)]),
     setBalance: (address: Address, wei: bigint) => call('anvil_setBalance', [address, numberToHex(wei)]),
     setCode: (address: Address, code: Hex) => call('anvil_setCode', [address, code]),
