@@ -21,8 +21,8 @@ describe('sluice CLI', () => {
   it('prints help for the program and every command', async () => {
     const top = await run(['--help']);
     expect(top.code).toBe(0);
-    for (const cmd of ['dev', 'migrate', 'api-key']) expect(top.output).toContain(cmd);
-    for (const cmd of [['dev'], ['migrate'], ['api-key'], ['api-key', 'create']]) {
+    for (const cmd of ['dev', 'migrate', 'api-key', 'wallet']) expect(top.output).toContain(cmd);
+    for (const cmd of [['dev'], ['migrate'], ['api-key'], ['api-key', 'create'], ['wallet'], ['wallet', 'nonces']]) {
       const r = await run([...cmd, '--help']);
       expect(r.code).toBe(0);
       expect(r.output).toContain('Usage: sluice');
