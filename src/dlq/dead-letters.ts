@@ -31,7 +31,7 @@ export function createDeadLetters(deps: {
     const payload = JSON.stringify(letter.payload ?? {});
     const updated = await trx
       .updateTable('dead_letters')
-      .set({ code: letter.code, reason: letter.reason, attempts: letter.attempts, status: 'open', payload, updated_at: now })
+      .set({ code: letter.code, reason: letter.reason, attempts: letter.attempts, status: 'open', payload, updated_at: now, resolved_by: null, resolution_reason: null, resolved_at: null })
       .where('queue', '=', letter.queue)
       .where('withdrawal_id', '=', letter.withdrawalId)
       .executeTakeFirst();

@@ -41,7 +41,7 @@ export type RequestMessage = {
   action?: SignerAction;
   /** bump: the tx hash the caller wants replaced (stale if a newer attempt exists). */
   replaces?: string;
-  /** cancel: why (kept on the withdrawal and shown to operators). */
+  /** cancel: why, for logs only: the decision is the row's `cancel_reason`, set before asking. */
   reason?: string;
   /** resign: the nonce the caller saw taken (stale if the withdrawal has moved on). */
   nonce?: number;

@@ -352,21 +352,14 @@ export function createSigner(deps: SignerDeps) {
     return 'signed';
   }
 
-  /** Marks the withdrawal's nonce for a cancel (idempotent) and signs it. */
-  async function cancel(w: WithdrawalRow, reason: string | undefined): Promise<SignOutcome> {
+  /**
+   * Signs the cancel that fills the withdrawal's nonce. Whoever asks sets `cancel_reason` first (in
+   * the same transaction as its decision), so a request that finds it cleared is stale — an
+   * operator retried since — and must not undo that.
+   */
+  async function cancel(w: WithdrawalRow): Promise<SignOutcome> {
     if (w.status !== 'SIGNED' && w.status !== 'BROADCAST') return 'skipped';
-    if (w.cancel_reason === null) {
-      await db.kysely
-        .updateTable('withdrawals')
-        .set({ cancel_reason: reason ?? 'cancel requested' })
-        .where('id', '=', w.id)
-        .where('status', 'in', ['SIGNED', 'BROADCAST'])
-        .where('cancel_reason', 'is', null)
-        .execute();
-      const fresh = await withdrawals.get(w.id);
-      if (!fresh) return 'skipped';
-      w = fresh;
-    }
+    if (w.cancel_reason === null) return 'skipped';
     return replace(w, undefined);
   }
 
@@ -388,7 +381,7 @@ export function createSigner(deps: SignerDeps) {
       case 'bump':
         return replace(w, message.replaces);
       case 'cancel':
-        return cancel(w, message.reason);
+        return cancel(w);
       case 'resign':
         return resign(w, message.nonce);
     }
