@@ -3,18 +3,15 @@ import type { AuditRecord } from '../../audit/audit-log.js';
 import type { WithdrawalStatus } from '../../db/schema.js';
 import { DeadLetterActionError, type DeadLetterRow, type DeadLetterStatus } from '../../dlq/dead-letter-actions.js';
 import type { DeadLetterQueueName } from '../../dlq/dead-letters.js';
-import { formatUnits } from '../../money/decimal.js';
 import type { Services } from '../../runtime/services.js';
-import type { AttemptRow } from '../../withdrawals/attempts.js';
 import type { WithdrawalRow } from '../../withdrawals/repository.js';
 import { ProblemError } from '../problem.js';
 import { problemResponses } from '../schemas.js';
+import { adminWithdrawalSchema, adminWithdrawalView, attemptSchema, attemptView, iso, WITHDRAWAL_STATUSES } from '../withdrawal-views.js';
 
-const STATUSES: WithdrawalStatus[] = ['RECEIVED', 'SIGNED', 'BROADCAST', 'CONFIRMING', 'COMPLETED', 'REJECTED', 'FAILED', 'CANCELLED'];
 const LETTER_STATUSES: DeadLetterStatus[] = ['open', 'retried', 'discarded'];
 const QUEUES: DeadLetterQueueName[] = ['invalid', 'tx'];
 
-const iso = (ms: number | string | null) => (ms === null ? null : new Date(Number(ms)).toISOString());
 const nullableTime = { type: ['string', 'null'], format: 'date-time' } as const;
 
 const letterProperties = {
@@ -35,55 +32,17 @@ const letterProperties = {
 const letterSchema = { type: 'object', properties: letterProperties } as const;
 const letterListItemSchema = {
   type: 'object',
-  properties: { ...letterProperties, withdrawalStatus: { type: ['string', 'null'], enum: [...STATUSES, null] } },
+  properties: { ...letterProperties, withdrawalStatus: { type: ['string', 'null'], enum: [...WITHDRAWAL_STATUSES, null] } },
 } as const;
 
-const withdrawalSchema = {
-  type: 'object',
-  properties: {
-    id: { type: 'string' },
-    userId: { type: 'string' },
-    asset: { type: 'string' },
-    chainId: { type: 'integer' },
-    toAddress: { type: 'string' },
-    amount: { type: 'string' },
-    fee: { type: 'string' },
-    status: { type: 'string', enum: STATUSES },
-    wallet: { type: ['string', 'null'], description: 'hot wallet (nonce lane) once signed' },
-    nonce: { type: ['integer', 'null'] },
-    txHash: { type: ['string', 'null'] },
-    confirmations: { type: 'integer' },
-    failureCode: { type: ['string', 'null'] },
-    failureReason: { type: ['string', 'null'] },
-    cancelReason: { type: ['string', 'null'], description: 'set while the nonce is to be filled with a cancel (node refusal or operator discard)' },
-    createdAt: { type: 'string', format: 'date-time' },
-    updatedAt: { type: 'string', format: 'date-time' },
-  },
-} as const;
 
-const attemptSchema = {
-  type: 'object',
-  properties: {
-    txHash: { type: 'string' },
-    nonce: { type: 'integer' },
-    kind: { type: 'string', enum: ['transfer', 'bump', 'cancel'] },
-    maxFeePerGas: { type: 'string', description: 'wei' },
-    maxPriorityFeePerGas: { type: 'string', description: 'wei' },
-    gasLimit: { type: 'integer' },
-    createdAt: { type: 'string', format: 'date-time' },
-    broadcastAt: nullableTime,
-    lastBroadcastAt: nullableTime,
-    broadcastCount: { type: 'integer' },
-    lastError: { type: ['string', 'null'] },
-  },
-} as const;
 
 const actionResultSchema = (actions: string[]) =>
   ({
     type: 'object',
     properties: {
       letter: letterSchema,
-      withdrawal: withdrawalSchema,
+      withdrawal: adminWithdrawalSchema,
       action: { type: 'string', enum: actions },
       consequence: { type: 'string', description: 'what happens to the hold and the nonce' },
     },
@@ -158,41 +117,10 @@ export function registerAdminDeadLetterRoutes(app: FastifyInstance, services: Se
   }
 
   async function toWithdrawal(row: WithdrawalRow) {
-    const decimals = (await assets.ledgerDecimals(row.asset)) ?? 0;
-    return {
-      id: row.id,
-      userId: row.user_id,
-      asset: row.asset,
-      chainId: Number(row.chain_id),
-      toAddress: row.to_address,
-      amount: formatUnits(BigInt(row.amount), decimals),
-      fee: formatUnits(BigInt(row.fee), decimals),
-      status: row.status,
-      wallet: row.wallet,
-      nonce: row.nonce === null ? null : Number(row.nonce),
-      txHash: row.tx_hash,
-      confirmations: Number(row.confirmations),
-      failureCode: row.failure_code,
-      failureReason: row.failure_reason,
-      cancelReason: row.cancel_reason,
-      createdAt: iso(row.created_at)!,
-      updatedAt: iso(row.updated_at)!,
-    };
+    return adminWithdrawalView(row, (await assets.ledgerDecimals(row.asset)) ?? 0);
   }
 
-  const toAttempt = (a: AttemptRow) => ({
-    txHash: a.tx_hash,
-    nonce: Number(a.nonce),
-    kind: a.kind,
-    maxFeePerGas: String(a.max_fee_per_gas),
-    maxPriorityFeePerGas: String(a.max_priority_fee_per_gas),
-    gasLimit: Number(a.gas_limit),
-    createdAt: iso(a.created_at)!,
-    broadcastAt: iso(a.broadcast_at),
-    lastBroadcastAt: iso(a.last_broadcast_at),
-    broadcastCount: Number(a.broadcast_count),
-    lastError: a.last_error,
-  });
+  const toAttempt = attemptView;
 
   function asProblem(err: unknown): never {
     if (err instanceof DeadLetterActionError) throw new ProblemError(STATUS_OF[err.code] ?? 409, err.code, err.shortMessage, err.extra);
@@ -248,7 +176,7 @@ export function registerAdminDeadLetterRoutes(app: FastifyInstance, services: Se
         response: {
           200: {
             type: 'object',
-            properties: { letter: letterSchema, withdrawal: { ...withdrawalSchema, type: ['object', 'null'] }, attempts: { type: 'array', items: attemptSchema } },
+            properties: { letter: letterSchema, withdrawal: { ...adminWithdrawalSchema, type: ['object', 'null'] }, attempts: { type: 'array', items: attemptSchema } },
           },
           ...errors,
         },

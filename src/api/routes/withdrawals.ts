@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
-import { formatUnits } from '../../money/decimal.js';
 import type { WithdrawalStatus } from '../../db/schema.js';
 import type { Services } from '../../runtime/services.js';
 import { IdempotencyKeyReusedError } from '../../withdrawals/errors.js';
@@ -8,49 +7,16 @@ import { createAttempts } from '../../withdrawals/attempts.js';
 import type { WithdrawalRow } from '../../withdrawals/repository.js';
 import { checkAddress, checkAmount, isProblem } from '../../withdrawals/validate.js';
 import { ProblemError } from '../problem.js';
+import { attemptSchema, attemptView, WITHDRAWAL_STATUSES, withdrawalProperties, withdrawalSchema, withdrawalView } from '../withdrawal-views.js';
 import { addressSchema, amountSchema, assetSchema, chainIdSchema, problemResponses, userIdSchema } from '../schemas.js';
 
-const STATUSES: WithdrawalStatus[] = ['RECEIVED', 'SIGNED', 'BROADCAST', 'CONFIRMING', 'COMPLETED', 'REJECTED', 'FAILED', 'CANCELLED'];
 
-const withdrawalSchema = {
-  type: 'object',
-  properties: {
-    id: { type: 'string' },
-    userId: { type: 'string' },
-    asset: { type: 'string' },
-    chainId: { type: 'integer' },
-    toAddress: { type: 'string' },
-    amount: { type: 'string' },
-    fee: { type: 'string' },
-    status: { type: 'string', enum: STATUSES },
-    txHash: { type: ['string', 'null'] },
-    confirmations: { type: 'integer' },
-    failureCode: { type: ['string', 'null'] },
-    failureReason: { type: ['string', 'null'] },
-    createdAt: { type: 'string', format: 'date-time' },
-    updatedAt: { type: 'string', format: 'date-time' },
-  },
-} as const;
 
-const attemptSchema = {
-  type: 'object',
-  properties: {
-    txHash: { type: 'string' },
-    nonce: { type: 'integer' },
-    kind: { type: 'string', enum: ['transfer', 'bump', 'cancel'], description: 'transfer: the payout; bump: the payout again with higher fees; cancel: a 0-value self-transfer filling the nonce' },
-    maxFeePerGas: { type: 'string', description: 'wei' },
-    maxPriorityFeePerGas: { type: 'string', description: 'wei' },
-    gasLimit: { type: 'integer' },
-    createdAt: { type: 'string', format: 'date-time' },
-    broadcastAt: { type: ['string', 'null'], format: 'date-time' },
-    lastError: { type: ['string', 'null'] },
-  },
-} as const;
 
 const withdrawalDetailSchema = {
   type: 'object',
   properties: {
-    ...withdrawalSchema.properties,
+    ...withdrawalProperties,
     attempts: { type: 'array', items: attemptSchema, description: 'Every transaction signed for this withdrawal, oldest first; txHash above is the one mined, once one is.' },
   },
 } as const;
@@ -145,24 +111,7 @@ export function registerWithdrawalRoutes(app: FastifyInstance, services: Service
     return reply.code(202).header('Idempotent-Replayed', 'true').send(response);
   }
 
-  function toResponse(row: WithdrawalRow, decimals: number) {
-    return {
-      id: row.id,
-      userId: row.user_id,
-      asset: row.asset,
-      chainId: Number(row.chain_id),
-      toAddress: row.to_address,
-      amount: formatUnits(BigInt(row.amount), decimals),
-      fee: formatUnits(BigInt(row.fee), decimals),
-      status: row.status,
-      txHash: row.tx_hash,
-      confirmations: row.confirmations,
-      failureCode: row.failure_code,
-      failureReason: row.failure_reason,
-      createdAt: new Date(Number(row.created_at)).toISOString(),
-      updatedAt: new Date(Number(row.updated_at)).toISOString(),
-    };
-  }
+  const toResponse = withdrawalView;
 
   async function validate(body: CreateBody): Promise<ProblemError | null> {
     const addressProblem = checkAddress(body.toAddress);
@@ -198,17 +147,7 @@ export function registerWithdrawalRoutes(app: FastifyInstance, services: Service
       const attempts = await attemptStore.of(row.id);
       return {
         ...(await render(row)),
-        attempts: attempts.map((a) => ({
-          txHash: a.tx_hash,
-          nonce: Number(a.nonce),
-          kind: a.kind,
-          maxFeePerGas: String(a.max_fee_per_gas),
-          maxPriorityFeePerGas: String(a.max_priority_fee_per_gas),
-          gasLimit: a.gas_limit,
-          createdAt: new Date(Number(a.created_at)).toISOString(),
-          broadcastAt: a.broadcast_at === null ? null : new Date(Number(a.broadcast_at)).toISOString(),
-          lastError: a.last_error,
-        })),
+        attempts: attempts.map(attemptView),
       };
     },
   );
@@ -225,7 +164,7 @@ export function registerWithdrawalRoutes(app: FastifyInstance, services: Service
           additionalProperties: false,
           properties: {
             userId: userIdSchema,
-            status: { type: 'string', enum: STATUSES },
+            status: { type: 'string', enum: WITHDRAWAL_STATUSES },
             limit: { type: 'string', pattern: '^(?:[1-9]\\d?|1\\d\\d|200)$', description: '1-200, default 50' },
             cursor: { type: 'string', maxLength: 200, description: 'nextCursor from the previous page' },
           },

@@ -1,19 +1,10 @@
-import { type Kysely, sql } from 'kysely';
+import type { Kysely } from 'kysely';
 import type { SqlDialect } from '../connect.js';
+import { columnTypes } from './column-types.js';
 
 /** The initial schema. Written once for both dialects; only column types differ. */
 export function initialSchema(dialect: SqlDialect) {
-  const amount = dialect === 'mysql' ? sql`decimal(65,0)` : sql`text`;
-  const str = (n: number) => (dialect === 'mysql' ? sql.raw(`varchar(${n})`) : sql`text`);
-  const text = dialect === 'mysql' ? sql`mediumtext` : sql`text`;
-  const big = 'bigint' as const;
-  const autoId = dialect === 'mysql' ? sql`bigint unsigned` : sql`integer`;
-
-  // Binary collation on MySQL: ids, idempotency keys and references are case-sensitive.
-  const table = (db: Kysely<unknown>, name: string) => {
-    const t = db.schema.createTable(name);
-    return dialect === 'mysql' ? t.modifyEnd(sql`engine=InnoDB default charset=utf8mb4 collate=utf8mb4_bin`) : t;
-  };
+  const { amount, str, text, big, autoId, table } = columnTypes(dialect);
 
   return {
     async up(db: Kysely<unknown>): Promise<void> {

@@ -1,5 +1,6 @@
-import { type Kysely, sql } from 'kysely';
+import type { Kysely } from 'kysely';
 import type { SqlDialect } from '../connect.js';
+import { columnTypes } from './column-types.js';
 
 /**
  * Chain robustness: where a mined tx sits (block hash, for reorgs), why a nonce is being
@@ -7,13 +8,7 @@ import type { SqlDialect } from '../connect.js';
  * log of operator actions.
  */
 export function chainRobustness(dialect: SqlDialect) {
-  const str = (n: number) => (dialect === 'mysql' ? sql.raw(`varchar(${n})`) : sql`text`);
-  const text = dialect === 'mysql' ? sql`mediumtext` : sql`text`;
-  const autoId = dialect === 'mysql' ? sql`bigint unsigned` : sql`integer`;
-  const table = (db: Kysely<unknown>, name: string) => {
-    const t = db.schema.createTable(name);
-    return dialect === 'mysql' ? t.modifyEnd(sql`engine=InnoDB default charset=utf8mb4 collate=utf8mb4_bin`) : t;
-  };
+  const { str, text, autoId, table } = columnTypes(dialect);
 
   return {
     async up(db: Kysely<unknown>): Promise<void> {
