@@ -1,11 +1,12 @@
-import { type Hex, parseEther, parseGwei } from 'viem';
+import { createPublicClient, type Hash, type Hex, http, parseEther, parseGwei, type TransactionReceipt } from 'viem';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
+import { type ProxyMode, type RpcProxy, startRpcProxy } from '../../test/support/rpc-proxy.js';
 import { type AnvilHandle, getFreePort, startAnvil } from './anvil.js';
 import { setDevBalance } from './devnet.js';
 import { InsufficientFundsError, NodeUnavailableError, NonceTooLowError } from './errors.js';
-import { createChainRpc } from './rpc.js';
+import { type ChainRpc, type ChainRpcOptions, createChainRpc } from './rpc.js';
 import { type ChainConfig, DEFAULT_CHAIN_POLICY } from './types.js';
 
 /** The node-error mapper and failover against a real anvil's own wording and behaviour. */
@@ -30,6 +31,11 @@ describe('chain rpc against anvil', () => {
   afterAll(async () => {
     await anvil?.stop();
   });
+
+  /** anvil's automine answers eth_sendRawTransaction before the block is sealed: wait for it. */
+  async function expectMined(rpc: ChainRpc, hash: Hash) {
+    await expect.poll(async () => (await rpc.receipt(hash))?.status, { timeout: 5_000, interval: 20 }).toBe('success');
+  }
 
   async function signedTransfer(nonce: number, funded = true): Promise<{ raw: Hex; from: `0x${string}` }> {
     const account = privateKeyToAccount(generatePrivateKey());
@@ -69,7 +75,7 @@ describe('chain rpc against anvil', () => {
     // anvil answers either "already known" (swallowed: resolves) or "nonce too low" once mined.
     if (again instanceof Error) expect(again).toBeInstanceOf(NonceTooLowError);
     expect(await rpc.knowsTransaction(hash)).toBe(true);
-    expect((await rpc.receipt(hash))?.status).toBe('success');
+    await expectMined(rpc, hash);
   });
 
   it('maps an unfunded sender to a permanent InsufficientFundsError', async () => {
@@ -84,5 +90,251 @@ describe('chain rpc against anvil', () => {
     const rpc = createChainRpc(config([anvil.rpcUrl]), logger);
     expect(await rpc.receipt(`0x${'ab'.repeat(32)}`)).toBeNull();
     expect(await rpc.knowsTransaction(`0x${'ab'.repeat(32)}`)).toBe(false);
+  });
+
+  // ---- two endpoints (proxies A and B) in front of the one anvil --------------------------------
+
+  describe('two endpoints, A misbehaving, B healthy', () => {
+    const timeoutMs = 1_500;
+    const maxLag = 2;
+    const rpcOptions: ChainRpcOptions = {
+      headPollMs: 100,
+      headGraceMs: 100,
+      circuit: { failureThreshold: 3, openBaseMs: 1_000, openMaxMs: 2_000 },
+    };
+    let a: RpcProxy;
+    let b: RpcProxy;
+    let rpc: ChainRpc;
+    const clients: ChainRpc[] = [];
+
+    function twoEndpoints(): ChainRpc {
+      const client = createChainRpc(
+        {
+          ...config([]),
+          rpc: [
+            { url: `${a.url}/v1/secret-api-key`, weight: 2 }, // A is preferred while healthy
+            { url: b.url, weight: 1 },
+          ],
+          policy: { ...DEFAULT_CHAIN_POLICY, rpcTimeoutMs: timeoutMs, maxHeadLagBlocks: maxLag },
+        },
+        logger,
+        rpcOptions,
+      );
+      clients.push(client);
+      return client;
+    }
+    const stateOf = (which: RpcProxy) => rpc.endpoints().find((e) => e.url === which.url)!.state;
+    /** Read calls that A must not see while it is out (head polls and probes are allowed). */
+    const readsSeenBy = (p: RpcProxy) =>
+      ['eth_getTransactionReceipt', 'eth_getTransactionCount', 'eth_getBlockByNumber', 'eth_getTransactionByHash', 'eth_chainId'].reduce((n, m) => n + p.count(m), 0);
+
+    async function anvilCall(method: string, params: unknown[] = []): Promise<unknown> {
+      const res = await fetch(anvil.rpcUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }),
+      });
+      return ((await res.json()) as { result: unknown }).result;
+    }
+    const anvilHead = async () => BigInt((await anvilCall('eth_blockNumber')) as string);
+    async function mineBlocks(n: number) {
+      for (let i = 0; i < n; i++) await anvilCall('evm_mine');
+    }
+    /** A transfer sent straight to anvil (automine: mined at once). */
+    async function minedTransfer(): Promise<{ hash: Hash; from: `0x${string}`; receipt: TransactionReceipt }> {
+      const { raw, from } = await signedTransfer(0);
+      const hash = (await anvilCall('eth_sendRawTransaction', [raw])) as Hash;
+      const receipt = await createPublicClient({ transport: http(anvil.rpcUrl), pollingInterval: 50 }).waitForTransactionReceipt({ hash });
+      return { hash, from, receipt };
+    }
+
+    /** Every read answers right, whichever endpoint answered. */
+    async function expectCorrectReads(tx: { hash: Hash; from: `0x${string}`; receipt: TransactionReceipt }) {
+      const receipt = await rpc.receipt(tx.hash);
+      expect(receipt?.blockHash).toBe(tx.receipt.blockHash);
+      expect(receipt?.status).toBe('success');
+      expect(await rpc.transactionCount(tx.from, 'latest')).toBe(1);
+      expect(await rpc.transactionCount(tx.from, tx.receipt.blockNumber)).toBe(1);
+      expect(await rpc.transactionCount(tx.from, tx.receipt.blockNumber - 1n)).toBe(0);
+      expect(await rpc.blockHash(tx.receipt.blockNumber)).toBe(tx.receipt.blockHash);
+      expect(await rpc.knowsTransaction(tx.hash)).toBe(true);
+      expect(await rpc.blockNumber()).toBeGreaterThanOrEqual(tx.receipt.blockNumber);
+    }
+
+    beforeEach(async () => {
+      a = await startRpcProxy(anvil.rpcUrl);
+      b = await startRpcProxy(anvil.rpcUrl);
+      rpc = twoEndpoints();
+      expect(await rpc.blockNumber()).toBe(await anvilHead());
+      expect(rpc.endpoints().map((e) => e.state)).toEqual(['up', 'up']);
+    });
+    afterEach(async () => {
+      for (const c of clients.splice(0)) c.close();
+      await Promise.all([a?.close(), b?.close()]);
+    });
+
+    it('reports endpoints with redacted URLs, weights, heads and latency', async () => {
+      const [ea, eb] = rpc.endpoints();
+      expect(ea!.url).toBe(a.url); // path with the API key dropped
+      expect(ea!.weight).toBe(2);
+      expect(eb!.weight).toBe(1);
+      const head = await anvilHead();
+      expect(ea!.head).toBe(head);
+      expect(ea!.lagBlocks).toBe(0);
+      expect(ea!.latencyMs).toBeGreaterThanOrEqual(0);
+      expect(ea!.errorRate).toBe(0);
+      expect(ea!.consecutiveFailures).toBe(0);
+      // Reads prefer A (higher weight) while it is healthy.
+      a.resetCounts();
+      await rpc.transactionCount('0x000000000000000000000000000000000000dEaD', 'latest');
+      expect(a.count('eth_getTransactionCount')).toBe(1);
+      expect(b.count('eth_getTransactionCount')).toBe(0);
+    });
+
+    it.each<Exclude<ProxyMode, 'pass' | 'stale'>>(['down', 'http503', 'hang'])(
+      'A %s: reads and broadcasts go to B, A is reported open and skipped, then used again once it recovers',
+      async (mode) => {
+        await a.setMode(mode);
+        const tx = await minedTransfer();
+        await expectCorrectReads(tx); // the first calls may still try A (and time out on it, once)
+        await expect.poll(() => stateOf(a), { timeout: 10_000, interval: 50 }).toBe('open');
+        expect(stateOf(b)).toBe('up');
+        const reported = rpc.endpoints()[0]!;
+        expect(reported.consecutiveFailures).toBeGreaterThanOrEqual(1);
+        expect(reported.errorRate).toBeGreaterThan(0);
+
+        // With A's circuit open, no read waits on it any more: together well under one timeout.
+        const seenBefore = readsSeenBy(a);
+        const started = Date.now();
+        await expectCorrectReads(tx);
+        const { raw } = await signedTransfer(0);
+        const hash = await rpc.broadcast(raw);
+        await expectMined(rpc, hash);
+        expect(Date.now() - started).toBeLessThan(timeoutMs);
+        expect(readsSeenBy(a)).toBe(seenBefore);
+
+        // A comes back: a half-open probe (the head poll) finds it, reads go to it again.
+        await a.setMode('pass');
+        await expect.poll(() => stateOf(a), { timeout: 10_000, interval: 50 }).toBe('up');
+        a.resetCounts();
+        expect(await rpc.transactionCount(tx.from, 'latest')).toBe(1);
+        expect(a.count('eth_getTransactionCount')).toBe(1);
+        expect(rpc.endpoints()[0]!.consecutiveFailures).toBe(0);
+      },
+    );
+
+    it('A hanging: opens after the first timeout, and later calls never wait on it again', async () => {
+      await a.setMode('hang');
+      const tx = await minedTransfer();
+      const first = Date.now();
+      expect(await rpc.transactionCount(tx.from, 'latest')).toBe(1);
+      // Whichever hit A first (this read or a head poll) waited one timeout and opened the circuit.
+      expect(Date.now() - first).toBeLessThan(timeoutMs * 2);
+      await expect.poll(() => stateOf(a), { timeout: timeoutMs * 2, interval: 20 }).toBe('open');
+      const seen = readsSeenBy(a);
+      for (let i = 0; i < 5; i++) {
+        const started = Date.now();
+        expect(await rpc.transactionCount(tx.from, 'latest')).toBe(1);
+        expect((await rpc.receipt(tx.hash))?.blockHash).toBe(tx.receipt.blockHash);
+        expect(Date.now() - started).toBeLessThan(timeoutMs / 2);
+      }
+      expect(readsSeenBy(a)).toBe(seen);
+    });
+
+    it('A stale: a receipt mined after A froze is found; once A lags too far, reads skip it; then it catches up', async () => {
+      await a.setMode('stale');
+      expect(a.frozenBlock).toBe(await anvilHead());
+      const tx = await minedTransfer(); // mined one block after A froze: A is behind, within the limit
+
+      // A (preferred, still current) says "no receipt"; B is asked to confirm and has it.
+      a.resetCounts();
+      const receipt = await rpc.receipt(tx.hash);
+      expect(receipt?.blockHash).toBe(tx.receipt.blockHash);
+      expect(a.count('eth_getTransactionReceipt')).toBe(1);
+
+      await mineBlocks(maxLag + 1);
+      const head = await anvilHead();
+      await expect.poll(() => stateOf(a), { timeout: 5_000, interval: 50 }).toBe('lagging');
+      a.resetCounts();
+      await expect.poll(() => rpc.blockNumber(), { timeout: 5_000, interval: 50 }).toBe(head);
+      const reported = rpc.endpoints()[0]!;
+      expect(reported.head).toBe(a.frozenBlock);
+      expect(reported.lagBlocks).toBe(Number(head - a.frozenBlock!));
+      expect(stateOf(b)).toBe('up');
+
+      await expectCorrectReads(tx);
+      expect(readsSeenBy(a)).toBe(0);
+
+      // Broadcasts still go to a lagging endpoint too (it may be the one that reaches the network).
+      const { raw } = await signedTransfer(0);
+      const hash = await rpc.broadcast(raw);
+      await expectMined(rpc, hash);
+
+      await a.setMode('pass');
+      await expect.poll(() => stateOf(a), { timeout: 5_000, interval: 50 }).toBe('up');
+      a.resetCounts();
+      expect((await rpc.receipt(hash))?.status).toBe('success');
+      expect(a.count('eth_getTransactionReceipt')).toBe(1);
+    });
+
+    it('returns null for a receipt no current endpoint has, after asking both', async () => {
+      a.resetCounts();
+      b.resetCounts();
+      expect(await rpc.receipt(`0x${'cd'.repeat(32)}`)).toBeNull();
+      expect(a.count('eth_getTransactionReceipt')).toBe(1);
+      expect(b.count('eth_getTransactionReceipt')).toBe(1);
+    });
+
+    it.each<ProxyMode>(['down', 'http503', 'hang'])('all endpoints %s: NodeUnavailableError, retryable, in bounded time', async (mode) => {
+      await Promise.all([a.setMode(mode), b.setMode(mode)]);
+      const fresh = twoEndpoints(); // nothing known yet about either
+      for (const client of [fresh, rpc]) {
+        const started = Date.now();
+        for (const call of [() => client.blockNumber(), () => client.receipt(`0x${'ab'.repeat(32)}`), () => client.transactionCount('0x000000000000000000000000000000000000dEaD', 'pending')]) {
+          const err = await call().catch((e: unknown) => e);
+          expect(err).toBeInstanceOf(NodeUnavailableError);
+          expect((err as NodeUnavailableError).retryable).toBe(true);
+        }
+        const { raw } = await signedTransfer(0);
+        const err = await client.broadcast(raw).catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(NodeUnavailableError);
+        // Each endpoint costs at most one timeout before its circuit opens; then failures are immediate.
+        expect(Date.now() - started).toBeLessThan(timeoutMs * 3);
+      }
+      if (mode === 'hang') {
+        expect(fresh.endpoints().map((e) => e.state)).toEqual(['open', 'open']);
+        const started = Date.now();
+        await expect(fresh.blockNumber()).rejects.toBeInstanceOf(NodeUnavailableError);
+        expect(Date.now() - started).toBeLessThan(timeoutMs / 2);
+      }
+    });
+  });
+
+  it('the proxy handles JSON-RPC batches (viem batch transport), counting each method, in stale mode too', async () => {
+    const proxy = await startRpcProxy(anvil.rpcUrl);
+    try {
+      const batched = createPublicClient({ transport: http(proxy.url, { batch: true }) });
+      await proxy.setMode('stale');
+      const frozen = proxy.frozenBlock!;
+      const { raw } = await signedTransfer(0);
+      const hash = (await batched.request({ method: 'eth_sendRawTransaction', params: [raw] })) as Hash;
+      proxy.resetCounts();
+      const [head, receipt, latest, chainId] = await Promise.all([
+        batched.request({ method: 'eth_blockNumber' }),
+        batched.request({ method: 'eth_getTransactionReceipt', params: [hash] }),
+        batched.request({ method: 'eth_getBlockByNumber', params: ['latest', false] }),
+        batched.request({ method: 'eth_chainId' }),
+      ]);
+      expect(proxy.httpRequests).toBe(1);
+      expect(proxy.counts).toEqual({ eth_blockNumber: 1, eth_getTransactionReceipt: 1, eth_getBlockByNumber: 1, eth_chainId: 1 });
+      expect(BigInt(head)).toBe(frozen);
+      expect(receipt).toBeNull(); // mined after the head froze
+      expect(BigInt(latest!.number!)).toBe(frozen);
+      expect(Number(chainId)).toBe(31337);
+      await proxy.setMode('pass');
+      expect(BigInt(await batched.request({ method: 'eth_blockNumber' }))).toBeGreaterThan(frozen);
+    } finally {
+      await proxy.close();
+    }
   });
 });

@@ -1,99 +1,344 @@
 import {
+  BaseError,
   createPublicClient,
   type Hash,
   type Hex,
   http,
   keccak256,
   type PublicClient,
+  TimeoutError,
   type TransactionReceipt,
   TransactionReceiptNotFoundError,
+  toHex,
 } from 'viem';
 import type { Logger } from '../observability/logger.js';
+import { type CircuitOptions, EndpointHealth, type EndpointState, type Permit, bestHead, lagBlocks, rankForReads } from './endpoint-health.js';
 import { AlreadyKnownError, type ChainError, NodeUnavailableError } from './errors.js';
 import { toChainError } from './node-error.js';
 import type { ChainConfig } from './types.js';
 
-type Endpoint = { url: string; client: PublicClient; failures: number; downUntil: number };
-
 export type FeeSuggestion = { baseFee: bigint; maxPriorityFeePerGas: bigint };
 
+/** What `endpoints()` reports per endpoint, for metrics and the console. */
+export type EndpointStatus = {
+  /** protocol//host only: provider URLs often carry an API key in the path or query. */
+  url: string;
+  weight: number;
+  state: EndpointState;
+  head: bigint | null;
+  lagBlocks: number | null;
+  latencyMs: number | null;
+  errorRate: number;
+  consecutiveFailures: number;
+};
+
+/** Tuning beyond the chain's policy (timeout and lag limit come from `chain.policy`). */
+export type ChainRpcOptions = {
+  circuit?: Partial<CircuitOptions>;
+  /** Head poll period while the client is in use. */
+  headPollMs?: number;
+  /**
+   * `blockNumber()` and `blockHash()` refresh heads older than this before answering (0: always,
+   * concurrent callers sharing one round of `eth_blockNumber`, one per usable endpoint).
+   */
+  headFreshMs?: number;
+  /** After the first head answer of a round, wait at most this long for the others. */
+  headGraceMs?: number;
+  /** The head poll stops after this long without calls (and restarts with the next call). */
+  idleMs?: number;
+};
+
+const DEFAULTS = { headPollMs: 1_000, headFreshMs: 0, headGraceMs: 200, idleMs: 30_000 };
+
+type Endpoint = {
+  url: string;
+  redacted: string;
+  weight: number;
+  client: PublicClient;
+  health: EndpointHealth;
+  /** The head poll in flight, so a hanging endpoint is never polled twice at once. */
+  polling: Promise<void> | undefined;
+  lastError: ChainError | NodeUnavailableError | undefined;
+  /** State last logged, to log changes only. */
+  logged: EndpointState;
+};
+
+type AnyChainError = ChainError | NodeUnavailableError;
+
 /**
- * Redundant RPC access to one chain. An endpoint that fails is skipped for a while (growing with
- * consecutive failures); reads fall over to the next endpoint; broadcasts go to all healthy ones
- * because any single node may be partitioned from the network.
+ * Redundant RPC access to one chain. Each endpoint has a health record (head, latency, error
+ * rate, circuit breaker; see endpoint-health.ts). Reads go to the healthiest endpoint whose head
+ * is current and fall over on retryable failures; "not found" answers are confirmed by a second
+ * current endpoint; broadcasts go to every endpoint whose circuit is not open, because any single
+ * node may be partitioned from the network. Every call times out after `policy.rpcTimeoutMs`.
+ * Heads are polled (`eth_blockNumber`) only while the client is used; `close()` stops the poll.
  */
-export function createChainRpc(chain: ChainConfig, logger: Logger) {
-  const endpoints: Endpoint[] = chain.rpc.map(({ url }) => ({
+export function createChainRpc(chain: ChainConfig, logger: Logger, options: ChainRpcOptions = {}) {
+  const { rpcTimeoutMs, maxHeadLagBlocks } = chain.policy;
+  const opts = { ...DEFAULTS, ...options };
+  const circuit: Partial<CircuitOptions> = { probeTimeoutMs: rpcTimeoutMs * 2, ...options.circuit };
+
+  const endpoints: Endpoint[] = chain.rpc.map(({ url, weight }) => ({
     url,
-    client: createPublicClient({ transport: http(url, { timeout: 10_000, retryCount: 0, batch: true }) }),
-    failures: 0,
-    downUntil: 0,
+    redacted: redact(url),
+    weight,
+    // No batching: one call is one HTTP exchange, so one failed exchange is one failure sample.
+    // viem aborts the fetch (AbortController) when `timeout` passes, body read included.
+    client: createPublicClient({ transport: http(url, { timeout: rpcTimeoutMs, retryCount: 0, batch: false }) }),
+    health: new EndpointHealth(circuit),
+    polling: undefined,
+    lastError: undefined,
+    logged: 'up',
   }));
 
-  function ordered(): Endpoint[] {
-    const now = Date.now();
-    const up = endpoints.filter((e) => e.downUntil <= now);
-    // Never leave ourselves with nothing: if all are marked down, try them all anyway.
-    return up.length > 0 ? up : [...endpoints].sort((a, b) => a.failures - b.failures);
+  // ---- health bookkeeping -------------------------------------------------------------------
+
+  function best(): bigint | null {
+    return bestHead(endpoints.map((e) => e.health));
   }
 
-  function markFailure(e: Endpoint, err: ChainError | NodeUnavailableError) {
-    if (!(err instanceof NodeUnavailableError)) return; // the node answered; it is healthy
-    e.failures += 1;
-    e.downUntil = Date.now() + Math.min(60_000, 500 * 2 ** Math.min(e.failures, 7));
-    logger.warn({ chainId: chain.chainId, endpoint: redact(e.url), failures: e.failures, err: err.shortMessage }, 'rpc endpoint failing');
+  function stateOf(e: Endpoint, head = best()): EndpointState {
+    return e.health.state(head, maxHeadLagBlocks);
   }
 
-  function markSuccess(e: Endpoint) {
-    e.failures = 0;
-    e.downUntil = 0;
+  /** Logs endpoints whose state changed: warn when one goes down or lagging, info when it is back up. */
+  function noteStates(): void {
+    const head = best();
+    for (const e of endpoints) {
+      const state = stateOf(e, head);
+      if (state === e.logged) continue;
+      const from = e.logged;
+      e.logged = state;
+      const fields = {
+        chainId: chain.chainId,
+        endpoint: e.redacted,
+        state,
+        from,
+        head: e.health.head === null ? null : Number(e.health.head),
+        lagBlocks: lagBlocks(e.health.head, head),
+        consecutiveFailures: e.health.consecutiveFailures,
+        errorRate: Number(e.health.errorRate().toFixed(3)),
+        retryInMs: e.health.retryAt === null ? undefined : Math.max(0, e.health.retryAt - Date.now()),
+        err: state === 'open' || state === 'half-open' ? e.lastError?.shortMessage : undefined,
+      };
+      if (state === 'up') logger.info(fields, 'rpc endpoint recovered');
+      else if (state === 'lagging') logger.warn(fields, 'rpc endpoint lagging; no reads go to it');
+      else if (state === 'open' && from !== 'half-open') logger.warn(fields, 'rpc endpoint down; circuit open');
+      else logger.debug(fields, 'rpc endpoint state changed'); // open ⇄ half-open: probes
+    }
   }
 
+  /** Runs one call on one endpoint under its permit and records the outcome. */
+  async function attempt<T>(e: Endpoint, permit: Permit, fn: (client: PublicClient) => Promise<T>): Promise<T> {
+    try {
+      const result = await fn(e.client);
+      e.health.succeed(permit);
+      return result;
+    } catch (raw) {
+      const err = toChainError(raw);
+      if (err instanceof NodeUnavailableError) {
+        e.lastError = err;
+        e.health.fail(permit, isTimeout(raw) ? 'timeout' : 'error');
+      } else {
+        e.health.succeed(permit); // a node's verdict: the endpoint is healthy, the request was not
+      }
+      throw err;
+    } finally {
+      noteStates();
+    }
+  }
+
+  // ---- heads ----------------------------------------------------------------------------------
+
+  let lastRoundAt: number | undefined;
+  /** When the last round of head polls settled: heads are about this old. */
+  let lastRoundDoneAt: number | undefined;
+  let round: Promise<void> | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let lastUsedAt = 0;
+  let closed = false;
+
+  function pollHead(e: Endpoint): Promise<void> {
+    if (e.polling) return e.polling;
+    const permit = e.health.acquire();
+    if (!permit) return Promise.resolve();
+    const poll = attempt(e, permit, async (c) => BigInt(await c.request({ method: 'eth_blockNumber' })))
+      .then((head) => {
+        e.health.observeHead(head);
+        noteStates();
+      })
+      .catch(() => undefined) // recorded by attempt
+      .finally(() => {
+        e.polling = undefined;
+      });
+    e.polling = poll;
+    return poll;
+  }
+
+  /**
+   * Polls every endpoint that may be called (closed, or half-open with its probe slot free).
+   * Resolves when all have answered, or `headGraceMs` after the first head arrived: a slow or
+   * hanging endpoint delays nobody for long (its late answer still updates its head).
+   */
+  function refreshHeads(): Promise<void> {
+    if (round) return round;
+    lastRoundAt = Date.now();
+    const polls = endpoints.map((e) => pollHead(e));
+    const started = lastRoundAt;
+    round = new Promise<void>((resolve) => {
+      let grace: NodeJS.Timeout | undefined;
+      const done = () => {
+        clearTimeout(grace);
+        resolve();
+      };
+      for (const [i, p] of polls.entries()) {
+        void p.then(() => {
+          const at = endpoints[i]!.health.headAt;
+          if (grace === undefined && at !== null && at >= started) grace = setTimeout(done, opts.headGraceMs);
+        });
+      }
+      void Promise.all(polls).then(done);
+    }).finally(() => {
+      round = undefined;
+      lastRoundDoneAt = Date.now();
+    });
+    return round;
+  }
+
+  /** Marks the client in use (starting the head poll) and makes sure heads are at most `maxAgeMs` old. */
+  async function ready(maxAgeMs: number): Promise<void> {
+    lastUsedAt = Date.now();
+    if (!timer && !closed) {
+      timer = setInterval(() => {
+        if (Date.now() - lastUsedAt > opts.idleMs) {
+          clearInterval(timer);
+          timer = undefined;
+          return;
+        }
+        if (lastRoundAt === undefined || Date.now() - lastRoundAt >= opts.headPollMs / 2) void refreshHeads();
+      }, opts.headPollMs);
+      timer.unref();
+    }
+    // A round in flight is joined only when the heads are too old without it (or unknown yet).
+    if (lastRoundDoneAt === undefined || Date.now() - lastRoundDoneAt >= maxAgeMs) await refreshHeads();
+  }
+
+  /** Heads older than this are re-polled before routing (the poll normally keeps them fresher). */
+  const staleMs = Math.max(opts.headPollMs * 3, 2_000);
+
+  // ---- routing --------------------------------------------------------------------------------
+
+  function unavailable(what: string, last?: AnyChainError): NodeUnavailableError {
+    if (last instanceof NodeUnavailableError) return last;
+    const retryAt = endpoints.map((e) => e.health.retryAt).filter((t): t is number => t !== null);
+    const meta = retryAt.length ? [`Next probe in ${Math.max(0, Math.min(...retryAt) - Date.now())} ms.`] : [];
+    return new NodeUnavailableError(`No usable RPC endpoint for ${what} on chain ${chain.chainId} (${endpoints.length} configured: down, lagging or failing).`, {
+      code: 'node_unavailable',
+      metaMessages: meta,
+      cause: last,
+    });
+  }
+
+  /**
+   * Runs `fn` on the best endpoint; when that endpoint gives no usable answer (NodeUnavailableError:
+   * unreachable, 5xx, rate-limited, timed out, lagging), on the next. A node's verdict (any other
+   * ChainError) is thrown at once, not asked elsewhere.
+   */
   async function read<T>(fn: (client: PublicClient) => Promise<T>): Promise<T> {
-    let last: ChainError | NodeUnavailableError | undefined;
-    for (const e of ordered()) {
+    await ready(staleMs);
+    let last: AnyChainError | undefined;
+    for (const e of rankForReads(endpoints, maxHeadLagBlocks)) {
+      const permit = e.health.acquire();
+      if (!permit) continue;
       try {
-        const result = await fn(e.client);
-        markSuccess(e);
-        return result;
-      } catch (raw) {
-        last = toChainError(raw);
-        markFailure(e, last);
-        if (!(last instanceof NodeUnavailableError)) throw last;
+        return await attempt(e, permit, fn);
+      } catch (err) {
+        if (!(err instanceof NodeUnavailableError)) throw err; // a node's verdict
+        last = err as AnyChainError;
       }
     }
-    throw last ?? new NodeUnavailableError('No RPC endpoint configured.', { code: 'node_unavailable' });
+    throw unavailable('reads', last);
   }
+
+  /**
+   * A read whose negative answer (null, false) must not come from a lagging or broken node: asks
+   * current endpoints only, and confirms a negative with a second current endpoint when there is
+   * one. Any positive answer wins. A negative that no other current endpoint could confirm (they
+   * failed) is not trusted: NodeUnavailableError.
+   */
+  async function readConfirmed<T>(
+    what: string,
+    fn: (client: PublicClient) => Promise<T>,
+    isNegative: (v: T) => boolean,
+    maxAgeMs = staleMs,
+    prefer?: (e: Endpoint) => boolean,
+  ): Promise<T> {
+    await ready(maxAgeMs);
+    let ranked = rankForReads(endpoints, maxHeadLagBlocks, true);
+    if (prefer) ranked = [...ranked.filter(prefer), ...ranked.filter((e) => !prefer(e))];
+    let negative: { value: T } | undefined;
+    let last: AnyChainError | undefined;
+    const answered = new Set<Endpoint>();
+    for (const e of ranked) {
+      const permit = e.health.acquire();
+      if (!permit) continue;
+      let value: T;
+      try {
+        value = await attempt(e, permit, fn);
+      } catch (err) {
+        if (!(err instanceof NodeUnavailableError)) throw err; // a node's verdict
+        last = err as AnyChainError;
+        continue;
+      }
+      if (!isNegative(value)) return value;
+      if (negative) return value; // confirmed by a second current endpoint
+      negative = { value };
+      answered.add(e);
+    }
+    // No second opinion: fine if no other endpoint is current any more (say its circuit just
+    // opened); otherwise one that is still current could not be asked, so do not trust it.
+    if (negative && rankForReads(endpoints, maxHeadLagBlocks, true).every((e) => answered.has(e))) return negative.value;
+    throw unavailable(negative ? `confirming ${what}` : what, last);
+  }
+
+  /**
+   * Sends the same signed bytes to every endpoint whose circuit is not open, in parallel.
+   * Resolves as soon as one accepted it (or already had it); otherwise throws the most telling
+   * error: a node's verdict beats "unreachable".
+   */
+  async function broadcast(raw: Hex): Promise<Hash> {
+    void ready(Number.POSITIVE_INFINITY); // keeps the head poll going; a broadcast needs no head
+    const targets: Array<{ e: Endpoint; permit: Permit }> = [];
+    for (const e of endpoints) {
+      const permit = e.health.acquire();
+      if (permit) targets.push({ e, permit });
+    }
+    if (targets.length === 0) throw unavailable('broadcasts');
+    // A typed transaction's hash is the keccak of its signed bytes, whoever accepted it.
+    const hash = keccak256(raw);
+    return new Promise<Hash>((resolve, reject) => {
+      const errors: AnyChainError[] = [];
+      let pending = targets.length;
+      for (const { e, permit } of targets) {
+        attempt(e, permit, (c) => c.request({ method: 'eth_sendRawTransaction', params: [raw] })).then(
+          () => resolve(hash),
+          (err: AnyChainError) => {
+            if (err instanceof AlreadyKnownError) resolve(hash);
+            else errors.push(err);
+            pending -= 1;
+            if (pending === 0) reject(errors.find((x) => !(x instanceof NodeUnavailableError)) ?? errors[0]!);
+          },
+        );
+      }
+    });
+  }
+
+  // ---- the client ---------------------------------------------------------------------------
 
   return {
     chain,
     read,
-
-    /**
-     * Sends the same signed bytes to every healthy endpoint. Resolves if any accepted it (or
-     * already had it); otherwise throws the most telling error: a node's verdict beats "unreachable".
-     */
-    async broadcast(raw: Hex): Promise<Hash> {
-      const targets = ordered();
-      const results = await Promise.allSettled(
-        targets.map(async (e) => {
-          try {
-            await e.client.request({ method: 'eth_sendRawTransaction', params: [raw] });
-            markSuccess(e);
-            return true;
-          } catch (rawErr) {
-            const err = toChainError(rawErr);
-            markFailure(e, err);
-            if (err instanceof AlreadyKnownError) return true;
-            throw err;
-          }
-        }),
-      );
-      // A typed transaction's hash is the keccak of its signed bytes, whoever accepted it.
-      if (results.some((r) => r.status === 'fulfilled')) return keccak256(raw);
-      const errors = results.map((r) => (r as PromiseRejectedResult).reason as ChainError | NodeUnavailableError);
-      throw errors.find((e) => !(e instanceof NodeUnavailableError)) ?? errors[0]!;
-    },
+    broadcast,
 
     async suggestFees(): Promise<FeeSuggestion> {
       return read(async (c) => {
@@ -105,33 +350,90 @@ export function createChainRpc(chain: ChainConfig, logger: Logger) {
       });
     },
 
-    blockNumber: () => read((c) => c.getBlockNumber({ cacheTime: 0 })),
+    /** The best current head: the highest head among healthy endpoints, polled now (see `headFreshMs`). */
+    async blockNumber(): Promise<bigint> {
+      await ready(opts.headFreshMs);
+      // Only endpoints whose last call answered vouch for the head now.
+      const head = bestHead(endpoints.map((e) => e.health), true);
+      if (head === null) throw unavailable('the head', endpoints.find((e) => e.lastError)?.lastError);
+      return head;
+    },
 
-    /** null when the node does not know a receipt for this hash (pending, dropped or reorged out). */
-    receipt: (hash: Hash) =>
-      read(async (c): Promise<TransactionReceipt | null> => {
-        try {
-          return await c.getTransactionReceipt({ hash });
-        } catch (err) {
-          if (err instanceof TransactionReceiptNotFoundError) return null;
-          throw err;
-        }
-      }),
+    /**
+     * null when no current endpoint knows a receipt for this hash (pending, dropped or reorged
+     * out); a "not found" is confirmed by a second current endpoint when there is one.
+     */
+    receipt: (hash: Hash): Promise<TransactionReceipt | null> =>
+      readConfirmed(
+        'a missing receipt',
+        async (c) => {
+          try {
+            return await c.getTransactionReceipt({ hash });
+          } catch (err) {
+            if (err instanceof TransactionReceiptNotFoundError) return null;
+            throw err;
+          }
+        },
+        (r) => r === null,
+      ),
 
-    /** Whether any endpoint's node knows this transaction (pool or chain). */
-    knowsTransaction: (hash: Hash) =>
-      read(async (c) => (await c.request({ method: 'eth_getTransactionByHash', params: [hash] })) !== null),
+    /** The canonical block hash at `number`, or null when the chain is not that high (confirmed). */
+    blockHash: (number: bigint): Promise<Hash | null> =>
+      readConfirmed(
+        'a missing block',
+        async (c) => {
+          const block = (await c.request({ method: 'eth_getBlockByNumber', params: [toHex(number), false] })) as { hash: Hash | null } | null;
+          return block?.hash ?? null;
+        },
+        (h) => h === null,
+        opts.headFreshMs,
+        (e) => e.health.head !== null && e.health.head >= number,
+      ),
 
-    transactionCount: (address: `0x${string}`, blockTag: 'latest' | 'pending') =>
-      read((c) => c.getTransactionCount({ address, blockTag })),
+    /** Whether a current endpoint's node knows this transaction (pool or chain); "no" is confirmed. */
+    knowsTransaction: (hash: Hash): Promise<boolean> =>
+      readConfirmed(
+        'an unknown transaction',
+        async (c) => (await c.request({ method: 'eth_getTransactionByHash', params: [hash] })) !== null,
+        (known) => !known,
+      ),
+
+    transactionCount: (address: `0x${string}`, blockTag: 'latest' | 'pending' | bigint): Promise<number> =>
+      read((c) => (typeof blockTag === 'bigint' ? c.getTransactionCount({ address, blockNumber: blockTag }) : c.getTransactionCount({ address, blockTag }))),
 
     chainId: () => read((c) => c.getChainId()),
 
     genesisHash: () => read(async (c) => (await c.getBlock({ blockNumber: 0n })).hash),
+
+    /** Each endpoint's health, for metrics and the console. */
+    endpoints(): EndpointStatus[] {
+      const head = best();
+      return endpoints.map((e) => ({
+        url: e.redacted,
+        weight: e.weight,
+        state: stateOf(e, head),
+        head: e.health.head,
+        lagBlocks: lagBlocks(e.health.head, head),
+        latencyMs: e.health.latencyMs === null ? null : Math.round(e.health.latencyMs * 10) / 10,
+        errorRate: e.health.errorRate(),
+        consecutiveFailures: e.health.consecutiveFailures,
+      }));
+    },
+
+    /** Stops the head poll for good (calls still work, refreshing heads on demand). */
+    close(): void {
+      closed = true;
+      clearInterval(timer);
+      timer = undefined;
+    },
   };
 }
 
 export type ChainRpc = ReturnType<typeof createChainRpc>;
+
+function isTimeout(err: unknown): boolean {
+  return err instanceof BaseError && err.walk((e) => e instanceof TimeoutError) !== null;
+}
 
 function redact(url: string): string {
   // Provider URLs often carry an API key in the path or query.
