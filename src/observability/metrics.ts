@@ -80,6 +80,30 @@ export function createMetrics() {
       labelNames: ['chain_id', 'action'],
       registers: [registry],
     }),
+    rpcEndpointUp: new Gauge({
+      name: 'sluice_rpc_endpoint_up',
+      help: '1 if the endpoint takes reads (circuit closed, head current), 0 if open, half-open or lagging',
+      labelNames: ['chain_id', 'endpoint', 'state'],
+      registers: [registry],
+    }),
+    rpcEndpointLatency: new Gauge({
+      name: 'sluice_rpc_endpoint_latency_seconds',
+      help: 'Smoothed (EWMA) latency of successful calls per endpoint',
+      labelNames: ['chain_id', 'endpoint'],
+      registers: [registry],
+    }),
+    rpcEndpointErrorRate: new Gauge({
+      name: 'sluice_rpc_endpoint_error_ratio',
+      help: 'Share of failed calls per endpoint over the last minute',
+      labelNames: ['chain_id', 'endpoint'],
+      registers: [registry],
+    }),
+    rpcEndpointHeadLag: new Gauge({
+      name: 'sluice_rpc_endpoint_head_lag_blocks',
+      help: 'Blocks the endpoint head is behind the best head of its chain',
+      labelNames: ['chain_id', 'endpoint'],
+      registers: [registry],
+    }),
     chainHead: new Gauge({
       name: 'sluice_chain_head_block',
       help: 'Latest block seen per chain',

@@ -108,7 +108,7 @@ export function createTracker(deps: TrackerDeps) {
 
   function canonicalHash(ctx: LaneContext, block: bigint): Promise<Hash | null> {
     let p = ctx.blockHashes.get(block);
-    if (!p) ctx.blockHashes.set(block, (p = ctx.chain.read(async (c) => (await c.getBlock({ blockNumber: block })).hash).catch(() => null)));
+    if (!p) ctx.blockHashes.set(block, (p = ctx.chain.blockHash(block).catch(() => null)));
     return p;
   }
 
@@ -116,7 +116,7 @@ export function createTracker(deps: TrackerDeps) {
   function finalMined(ctx: LaneContext): Promise<number> {
     const depth = BigInt(ctx.chain.chain.confirmations);
     const block = ctx.head - depth + 1n;
-    ctx.finalMined ??= block < 0n ? Promise.resolve(0) : ctx.chain.read((c) => c.getTransactionCount({ address: ctx.wallet, blockNumber: block }));
+    ctx.finalMined ??= block < 0n ? Promise.resolve(0) : ctx.chain.transactionCount(ctx.wallet, block);
     return ctx.finalMined;
   }
 
@@ -168,8 +168,12 @@ export function createTracker(deps: TrackerDeps) {
     }
     // Used, but by none of ours. Only a nonce used at final depth proves a foreign tx took it.
     if (w.nonce === null || Number(w.nonce) >= (await finalMined(ctx))) return false;
-    const seen = await Promise.all(ours.map((a) => ctx.chain.read((c) => c.getTransaction({ hash: a.tx_hash as Hash })).catch(() => null)));
-    if (seen.some((t) => t !== null && t.blockNumber !== null)) return false; // one of ours is in a block after all: wait for its receipt
+    // A second, independent look: any of ours in a block means its receipt is merely late. An
+    // unreachable node throws here and the decision waits for the next tick.
+    const seen = await Promise.all(
+      ours.map((a) => ctx.chain.read((c) => c.request({ method: 'eth_getTransactionByHash', params: [a.tx_hash as Hash] })) as Promise<{ blockNumber: string | null } | null>),
+    );
+    if (seen.some((t) => t !== null && t.blockNumber !== null)) return false;
     count(w.chain_id, 'foreign_nonce');
     const fields = { withdrawalId: w.id, chainId: w.chain_id, wallet: w.wallet, nonce: w.nonce, alert: 'foreign_nonce' };
     await resyncNonce(w.chain_id, ctx.wallet, ctx.mined);
@@ -297,16 +301,37 @@ export function createTracker(deps: TrackerDeps) {
     return total;
   }
 
+  /** Endpoint health as metrics, and one alert (at most every 30 s) while no endpoint of a chain answers. */
+  function observeEndpoints(chain: ChainRpc, failed: unknown): void {
+    const chainId = String(chain.chain.chainId);
+    const statuses = chain.endpoints();
+    for (const e of statuses) {
+      common.metrics.rpcEndpointUp.set({ chain_id: chainId, endpoint: e.url, state: e.state }, e.state === 'up' ? 1 : 0);
+      for (const other of ['up', 'lagging', 'open', 'half-open'] as const) {
+        if (other !== e.state) common.metrics.rpcEndpointUp.remove({ chain_id: chainId, endpoint: e.url, state: other });
+      }
+      if (e.latencyMs !== null) common.metrics.rpcEndpointLatency.set({ chain_id: chainId, endpoint: e.url }, e.latencyMs / 1000);
+      common.metrics.rpcEndpointErrorRate.set({ chain_id: chainId, endpoint: e.url }, e.errorRate);
+      if (e.lagBlocks !== null) common.metrics.rpcEndpointHeadLag.set({ chain_id: chainId, endpoint: e.url }, e.lagBlocks);
+    }
+    if (failed && statuses.every((e) => e.state === 'open' || e.state === 'half-open') && !askedRecently(`alert:rpc_down:${chainId}`, 30_000)) {
+      log.error({ alert: 'rpc_all_endpoints_down', chainId: chain.chain.chainId, endpoints: statuses.map((e) => e.url), err: failed }, 'no RPC endpoint of this chain answers; withdrawals wait');
+    }
+  }
+
   async function tick(): Promise<TickResult> {
     const total = { checked: 0, transitions: 0 };
     for (const chain of deps.chains.values()) {
+      let failed: unknown;
       try {
         const r = await tickChain(chain);
         total.checked += r.checked;
         total.transitions += r.transitions;
       } catch (err) {
+        failed = err;
         log.warn({ chainId: chain.chain.chainId, err }, 'tracker tick failed for chain');
       }
+      observeEndpoints(chain, failed);
     }
     return total;
   }
