@@ -1,0 +1,249 @@
+/**
+ * Options of the seeded chaos simulation and the chaos kinds it knows. Shared by the CLI
+ * (scripts/sim.ts) and the vitest integration test (test/sim/).
+ */
+
+/** Every chaos kind the harness can inject. */
+export const CHAOS_KINDS = [
+  // Faults of the JSON-RPC proxy between Sluice and the node.
+  'rpc-error', // fail before forwarding: HTTP 503 or a JSON-RPC "rate limited"/"internal error"
+  'lost-response', // forward, then answer 502: ambiguous broadcasts
+  'timeout', // hang past SLUICE_RPC_TIMEOUT_MS, then drop the connection (forwarded half of the time)
+  'latency', // forward after 50–400 ms
+  // Chain events, driven through anvil's cheat calls.
+  'drop-tx', // anvil_dropTransaction on a pending tx of a hot wallet
+  'fee-spike', // base fee held high (below the fee cap) for a few blocks, then released
+  'fee-spike-over-cap', // once: base fee held above SLUICE_MAX_FEE_PER_GAS_GWEI for a few blocks
+  'reorg', // anvil_reorg depth 1..--reorg-depth, no replacement txs: the txs of those blocks vanish
+  'foreign-nonce', // a tx Sluice did not sign takes a hot-wallet nonce (impersonated eth_sendTransaction)
+  'low-funds', // a hot wallet's ETH balance drops to almost nothing for a few seconds, then is restored
+  // Sluice itself.
+  'duplicate-delivery', // SLUICE_TEST_DUPLICATE_DELIVERY_RATE=0.1: in-process queues deliver twice
+  'sigkill', // SIGKILL the sluice child at a random moment, restart it on the same data dir
+  'restart', // graceful SIGTERM + restart on the same data dir
+] as const;
+
+export type ChaosKind = (typeof CHAOS_KINDS)[number];
+
+/** Chaos the code could survive when this harness was written; widen as features land. */
+export const SURVIVABLE_TODAY: readonly ChaosKind[] = ['rpc-error', 'lost-response', 'timeout', 'latency', 'duplicate-delivery', 'sigkill', 'restart'];
+
+export type SimOptions = {
+  seed: number;
+  /** Withdrawals to submit. */
+  withdrawals: number;
+  /** Hot wallets per chain (SLUICE_DEV_HOT_WALLETS). */
+  wallets: number;
+  db: 'sqlite' | 'mysql';
+  chaos: ChaosKind[];
+  /** Seconds per anvil block. */
+  blockTime: number;
+  /** Withdrawal submissions per second. */
+  rate: number;
+  /** Share of withdrawals funded one base unit short (must end REJECTED). */
+  uncoveredShare: number;
+  /** Share of submissions sent twice with the same Idempotency-Key. */
+  duplicateSubmitShare: number;
+  /** Chaos keeps going this many seconds after the last submission. */
+  chaosTailSeconds: number;
+  /** After chaos stops, how long everything may take to become terminal before the run fails. */
+  settleSeconds: number;
+  /** Proxies (RPC endpoints) in front of the node; SLUICE_DEVNET_RPC_URL lists them all. */
+  endpoints: number;
+  /** SLUICE_DEVNET_CONFIRMATIONS */
+  confirmations: number;
+  /** Deepest reorg injected. */
+  reorgDepth: number;
+  /** SLUICE_MAX_FEE_PER_GAS_GWEI */
+  maxFeeGwei: number;
+  /** SLUICE_RPC_TIMEOUT_MS; a `timeout` fault hangs 500 ms longer. */
+  rpcTimeoutMs: number;
+  /** Keep the run directory (data dir, sluice.log) and the MariaDB database even when green. */
+  keep: boolean;
+  /** Scale of the chaos event rates (2 = twice as often). */
+  chaosIntensity: number;
+};
+
+export const DEFAULTS: Omit<SimOptions, 'seed'> = {
+  withdrawals: 500,
+  wallets: 1,
+  db: 'sqlite',
+  chaos: [...CHAOS_KINDS],
+  blockTime: 1,
+  rate: 5,
+  uncoveredShare: 0.2,
+  duplicateSubmitShare: 0.1,
+  chaosTailSeconds: 15,
+  settleSeconds: 120,
+  endpoints: 1,
+  confirmations: 2,
+  reorgDepth: 3,
+  maxFeeGwei: 500,
+  rpcTimeoutMs: 2000,
+  keep: false,
+  chaosIntensity: 1,
+};
+
+export function parseChaos(list: string): ChaosKind[] {
+  const trimmed = list.trim();
+  if (trimmed === '' || trimmed === 'none') return [];
+  if (trimmed === 'all') return [...CHAOS_KINDS];
+  if (trimmed === 'today' || trimmed === 'survivable') return [...SURVIVABLE_TODAY];
+  const kinds = trimmed.split(',').map((s) => s.trim()).filter(Boolean);
+  let result = new Set<ChaosKind>();
+  for (const k of kinds) {
+    // "all,-reorg" style exclusions
+    if (k.startsWith('-')) {
+      const name = k.slice(1);
+      if (!CHAOS_KINDS.includes(name as ChaosKind)) throw new Error(`unknown chaos kind "${name}" (known: ${CHAOS_KINDS.join(', ')})`);
+      result.delete(name as ChaosKind);
+      continue;
+    }
+    if (k === 'all') result = new Set(CHAOS_KINDS);
+    else if (k === 'today' || k === 'survivable') for (const s of SURVIVABLE_TODAY) result.add(s);
+    else if (CHAOS_KINDS.includes(k as ChaosKind)) result.add(k as ChaosKind);
+    else throw new Error(`unknown chaos kind "${k}" (known: ${CHAOS_KINDS.join(', ')}, or all, today, none)`);
+  }
+  return CHAOS_KINDS.filter((k) => result.has(k));
+}
+
+/** The exact command that reruns this simulation (the schedule repeats; timing may differ). */
+export function reproduceCommand(o: SimOptions): string {
+  const parts = ['npm run sim --', `--seed ${o.seed}`, `--withdrawals ${o.withdrawals}`, `--wallets ${o.wallets}`, `--db ${o.db}`];
+  const chaos = o.chaos.length === CHAOS_KINDS.length ? 'all' : o.chaos.length === 0 ? 'none' : o.chaos.join(',');
+  parts.push(`--chaos ${chaos}`, `--block-time ${o.blockTime}`);
+  const flags: Array<[keyof typeof DEFAULTS, string]> = [
+    ['rate', '--rate'],
+    ['uncoveredShare', '--uncovered'],
+    ['duplicateSubmitShare', '--duplicate-submits'],
+    ['chaosTailSeconds', '--chaos-tail'],
+    ['settleSeconds', '--settle'],
+    ['endpoints', '--endpoints'],
+    ['confirmations', '--confirmations'],
+    ['reorgDepth', '--reorg-depth'],
+    ['maxFeeGwei', '--max-fee-gwei'],
+    ['rpcTimeoutMs', '--rpc-timeout-ms'],
+    ['chaosIntensity', '--intensity'],
+  ];
+  for (const [key, flag] of flags) if (o[key] !== DEFAULTS[key]) parts.push(`${flag} ${String(o[key])}`);
+  return parts.join(' ');
+}
+
+export const USAGE = `Usage: npm run sim -- --seed N [options]
+
+Seeded chaos simulation: anvil + a fault-injecting RPC proxy + \`sluice dev\` as a child process,
+withdrawals submitted through the API, chaos injected, then every result checked against the chain.
+
+  --seed N               PRNG seed (required); the same seed repeats the workload and chaos schedule
+  --withdrawals N        withdrawals to submit (default ${DEFAULTS.withdrawals})
+  --wallets K            hot wallets, SLUICE_DEV_HOT_WALLETS (default ${DEFAULTS.wallets})
+  --db sqlite|mysql      database; mysql uses a fresh database on the local MariaDB (default sqlite)
+  --chaos LIST           comma-separated kinds, or all | today | none; "all,-reorg" excludes (default all)
+  --block-time S         anvil seconds per block, e.g. 1 or 0.5 (default ${DEFAULTS.blockTime})
+  --rate R               submissions per second (default ${DEFAULTS.rate})
+  --uncovered F          share funded one base unit short, must end REJECTED (default ${DEFAULTS.uncoveredShare})
+  --duplicate-submits F  share submitted twice with one Idempotency-Key (default ${DEFAULTS.duplicateSubmitShare})
+  --chaos-tail S         chaos continues S seconds after the last submission (default ${DEFAULTS.chaosTailSeconds})
+  --settle S             then everything must be terminal within S seconds (default ${DEFAULTS.settleSeconds})
+  --endpoints N          RPC proxies in front of the node, each with its own faults (default ${DEFAULTS.endpoints})
+  --confirmations N      SLUICE_DEVNET_CONFIRMATIONS (default ${DEFAULTS.confirmations})
+  --reorg-depth N        deepest reorg (default ${DEFAULTS.reorgDepth})
+  --max-fee-gwei G       SLUICE_MAX_FEE_PER_GAS_GWEI (default ${DEFAULTS.maxFeeGwei})
+  --rpc-timeout-ms MS    SLUICE_RPC_TIMEOUT_MS (default ${DEFAULTS.rpcTimeoutMs})
+  --intensity X          scale chaos event rates (default ${DEFAULTS.chaosIntensity})
+  --keep                 keep the run directory and database even when green
+  --quiet                only the summary
+
+Chaos kinds: ${CHAOS_KINDS.join(', ')}
+Survivable when the harness was written ("today"): ${SURVIVABLE_TODAY.join(', ')}`;
+
+export function parseArgs(argv: string[]): { options: SimOptions; quiet: boolean } | { help: true } {
+  const o: Partial<SimOptions> = {};
+  let quiet = false;
+  const num = (flag: string, v: string | undefined): number => {
+    const n = Number(v);
+    if (v === undefined || !Number.isFinite(n)) throw new Error(`${flag} needs a number`);
+    return n;
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const [flag, inline] = arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
+    const value = () => inline ?? argv[++i];
+    switch (flag) {
+      case '-h':
+      case '--help':
+        return { help: true };
+      case '--seed':
+        o.seed = num(flag, value());
+        break;
+      case '--withdrawals':
+        o.withdrawals = num(flag, value());
+        break;
+      case '--wallets':
+        o.wallets = num(flag, value());
+        break;
+      case '--db': {
+        const v = value();
+        if (v !== 'sqlite' && v !== 'mysql') throw new Error('--db is sqlite or mysql');
+        o.db = v;
+        break;
+      }
+      case '--chaos':
+        o.chaos = parseChaos(value() ?? '');
+        break;
+      case '--block-time':
+        o.blockTime = num(flag, value());
+        break;
+      case '--rate':
+        o.rate = num(flag, value());
+        break;
+      case '--uncovered':
+        o.uncoveredShare = num(flag, value());
+        break;
+      case '--duplicate-submits':
+        o.duplicateSubmitShare = num(flag, value());
+        break;
+      case '--chaos-tail':
+        o.chaosTailSeconds = num(flag, value());
+        break;
+      case '--settle':
+        o.settleSeconds = num(flag, value());
+        break;
+      case '--endpoints':
+        o.endpoints = num(flag, value());
+        break;
+      case '--confirmations':
+        o.confirmations = num(flag, value());
+        break;
+      case '--reorg-depth':
+        o.reorgDepth = num(flag, value());
+        break;
+      case '--max-fee-gwei':
+        o.maxFeeGwei = num(flag, value());
+        break;
+      case '--rpc-timeout-ms':
+        o.rpcTimeoutMs = num(flag, value());
+        break;
+      case '--intensity':
+        o.chaosIntensity = num(flag, value());
+        break;
+      case '--keep':
+        o.keep = true;
+        break;
+      case '--quiet':
+        quiet = true;
+        break;
+      default:
+        throw new Error(`unknown option ${arg}`);
+    }
+  }
+  if (o.seed === undefined) throw new Error('--seed N is required');
+  const options: SimOptions = { ...DEFAULTS, ...o, seed: o.seed };
+  if (!Number.isInteger(options.withdrawals) || options.withdrawals < 1) throw new Error('--withdrawals must be a positive integer');
+  if (!Number.isInteger(options.wallets) || options.wallets < 1) throw new Error('--wallets must be a positive integer');
+  if (!(options.blockTime > 0)) throw new Error('--block-time must be > 0');
+  if (!(options.rate > 0)) throw new Error('--rate must be > 0');
+  if (!Number.isInteger(options.endpoints) || options.endpoints < 1) throw new Error('--endpoints must be a positive integer');
+  if (!Number.isInteger(options.reorgDepth) || options.reorgDepth < 1) throw new Error('--reorg-depth must be a positive integer');
+  return { options, quiet };
+}
