@@ -38,6 +38,7 @@ describe('loadConfig', () => {
       reconcileIntervalMs: 5_000,
       trackerIntervalMs: 1_000,
       senderMaxAttempts: 8,
+      signerMaxAttempts: 10,
       signerConcurrency: 16,
       senderConcurrency: 16,
       testDuplicateDeliveryRate: 0,

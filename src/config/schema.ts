@@ -69,8 +69,10 @@ export const configSchema = z.object({
   reconcileIntervalMs: positiveInt.default(5_000),
   /** SLUICE_TRACKER_INTERVAL_MS: how often the tracker polls receipts. */
   trackerIntervalMs: positiveInt.default(1_000),
-  /** SLUICE_SENDER_MAX_ATTEMPTS: transient broadcast failures before the TX DLQ. */
+  /** SLUICE_SENDER_MAX_ATTEMPTS: deliveries of one broadcast that fail transiently before the sender lets go (the tracker rebroadcasts). */
   senderMaxAttempts: positiveInt.default(8),
+  /** SLUICE_SIGNER_MAX_ATTEMPTS: deliveries of one signing request that fail before it is given up (transient: the reconciler retries; otherwise Invalid DLQ). */
+  signerMaxAttempts: positiveInt.default(10),
   /** SLUICE_SIGNER_CONCURRENCY / SLUICE_SENDER_CONCURRENCY: messages handled at once per worker. */
   signerConcurrency: positiveInt.default(16),
   senderConcurrency: positiveInt.default(16),
@@ -111,6 +113,7 @@ export const envNames: Record<keyof Config, string> = {
   reconcileIntervalMs: 'SLUICE_RECONCILE_INTERVAL_MS',
   trackerIntervalMs: 'SLUICE_TRACKER_INTERVAL_MS',
   senderMaxAttempts: 'SLUICE_SENDER_MAX_ATTEMPTS',
+  signerMaxAttempts: 'SLUICE_SIGNER_MAX_ATTEMPTS',
   signerConcurrency: 'SLUICE_SIGNER_CONCURRENCY',
   senderConcurrency: 'SLUICE_SENDER_CONCURRENCY',
   testDuplicateDeliveryRate: 'SLUICE_TEST_DUPLICATE_DELIVERY_RATE',

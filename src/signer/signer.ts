@@ -396,7 +396,7 @@ export function createSigner(deps: SignerDeps) {
       return runConsumer({
         queue: deps.requests,
         concurrency: common.config.signerConcurrency,
-        maxReceives: 10,
+        maxReceives: common.config.signerMaxAttempts,
         signal: common.signal,
         logger: log,
         handle: async (m: QueueMessage<RequestMessage>) => {

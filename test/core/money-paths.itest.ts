@@ -7,6 +7,8 @@ import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { loadDeployerKey } from '../../src/dev/demo-assets.js';
 import { decryptKey } from '../../src/keys/keystore-file.js';
+import { createMemoryQueue } from '../../src/queue/memory-queue.js';
+import type { RequestMessage } from '../../src/queue/types.js';
 import { createReconciler } from '../../src/reconciler/reconciler.js';
 import { buildTransfer } from '../../src/signer/build-tx.js';
 import { createSigner } from '../../src/signer/signer.js';
@@ -123,6 +125,26 @@ describe(`money-path guards on ${dbKind}`, () => {
     await services().db.kysely.updateTable('dead_letters').set({ status: 'retried' }).where('withdrawal_id', '=', id).execute();
     await reconciler.tick(0);
     expect(sent).toContain(id);
+  });
+
+  it('never dead-letters or rejects a request because the database blinked', async () => {
+    const { id } = await storedWithdrawal();
+    // The signer's database loses its connection on every transaction, the way mysql2 reports it.
+    const lost = Object.assign(new Error('Connection lost: The server closed the connection.'), { code: 'PROTOCOL_CONNECTION_LOST', fatal: true });
+    const kysely = new Proxy(services().db.kysely, {
+      get: (target, prop, receiver) => (prop === 'transaction' ? () => ({ execute: () => Promise.reject(lost) }) : Reflect.get(target, prop, receiver)),
+    });
+    const requests = createMemoryQueue<RequestMessage>('blink-requests');
+    const stop = new AbortController();
+    const common = { ...services().common, signal: stop.signal, config: { ...services().common.config, signerMaxAttempts: 1 } };
+    const running = createSigner({ ...signerDeps(), common, db: { ...services().db, kysely }, requests }).run();
+    await requests.send({ withdrawalId: id });
+    await waitFor('the request to be given up', async () => ((await requests.depth()) === 0 ? true : undefined), 10_000, 20);
+    stop.abort();
+    await running;
+    expect((await services().withdrawals.get(id))?.status).toBe('RECEIVED');
+    const letters = await services().deadLetters.list({});
+    expect(letters.filter((l) => l.withdrawal_id === id)).toEqual([]);
   });
 
   it('writes no secret to any log line, even at trace level', async () => {
