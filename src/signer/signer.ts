@@ -303,49 +303,50 @@ export function createSigner(deps: SignerDeps) {
   }
 
   /**
-   * Invariant 1's one exception: the tracker proved a foreign tx used this withdrawal's nonce and is
-   * final, so none of its own txs can ever be mined. Sign the payout again at a fresh nonce.
+   * Invariant 1's one exception: a foreign tx used this withdrawal's nonce and is final, so none
+   * of its own txs can ever be mined. The tracker asks; the signer checks the chain itself before
+   * it signs the payout again at a fresh nonce (a stale or mistaken request must not pay twice).
    */
   async function resign(w: WithdrawalRow, takenNonce: number | undefined): Promise<SignOutcome> {
-    if (w.status !== 'SIGNED' && w.status !== 'BROADCAST') return 'skipped';
+    if ((w.status !== 'SIGNED' && w.status !== 'BROADCAST') || w.nonce === null || w.cancel_reason !== null) return 'skipped';
     const chain = deps.chains.get(w.chain_id);
     const network = await assets.find(w.asset, w.chain_id);
     if (!chain || !network || !w.wallet) return 'skipped';
     const wallet = getAddress(w.wallet);
     const keyRef = (await wallets.get(w.chain_id, wallet))?.key_ref;
     if (!keyRef) return 'skipped';
+
+    const head = await chain.blockNumber();
+    const finalBlock = head - BigInt(chain.chain.confirmations) + 1n;
+    const usedAtFinal = finalBlock < 0n ? 0 : await chain.transactionCount(wallet, finalBlock);
+    if (Number(w.nonce) >= usedAtFinal) return 'skipped'; // not provably used (yet)
+    const ours = await attempts.of(w.id);
+    const receipts = await Promise.all(ours.map((a) => chain.receipt(a.tx_hash as Hex)));
+    if (receipts.some((r) => r !== null)) return 'skipped'; // one of ours mined: the tracker settles it
     const fees = await feesFor(chain).current();
 
     const result = await withTransaction(db, async (trx) => {
       const current = await lockForUpdate(db, trx.selectFrom('withdrawals').selectAll().where('id', '=', w.id)).executeTakeFirst();
-      if (!current || (current.status !== 'SIGNED' && current.status !== 'BROADCAST')) return null;
-      if (takenNonce !== undefined && Number(current.nonce) !== takenNonce) return null; // already moved
+      if (!current || (current.status !== 'SIGNED' && current.status !== 'BROADCAST') || current.cancel_reason !== null) return null;
+      // Checked on chain above for this nonce only; if it moved meanwhile, this request is stale.
+      if (Number(current.nonce) !== Number(w.nonce) || (takenNonce !== undefined && takenNonce !== Number(w.nonce))) return null;
       const latest = await attempts.latest(w.id, trx);
       const nonce = await lockNextNonce(trx, w.chain_id, wallet);
       const gas = BigInt(latest && latest.kind !== 'cancel' ? latest.gas_limit : network.gasLimit);
-      let tx: TransactionSerializableEIP1559;
-      if (current.cancel_reason !== null) {
-        // Its nonce is used, which is all a cancel wanted: settled by the tracker, nothing to sign.
-        return null;
-      } else {
-        const intent = transferIntent(current, network, nonce, fees, gas);
-        tx = build(intent);
-        verifyTransfer(serializeUnsigned(tx), intent);
-      }
+      const intent = transferIntent(current, network, nonce, fees, gas);
+      const tx = build(intent);
+      verifyTransfer(serializeUnsigned(tx), intent);
       const { raw, txHash } = await signAs(keyRef, wallet, tx);
       await takeNonce(trx, w.chain_id, wallet, nonce);
       await attempts.insert(trx, attemptRow(current, wallet, nonce, txHash, raw, 'transfer', fees, tx.gas!));
-      const patch = { nonce, tx_hash: txHash, block_number: null, block_hash: null, confirmations: 0 };
-      const event = { code: 'nonce_taken', detail: `nonce ${current.nonce} was used by a transaction Sluice did not sign; re-signed at nonce ${nonce}` };
-      if (current.status === 'BROADCAST') await withdrawals.transition(trx, w.id, 'BROADCAST', 'SIGNED', patch, event);
-      else {
-        await trx.updateTable('withdrawals').set({ ...patch, updated_at: Date.now() }).where('id', '=', w.id).where('status', '=', 'SIGNED').execute();
-        await trx.insertInto('withdrawal_events').values({ withdrawal_id: w.id, from_status: 'SIGNED', to_status: 'SIGNED', code: event.code, detail: event.detail, created_at: Date.now() }).execute();
-      }
+      await withdrawals.transition(trx, w.id, current.status, 'SIGNED', { nonce, tx_hash: txHash, block_number: null, block_hash: null, confirmations: 0 }, {
+        code: 'nonce_taken',
+        detail: `nonce ${current.nonce} was used by a transaction Sluice did not sign; re-signed at nonce ${nonce}`,
+      });
       return { txHash, nonce, from: current.status };
     });
     if (!result) return 'skipped';
-    if (result.from === 'BROADCAST') common.metrics.transitions.inc({ from: 'BROADCAST', to: 'SIGNED' });
+    common.metrics.transitions.inc({ from: result.from, to: 'SIGNED' });
     common.metrics.replacements.inc({ chain_id: String(w.chain_id), kind: 'resign' });
     log.warn({ withdrawalId: w.id, chainId: w.chain_id, wallet, nonce: result.nonce, oldNonce: w.nonce, txHash: result.txHash }, 'nonce taken by a foreign tx; re-signed at a fresh nonce');
     await enqueueSigned({ id: w.id, chain_id: w.chain_id, wallet }, result.txHash);

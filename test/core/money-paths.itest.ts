@@ -98,6 +98,17 @@ describe(`money-path guards on ${dbKind}`, () => {
     expect((await checkLedger(services())).violations).toEqual([]);
   });
 
+  it('refuses to move a withdrawal to a new nonce unless the chain shows its old one taken by someone else', async () => {
+    const { id } = await storedWithdrawal();
+    const signer = createSigner(signerDeps());
+    expect(await signer.signWithdrawal(id)).toBe('signed');
+    const row = (await services().withdrawals.get(id))!;
+    // A mistaken or stale request: the nonce is not used on chain by a foreign tx.
+    expect(await signer.handle({ withdrawalId: id, action: 'resign', nonce: Number(row.nonce) })).toBe('skipped');
+    const attempts = await services().db.kysely.selectFrom('tx_attempts').selectAll().where('withdrawal_id', '=', id).execute();
+    expect(attempts.map((a) => Number(a.nonce))).toEqual([Number(row.nonce)]);
+  });
+
   it('never signs a transaction that does not match its withdrawal', async () => {
     const { id, userId } = await storedWithdrawal();
     const attacker = newAddress();
