@@ -30,6 +30,9 @@ export type ForeignTx = { hash: Hex; wallet: string; nonce: number; variant: 're
 /** Kinds that need txs in flight: scheduled while withdrawals are still being submitted. */
 const TRAFFIC_KINDS: readonly EventKind[] = ['drop-tx', 'foreign-nonce'];
 
+/** A reorg the simulation made: blocks head-depth+1 … head were replaced by empty ones. */
+export type ReorgRecord = { head: number; depth: number };
+
 export function buildSchedule(kinds: readonly ChaosKind[], windows: { submitMs: number; totalMs: number }, random: () => number, intensity: number): ScheduledEvent[] {
   const events: ScheduledEvent[] = [];
   const roll = (): [number, number, number, number] => [random(), random(), random(), random()];
@@ -75,6 +78,7 @@ export function createChaos(deps: ChaosDeps, schedule: ScheduledEvent[]) {
   const skipped: Partial<Record<EventKind, number>> = {};
   const journal: ChaosLogEntry[] = [];
   const foreign = new Map<string, ForeignTx>();
+  const reorgs: ReorgRecord[] = [];
   let started = 0;
   let stopped = false;
   let wake: (() => void) | undefined;
@@ -189,6 +193,7 @@ export function createChaos(deps: ChaosDeps, schedule: ScheduledEvent[]) {
     }
     if (head - BigInt(depth) <= deps.readyHead + 2n) return record('reorg', 'skipped', `head ${head} too close to the setup blocks for depth ${depth}`);
     await node.call('anvil_reorg', [depth, []]);
+    reorgs.push({ head: Number(head), depth });
     record('reorg', 'done', `depth ${depth} at head ${head}: ${removed} hot-wallet tx(s) in the replaced blocks`);
   }
 
@@ -291,6 +296,7 @@ export function createChaos(deps: ChaosDeps, schedule: ScheduledEvent[]) {
     skipped,
     journal,
     foreign,
+    reorgs,
     errors,
     /** Starts the schedule; resolves when every event ran (or `stop()` was called). */
     start(): Promise<void> {

@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import { type Address, decodeEventLog, decodeFunctionData, erc20Abi, type Hex, type Transaction, type TransactionReceipt } from 'viem';
 import type { Database } from '../../../src/db/schema.js';
-import type { ForeignTx } from './chaos.js';
+import type { ForeignTx, ReorgRecord } from './chaos.js';
 import { checkLedgerDb } from './ledger.js';
 import type { Node } from './node.js';
 import type { AssetInfo, AssetSymbol, PlannedWithdrawal } from './workload.js';
@@ -37,6 +37,8 @@ export async function checkGroundTruth(input: {
   node: Node;
   assets: Record<AssetSymbol, AssetInfo>;
   foreign: Map<string, ForeignTx>;
+  reorgs?: ReorgRecord[];
+  confirmations?: number;
 }): Promise<GroundTruth> {
   const { plan, db, node, assets } = input;
   const violations: string[] = [];
@@ -57,6 +59,7 @@ export async function checkGroundTruth(input: {
   // ---- accepted, stored as asked, terminal, expected outcome ----
   const planned = new Set<string>();
   const stuck: string[] = [];
+  const stuckCauses = new Map<string, number>();
   for (const p of plan) {
     const label = `#${p.index} ${p.asset} ${p.amountText} → ${p.to}`;
     if (!p.id) {
@@ -77,7 +80,9 @@ export async function checkGroundTruth(input: {
     if (BigInt(w.fee) !== assets[p.asset].fee) mismatch.push(`fee ${w.fee}`);
     if (mismatch.length > 0) violations.push(`withdrawal ${p.id} (${label}) stored differently from the request: ${mismatch.join(', ')}`);
     if (!(TERMINAL as readonly string[]).includes(w.status)) {
-      const letters = lettersFor(w.id).map((l) => `${l.queue} DLQ ${l.code}: ${l.reason}`);
+      const letters = lettersFor(w.id).map((l) => `${l.queue} DLQ ${l.code}: ${l.reason.slice(0, 120)}`);
+      const cause = `${w.status}${w.failure_code ? `/${w.failure_code}` : ''}${lettersFor(w.id).map((l) => ` + ${l.queue} DLQ ${l.code}`).join('')}`;
+      stuckCauses.set(cause, (stuckCauses.get(cause) ?? 0) + 1);
       stuck.push(
         `  ${w.id} ${w.status}${w.failure_code ? ` failure_code=${w.failure_code}` : ''} wallet=${w.wallet ?? '-'} nonce=${w.nonce ?? '-'} tx=${w.tx_hash ?? '-'}${letters.length ? ` [${letters.join('; ')}]` : ''}`,
       );
@@ -90,7 +95,12 @@ export async function checkGroundTruth(input: {
       violations.push(`withdrawal ${w.id} (${label}) was one base unit short but ended ${w.status} (failure_code=${w.failure_code ?? '-'})`);
     }
   }
-  if (stuck.length > 0) violations.unshift(`${stuck.length} withdrawal(s) not terminal at the deadline:\n${stuck.join('\n')}`);
+  if (stuck.length > 0) {
+    const shown = stuck.slice(0, 60);
+    const more = stuck.length > shown.length ? `\n  … and ${stuck.length - shown.length} more` : '';
+    const causes = [...stuckCauses].sort((a, b) => b[1] - a[1]).map(([c, n]) => `${c} ×${n}`).join(', ');
+    violations.unshift(`${stuck.length} withdrawal(s) not terminal at the deadline (${causes}):\n${shown.join('\n')}${more}`);
+  }
   for (const r of rows) if (!planned.has(r.id)) violations.push(`withdrawal ${r.id} (key ${r.idempotency_key}) is in the database but the API never returned it: a duplicate?`);
 
   // ---- the chain: every tx from a hot wallet ----
@@ -196,7 +206,15 @@ export async function checkGroundTruth(input: {
     const other = paid.get(`${p.asset === 'ETH' ? 'USDT' : 'ETH'}/${to}`) ?? [];
     const completed = w?.status === 'COMPLETED';
     if (completed) {
-      if (own.length !== 1) violations.push(`withdrawal ${p.id} (COMPLETED) was paid ${own.length} times on chain: ${own.map((x) => `${x.amount} in ${x.hash}`).join(', ') || 'never'}`);
+      if (own.length !== 1) {
+        // A payout that vanished in a reorg as deep as the confirmations it completed with: say so.
+        const block = w?.block_number === null || w?.block_number === undefined ? undefined : Number(w.block_number);
+        const hit = block === undefined ? undefined : (input.reorgs ?? []).find((r) => block > r.head - r.depth && block <= r.head);
+        const why = hit
+          ? ` — its block ${block} was replaced by the depth-${hit.depth} reorg at head ${hit.head}${input.confirmations !== undefined && hit.depth >= input.confirmations ? ` (depth ≥ the ${input.confirmations} confirmations it completed with: beyond the finality assumption)` : ''}`
+          : '';
+        violations.push(`withdrawal ${p.id} (COMPLETED) was paid ${own.length} times on chain: ${own.map((x) => `${x.amount} in ${x.hash}`).join(', ') || 'never'}${why}`);
+      }
       else if (own[0]!.amount !== p.amount) violations.push(`withdrawal ${p.id} was paid ${own[0]!.amount} instead of ${p.amount} (${own[0]!.hash})`);
     } else if (own.length > 0) {
       violations.push(`withdrawal ${p.id} is ${w?.status ?? 'missing'} but was paid on chain: ${own.map((x) => `${x.amount} in ${x.hash}`).join(', ')}`);
@@ -282,7 +300,8 @@ export async function checkGroundTruth(input: {
 
   for (const l of openLetters) {
     const w = byId.get(l.withdrawal_id);
-    if (l.queue === 'tx' || w?.status !== 'REJECTED') notes.push(`open ${l.queue} dead letter for ${l.withdrawal_id} (${w?.status}): ${l.code} — ${l.reason}`);
+    const terminal = w && (TERMINAL as readonly string[]).includes(w.status);
+    if (terminal && (l.queue === 'tx' || w.status !== 'REJECTED')) notes.push(`open ${l.queue} dead letter for ${l.withdrawal_id} (${w?.status}): ${l.code} — ${l.reason.slice(0, 160)}`);
   }
   return { violations, notes, statusCounts, chain: stats };
 }

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { type Address, getAddress, type Hex, toHex } from 'viem';
+import { type Address, encodeFunctionData, erc20Abi, getAddress, type Hex, toHex } from 'viem';
 import { type AnvilHandle, getFreePort, startAnvil } from '../../../src/chain/anvil.js';
 import { type Db, openDatabase } from '../../../src/db/connect.js';
 import { createTestDatabase, type TestDatabase } from '../database.js';
@@ -190,6 +190,7 @@ export async function runSimulation(options: SimOptions, io: SimIo = {}): Promis
       // Dev bootstrapping (funding, token deploy) is plumbing, not the pipeline: boot without faults.
       onBooting: () => proxies.forEach((p) => (p.enabled = false)),
       onReady: () => proxies.forEach((p) => (p.enabled = faultsOn)),
+      keepAlive: () => !aborted(),
     });
     progressTimer = setInterval(() => {
       if (db && !aborted()) {
@@ -275,6 +276,7 @@ export async function runSimulation(options: SimOptions, io: SimIo = {}): Promis
     log(`submitted ${submitted}/${plan.length} in ${(submitMs / 1000).toFixed(1)} s`);
     await Promise.race([chaosDone.then(() => chaos!.drain()), until(() => aborted())]);
     await chaos.stop();
+    if (aborted()) throw new Error('run aborted (SIGINT) before the checks');
     log('chaos over; waiting for every withdrawal to be terminal');
 
     // ---- settle ----
@@ -303,11 +305,13 @@ export async function runSimulation(options: SimOptions, io: SimIo = {}): Promis
     await sluice.kill('SIGTERM');
     violations.push(...sluice.unexpectedExits.map((e) => `unexpected exit: ${e}`));
     violations.push(...chaos.errors.map((e) => `chaos harness error (not a Sluice verdict): ${e}`));
-    if (aborted()) violations.push('run aborted before the end');
+    if (aborted()) throw new Error('run aborted (SIGINT) before the checks');
+
+    if (options.selfTest) log(await injectDoublePayment(db, node, plan, assets));
 
     // ---- ground truth ----
     statuses = await readStatuses();
-    const truth = await checkGroundTruth({ plan, db: db.kysely, node, assets, foreign: chaos.foreign });
+    const truth = await checkGroundTruth({ plan, db: db.kysely, node, assets, foreign: chaos.foreign, reorgs: chaos.reorgs, confirmations: options.confirmations });
     violations.push(...truth.violations);
     notes.push(...truth.notes);
     chainStats = truth.chain;
@@ -316,8 +320,12 @@ export async function runSimulation(options: SimOptions, io: SimIo = {}): Promis
     phase = 'done';
     return report();
   } catch (err) {
-    violations.push(`harness error: ${(err as Error).stack ?? String(err)}`);
-    if (sluice) violations.push(`sluice output tail:\n${sluice.tail(30)}`);
+    if (aborted()) {
+      violations.push(`aborted: ${(err as Error).message}`);
+    } else {
+      violations.push(`harness error: ${(err as Error).stack ?? String(err)}`);
+      if (sluice) violations.push(`sluice output tail:\n${sluice.tail(30)}`);
+    }
     ok = false;
     return report();
   } finally {
@@ -366,6 +374,25 @@ export async function runSimulation(options: SimOptions, io: SimIo = {}): Promis
     }
   }
 
+}
+
+/** --self-test: a second payout of one COMPLETED withdrawal, sent from its hot wallet behind Sluice's back. */
+async function injectDoublePayment(db: Db, node: ReturnType<typeof connectNode>, plan: PlannedWithdrawal[], assets: Record<AssetSymbol, AssetInfo>): Promise<string> {
+  for (const p of plan) {
+    if (!p.id) continue;
+    const w = await db.kysely.selectFrom('withdrawals').selectAll().where('id', '=', p.id).executeTakeFirst();
+    if (w?.status !== 'COMPLETED' || !w.wallet) continue;
+    const tx =
+      p.asset === 'ETH'
+        ? { to: p.to, value: `0x${p.amount.toString(16)}`, gas: '0x5208' }
+        : { to: assets.USDT.contract!, value: '0x0', gas: '0x186a0', data: encodeFunctionData({ abi: erc20Abi, functionName: 'transfer', args: [p.to, p.amount] }) };
+    await node.call('anvil_impersonateAccount', [w.wallet]);
+    const hash = await node.call<Hex>('eth_sendTransaction', [{ from: w.wallet, ...tx }]);
+    await node.call('anvil_stopImpersonatingAccount', [w.wallet]);
+    await node.client.waitForTransactionReceipt({ hash, pollingInterval: 200 });
+    return `self-test: paid withdrawal ${p.id} (${p.asset} ${p.amountText} → ${p.to}) a second time in ${hash}; the checks below must flag it`;
+  }
+  return 'self-test: no COMPLETED withdrawal to pay twice';
 }
 
 async function inBatches<T>(items: T[], concurrency: number, fn: (item: T) => Promise<void>): Promise<void> {

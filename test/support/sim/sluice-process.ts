@@ -30,6 +30,8 @@ export function createSluiceProcess(input: {
   /** Called before each boot (the harness pauses RPC faults: dev bootstrapping is plumbing) and once ready. */
   onBooting?: () => void;
   onReady?: () => void;
+  /** An exit nobody asked for is restarted only while this says so (not while the run is ending). */
+  keepAlive?: () => boolean;
 }): SluiceProcess {
   const url = `http://127.0.0.1:${input.port}`;
   const log = fs.createWriteStream(input.logFile, { flags: 'a' });
@@ -72,6 +74,7 @@ export function createSluiceProcess(input: {
       up = false;
       log.write(`===== sim: sluice exited (code ${code}, signal ${signal}) =====\n`);
       if (expectingExit || child !== c) return;
+      if (input.keepAlive && !input.keepAlive()) return;
       unexpectedExits.push(`sluice exited by itself (code ${code}, signal ${signal}); last output:\n${tailOf(20)}`);
       // Keep the run going: bring it back like an orchestrator would.
       restarting ??= start().finally(() => (restarting = undefined));
