@@ -1,4 +1,4 @@
-import type { Address, Hash, TransactionReceipt } from 'viem';
+import type { Address, Hash, Hex, TransactionReceipt } from 'viem';
 import type { AssetRegistry } from '../assets/registry.js';
 import type { ChainRpc } from '../chain/rpc.js';
 import type { Common } from '../common.js';
@@ -254,7 +254,45 @@ export function createTracker(deps: TrackerDeps) {
     return false;
   }
 
-  async function tickLane(chain: ChainRpc, head: bigint, wallet: Address): Promise<TickResult> {
+  /**
+   * Nonces below the lane's first in-flight one (or below the wallet's next nonce) that the chain
+   * no longer counts as used: a reorg deeper than the required confirmations took settled txs
+   * away. Beyond the finality Sluice was told to assume, so it is a P1 alert; and what can be
+   * repaired safely is: a completed payout's own signed bytes and a cancel's are sent again (the
+   * same nonce: at most one of them can ever be mined). A failed payout's bytes are not — the
+   * hold was released — so that lane waits for an operator.
+   */
+  async function refillSettledGap(chain: ChainRpc, wallet: Address, from: number, to: number): Promise<void> {
+    const settled = await db.kysely
+      .selectFrom('withdrawals')
+      .select(['id', 'nonce', 'tx_hash', 'status'])
+      .where('chain_id', '=', chain.chain.chainId)
+      .where('wallet', '=', wallet)
+      .where('nonce', '>=', from)
+      .where('nonce', '<', to)
+      .where('status', 'in', ['COMPLETED', 'FAILED', 'CANCELLED'])
+      .orderBy('nonce')
+      .limit(LANE_WINDOW)
+      .execute();
+    const policy = chain.chain.policy;
+    if (settled.length < Math.min(to - from, LANE_WINDOW) && !askedRecently(`alert:gap:${wallet}:${from}`, policy.rebroadcastAfterMs)) {
+      log.error({ alert: 'nonce_gap', chainId: chain.chain.chainId, wallet, from, to }, 'nonces assigned by Sluice are unused on chain and belong to no settled withdrawal');
+    }
+    for (const w of settled) {
+      const attempt = w.tx_hash ? await attempts.byHash(w.tx_hash) : undefined;
+      if (!attempt || askedRecently(`final:${attempt.tx_hash}`, policy.rebroadcastAfterMs)) continue;
+      const fields = { alert: 'finality_violation', withdrawalId: w.id, chainId: chain.chain.chainId, wallet, nonce: w.nonce, txHash: attempt.tx_hash, status: w.status };
+      if (w.status === 'FAILED') {
+        log.error(fields, 'a failed withdrawal\'s tx left the chain after settlement (reorg beyond the required confirmations); its nonce needs an operator');
+        continue;
+      }
+      log.error(fields, 'a settled tx left the chain (reorg beyond the required confirmations); sending its signed bytes again');
+      count(chain.chain.chainId, 'rebroadcast_settled');
+      await chain.broadcast(attempt.raw_tx as Hex).catch((err) => log.warn({ ...fields, err }, 'rebroadcast of a settled tx failed; will retry'));
+    }
+  }
+
+  async function tickLane(chain: ChainRpc, head: bigint, wallet: Address, nextNonce: number | undefined): Promise<TickResult> {
     const rows = await db.kysely
       .selectFrom('withdrawals')
       .selectAll()
@@ -264,8 +302,10 @@ export function createTracker(deps: TrackerDeps) {
       .orderBy('nonce')
       .limit(LANE_WINDOW)
       .execute();
-    if (rows.length === 0) return { checked: 0, transitions: 0 };
     const mined = await chain.transactionCount(wallet, 'latest');
+    const lowest = rows.length > 0 ? Number(rows[0]!.nonce) : nextNonce;
+    if (lowest !== undefined && mined < lowest) await refillSettledGap(chain, wallet, mined, lowest);
+    if (rows.length === 0) return { checked: 0, transitions: 0 };
     const ctx: LaneContext = { chain, head, wallet, mined, blockHashes: new Map() };
     let transitions = 0;
     for (let i = 0; i < rows.length; i += ROW_PARALLELISM) {
@@ -282,16 +322,22 @@ export function createTracker(deps: TrackerDeps) {
   async function tickChain(chain: ChainRpc): Promise<TickResult> {
     const head = await chain.blockNumber();
     common.metrics.chainHead.set({ chain_id: String(chain.chain.chainId) }, Number(head));
-    const lanes = await db.kysely
-      .selectFrom('withdrawals')
-      .select('wallet')
-      .distinct()
-      .where('chain_id', '=', chain.chain.chainId)
-      .where('status', 'in', ['SIGNED', 'BROADCAST', 'CONFIRMING'])
-      .where('wallet', 'is not', null)
-      .execute();
+    // Every hot wallet is a lane, idle or not (an idle one can still lose settled txs to a reorg).
+    const [inflight, registered] = await Promise.all([
+      db.kysely
+        .selectFrom('withdrawals')
+        .select('wallet')
+        .distinct()
+        .where('chain_id', '=', chain.chain.chainId)
+        .where('status', 'in', ['SIGNED', 'BROADCAST', 'CONFIRMING'])
+        .where('wallet', 'is not', null)
+        .execute(),
+      db.kysely.selectFrom('wallets').select(['address', 'next_nonce']).where('chain_id', '=', chain.chain.chainId).execute(),
+    ]);
+    const nextNonce = new Map(registered.map((r) => [r.address, Number(r.next_nonce)]));
+    const lanes = [...new Set([...registered.map((r) => r.address), ...inflight.map((l) => l.wallet!)])].map((wallet) => ({ wallet }));
     const total = { checked: 0, transitions: 0 };
-    const results = await Promise.allSettled(lanes.map((l) => tickLane(chain, head, l.wallet as Address)));
+    const results = await Promise.allSettled(lanes.map((l) => tickLane(chain, head, l.wallet as Address, nextNonce.get(l.wallet))));
     for (const [i, r] of results.entries()) {
       if (r.status === 'fulfilled') {
         total.checked += r.value.checked;

@@ -221,6 +221,29 @@ describe(`wallet lanes recover on ${dbKind}`, () => {
     expect(await attemptsOf(id)).toHaveLength(1); // same bytes throughout, nothing re-signed
   });
 
+  it('sends a completed payout again when a reorg deeper than the confirmations took it away', async () => {
+    const user = await fund('ETH', '1');
+    const to = newAddress();
+    const id = await withdraw(user, 'ETH', to, '0.07');
+    const done = await waitStatus(id, ['COMPLETED']);
+    await chain.pauseMining();
+    try {
+      const row = await k().selectFrom('withdrawals').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+      const head = await chain.client.getBlockNumber();
+      await chain.reorg(Number(head - BigInt(row.block_number!) + 1n)); // beyond finality: the payout is gone
+      expect(await paid('ETH', to)).toBe(0n);
+      await chain.mine(1);
+      await waitFor('the settled tx to be sent again', async () => ((await chain.client.getTransaction({ hash: done.txHash }).catch(() => null)) ? true : undefined));
+    } finally {
+      await chain.resumeMining(1);
+    }
+    await waitFor('the payout to be mined again', async () => ((await paid('ETH', to)) === parseEther('0.07') ? true : undefined));
+    expect((await stack.request('GET', '/metrics')).body).toMatch(/sluice_tracker_actions_total\{chain_id="\d+",action="rebroadcast_settled"\} [1-9]/);
+    const next = await withdraw(user, 'ETH', newAddress(), '0.01'); // the lane goes on
+    expect((await waitStatus(next, TERMINAL)).status).toBe('COMPLETED');
+    expect(await paid('ETH', to)).toBe(parseEther('0.07'));
+  });
+
   it('waits visibly while the hot wallet has no gas money, and goes on once it is refilled', async () => {
     const user = await fund('ETH', '1');
     const to = newAddress();
