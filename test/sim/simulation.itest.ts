@@ -9,15 +9,14 @@
  * wallets' txs, block by block), nothing else paid, no nonce gaps, ledger conserved.
  *
  * The chaos enabled here is SURVIVABLE_TODAY in test/support/sim/options.ts: the one list to widen
- * (or narrow) as the pipeline changes (all kinds: CHAOS_KINDS there). Reorgs stay shallower than
- * the confirmations (depth 1, 2 confirmations): deeper ones un-mine COMPLETED payouts, which no
- * engine can be asked to prevent; `npm run sim` explores those with its default --reorg-depth 3.
+ * (or narrow) as the pipeline changes (all kinds: CHAOS_KINDS there; today everything but
+ * `deep-reorg`, a reorg as deep as the confirmations, which un-mines COMPLETED payouts).
  *
  * A failing seed prints its report (violations, chaos log, run dir with sluice.log). Reproduce:
  *   - the same test:  SEED=<first seed of the run> npx vitest run --project core-sqlite test/sim
  *     (the seeds are SEED, SEED+1, SEED+2; vitest.config.ts fixes SEED by default)
  *   - one seed alone, with live progress:
- *       npm run sim -- --seed <n> --withdrawals 50 --wallets 2 --db sqlite --chaos today --block-time 1 --chaos-tail 10 --settle 60 --reorg-depth 1
+ *       npm run sim -- --seed <n> --withdrawals 50 --wallets 2 --db sqlite --chaos today --block-time 1 --chaos-tail 10 --settle 60
  *     (the failure message prints this exact command; `--db mysql` for core-mariadb)
  * The seed fixes the workload and the chaos schedule; timing (which request a fault hits, where a
  * SIGKILL lands) differs from run to run, so re-run a few times if it does not repeat at once.
@@ -43,7 +42,6 @@ const ciOptions = (seed: number): SimOptions => ({
   rate: 5,
   chaosTailSeconds: 10,
   settleSeconds: 60,
-  reorgDepth: DEFAULTS.confirmations - 1,
 });
 
 describe.sequential(`seeded chaos simulation on ${dbKind} (SEED=${baseSeed}; chaos: ${SURVIVABLE_TODAY.join(', ')})`, () => {
@@ -59,7 +57,7 @@ describe.sequential(`seeded chaos simulation on ${dbKind} (SEED=${baseSeed}; cha
       if (on('rpc-error')) expect(report.faults.failBefore, 'RPC errors injected').toBeGreaterThan(0);
       if (on('sigkill')) expect(report.chaos.sigkill ?? 0, 'SIGKILLs').toBeGreaterThan(0);
       // Chain events may find nothing to hit (no tx pending at that moment): scheduled is enough.
-      for (const kind of ['drop-tx', 'reorg', 'foreign-nonce', 'fee-spike', 'fee-spike-over-cap', 'low-funds', 'restart']) {
+      for (const kind of ['drop-tx', 'reorg', 'deep-reorg', 'foreign-nonce', 'fee-spike', 'fee-spike-over-cap', 'low-funds', 'restart']) {
         if (on(kind)) expect((report.chaos[kind] ?? 0) + (report.chaosSkipped[kind] ?? 0), `${kind} events scheduled`).toBeGreaterThan(0);
       }
       expect(report.statusCounts.COMPLETED ?? 0, 'completed').toBe(report.expected.completed);

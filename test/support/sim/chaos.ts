@@ -4,7 +4,8 @@ import type { ChaosKind, SimOptions } from './options.js';
 import type { SluiceProcess } from './sluice-process.js';
 
 /** Chaos kinds that are events on a schedule (the others are proxy fault rates or an env knob). */
-export const EVENT_KINDS = ['drop-tx', 'fee-spike', 'fee-spike-over-cap', 'reorg', 'foreign-nonce', 'low-funds', 'sigkill', 'restart'] as const;
+// (Append new kinds at the end: the schedule rolls per kind in this order.)
+export const EVENT_KINDS = ['drop-tx', 'fee-spike', 'fee-spike-over-cap', 'reorg', 'foreign-nonce', 'low-funds', 'sigkill', 'restart', 'deep-reorg'] as const;
 export type EventKind = (typeof EVENT_KINDS)[number];
 
 /** Mean seconds between two events of a kind (at intensity 1); each enabled kind happens at least once. */
@@ -17,6 +18,7 @@ const MEAN_INTERVAL_S: Record<EventKind, number> = {
   'low-funds': 20,
   sigkill: 15,
   restart: 40,
+  'deep-reorg': 20,
 };
 
 /** One scheduled event with every random choice rolled up front, so the seed fixes the schedule. */
@@ -172,8 +174,17 @@ export function createChaos(deps: ChaosDeps, schedule: ScheduledEvent[]) {
     );
   }
 
-  async function reorg(e: ScheduledEvent) {
-    const depth = 1 + Math.floor(e.rolls[0] * options.reorgDepth);
+  /**
+   * `reorg` stays shallower than the confirmations (1 … min(--reorg-depth, confirmations-1)):
+   * within the finality assumption. `deep-reorg` goes as deep as the confirmations or deeper
+   * (confirmations … max(--reorg-depth, confirmations)), so it can un-mine COMPLETED payouts.
+   */
+  async function reorg(e: ScheduledEvent, deep: boolean) {
+    const kind = deep ? 'deep-reorg' : 'reorg';
+    const c = options.confirmations;
+    const [min, max] = deep ? [c, Math.max(options.reorgDepth, c)] : [1, Math.min(options.reorgDepth, c - 1)];
+    if (max < min) return record(kind, 'skipped', `no depth below the ${c} confirmation(s)`);
+    const depth = min + Math.floor(e.rolls[0] * (max - min + 1));
     const wallets = new Set((await deps.hotWallets()).map((w) => w.toLowerCase()));
     // Aim at blocks that carry hot-wallet txs: wait a few seconds for one within reach.
     const until = Date.now() + 5_000;
@@ -191,10 +202,10 @@ export function createChaos(deps: ChaosDeps, schedule: ScheduledEvent[]) {
       if (next === head) continue;
       head = next;
     }
-    if (head - BigInt(depth) <= deps.readyHead + 2n) return record('reorg', 'skipped', `head ${head} too close to the setup blocks for depth ${depth}`);
+    if (head - BigInt(depth) <= deps.readyHead + 2n) return record(kind, 'skipped', `head ${head} too close to the setup blocks for depth ${depth}`);
     await node.call('anvil_reorg', [depth, []]);
     reorgs.push({ head: Number(head), depth });
-    record('reorg', 'done', `depth ${depth} at head ${head}: ${removed} hot-wallet tx(s) in the replaced blocks`);
+    record(kind, 'done', `depth ${depth} at head ${head}: ${removed} hot-wallet tx(s) in the replaced blocks`);
   }
 
   async function foreignNonce(e: ScheduledEvent) {
@@ -275,7 +286,9 @@ export function createChaos(deps: ChaosDeps, schedule: ScheduledEvent[]) {
       case 'fee-spike-over-cap':
         return feeSpike(e, true);
       case 'reorg':
-        return reorg(e);
+        return reorg(e, false);
+      case 'deep-reorg':
+        return reorg(e, true);
       case 'foreign-nonce':
         return foreignNonce(e);
       case 'low-funds':

@@ -5,7 +5,7 @@ const STATUS_ORDER = ['RECEIVED', 'SIGNED', 'BROADCAST', 'CONFIRMING', 'COMPLETE
 export function formatProgress(p: Progress): string {
   const statuses = STATUS_ORDER.filter((s) => p.statuses[s]).map((s) => `${s} ${p.statuses[s]}`).join(' ');
   const chaos = Object.entries(p.chaos).map(([k, n]) => `${k} ${n}`).join(' ');
-  return `[${(p.elapsedMs / 1000).toFixed(0).padStart(4)}s ${p.phase.padEnd(6)}] submitted ${p.submitted}/${p.planned} | ${statuses || '-'} | chaos: ${chaos || '-'} | rpc faults ${p.faults}`;
+  return `[${(p.elapsedMs / 1000).toFixed(0).padStart(4)}s ${p.phase.padEnd(6)}] submitted ${p.submitted}/${p.planned} | ${statuses || '-'} | rpc faults ${p.faults} | chaos: ${chaos || '-'}`;
 }
 
 function table(rows: Array<[string, string]>): string[] {
@@ -55,6 +55,6 @@ export function formatReport(r: SimReport): string {
     lines.push('', 'VIOLATIONS:', ...r.violations.map((v) => `  ✗ ${v}`));
     lines.push('', `SEED=${r.seed}`, `reproduce: ${r.reproduce}`);
   }
-  if (r.runDir) lines.push(`run dir (data dir, sluice.log, env.json): ${r.runDir}`);
+  if (r.runDir) lines.push(`run dir (data dir, sluice.log, env.json, database.txt for MariaDB): ${r.runDir}`);
   return lines.join('\n');
 }

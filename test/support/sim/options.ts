@@ -14,7 +14,8 @@ export const CHAOS_KINDS = [
   'drop-tx', // anvil_dropTransaction on a pending tx of a hot wallet
   'fee-spike', // base fee held high (below the fee cap) for a few blocks, then released
   'fee-spike-over-cap', // once: base fee held above SLUICE_MAX_FEE_PER_GAS_GWEI for a few blocks
-  'reorg', // anvil_reorg depth 1..--reorg-depth, no replacement txs: the txs of those blocks vanish
+  'reorg', // anvil_reorg shallower than the confirmations, no replacement txs: the txs of those blocks vanish
+  'deep-reorg', // anvil_reorg as deep as the confirmations or deeper (up to --reorg-depth): can un-mine COMPLETED payouts
   'foreign-nonce', // a tx Sluice did not sign takes a hot-wallet nonce (impersonated eth_sendTransaction)
   'low-funds', // a hot wallet's ETH balance drops to almost nothing for a few seconds, then is restored
   // Sluice itself.
@@ -30,9 +31,9 @@ export type ChaosKind = (typeof CHAOS_KINDS)[number];
  * run. Widen it as features land; narrow it (and say why) if one regresses.
  *
  * Before the robustness work (commit f8aca31) only the proxy faults, duplicate deliveries and
- * restarts passed. Since b89e356 every kind passes, as long as reorgs stay shallower than the
- * confirmations (the CI run uses --reorg-depth 1 with 2 confirmations): a reorg as deep as the
- * confirmations un-mines payouts that are already COMPLETED, and nothing brings them back.
+ * restarts passed. Since b89e356 every kind passes but `deep-reorg`: a reorg as deep as the
+ * confirmations un-mines payouts that are already COMPLETED (ledger settled), nothing brings them
+ * back, and the nonce they leave free stalls every later tx of that wallet (never filled).
  */
 export const SURVIVABLE_TODAY: readonly ChaosKind[] = [
   'rpc-error',
@@ -74,7 +75,7 @@ export type SimOptions = {
   endpoints: number;
   /** SLUICE_DEVNET_CONFIRMATIONS */
   confirmations: number;
-  /** Deepest reorg injected. */
+  /** Deepest `deep-reorg`; `reorg` stays shallower than the confirmations. */
   reorgDepth: number;
   /** SLUICE_MAX_FEE_PER_GAS_GWEI */
   maxFeeGwei: number;
@@ -173,7 +174,7 @@ withdrawals submitted through the API, chaos injected, then every result checked
   --settle S             then everything must be terminal within S seconds (default ${DEFAULTS.settleSeconds})
   --endpoints N          RPC proxies in front of the node, each with its own faults (default ${DEFAULTS.endpoints})
   --confirmations N      SLUICE_DEVNET_CONFIRMATIONS (default ${DEFAULTS.confirmations})
-  --reorg-depth N        deepest reorg (default ${DEFAULTS.reorgDepth})
+  --reorg-depth N        deepest deep-reorg; reorg stays below --confirmations (default ${DEFAULTS.reorgDepth})
   --max-fee-gwei G       SLUICE_MAX_FEE_PER_GAS_GWEI (default ${DEFAULTS.maxFeeGwei})
   --rpc-timeout-ms MS    SLUICE_RPC_TIMEOUT_MS (default ${DEFAULTS.rpcTimeoutMs})
   --intensity X          scale chaos event rates (default ${DEFAULTS.chaosIntensity})
@@ -183,7 +184,7 @@ withdrawals submitted through the API, chaos injected, then every result checked
   --quiet                only the summary
 
 Chaos kinds: ${CHAOS_KINDS.join(', ')}
-Survived by today's code ("today"; with reorgs shallower than the confirmations): ${SURVIVABLE_TODAY.join(', ')}`;
+Survived by today's code ("today"): ${SURVIVABLE_TODAY.join(', ')}`;
 
 export function parseArgs(argv: string[]): { options: SimOptions; quiet: boolean } | { help: true } {
   const o: Partial<SimOptions> = {};

@@ -343,7 +343,7 @@ export async function runSimulation(options: SimOptions, io: SimIo = {}): Promis
       await database?.drop().catch(() => undefined);
       fs.rmSync(runDir, { recursive: true, force: true });
     } else if (database) {
-      fs.appendFileSync(path.join(runDir, 'env.json'), `\n// MariaDB database kept: ${database.url}\n`);
+      fs.writeFileSync(path.join(runDir, 'database.txt'), `MariaDB database kept for inspection: ${database.url}\n`);
     }
   }
 
