@@ -64,4 +64,13 @@ describe.sequential(`seeded chaos simulation on ${dbKind} (SEED=${baseSeed}; cha
       expect(report.statusCounts.REJECTED ?? 0, 'rejected').toBe(report.expected.rejected);
     }, 300_000);
   }
+
+  it('the checks have teeth: a second payout sent behind Sluice\'s back fails the run', async () => {
+    const report = await runSimulation({ ...ciOptions(baseSeed), withdrawals: 10, chaos: [], selfTest: true });
+    const text = report.violations.join('\n');
+    expect(text).toMatch(/was paid 2 times on chain/);
+    expect(text).toMatch(/neither signed by Sluice .* nor injected by the simulation/);
+    expect(text).toMatch(/holds .* on chain; expected/);
+    expect(report.ok).toBe(false);
+  }, 120_000);
 });

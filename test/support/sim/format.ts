@@ -52,6 +52,9 @@ export function formatReport(r: SimReport): string {
   lines.push('', `sluice starts: ${r.sluiceStarts}; duration ${(r.durationMs / 1000).toFixed(1)} s (submit ${(r.timings.submitMs / 1000).toFixed(1)} s, settle ${(r.timings.settleMs / 1000).toFixed(1)} s)`);
   if (r.notes.length) lines.push('', 'notes:', ...r.notes.map((n) => `  - ${n}`));
   if (!r.ok) {
+    if (r.chaosLog.length) {
+      lines.push('', 'chaos log:', ...r.chaosLog.map((e) => `  ${(e.atMs / 1000).toFixed(1).padStart(6)}s ${e.kind}${e.outcome === 'skipped' ? ' (skipped)' : ''}: ${e.detail}`));
+    }
     lines.push('', 'VIOLATIONS:', ...r.violations.map((v) => `  ✗ ${v}`));
     lines.push('', `SEED=${r.seed}`, `reproduce: ${r.reproduce}`);
   }

@@ -129,7 +129,7 @@ export async function runSimulation(options: SimOptions, io: SimIo = {}): Promis
       sluiceStarts: sluice?.starts ?? 0,
       durationMs: Date.now() - t0,
       timings: { submitMs, settleMs },
-      ...(ok && !options.keep ? {} : { runDir }),
+      ...((ok || options.selfTest) && !options.keep ? {} : { runDir }),
     };
   };
 
@@ -339,7 +339,8 @@ export async function runSimulation(options: SimOptions, io: SimIo = {}): Promis
     await db?.close().catch(() => undefined);
     await Promise.all(proxies.map((p) => p.close()));
     await anvil?.stop().catch(() => undefined);
-    if (ok && !options.keep) {
+    // A self-test is meant to fail: nothing of it is worth keeping.
+    if ((ok || options.selfTest) && !options.keep) {
       await database?.drop().catch(() => undefined);
       fs.rmSync(runDir, { recursive: true, force: true });
     } else if (database) {
