@@ -9,8 +9,7 @@
  * wallets' txs, block by block), nothing else paid, no nonce gaps, ledger conserved.
  *
  * The chaos enabled here is SURVIVABLE_TODAY in test/support/sim/options.ts: the one list to widen
- * (or narrow) as the pipeline changes (all kinds: CHAOS_KINDS there; today everything but
- * `deep-reorg`, a reorg as deep as the confirmations, which un-mines COMPLETED payouts).
+ * (or narrow) as the pipeline changes (all kinds: CHAOS_KINDS there; today that is all of them).
  *
  * A failing seed prints its report (violations, chaos log, run dir with sluice.log). Reproduce:
  *   - the same test:  SEED=<first seed of the run> npx vitest run --project core-sqlite test/sim

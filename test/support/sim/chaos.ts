@@ -66,6 +66,8 @@ export type ChaosDeps = {
   readyHead: bigint;
   /** Where foreign txs send their 0 value. */
   sink: Address;
+  /** How many of these tx hashes are the settled tx of a COMPLETED withdrawal (for the chaos log). */
+  completedAmong(hashes: string[]): Promise<number>;
   log(line: string): void;
 };
 
@@ -189,23 +191,25 @@ export function createChaos(deps: ChaosDeps, schedule: ScheduledEvent[]) {
     // Aim at blocks that carry hot-wallet txs: wait a few seconds for one within reach.
     const until = Date.now() + 5_000;
     let head = await node.head();
-    let removed = 0;
+    let removed: string[] = [];
     for (;;) {
-      removed = 0;
+      removed = [];
       for (let n = head - BigInt(depth) + 1n; n <= head && n > 0n; n++) {
         const block = await node.client.getBlock({ blockNumber: n, includeTransactions: true });
-        removed += block.transactions.filter((t) => wallets.has(t.from.toLowerCase())).length;
+        removed.push(...block.transactions.filter((t) => wallets.has(t.from.toLowerCase())).map((t) => t.hash.toLowerCase()));
       }
-      if (removed > 0 || stopped || Date.now() >= until) break;
+      if (removed.length > 0 || stopped || Date.now() >= until) break;
       await new Promise((r) => setTimeout(r, Math.max(100, (options.blockTime * 1000) / 4)));
       const next = await node.head();
       if (next === head) continue;
       head = next;
     }
     if (head - BigInt(depth) <= deps.readyHead + 2n) return record(kind, 'skipped', `head ${head} too close to the setup blocks for depth ${depth}`);
+    const completed = removed.length > 0 ? await deps.completedAmong(removed).catch(() => -1) : 0;
     await node.call('anvil_reorg', [depth, []]);
     reorgs.push({ head: Number(head), depth });
-    record(kind, 'done', `depth ${depth} at head ${head}: ${removed} hot-wallet tx(s) in the replaced blocks`);
+    const settled = completed > 0 ? `, ${completed} of them already COMPLETED` : '';
+    record(kind, 'done', `depth ${depth} at head ${head}: ${removed.length} hot-wallet tx(s) in the replaced blocks${settled}`);
   }
 
   async function foreignNonce(e: ScheduledEvent) {

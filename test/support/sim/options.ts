@@ -31,9 +31,9 @@ export type ChaosKind = (typeof CHAOS_KINDS)[number];
  * run. Widen it as features land; narrow it (and say why) if one regresses.
  *
  * Before the robustness work (commit f8aca31) only the proxy faults, duplicate deliveries and
- * restarts passed. Since b89e356 every kind passes but `deep-reorg`: a reorg as deep as the
- * confirmations un-mines payouts that are already COMPLETED (ledger settled), nothing brings them
- * back, and the nonce they leave free stalls every later tx of that wallet (never filled).
+ * restarts passed. Since b89e356 every kind passed but `deep-reorg` (a reorg as deep as the
+ * confirmations un-mined COMPLETED payouts for good and stalled the wallet behind the freed
+ * nonce); since 2679244 (settled txs a reorg took away are sent again) every kind passes.
  */
 export const SURVIVABLE_TODAY: readonly ChaosKind[] = [
   'rpc-error',
@@ -44,6 +44,7 @@ export const SURVIVABLE_TODAY: readonly ChaosKind[] = [
   'fee-spike',
   'fee-spike-over-cap',
   'reorg',
+  'deep-reorg',
   'foreign-nonce',
   'low-funds',
   'duplicate-delivery',

@@ -244,6 +244,11 @@ export async function runSimulation(options: SimOptions, io: SimIo = {}): Promis
         readyHead,
         sink,
         log,
+        async completedAmong(hashes) {
+          const rows = await db!.kysely.selectFrom('withdrawals').select('tx_hash').where('status', '=', 'COMPLETED').where('tx_hash', 'is not', null).execute();
+          const wanted = new Set(hashes.map((h) => h.toLowerCase()));
+          return rows.filter((r) => wanted.has(r.tx_hash!.toLowerCase())).length;
+        },
         async hotWallets() {
           if (!walletCache || Date.now() - walletCache.at > 3000) {
             const rows = await db!.kysely.selectFrom('wallets').select('address').where('chain_id', '=', chainId).execute();
