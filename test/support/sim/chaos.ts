@@ -29,6 +29,9 @@ export type ChaosLogEntry = { atMs: number; kind: EventKind; outcome: 'done' | '
 /** A tx the simulation itself sent from a hot wallet (foreign-nonce): the only non-Sluice tx allowed there. */
 export type ForeignTx = { hash: Hex; wallet: string; nonce: number; variant: 'replace' | 'next' };
 
+/** What a hot wallet is refilled to when a reorg undid the end of its low-funds period (dev mode funds 10 000 ETH). */
+const REFILL = 10n ** 22n;
+
 /** Kinds that need txs in flight: scheduled while withdrawals are still being submitted. */
 const TRAFFIC_KINDS: readonly EventKind[] = ['drop-tx', 'foreign-nonce'];
 
@@ -208,6 +211,7 @@ export function createChaos(deps: ChaosDeps, schedule: ScheduledEvent[]) {
     const completed = removed.length > 0 ? await deps.completedAmong(removed).catch(() => -1) : 0;
     await node.call('anvil_reorg', [depth, []]);
     reorgs.push({ head: Number(head), depth });
+    await healBalances(`the ${kind}`);
     const settled = completed > 0 ? `, ${completed} of them already COMPLETED` : '';
     record(kind, 'done', `depth ${depth} at head ${head}: ${removed.length} hot-wallet tx(s) in the replaced blocks${settled}`);
   }
@@ -248,13 +252,31 @@ export function createChaos(deps: ChaosDeps, schedule: ScheduledEvent[]) {
     }
   }
 
+  /**
+   * anvil_reorg rolls the state back to the block before the reorg, cheat-code balance changes
+   * included: a low-funds restore made inside the replaced blocks is undone and the wallet is
+   * short again, for good. After each reorg (and at the end) a wallet that is not in a low-funds
+   * period but holds under 1 ETH is refilled, so the only short periods are the scheduled ones.
+   */
+  async function healBalances(why: string) {
+    for (const wallet of await deps.hotWallets()) {
+      const w = wallet.toLowerCase();
+      if (lowFunds.has(w)) continue;
+      const balance = await node.client.getBalance({ address: wallet });
+      if (balance >= 10n ** 18n) continue;
+      await node.call('anvil_setBalance', [w, `0x${REFILL.toString(16)}`]);
+      deps.log(`chaos ${(elapsed() / 1000).toFixed(1)}s low-funds: ${w} held ${formatGwei(balance)} gwei after ${why}; refilled`);
+    }
+  }
+
   async function lowFundsEvent(e: ScheduledEvent) {
     const wallets = await deps.hotWallets();
     if (wallets.length === 0) return record('low-funds', 'skipped', 'no hot wallet yet');
     const wallet = pick(wallets, e.rolls[0]).toLowerCase();
     const seconds = 3 + Math.floor(e.rolls[1] * 6);
     const existing = lowFunds.get(wallet);
-    const restore = existing?.restore ?? (await node.client.getBalance({ address: wallet as Address }));
+    const current = existing ? 0n : await node.client.getBalance({ address: wallet as Address });
+    const restore = existing?.restore ?? (current < 10n ** 18n ? REFILL : current);
     const low = 10n ** 15n; // 0.001 ETH: a few txs' gas at a low base fee, less than most ETH payouts
     await node.call('anvil_setBalance', [wallet, `0x${low.toString(16)}`]);
     lowFunds.set(wallet, { until: Date.now() + seconds * 1000, restore });
@@ -351,6 +373,7 @@ export function createChaos(deps: ChaosDeps, schedule: ScheduledEvent[]) {
       await Promise.all(holders);
       for (const [wallet, entry] of lowFunds) await node.call('anvil_setBalance', [wallet, `0x${entry.restore.toString(16)}`]).catch(() => undefined);
       lowFunds.clear();
+      await healBalances('chaos ended').catch(() => undefined);
       if (!deps.sluice.up) await deps.sluice.start();
     },
     remaining(): number {

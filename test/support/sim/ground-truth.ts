@@ -267,7 +267,8 @@ export async function checkGroundTruth(input: {
   }
   for (const w of walletRows) {
     const address = w.address as Address;
-    const [latest, pending] = await Promise.all([node.nonce(address, 'latest'), node.nonce(address, 'pending')]);
+    const [latest, pending, eth] = await Promise.all([node.nonce(address, 'latest'), node.nonce(address, 'pending'), node.client.getBalance({ address })]);
+    if (eth < 10n ** 18n) notes.push(`hot wallet ${address} ends with only ${eth} wei: chaos left it short (a harness problem if low-funds had ended)`);
     if (pending !== latest) violations.push(`wallet ${address}: ${pending - latest} tx(s) still pending after quiescence (pending nonce ${pending}, latest ${latest})`);
     const next = Number(w.next_nonce);
     if (latest < next) {
