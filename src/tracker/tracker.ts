@@ -2,6 +2,7 @@ import type { Address, Hash, Hex, TransactionReceipt } from 'viem';
 import type { AssetRegistry } from '../assets/registry.js';
 import type { ChainRpc } from '../chain/rpc.js';
 import type { Common } from '../common.js';
+import { isRetryable } from '../errors/base.js';
 import type { Db } from '../db/connect.js';
 import type { WithdrawalStatus } from '../db/schema.js';
 import { withTransaction } from '../db/transaction.js';
@@ -66,6 +67,9 @@ export function createTracker(deps: TrackerDeps) {
     if (asked.size > 50_000) for (const [k, t] of asked) if (Date.now() - t > 3_600_000) asked.delete(k);
     return false;
   }
+
+  /** An RPC outage is expected and shows in the endpoint metrics; only other failures deserve a warning. */
+  const retryLog = (err: unknown) => (isRetryable(err) ? log.debug.bind(log) : log.warn.bind(log));
 
   const count = (chainId: number, action: string) => common.metrics.trackerActions.inc({ chain_id: String(chainId), action });
 
@@ -242,7 +246,8 @@ export function createTracker(deps: TrackerDeps) {
     }
     const lastSent = Number(latest.last_broadcast_at ?? latest.created_at);
     if (now - lastSent >= policy.rebroadcastAfterMs) await rebroadcast(w, latest, policy.rebroadcastAfterMs);
-    if (now - Number(latest.created_at) >= policy.bumpAfterMs) {
+    // Higher fees cannot help a wallet that cannot pay at all: it waits for a refill instead.
+    if (now - Number(latest.created_at) >= policy.bumpAfterMs && w.failure_code !== 'hot_wallet_insufficient_funds') {
       // Bump the lane's head (it holds every later nonce back), and any tx the base fee has outgrown.
       const stuck = Number(w.nonce) === ctx.mined || BigInt(latest.max_fee_per_gas) < (await baseFee(ctx));
       if (stuck && !askedRecently(`bump:${latest.tx_hash}`, policy.bumpAfterMs)) {
@@ -313,7 +318,7 @@ export function createTracker(deps: TrackerDeps) {
       const results = await Promise.allSettled(batch.map((w) => (Number(w.nonce) < mined ? trackMined(w, ctx) : trackPending(w, ctx))));
       for (const [j, r] of results.entries()) {
         if (r.status === 'fulfilled') transitions += r.value ? 1 : 0;
-        else log.warn({ withdrawalId: batch[j]!.id, chainId: chain.chain.chainId, wallet, err: r.reason }, 'tracking failed; will retry next tick');
+        else retryLog(r.reason)({ withdrawalId: batch[j]!.id, chainId: chain.chain.chainId, wallet, err: r.reason }, 'tracking failed; will retry next tick');
       }
     }
     return { checked: rows.length, transitions };
@@ -342,7 +347,7 @@ export function createTracker(deps: TrackerDeps) {
       if (r.status === 'fulfilled') {
         total.checked += r.value.checked;
         total.transitions += r.value.transitions;
-      } else log.warn({ chainId: chain.chain.chainId, wallet: lanes[i]!.wallet, err: r.reason }, 'lane tick failed; will retry');
+      } else retryLog(r.reason)({ chainId: chain.chain.chainId, wallet: lanes[i]!.wallet, err: r.reason }, 'lane tick failed; will retry');
     }
     return total;
   }
