@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely';
 import { type Address, decodeEventLog, decodeFunctionData, erc20Abi, type Hex, type Transaction, type TransactionReceipt } from 'viem';
 import type { Database } from '../../../src/db/schema.js';
 import type { ForeignTx, ReorgRecord } from './chaos.js';
-import { checkLedgerDb } from './ledger.js';
+import { checkLedgerDb } from '../ledger-check.js';
 import type { Node } from './node.js';
 import type { AssetInfo, AssetSymbol, PlannedWithdrawal } from './workload.js';
 
