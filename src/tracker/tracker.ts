@@ -6,8 +6,10 @@ import { isRetryable } from '../errors/base.js';
 import type { Db } from '../db/connect.js';
 import type { WithdrawalStatus } from '../db/schema.js';
 import { withTransaction } from '../db/transaction.js';
+import type { DeadLetters } from '../dlq/dead-letters.js';
 import type { Ledger } from '../ledger/ledger.js';
 import type { Queue, RequestMessage, SignedMessage } from '../queue/types.js';
+import { createSender } from '../sender/sender.js';
 import { sleep } from '../util/sleep.js';
 import { type AttemptRow, createAttempts, PAYOUT_KINDS } from '../withdrawals/attempts.js';
 import { StaleTransitionError } from '../withdrawals/errors.js';
@@ -23,8 +25,9 @@ export type TrackerDeps = {
   chains: Map<number, ChainRpc>;
   /** The signer's queue: fee bumps, cancels and re-signs are asked for here. */
   requests: Queue<RequestMessage>;
-  /** The senders' queue: rebroadcasts of stored bytes go here. */
+  /** The senders' queue (a rebroadcast may lead to a cancel being signed and queued). */
   signed: Queue<SignedMessage>;
+  deadLetters: DeadLetters;
 };
 
 export type TickResult = { checked: number; transitions: number };
@@ -33,6 +36,8 @@ type Settlement = 'complete' | 'release' | null;
 
 /** Lowest nonces of a lane looked at per tick: a lane only moves in nonce order, so these are the ones that matter. */
 const LANE_WINDOW = 256;
+/** Pending nonces past the lane's first unmined one that are rebroadcast (geth keeps ~16 pending per sender). */
+const REBROADCAST_WINDOW = 16;
 /** Rows of one lane handled at once (each may need an RPC call or a transaction). */
 const ROW_PARALLELISM = 8;
 
@@ -57,6 +62,7 @@ export function createTracker(deps: TrackerDeps) {
   const { common, db, ledger, withdrawals } = deps;
   const log = common.logger.child({ component: 'tracker' });
   const attempts = createAttempts(db);
+  const sender = createSender({ ...deps, signed: deps.signed, requests: deps.requests });
   /** When this process last asked for something about a tx, so one tick's request isn't repeated every tick. */
   const asked = new Map<string, number>();
 
@@ -140,10 +146,18 @@ export function createTracker(deps: TrackerDeps) {
     return true;
   }
 
+  /**
+   * Sends the newest tx's stored bytes again, here and now, with the sender's own handling of what
+   * the node says (bump, wait, cancel). Not through the senders' queue: a lane's FIFO group must
+   * stay free for first broadcasts and replacements, and a flood of repeats would queue the one
+   * that matters behind the ones that do not.
+   */
   async function rebroadcast(w: WithdrawalRow, latest: AttemptRow, withinMs: number): Promise<void> {
     if (askedRecently(`rb:${latest.tx_hash}`, withinMs)) return;
-    await deps.signed.send({ withdrawalId: w.id, txHash: latest.tx_hash }, { groupId: `${w.chain_id}:${w.wallet}` });
     count(w.chain_id, 'rebroadcast');
+    await sender.sendWithdrawal({ withdrawalId: w.id, txHash: latest.tx_hash }).catch((err) => {
+      retryLog(err)({ withdrawalId: w.id, chainId: w.chain_id, wallet: w.wallet, nonce: w.nonce, txHash: latest.tx_hash, err }, 'rebroadcast failed; will try again');
+    });
   }
 
   /** A nonce that is used on chain: which of our txs is it, and how deep? */
@@ -245,7 +259,9 @@ export function createTracker(deps: TrackerDeps) {
       return false;
     }
     const lastSent = Number(latest.last_broadcast_at ?? latest.created_at);
-    if (now - lastSent >= policy.rebroadcastAfterMs) await rebroadcast(w, latest, policy.rebroadcastAfterMs);
+    // Only the lane's first nonces: nothing above them can be mined first anyway.
+    const nearHead = Number(w.nonce) < ctx.mined + REBROADCAST_WINDOW;
+    if (nearHead && now - lastSent >= policy.rebroadcastAfterMs) await rebroadcast(w, latest, policy.rebroadcastAfterMs);
     // Higher fees cannot help a wallet that cannot pay at all: it waits for a refill instead.
     if (now - Number(latest.created_at) >= policy.bumpAfterMs && w.failure_code !== 'hot_wallet_insufficient_funds') {
       // Bump the lane's head (it holds every later nonce back), and any tx the base fee has outgrown.
