@@ -13,7 +13,7 @@ import {
 } from 'viem';
 import type { Logger } from '../observability/logger.js';
 import { type CircuitOptions, EndpointHealth, type EndpointState, type Permit, bestHead, lagBlocks, rankForReads } from './endpoint-health.js';
-import { AlreadyKnownError, type ChainError, NodeUnavailableError } from './errors.js';
+import { AlreadyKnownError, type ChainError, NodeTimeoutError, NodeUnavailableError } from './errors.js';
 import { toChainError } from './node-error.js';
 import type { ChainConfig } from './types.js';
 
@@ -129,9 +129,22 @@ export function createChainRpc(chain: ChainConfig, logger: Logger, options: Chai
   }
 
   /** Runs one call on one endpoint under its permit and records the outcome. */
+  /**
+   * The transport's own timeout should end every call; this deadline is the backstop that
+   * guarantees no caller (and no shared head-poll round) can ever wait forever on one.
+   */
+  const deadlineMs = rpcTimeoutMs * 2 + 500;
+  function withDeadline<T>(p: Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new NodeTimeoutError(`RPC call gave no answer within ${deadlineMs} ms.`, { code: 'node_timeout' })), deadlineMs);
+    });
+    return Promise.race([p, deadline]).finally(() => clearTimeout(timer));
+  }
+
   async function attempt<T>(e: Endpoint, permit: Permit, fn: (client: PublicClient) => Promise<T>): Promise<T> {
     try {
-      const result = await fn(e.client);
+      const result = await withDeadline(fn(e.client));
       e.health.succeed(permit);
       return result;
     } catch (raw) {
@@ -198,6 +211,7 @@ export function createChainRpc(chain: ChainConfig, logger: Logger, options: Chai
         });
       }
       void Promise.all(polls).then(done);
+      setTimeout(done, deadlineMs + 100).unref(); // never a round that outlives its calls
     }).finally(() => {
       round = undefined;
       lastRoundDoneAt = Date.now();
@@ -432,6 +446,7 @@ export function createChainRpc(chain: ChainConfig, logger: Logger, options: Chai
 export type ChainRpc = ReturnType<typeof createChainRpc>;
 
 function isTimeout(err: unknown): boolean {
+  if (err instanceof NodeTimeoutError) return true;
   return err instanceof BaseError && err.walk((e) => e instanceof TimeoutError) !== null;
 }
 
