@@ -48,3 +48,23 @@ if ! redis-cli -h 127.0.0.1 ping >/dev/null 2>&1; then
   for _ in $(seq 1 20); do redis-cli -h 127.0.0.1 ping >/dev/null 2>&1 && break; sleep 0.25; done
 fi
 log "Redis ready"
+
+# moto_server stands in for SQS, KMS and Secrets Manager. Started through shared/'s wrapper,
+# because plain moto signs sha256(digest) for MessageType=DIGEST and KMS tests would prove nothing.
+MOTO_PORT="${SLUICE_TEST_MOTO_PORT:-5000}"
+repo_root="$(cd "$(dirname "$0")/.." && pwd)"
+moto_wrapper="$repo_root/../shared/tools/moto-kms-digest-server.py"
+if ! curl -fsS -o /dev/null "http://127.0.0.1:$MOTO_PORT/moto-api/data.json" 2>/dev/null; then
+  [ -f "$moto_wrapper" ] || { log "missing $moto_wrapper (shared/ must sit beside the repo)"; exit 1; }
+  moto_python=""
+  for candidate in python3 "$HOME/.pyenv/shims/python3" /root/.pyenv/shims/python3; do
+    if command -v "$candidate" >/dev/null 2>&1 && "$candidate" -c 'import moto.server' >/dev/null 2>&1; then moto_python="$candidate"; break; fi
+  done
+  [ -n "$moto_python" ] || { log "no Python with moto 5.x found (moto_server is part of the machine image; see DESIGN §7)"; exit 1; }
+  log "starting moto_server (digest-aware KMS) on 127.0.0.1:$MOTO_PORT"
+  mkdir -p /var/log/sluice-test
+  nohup "$moto_python" "$moto_wrapper" -H 127.0.0.1 -p "$MOTO_PORT" >/var/log/sluice-test/moto.log 2>&1 &
+  for _ in $(seq 1 60); do curl -fsS -o /dev/null "http://127.0.0.1:$MOTO_PORT/moto-api/data.json" 2>/dev/null && break; sleep 0.5; done
+  curl -fsS -o /dev/null "http://127.0.0.1:$MOTO_PORT/moto-api/data.json" || { log "moto_server did not start; see /var/log/sluice-test/moto.log"; exit 1; }
+fi
+log "moto_server ready (http://127.0.0.1:$MOTO_PORT)"

@@ -42,6 +42,14 @@ describe('loadConfig', () => {
       signerConcurrency: 16,
       senderConcurrency: 16,
       testDuplicateDeliveryRate: 0,
+      nodeEnv: 'development',
+      healthPort: 9090,
+      dbPoolSize: 10,
+      shutdownTimeoutMs: 25_000,
+      rateLimitPerSecond: 2_000,
+      queuePrefix: 'sluice',
+      queueVisibilitySeconds: 30,
+      secretsCacheTtlSeconds: 300,
     });
   });
 
@@ -193,10 +201,15 @@ describe('loadConfig', () => {
     expect(err.message).toMatch(/^SLUICE_PORT: /m);
   });
 
-  it('maps every config key to a distinct SLUICE_ variable', () => {
+  it('maps every config key to a distinct SLUICE_ variable, or a standard one (NODE_ENV, the AWS SDK\'s)', () => {
     const names = Object.values(envNames);
     expect(new Set(names).size).toBe(names.length);
-    for (const n of names) expect(n).toMatch(/^SLUICE_[A-Z_]+$/);
-    expect(Object.keys(envNames).sort()).toEqual(Object.keys(loadConfig({ SLUICE_DB_URL: 'sqlite:x', SLUICE_DEVNET_RPC_URL: 'http://h', SLUICE_DEV_API_KEY: 'k', SLUICE_DEV_ADMIN_PASSWORD: 'p', SLUICE_KEYSTORE_PASSWORD: 'w', SLUICE_CRASH_AT: 'after-sign' })).sort());
+    for (const n of names) expect(n).toMatch(/^(SLUICE_[A-Z_]+|NODE_ENV|AWS_REGION|AWS_ENDPOINT_URL(_[A-Z_]+)?)$/);
+    const everySet = {
+      SLUICE_DB_URL: 'sqlite:x', SLUICE_DEVNET_RPC_URL: 'http://h', SLUICE_DEV_API_KEY: 'k', SLUICE_DEV_ADMIN_PASSWORD: 'p', SLUICE_KEYSTORE_PASSWORD: 'w', SLUICE_CRASH_AT: 'after-sign',
+      SLUICE_REDIS_URL: 'redis://h:6379', SLUICE_TX_REQUEST_QUEUE_URL: 'http://q/1', SLUICE_SIGNED_TX_QUEUE_URL: 'http://q/2', SLUICE_INVALID_DLQ_URL: 'http://q/3', SLUICE_TX_DLQ_URL: 'http://q/4',
+      AWS_REGION: 'us-east-1', AWS_ENDPOINT_URL: 'http://m', AWS_ENDPOINT_URL_SQS: 'http://m', AWS_ENDPOINT_URL_KMS: 'http://m', AWS_ENDPOINT_URL_SECRETS_MANAGER: 'http://m',
+    };
+    expect(Object.keys(envNames).sort()).toEqual(Object.keys(loadConfig(everySet)).sort());
   });
 });

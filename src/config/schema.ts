@@ -77,6 +77,40 @@ export const configSchema = z.object({
   signerConcurrency: positiveInt.default(16),
   senderConcurrency: positiveInt.default(16),
 
+  /** NODE_ENV: `production` refuses raw private keys (keystore files, keys in env): KMS or Secrets Manager only. */
+  nodeEnv: z.string().default('development'),
+  /** SLUICE_HEALTH_PORT: port of /healthz, /readyz and /metrics on worker roles (signer, sender, tracker); 0 = any free port. */
+  healthPort: port.default(9090),
+  /** SLUICE_DB_POOL_SIZE: MySQL connections per process. */
+  dbPoolSize: positiveInt.max(500).default(10),
+  /** SLUICE_SHUTDOWN_TIMEOUT_MS: after SIGTERM, how long in-flight work may take before it is released and the process exits. */
+  shutdownTimeoutMs: positiveInt.default(25_000),
+
+  /** SLUICE_REDIS_URL: `redis://host:6379/0`; shared cache, RPC health and rate limits. Required by production roles. */
+  redisUrl: z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://').optional(),
+  /** SLUICE_RATE_LIMIT_PER_SECOND: requests per second per API key before 429 (0 = off). */
+  rateLimitPerSecond: z.coerce.number().int().min(0).default(2_000),
+
+  /** SLUICE_QUEUE_PREFIX: SQS queue names are `<prefix>-tx-requests`, `<prefix>-signed-tx.fifo`, … */
+  queuePrefix: z.string().regex(/^[\w-]{1,40}$/, 'letters, digits, - and _ only (max 40)').default('sluice'),
+  /** SLUICE_TX_REQUEST_QUEUE_URL / SLUICE_SIGNED_TX_QUEUE_URL / SLUICE_INVALID_DLQ_URL / SLUICE_TX_DLQ_URL: explicit SQS queue URLs (else looked up by name from the prefix). */
+  txRequestQueueUrl: z.string().url().optional(),
+  signedTxQueueUrl: z.string().url().optional(),
+  invalidDlqUrl: z.string().url().optional(),
+  txDlqUrl: z.string().url().optional(),
+  /** SLUICE_QUEUE_VISIBILITY_SECONDS: SQS visibility timeout; extended while a message is being worked on. */
+  queueVisibilitySeconds: positiveInt.max(43_200).default(30),
+
+  /** AWS_REGION: region of SQS, KMS and Secrets Manager. Required by roles that use them. */
+  awsRegion: z.string().min(1).optional(),
+  /** AWS_ENDPOINT_URL (and the per-service AWS_ENDPOINT_URL_SQS / _KMS / _SECRETS_MANAGER): e.g. moto_server locally. */
+  awsEndpointUrl: z.string().url().optional(),
+  awsEndpointUrlSqs: z.string().url().optional(),
+  awsEndpointUrlKms: z.string().url().optional(),
+  awsEndpointUrlSecretsManager: z.string().url().optional(),
+  /** SLUICE_SECRETS_CACHE_TTL_SECONDS: how long the signer keeps a key read from Secrets Manager in memory. */
+  secretsCacheTtlSeconds: positiveInt.default(300),
+
   /** SLUICE_TEST_DUPLICATE_DELIVERY_RATE: test-only; the in-process queues deliver this share of messages twice. */
   testDuplicateDeliveryRate: z.coerce.number().min(0).max(1).default(0),
   /** SLUICE_CRASH_AT: test-only fault injection; the process SIGKILLs itself at that point. */
@@ -116,6 +150,24 @@ export const envNames: Record<keyof Config, string> = {
   signerMaxAttempts: 'SLUICE_SIGNER_MAX_ATTEMPTS',
   signerConcurrency: 'SLUICE_SIGNER_CONCURRENCY',
   senderConcurrency: 'SLUICE_SENDER_CONCURRENCY',
+  nodeEnv: 'NODE_ENV',
+  healthPort: 'SLUICE_HEALTH_PORT',
+  dbPoolSize: 'SLUICE_DB_POOL_SIZE',
+  shutdownTimeoutMs: 'SLUICE_SHUTDOWN_TIMEOUT_MS',
+  redisUrl: 'SLUICE_REDIS_URL',
+  rateLimitPerSecond: 'SLUICE_RATE_LIMIT_PER_SECOND',
+  queuePrefix: 'SLUICE_QUEUE_PREFIX',
+  txRequestQueueUrl: 'SLUICE_TX_REQUEST_QUEUE_URL',
+  signedTxQueueUrl: 'SLUICE_SIGNED_TX_QUEUE_URL',
+  invalidDlqUrl: 'SLUICE_INVALID_DLQ_URL',
+  txDlqUrl: 'SLUICE_TX_DLQ_URL',
+  queueVisibilitySeconds: 'SLUICE_QUEUE_VISIBILITY_SECONDS',
+  awsRegion: 'AWS_REGION',
+  awsEndpointUrl: 'AWS_ENDPOINT_URL',
+  awsEndpointUrlSqs: 'AWS_ENDPOINT_URL_SQS',
+  awsEndpointUrlKms: 'AWS_ENDPOINT_URL_KMS',
+  awsEndpointUrlSecretsManager: 'AWS_ENDPOINT_URL_SECRETS_MANAGER',
+  secretsCacheTtlSeconds: 'SLUICE_SECRETS_CACHE_TTL_SECONDS',
   testDuplicateDeliveryRate: 'SLUICE_TEST_DUPLICATE_DELIVERY_RATE',
   crashAt: 'SLUICE_CRASH_AT',
 };
