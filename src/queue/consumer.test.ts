@@ -277,6 +277,196 @@ describe('runConsumer', () => {
   });
 });
 
+/** A queue whose receives hand out the given batches in turn (as SQS may: several of one group at once). */
+function scriptedQueue<T>(batches: QueueMessage<T>[][]) {
+  const calls: string[] = [];
+  const queue: Queue<T> = {
+    name: 'scripted',
+    async send() {},
+    async receive({ signal }) {
+      const next = batches.shift();
+      if (next) return next;
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, 20);
+        signal?.addEventListener('abort', () => (clearTimeout(t), r()), { once: true });
+      });
+      return [];
+    },
+    async ack(m) {
+      calls.push(`ack ${m.body}`);
+    },
+    async retry(m, delayMs) {
+      calls.push(`retry ${m.body} ${delayMs}`);
+    },
+    async extendVisibility(m) {
+      calls.push(`extend ${m.body}`);
+    },
+    async depth() {
+      return 0;
+    },
+  };
+  return { queue, calls };
+}
+
+const msg = (body: string, groupId?: string): QueueMessage<string> => ({ id: body, receipt: `r-${body}`, body, receiveCount: 1, ...(groupId ? { groupId } : {}) });
+
+describe('runConsumer: visibility and shutdown', () => {
+  it('extends the visibility of a message while its handler runs, so nobody else receives it', async () => {
+    const inner = createMemoryQueue<string>('q', { visibilityMs: 60 });
+    let extensions = 0;
+    const queue: Queue<string> = {
+      ...inner,
+      name: inner.name,
+      async extendVisibility(m, ms) {
+        extensions += 1;
+        expect(ms).toBe(60);
+        return inner.extendVisibility(m, ms);
+      },
+    };
+    await queue.send('slow');
+    const controller = new AbortController();
+    const handled: number[] = [];
+    const done = runConsumer({
+      queue,
+      handle: async (m) => {
+        handled.push(m.receiveCount);
+        await new Promise((r) => setTimeout(r, 300)); // five times the visibility
+      },
+      onGiveUp: async () => {},
+      maxReceives: 3,
+      concurrency: 2,
+      signal: controller.signal,
+      logger,
+      backoff,
+    });
+    await until(() => handled.length === 1);
+    for (let i = 0; i < 5; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      expect(await inner.receive({ max: 1, waitMs: 0 })).toEqual([]); // a second consumer sees nothing
+    }
+    await until(async () => (await queue.depth()) === 0);
+    const after = extensions;
+    await new Promise((r) => setTimeout(r, 80));
+    expect(extensions).toBe(after); // no extension once acked
+    controller.abort();
+    await done;
+    expect(handled).toEqual([1]);
+    expect(extensions).toBeGreaterThanOrEqual(5);
+  });
+
+  it('on abort, hands back a message whose handler outlives the grace period, visible at once', async () => {
+    const { queue, retries, acks } = recordingQueue<string>();
+    await queue.send('stuck');
+    const started = deferred();
+    const controller = new AbortController();
+    const done = runConsumer({
+      queue,
+      handle: async () => {
+        started.resolve();
+        await new Promise(() => {}); // never finishes
+      },
+      onGiveUp: async () => {},
+      maxReceives: 3,
+      concurrency: 2,
+      signal: controller.signal,
+      logger,
+      backoff,
+      shutdownGraceMs: 50,
+    });
+    await started.promise;
+    const t = Date.now();
+    controller.abort();
+    await done;
+    expect(Date.now() - t).toBeGreaterThanOrEqual(45);
+    expect(Date.now() - t).toBeLessThan(1_000);
+    expect(retries).toEqual([{ receiveCount: 1, delayMs: 0 }]);
+    expect(acks).toEqual([]);
+    const again = await queue.receive({ max: 1, waitMs: 0 });
+    expect(again.map((m) => [m.body, m.receiveCount])).toEqual([['stuck', 2]]);
+  });
+
+  it('runs the messages of one group one after another, in order, while other groups run alongside', async () => {
+    const { queue, calls } = scriptedQueue<string>([[msg('a1', 'A'), msg('a2', 'A'), msg('b1', 'B'), msg('x')]]);
+    const log: string[] = [];
+    const controller = new AbortController();
+    const done = runConsumer({
+      queue,
+      handle: async (m) => {
+        log.push(`start ${m.body}`);
+        await new Promise((r) => setTimeout(r, m.body === 'a1' ? 40 : 5));
+        log.push(`end ${m.body}`);
+      },
+      onGiveUp: async () => {},
+      maxReceives: 3,
+      concurrency: 10,
+      signal: controller.signal,
+      logger,
+      backoff,
+    });
+    await until(() => calls.filter((c) => c.startsWith('ack')).length === 4);
+    controller.abort();
+    await done;
+    expect(log.indexOf('start a2')).toBeGreaterThan(log.indexOf('end a1'));
+    expect(log.indexOf('end b1')).toBeLessThan(log.indexOf('end a1')); // B did not wait for A
+    expect(log.indexOf('end x')).toBeLessThan(log.indexOf('end a1'));
+  });
+
+  it('hands back the rest of a group unhandled when an earlier message of it is retried', async () => {
+    const { queue, calls } = scriptedQueue<string>([[msg('a1', 'A'), msg('a2', 'A'), msg('a3', 'A')]]);
+    const handled: string[] = [];
+    const controller = new AbortController();
+    const done = runConsumer({
+      queue,
+      handle: async (m) => {
+        handled.push(m.body);
+        throw new Error('boom');
+      },
+      onGiveUp: async () => {},
+      maxReceives: 3,
+      concurrency: 10,
+      signal: controller.signal,
+      logger,
+      backoff,
+    });
+    await until(() => calls.length === 3);
+    controller.abort();
+    await done;
+    expect(handled).toEqual(['a1']);
+    expect(calls[0]).toMatch(/^retry a1 \d+$/);
+    expect(calls.slice(1)).toEqual(['retry a2 0', 'retry a3 0']);
+  });
+
+  it('on abort, hands back at once the messages that have not started, and finishes the running one', async () => {
+    const { queue, calls } = scriptedQueue<string>([[msg('a1', 'A'), msg('a2', 'A')]]);
+    const started = deferred();
+    const release = deferred();
+    const controller = new AbortController();
+    const handled: string[] = [];
+    const done = runConsumer({
+      queue,
+      handle: async (m) => {
+        handled.push(m.body);
+        started.resolve();
+        await release.promise;
+      },
+      onGiveUp: async () => {},
+      maxReceives: 3,
+      concurrency: 10,
+      signal: controller.signal,
+      logger,
+      backoff,
+    });
+    await started.promise;
+    controller.abort();
+    await until(() => calls.includes('retry a2 0')); // before a1 is done
+    expect(calls).toEqual(['retry a2 0']);
+    release.resolve();
+    await done;
+    expect(handled).toEqual(['a1']);
+    expect(calls).toEqual(['retry a2 0', 'ack a1']);
+  });
+});
+
 describe('backoffDelay', () => {
   it('stays within [exp/2, exp] with exp = min(maxMs, base * 2^(attempt-1))', () => {
     fc.assert(

@@ -13,6 +13,12 @@ export type ConsumerOptions<T> = {
   signal: AbortSignal;
   logger: Logger;
   backoff?: { baseMs: number; maxMs: number };
+  /** Visibility a received message gets; it is extended every third of it while held. Default: the queue's, else 30 s. */
+  visibilityMs?: number;
+  /** After `signal` aborts, how long running handlers may go on before their messages are handed back. */
+  shutdownGraceMs?: number;
+  /** Long-poll wait of one receive (SQS caps it at 20 s); abort ends it early. */
+  pollWaitMs?: number;
 };
 
 export function backoffDelay(attempt: number, baseMs: number, maxMs: number): number {
@@ -20,35 +26,108 @@ export function backoffDelay(attempt: number, baseMs: number, maxMs: number): nu
   return Math.round(exp / 2 + Math.random() * (exp / 2)); // jitter keeps retries of a burst apart
 }
 
+/** done: acked (handled or given up); retried: handed back with backoff; released: handed back unhandled. */
+type Outcome = 'done' | 'retried' | 'released';
+type Held = { started: boolean; released: boolean; timer?: NodeJS.Timeout; extending?: Promise<void> | undefined };
+
 /**
- * Pulls messages and runs up to `concurrency` handlers at once until `signal` aborts; resolves
- * when the in-flight handlers have finished.
+ * Pulls messages and runs up to `concurrency` handlers at once until `signal` aborts.
+ *
+ * While this consumer holds a message its visibility is extended, so a slow handler never lets a
+ * second consumer take the same work. Messages of one FIFO group run one after another in receive
+ * order (an SQS receive may return several of a group); if one is handed back, the later ones of
+ * its group go back unhandled so the group keeps its order.
+ *
+ * On abort it stops receiving, hands back messages not yet started, and waits for running handlers
+ * up to `shutdownGraceMs`; those still running then are handed back (visible at once) so another
+ * replica takes over without waiting out the visibility timeout, and it returns.
  */
 export async function runConsumer<T>(options: ConsumerOptions<T>): Promise<void> {
   const { queue, signal, logger, concurrency } = options;
   const { baseMs, maxMs } = options.backoff ?? { baseMs: 250, maxMs: 30_000 };
+  const visibilityMs = options.visibilityMs ?? queue.visibilityMs ?? 30_000;
+  const graceMs = options.shutdownGraceMs ?? 25_000;
   const running = new Set<Promise<void>>();
+  const held = new Map<QueueMessage<T>, Held>();
+  const groupTails = new Map<string, Promise<Outcome>>();
 
-  async function process(message: QueueMessage<T>): Promise<void> {
+  function hold(message: QueueMessage<T>): Held {
+    const h: Held = { started: false, released: false };
+    h.timer = setInterval(() => {
+      if (h.extending) return; // a slow call is still out; don't pile up
+      h.extending = queue
+        .extendVisibility(message, visibilityMs)
+        .catch((err) => logger.warn({ err, queue: queue.name, messageId: message.id }, 'visibility extension failed'))
+        .finally(() => (h.extending = undefined));
+    }, Math.max(1, Math.floor(visibilityMs / 3)));
+    held.set(message, h);
+    return h;
+  }
+
+  /** Stops extending; waits out an extension in flight so it cannot land after our ack/retry. */
+  async function letGo(message: QueueMessage<T>): Promise<void> {
+    const h = held.get(message);
+    if (!h) return;
+    clearInterval(h.timer);
+    held.delete(message);
+    await h.extending;
+  }
+
+  async function release(message: QueueMessage<T>): Promise<Outcome> {
+    const h = held.get(message);
+    if (h && !h.released) {
+      h.released = true;
+      await letGo(message);
+      await queue.retry(message, 0).catch((err) => logger.warn({ err, queue: queue.name, messageId: message.id }, 'release failed; visibility timeout will hand it back'));
+    }
+    return 'released';
+  }
+
+  async function process(message: QueueMessage<T>, h: Held): Promise<Outcome> {
+    if (h.released || signal.aborted) return release(message);
+    h.started = true;
     try {
       await options.handle(message);
+      if (h.released) logger.info({ queue: queue.name, messageId: message.id }, 'handler finished after its message was handed back');
+      await letGo(message);
       await queue.ack(message);
+      return 'done';
     } catch (error) {
+      if (h.released) return 'released'; // handed back at shutdown: its next delivery retries it
+      await letGo(message);
       if (message.receiveCount >= options.maxReceives) {
         logger.error({ err: error, queue: queue.name, messageId: message.id }, 'giving up on message');
         try {
           await options.onGiveUp(message, error);
           await queue.ack(message);
+          return 'done';
         } catch (giveUpError) {
           logger.error({ err: giveUpError, queue: queue.name }, 'dead-lettering failed; message stays queued');
           await queue.retry(message, maxMs).catch(() => {});
+          return 'retried';
         }
-        return;
       }
       const delay = backoffDelay(message.receiveCount, baseMs, maxMs);
       logger.warn({ err: error, queue: queue.name, messageId: message.id, attempt: message.receiveCount, retryInMs: delay }, 'message failed; will retry');
       await queue.retry(message, delay).catch(() => {});
+      return 'retried';
     }
+  }
+
+  function start(message: QueueMessage<T>): void {
+    const h = hold(message);
+    const group = message.groupId;
+    const before = group ? groupTails.get(group) : undefined;
+    const outcome = before ? before.then((o) => (o === 'done' ? process(message, h) : release(message))) : process(message, h);
+    if (group) {
+      groupTails.set(group, outcome);
+      void outcome.finally(() => groupTails.get(group) === outcome && groupTails.delete(group)).catch(() => {});
+    }
+    const settled: Promise<void> = outcome.then(
+      () => {},
+      (err) => logger.error({ err, queue: queue.name, messageId: message.id }, 'consumer step failed'),
+    ).finally(() => running.delete(settled));
+    running.add(settled);
   }
 
   while (!signal.aborted) {
@@ -59,16 +138,24 @@ export async function runConsumer<T>(options: ConsumerOptions<T>): Promise<void>
     }
     let messages: QueueMessage<T>[];
     try {
-      messages = await queue.receive({ max: Math.min(free, 10), waitMs: 1_000, signal });
+      messages = await queue.receive({ max: Math.min(free, 10), waitMs: options.pollWaitMs ?? 20_000, signal });
     } catch (error) {
       logger.error({ err: error, queue: queue.name }, 'receive failed');
       await sleep(1_000, signal);
       continue;
     }
-    for (const m of messages) {
-      const p = process(m).finally(() => running.delete(p));
-      running.add(p);
-    }
+    for (const m of messages) start(m); // after an abort, process() hands them straight back
   }
-  await Promise.allSettled(running);
+
+  // Shutdown: what has not started goes back now; running handlers get the grace period.
+  for (const [m, h] of held) if (!h.started) void release(m);
+  let timer: NodeJS.Timeout | undefined;
+  const graceOver = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), graceMs)));
+  const timedOut = await Promise.race([Promise.allSettled(running).then(() => false), graceOver]);
+  clearTimeout(timer);
+  if (timedOut) {
+    const stuck = [...held.keys()];
+    logger.warn({ queue: queue.name, messages: stuck.length, graceMs }, 'handlers still running after the shutdown grace period; handing their messages back');
+    await Promise.allSettled(stuck.map((m) => release(m)));
+  }
 }

@@ -124,6 +124,35 @@ describe('createMemoryQueue', () => {
     expect(again.map((x) => x.receiveCount)).toEqual([2]);
   });
 
+  it('extendVisibility keeps a received message hidden past its original timeout', async () => {
+    const q = createMemoryQueue<string>('q', { visibilityMs: 40 });
+    expect(q.visibilityMs).toBe(40);
+    await q.send('a');
+    const [m] = await q.receive({ max: 1, waitMs: 0 });
+    await wait(20);
+    await q.extendVisibility(m!, 100);
+    await wait(40); // past the original 40 ms
+    expect(await q.receive({ max: 1, waitMs: 0 })).toEqual([]);
+    await wait(80);
+    expect((await q.receive({ max: 1, waitMs: 0 })).map((x) => x.receiveCount)).toEqual([2]);
+  });
+
+  it('extendVisibility ignores a stale, retried or acked delivery', async () => {
+    const q = createMemoryQueue<string>('q', { visibilityMs: 30 });
+    await q.send('a');
+    const [stale] = await q.receive({ max: 1, waitMs: 0 });
+    await wait(40);
+    const [fresh] = await q.receive({ max: 1, waitMs: 0 });
+    await q.retry(fresh!, 0);
+    await q.extendVisibility(stale!, 10_000); // old receipt: no effect
+    await q.extendVisibility(fresh!, 10_000); // retried: stays visible
+    const [third] = await q.receive({ max: 1, waitMs: 0 });
+    expect(third!.receiveCount).toBe(3);
+    await q.ack(third!);
+    await q.extendVisibility(third!, 10_000);
+    expect(await q.depth()).toBe(0);
+  });
+
   it('delayMs on send hides a new message for that long', async () => {
     const q = createMemoryQueue<string>('q');
     await q.send('later', { delayMs: 50 });

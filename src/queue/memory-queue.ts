@@ -64,6 +64,7 @@ export function createMemoryQueue<T>(
 
   return {
     name,
+    visibilityMs,
     async send(body: T, opts: SendOptions = {}): Promise<void> {
       const now = Date.now();
       if (opts.dedupId) {
@@ -122,6 +123,12 @@ export function createMemoryQueue<T>(
         e.visibleAt = Date.now() + delayMs;
       }
       wake();
+    },
+
+    async extendVisibility(message: QueueMessage<T>, ms: number): Promise<void> {
+      // Only the current, unfinished delivery: a retried or acked one must not be hidden again.
+      const e = entries.find((x) => x.id === message.id && x.receipt === message.receipt);
+      if (e?.inFlight) e.visibleAt = Date.now() + ms;
     },
 
     async depth(): Promise<number> {

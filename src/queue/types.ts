@@ -1,7 +1,9 @@
 /**
  * A work queue with at-least-once delivery, shaped after SQS so the SQS adapter is a thin mapping:
  * a received message stays invisible until acked or its visibility runs out; `groupId` gives FIFO
- * order within a group (one in-flight message per group); `dedupId` drops repeats for a while.
+ * order within a group: while a group has a message in flight no later receive returns that group,
+ * though one receive may return several of a group, in order (SQS does), so `runConsumer` handles
+ * a group's messages one after another. `dedupId` drops repeats for a while.
  * Queues are triggers, not the truth: every consumer re-reads the database and tolerates repeats.
  */
 export type SendOptions = { groupId?: string; dedupId?: string; delayMs?: number };
@@ -22,8 +24,15 @@ export interface Queue<T> {
   receive(options: { max: number; waitMs: number; signal?: AbortSignal }): Promise<QueueMessage<T>[]>;
   /** Done with it: delete. */
   ack(message: QueueMessage<T>): Promise<void>;
-  /** Make it visible again after `delayMs` (backoff). */
+  /** Make it visible again after `delayMs` (backoff); 0 hands it back at once. */
   retry(message: QueueMessage<T>, delayMs: number): Promise<void>;
+  /**
+   * Still working on it: keep it hidden for `visibilityMs` from now. A delivery whose receipt is no
+   * longer current (acked, retried, redelivered) is left alone.
+   */
+  extendVisibility(message: QueueMessage<T>, visibilityMs: number): Promise<void>;
+  /** How long a received message stays hidden unless extended; the consumer extends before it runs out. */
+  readonly visibilityMs?: number;
   /** Approximate number of visible + in-flight messages. */
   depth(): Promise<number>;
 }
