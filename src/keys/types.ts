@@ -16,3 +16,9 @@ export interface KeyStore {
   createKey(label: string): Promise<{ keyRef: string; address: Address }>;
   signer(keyRef: string): Promise<TxSigner>;
 }
+
+/**
+ * The stores a key can live in, as named on the command line (`--store`). A key ref's scheme says
+ * which one holds it (`kms:`, `secretsmanager:`, `keystore:`; see key-refs.ts).
+ */
+export type KeyStoreKind = 'kms' | 'secrets-manager' | 'keystore';
