@@ -4,6 +4,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstanc
 import type { ApiKeyIdentity, Scope } from '../auth/api-keys.js';
 import type { Services } from '../runtime/services.js';
 import { ProblemError, problemSchema, sendProblem } from './problem.js';
+import { createRateLimiter, enforceRateLimit } from './rate-limit.js';
 import { registerAdminDeadLetterRoutes } from './routes/admin-dead-letters.js';
 import { registerAssetRoutes } from './routes/assets.js';
 import { registerHealthRoutes } from './routes/health.js';
@@ -50,6 +51,8 @@ export async function createApiServer(services: Services): Promise<FastifyInstan
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
   app.decorateRequest('apiKey', null);
+  const { rateLimitPerSecond } = common.config;
+  const rateLimit = rateLimitPerSecond > 0 ? createRateLimiter({ cache: services.cache, limitPerSecond: rateLimitPerSecond, metrics: common.metrics, logger: common.logger }) : null;
   app.addHook('onRequest', async (request, reply) => {
     const scope = request.routeOptions.config.scope;
     if (!scope) return;
@@ -61,6 +64,8 @@ export async function createApiServer(services: Services): Promise<FastifyInstan
       return sendProblem(reply, 401, 'unauthorized', match ? 'Unknown or revoked API key.' : 'Send an API key as "Authorization: Bearer <key>".');
     }
     if (!identity.scopes.has(scope)) return sendProblem(reply, 403, 'forbidden', `This API key lacks the "${scope}" scope.`);
+    // Per key, after authentication: an unknown key costs no counter. Only the client API (/v1).
+    if (rateLimit && request.url.startsWith('/v1/') && !(await enforceRateLimit(rateLimit, identity.id, reply))) return reply;
     request.apiKey = identity;
   });
 

@@ -49,5 +49,11 @@ export function createMemoryCache(options: { maxEntries?: number; now?: () => nu
       e.value = String(next);
       return next;
     },
+    async ping() {
+      return true;
+    },
+    async close() {
+      entries.clear();
+    },
   };
 }

@@ -110,6 +110,28 @@ export function createMetrics() {
       labelNames: ['chain_id'],
       registers: [registry],
     }),
+    cacheErrors: new Counter({
+      name: 'sluice_cache_errors_total',
+      help: 'Cache (Redis) operations that failed or timed out and were answered as a miss / no-op / retryable error',
+      labelNames: ['op'],
+      registers: [registry],
+    }),
+    cacheUp: new Gauge({
+      name: 'sluice_cache_up',
+      help: '1 while the shared cache (Redis) answers, 0 while it is down (Sluice keeps working, slower)',
+      registers: [registry],
+    }),
+    rateLimited: new Counter({
+      name: 'sluice_api_rate_limited_total',
+      help: 'API requests refused with 429 by the per-key rate limit',
+      labelNames: ['api_key'],
+      registers: [registry],
+    }),
+    rateLimitFailOpen: new Counter({
+      name: 'sluice_api_rate_limit_fail_open_total',
+      help: 'API requests let through unchecked because the rate-limit counter (cache) was unavailable',
+      registers: [registry],
+    }),
   };
 }
 
