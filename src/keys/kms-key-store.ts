@@ -1,0 +1,193 @@
+import {
+  CreateAliasCommand,
+  CreateKeyCommand,
+  DescribeKeyCommand,
+  GetPublicKeyCommand,
+  type KMSClient,
+  SignCommand,
+} from '@aws-sdk/client-kms';
+import { type Address, hexToBytes, keccak256, serializeTransaction, type TransactionSerializableEIP1559 } from 'viem';
+import { RetryableError, SluiceError } from '../errors/base.js';
+import type { Logger } from '../observability/logger.js';
+import { formatKeyRef, keyIdFor, sanitizeLabel } from './key-refs.js';
+import { addressFromSpki, toRecoverableSignature } from './kms-signature.js';
+import type { KeyStore, TxSigner } from './types.js';
+
+/**
+ * Hot-wallet keys inside AWS KMS (ECC_SECG_P256K1, SIGN_VERIFY): the private key never leaves the
+ * HSM; Sluice sends the 32-byte tx digest and gets a DER signature back. Every signature is checked
+ * by recovering the wallet address before it is returned (kms-signature.ts).
+ */
+export class KmsKeyError extends SluiceError {
+  override name = 'KmsKeyError';
+}
+
+/** KMS or the network failed in a way a later try may not: throttling, 5xx, timeouts, resets. */
+export class KmsUnavailableError extends RetryableError {
+  override name = 'KmsUnavailableError';
+}
+
+export type KmsKeyStoreOptions = { client: KMSClient; logger: Logger };
+
+export function createKmsKeyStore(options: KmsKeyStoreOptions): KeyStore {
+  const { client } = options;
+  const logger = options.logger.child({ component: 'kms-key-store' });
+  // One signer per ref for the process lifetime: its address comes from GetPublicKey once. If an
+  // alias is later pointed at another key, recovery stops matching and signing fails closed.
+  const signers = new Map<string, Promise<TxSigner>>();
+
+  async function call<T>(what: string, keyId: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      throw kmsError(err, what, keyId);
+    }
+  }
+
+  async function addressOf(keyId: string): Promise<Address> {
+    const out = await call('GetPublicKey', keyId, () => client.send(new GetPublicKeyCommand({ KeyId: keyId })));
+    // Some KMS emulators only fill the older CustomerMasterKeySpec; the curve is checked again
+    // from the DER itself (its OID), so a missing spec field cannot let another curve through.
+    const spec = out.KeySpec ?? out.CustomerMasterKeySpec;
+    if (spec !== 'ECC_SECG_P256K1' || out.KeyUsage !== 'SIGN_VERIFY' || !out.PublicKey) {
+      throw new KmsKeyError(`KMS key ${keyId} is ${spec}/${out.KeyUsage}; a hot wallet needs ECC_SECG_P256K1 with SIGN_VERIFY.`, {
+        code: 'kms_wrong_key_spec',
+      });
+    }
+    return addressFromSpki(out.PublicKey);
+  }
+
+  async function load(keyRef: string, keyId: string): Promise<TxSigner> {
+    const address = await addressOf(keyId);
+    logger.info({ keyRef, wallet: address }, 'KMS signer ready');
+    return {
+      address,
+      async signTransaction(tx: TransactionSerializableEIP1559) {
+        const hash = keccak256(serializeTransaction(tx));
+        const out = await call('Sign', keyId, () =>
+          client.send(new SignCommand({ KeyId: keyId, Message: hexToBytes(hash), MessageType: 'DIGEST', SigningAlgorithm: 'ECDSA_SHA_256' })),
+        );
+        if (!out.Signature) throw new KmsKeyError(`KMS Sign with ${keyId} returned no signature.`, { code: 'kms_no_signature' });
+        return serializeTransaction(tx, await toRecoverableSignature({ hash, der: out.Signature, address }));
+      },
+    };
+  }
+
+  return {
+    kind: 'kms',
+    async createKey(label: string) {
+      const name = sanitizeLabel(label);
+      const aliasName = `alias/sluice-${name}`;
+      // Aliases are unique per account and region; checking first avoids an orphaned key for a
+      // label that is already taken (a lost race still leaves a usable key, just without alias).
+      if (await aliasExists(aliasName)) {
+        throw new KmsKeyError(`KMS alias ${aliasName} already exists; choose another label.`, { code: 'kms_alias_exists' });
+      }
+      const created = await call('CreateKey', aliasName, () =>
+        client.send(
+          new CreateKeyCommand({
+            KeySpec: 'ECC_SECG_P256K1',
+            KeyUsage: 'SIGN_VERIFY',
+            Description: `Sluice hot wallet ${label}`,
+            Tags: [{ TagKey: 'sluice:label', TagValue: name }],
+          }),
+        ),
+      );
+      const keyId = created.KeyMetadata?.KeyId;
+      if (!keyId) throw new KmsKeyError('KMS CreateKey returned no key id.', { code: 'kms_no_key_id' });
+      const address = await addressOf(keyId);
+      await call('CreateAlias', keyId, () => client.send(new CreateAliasCommand({ AliasName: aliasName, TargetKeyId: keyId })));
+      const keyRef = formatKeyRef({ store: 'kms', id: keyId });
+      logger.info({ keyRef, alias: aliasName, wallet: address }, 'created KMS hot-wallet key');
+      return { keyRef, address };
+    },
+    signer(keyRef: string) {
+      const keyId = keyIdFor('kms', keyRef);
+      const cached = signers.get(keyRef);
+      if (cached) return cached;
+      const loading = load(keyRef, keyId);
+      signers.set(keyRef, loading);
+      // A failed load is not cached: the next call asks KMS again.
+      loading.catch(() => {
+        if (signers.get(keyRef) === loading) signers.delete(keyRef);
+      });
+      return loading;
+    },
+  };
+
+  async function aliasExists(aliasName: string): Promise<boolean> {
+    try {
+      await client.send(new DescribeKeyCommand({ KeyId: aliasName }));
+      return true;
+    } catch (err) {
+      if (awsErrorName(err) === 'NotFoundException') return false;
+      throw kmsError(err, 'DescribeKey', aliasName);
+    }
+  }
+}
+
+// Errors KMS (or any AWS API, or the network under it) raises that mean "try again later".
+const TRANSIENT_NAMES = new Set([
+  'ThrottlingException',
+  'Throttling',
+  'TooManyRequestsException',
+  'RequestLimitExceeded',
+  'KMSInternalException',
+  'DependencyTimeoutException',
+  'KeyUnavailableException',
+  'InternalServiceError',
+  'InternalFailure',
+  'ServiceUnavailable',
+  'RequestTimeout',
+  'RequestTimeoutException',
+  'TimeoutError',
+  'AbortError',
+]);
+const TRANSIENT_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+]);
+
+export function awsErrorName(err: unknown): string | undefined {
+  return err && typeof err === 'object' && typeof (err as { name?: unknown }).name === 'string' ? (err as { name: string }).name : undefined;
+}
+
+/**
+ * Whether an AWS SDK failure is an outage rather than an answer: by the SDK's own markers
+ * ($retryable, a server fault, HTTP 429/5xx), by known throttling/internal error names, or by a
+ * network error code. Anything else (not found, disabled, access denied) is an answer.
+ */
+export function isTransientAwsError(err: unknown): boolean {
+  if (!err || typeof err !== 'object') return false;
+  const e = err as { $retryable?: unknown; $fault?: unknown; $metadata?: { httpStatusCode?: number }; code?: unknown; name?: unknown };
+  if (e.$retryable || e.$fault === 'server') return true;
+  const status = e.$metadata?.httpStatusCode;
+  if (status !== undefined && (status === 429 || status >= 500)) return true;
+  if (typeof e.name === 'string' && TRANSIENT_NAMES.has(e.name)) return true;
+  return typeof e.code === 'string' && TRANSIENT_CODES.has(e.code);
+}
+
+const KEY_PROBLEMS: Record<string, { code: string; why: string }> = {
+  DisabledException: { code: 'kms_key_disabled', why: 'is disabled; enable it in KMS' },
+  NotFoundException: { code: 'kms_key_not_found', why: 'does not exist in this account and region' },
+  KMSInvalidStateException: { code: 'kms_key_invalid_state', why: 'is not usable in its current state (pending deletion or import?)' },
+  InvalidKeyUsageException: { code: 'kms_wrong_key_spec', why: 'cannot sign (want KeyUsage SIGN_VERIFY)' },
+  AccessDeniedException: { code: 'kms_access_denied', why: 'is not accessible to this role (kms:Sign / kms:GetPublicKey)' },
+};
+
+function kmsError(err: unknown, operation: string, keyId: string): SluiceError {
+  if (err instanceof SluiceError) return err;
+  if (isTransientAwsError(err)) {
+    return new KmsUnavailableError(`KMS ${operation} for ${keyId} failed; will retry.`, { cause: err, code: 'kms_unavailable' });
+  }
+  const problem = KEY_PROBLEMS[awsErrorName(err) ?? ''];
+  if (problem) return new KmsKeyError(`KMS key ${keyId} ${problem.why}.`, { cause: err, code: problem.code });
+  return new KmsKeyError(`KMS ${operation} for ${keyId} failed.`, { cause: err, code: 'kms_error' });
+}
