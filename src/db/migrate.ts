@@ -2,11 +2,16 @@ import { type Migration, type MigrationProvider, Migrator } from 'kysely';
 import type { Db } from './connect.js';
 import { initialSchema } from './migrations/001-initial.js';
 import { chainRobustness } from './migrations/002-chain-robustness.js';
+import { production } from './migrations/003-production.js';
 
 function provider(db: Db): MigrationProvider {
   return {
     async getMigrations(): Promise<Record<string, Migration>> {
-      return { '001-initial': initialSchema(db.dialect), '002-chain-robustness': chainRobustness(db.dialect) };
+      return {
+        '001-initial': initialSchema(db.dialect),
+        '002-chain-robustness': chainRobustness(db.dialect),
+        '003-production': production(db.dialect),
+      };
     },
   };
 }

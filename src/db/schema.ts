@@ -186,6 +186,23 @@ export interface ChainStateTable {
   updated_at: number;
 }
 
+/** One EVM chain Sluice withdraws on; written by `sluice config apply` (and dev mode for its devnet). */
+export interface ChainsTable {
+  chain_id: number;
+  name: string;
+  /** JSON `[{ "url": string, "weight": number }]`. */
+  rpc_endpoints: string;
+  confirmations: number;
+  /** Wei. */
+  max_fee_per_gas: Amount;
+  /** Wei: the tip used when the node cannot suggest one. */
+  priority_fee: Amount;
+  explorer_url: string | null;
+  enabled: number;
+  created_at: number;
+  updated_at: number;
+}
+
 export interface Database {
   api_keys: ApiKeysTable;
   admin_users: AdminUsersTable;
@@ -200,5 +217,6 @@ export interface Database {
   tx_attempts: TxAttemptsTable;
   dead_letters: DeadLettersTable;
   chain_state: ChainStateTable;
+  chains: ChainsTable;
   audit_log: AuditLogTable;
 }
