@@ -14,6 +14,9 @@ export class KeystoreError extends SluiceError {
   override name = 'KeystoreError';
 }
 
+/** A Web3 Secret Storage v3 document (what a keystore file or a Secrets Manager secret holds). */
+export type KeystoreV3 = V3;
+
 type V3 = {
   version: 3;
   id: string;
@@ -79,6 +82,8 @@ export function createFileKeyStore(options: { dir: string; password: string; cos
   const signers = new Map<string, TxSigner>();
 
   function fileFor(keyRef: string): string {
+    // Refs may carry the `keystore:` scheme (key-refs.ts); bare names are the older dev form.
+    if (keyRef.startsWith('keystore:')) keyRef = keyRef.slice('keystore:'.length);
     if (!/^[\w.-]+$/.test(keyRef)) throw new KeystoreError(`Invalid keystore key ref "${keyRef}".`, { code: 'keystore_bad_ref' });
     return path.join(dir, keyRef);
   }
