@@ -5,6 +5,7 @@ import { Writable } from 'node:stream';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { getFreePort } from '../chain/anvil.js';
+import { EndpointHealth, sharedHealthKey } from '../chain/endpoint-health.js';
 import { createLogger } from '../observability/logger.js';
 import { createMetrics } from '../observability/metrics.js';
 import { createRedisCache } from './redis-cache.js';
@@ -134,6 +135,24 @@ describe('redis cache against the shared Redis (127.0.0.1:6379)', () => {
       if (keys.length) await raw.del(...keys);
       raw.disconnect();
     }
+  });
+});
+
+describe('RPC endpoint health shared through Redis', () => {
+  it("one process's open circuit makes the endpoint suspect in another, until it would half-open", async () => {
+    const prefix = `sluice-itest:${randomBytes(6).toString('hex')}:`;
+    const podA = harness('redis://127.0.0.1:6379', prefix).cache;
+    const podB = harness('redis://127.0.0.1:6379', prefix).cache;
+    await until('both connections', async () => (await podA.ping()) && (await podB.ping()), 5_000);
+    const key = sharedHealthKey(31337, 'http://127.0.0.1:8545/secret');
+    const a = new EndpointHealth({ openBaseMs: 400 }, Date.now, { cache: podA, key });
+    const b = new EndpointHealth({ openBaseMs: 400 }, Date.now, { cache: podB, key });
+    a.fail(a.acquire()!, 'timeout');
+    await until('the open circuit to reach the other pod', async () => (await b.syncShared(), b.suspect), 2_000);
+    expect(b.circuit).toBe('closed');
+    await sleep(450);
+    await b.syncShared();
+    expect(b.suspect).toBe(false); // expired with a's open period (the key's TTL)
   });
 });
 

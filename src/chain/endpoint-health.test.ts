@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { type CircuitOptions, EndpointHealth, bestHead, lagBlocks, rankForReads } from './endpoint-health.js';
+import { createMemoryCache } from '../cache/memory-cache.js';
+import type { Cache } from '../cache/types.js';
+import { type CircuitOptions, EndpointHealth, bestHead, lagBlocks, rankForReads, sharedHealthKey } from './endpoint-health.js';
 
 function clock(start = 1_000_000) {
   let t = start;
@@ -266,5 +268,134 @@ describe('rankForReads', () => {
     expect(rankForReads([recovering, good], 2, true).map((e) => e.name)).toEqual(['good']);
     recovering.health.acquire();
     expect(rankForReads([recovering, good], 2).map((e) => e.name)).toEqual(['good']);
+  });
+});
+
+describe('shared health (several processes, one cache)', () => {
+  const KEY = sharedHealthKey(1, 'https://rpc.example/v3/SECRET');
+
+  /** Trackers for the same endpoint in different "pods", sharing one cache and one clock. */
+  function pods(makeCache: (now: () => number) => Cache = (now) => createMemoryCache({ now })) {
+    const c = clock();
+    const shared = makeCache(c.now);
+    const pod = () => new EndpointHealth(base, c.now, { cache: shared, key: KEY, refreshMs: 500 });
+    return { c, shared, pod };
+  }
+  const tick = () => new Promise((r) => setImmediate(r));
+
+  it('names endpoints by chain and a hash of the URL, never the URL (it may carry an API key)', () => {
+    expect(KEY).toMatch(/^rpc:1:[0-9a-f]{16}$/);
+    expect(KEY).not.toContain('SECRET');
+    expect(sharedHealthKey(2, 'https://rpc.example/v3/SECRET')).not.toBe(KEY);
+    expect(sharedHealthKey(1, 'https://rpc.example/v3/OTHER')).not.toBe(KEY);
+  });
+
+  it("one pod's open circuit makes the endpoint suspect for the others until it would half-open", async () => {
+    const { c, pod } = pods();
+    const a = pod();
+    const b = pod();
+    a.fail(a.acquire()!, 'timeout');
+    expect(a.circuit).toBe('open');
+    await b.syncShared();
+    expect(b.suspect).toBe(true);
+    // Advice only: b's own circuit still decides whether it may call.
+    expect(b.circuit).toBe('closed');
+    expect(b.acquire()).not.toBeNull();
+    c.advance(999);
+    expect(b.suspect).toBe(true);
+    c.advance(1);
+    expect(b.suspect).toBe(false); // a's circuit half-opens now: a probes, the others need not wait
+  });
+
+  it('reads go to other endpoints first, the suspect one last (kept last among current ones too)', async () => {
+    const { c, pod } = pods();
+    const a = pod();
+    const suspect = { name: 'shared-down', weight: 9, health: pod() };
+    const other = { name: 'fine', weight: 1, health: new EndpointHealth(base, c.now) };
+    const unknown = { name: 'no-head', weight: 1, health: new EndpointHealth(base, c.now) };
+    suspect.health.observeHead(100n);
+    other.health.observeHead(100n);
+    const list = [suspect, other, unknown];
+    expect(rankForReads(list, 2).map((e) => e.name)).toEqual(['shared-down', 'fine', 'no-head']);
+    a.fail(a.acquire()!, 'timeout');
+    await suspect.health.syncShared();
+    expect(rankForReads(list, 2).map((e) => e.name)).toEqual(['fine', 'no-head', 'shared-down']);
+    expect(rankForReads(list, 2, true).map((e) => e.name)).toEqual(['fine', 'shared-down']);
+  });
+
+  it('picks up the shared view in the background, at most once per refresh period', async () => {
+    let reads = 0;
+    const { c, pod } = pods((now) => {
+      const inner = createMemoryCache({ now });
+      return { ...inner, get: (k) => ((reads += 1), inner.get(k)) };
+    });
+    const a = pod();
+    const b = pod();
+    expect(b.suspect).toBe(false); // starts a read
+    a.fail(a.acquire()!, 'timeout');
+    await tick();
+    expect(b.suspect).toBe(false); // the read saw nothing yet; the next is not due
+    expect(reads).toBe(1);
+    c.advance(500);
+    expect(b.suspect).toBe(false); // due: starts a read
+    await tick();
+    expect(b.suspect).toBe(true);
+    expect(reads).toBe(2);
+  });
+
+  it('a pod whose probe gets through clears the shared doubt', async () => {
+    const { c, pod } = pods();
+    const a = pod();
+    const other = pod();
+    const b = pod();
+    a.fail(a.acquire()!, 'timeout'); // open until +1 s
+    c.advance(500);
+    other.fail(other.acquire()!, 'timeout'); // open until +1.5 s: the newer word
+    await b.syncShared();
+    expect(b.suspect).toBe(true);
+    c.advance(500);
+    const probe = a.acquire()!;
+    expect(probe.probe).toBe(true);
+    a.succeed(probe); // a reaches it again: closed, and the shared record goes
+    expect(a.circuit).toBe('closed');
+    expect(a.suspect).toBe(false);
+    await tick();
+    await b.syncShared();
+    expect(b.suspect).toBe(false);
+  });
+
+  it('works on its own view alone when the cache is down or holds garbage', async () => {
+    const broken: Cache = {
+      get: async () => {
+        throw new Error('down');
+      },
+      set: async () => {
+        throw new Error('down');
+      },
+      del: async () => {
+        throw new Error('down');
+      },
+      incr: async () => {
+        throw new Error('down');
+      },
+      ping: async () => false,
+      close: async () => undefined,
+    };
+    const { c, pod } = pods(() => broken);
+    const a = pod();
+    const b = pod();
+    a.fail(a.acquire()!, 'timeout');
+    expect(a.circuit).toBe('open'); // the local breaker does not need the cache
+    await b.syncShared();
+    expect(b.suspect).toBe(false);
+    c.advance(1_000);
+    a.succeed(a.acquire()!);
+    expect(a.circuit).toBe('closed');
+
+    const garbage = pods();
+    await garbage.shared.set(KEY, 'not json', 10_000);
+    const g = garbage.pod();
+    await g.syncShared();
+    expect(g.suspect).toBe(false);
   });
 });

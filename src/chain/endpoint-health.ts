@@ -1,7 +1,7 @@
 /**
  * Health of one RPC endpoint: latency (EWMA of answered calls), error rate (sliding window),
- * head (last polled block number) and a circuit breaker. Pure: no I/O, time comes from `now`,
- * so it is driven by a fake clock in tests.
+ * head (last polled block number) and a circuit breaker. No I/O besides the optional shared view
+ * below; time comes from `now`, so it is driven by a fake clock in tests.
  *
  * Circuit: closed → open after `failureThreshold` consecutive failures, an error rate over
  * `errorRateThreshold` (once `minSamples` calls are in the window), or at once on a timeout
@@ -10,7 +10,16 @@
  * then half-open: one probe may go through; its success closes the circuit, its failure opens it
  * again for longer. Outcomes of calls that started before the circuit opened (stragglers) and of
  * non-probe calls while half-open do not move the circuit.
+ *
+ * Optionally shared across processes (`SharedHealth`): when this circuit opens it is published to
+ * the cache until it would half-open, and peers' published circuits make the endpoint `suspect`
+ * here, so reads try it last. That is advice, not a verdict: only this process's own circuit stops
+ * calls, so one pod with a broken network cannot take endpoints away from every pod, and with the
+ * cache down or absent each process simply has its local view.
  */
+
+import { createHash } from 'node:crypto';
+import type { Cache } from '../cache/types.js';
 
 export type CircuitOptions = {
   /** Consecutive failures that open the circuit. */
@@ -47,6 +56,19 @@ export const DEFAULT_CIRCUIT_OPTIONS: CircuitOptions = {
   latencyAlpha: 0.3,
 };
 
+/** Where one endpoint's circuit is published for other processes. */
+export type SharedHealth = {
+  cache: Cache;
+  key: string;
+  /** How often `suspect` re-reads the peers' view (in the background). */
+  refreshMs?: number;
+};
+
+/** The cache key of one endpoint's shared circuit; the URL is hashed (it often carries an API key). */
+export function sharedHealthKey(chainId: number, url: string): string {
+  return `rpc:${chainId}:${createHash('sha256').update(url).digest('hex').slice(0, 16)}`;
+}
+
 export type Circuit = 'closed' | 'open' | 'half-open';
 export type EndpointState = 'up' | 'lagging' | 'open' | 'half-open';
 export type FailureKind = 'timeout' | 'error';
@@ -69,10 +91,46 @@ export class EndpointHealth {
   private failuresInARow = 0;
   private headValue: bigint | null = null;
   private headAtValue: number | null = null;
+  private readonly shared: SharedHealth | undefined;
+  /** Until when a peer (or this process) last published the circuit open; 0: nothing known. */
+  private peerOpenUntil = 0;
+  private sharedReadAt = Number.NEGATIVE_INFINITY;
+  private sharedRead: Promise<void> | undefined;
+  /** Bumped when this process closes the circuit: an older read must not bring the doubt back. */
+  private sharedEpoch = 0;
 
-  constructor(options: Partial<CircuitOptions> = {}, now: () => number = Date.now) {
+  constructor(options: Partial<CircuitOptions> = {}, now: () => number = Date.now, shared?: SharedHealth) {
     this.options = { ...DEFAULT_CIRCUIT_OPTIONS, ...options };
     this.now = now;
+    this.shared = shared;
+  }
+
+  /** Another process published this endpoint's circuit open (shared view; advisory, see above). */
+  get suspect(): boolean {
+    if (!this.shared) return false;
+    if (!this.sharedRead && this.now() - this.sharedReadAt >= (this.shared.refreshMs ?? 1_000)) void this.syncShared();
+    return this.peerOpenUntil > this.now();
+  }
+
+  /** Reads the shared view now (`suspect` does so in the background); never throws. */
+  syncShared(): Promise<void> {
+    const shared = this.shared;
+    if (!shared) return Promise.resolve();
+    this.sharedReadAt = this.now();
+    const epoch = this.sharedEpoch;
+    const read: Promise<void> = shared.cache
+      .get(shared.key)
+      .then((raw) => {
+        if (epoch !== this.sharedEpoch) return;
+        const until = raw === undefined ? 0 : Number((JSON.parse(raw) as { openUntil?: unknown }).openUntil);
+        this.peerOpenUntil = Number.isFinite(until) ? until : 0;
+      })
+      .catch(() => undefined) // unreadable or garbage: the local view alone
+      .finally(() => {
+        if (this.sharedRead === read) this.sharedRead = undefined;
+      });
+    this.sharedRead = read;
+    return read;
   }
 
   get circuit(): Circuit {
@@ -176,6 +234,9 @@ export class EndpointHealth {
     this.openUntil = this.now() + Math.min(o.openMaxMs, o.openBaseMs * 2 ** Math.min(this.opens, 30));
     this.opens += 1;
     this.probeStartedAt = null;
+    // Lives only until this circuit would half-open: peers never avoid an endpoint for longer.
+    const until = this.openUntil;
+    this.publish((cache, key) => cache.set(key, JSON.stringify({ state: 'open', openUntil: until }), Math.max(1, until - this.now())));
   }
 
   private close(): void {
@@ -186,6 +247,16 @@ export class EndpointHealth {
     this.failuresInARow = 0;
     this.samples = []; // a fresh start: old failures must not re-trip the rate at once
     this.push(true);
+    // Our probe just got through: tell peers, and stop doubting it ourselves.
+    this.sharedEpoch += 1;
+    this.peerOpenUntil = 0;
+    this.publish((cache, key) => cache.del(key));
+  }
+
+  /** Best effort: a cache outage leaves peers with their own view, nothing more. */
+  private publish(write: (cache: Cache, key: string) => Promise<void>): void {
+    if (!this.shared) return;
+    write(this.shared.cache, this.shared.key).catch(() => undefined);
   }
 
   private push(ok: boolean): void {
@@ -228,8 +299,10 @@ export type Rankable = { weight: number; health: EndpointHealth };
  * Where reads go, best first: closed and current (head known, within `maxLag` of the best head),
  * then closed with no head known yet, then half-open ones whose probe slot is free. Lagging and
  * open endpoints get no reads. Within a group: higher weight first, then lower latency
- * (unknown latency after known), then fewer recent failures.
- * `currentOnly` keeps the first group alone (answers that "not found" must be trusted).
+ * (unknown latency after known), then fewer recent failures. Endpoints a peer process reports
+ * down (`suspect`) come after all the others, in the same order: tried only when the rest fail.
+ * `currentOnly` keeps the first group alone (answers that "not found" must be trusted; suspects
+ * stay in it, last, so a negative still needs every current endpoint's word).
  */
 export function rankForReads<T extends Rankable>(endpoints: readonly T[], maxLag: number, currentOnly = false): T[] {
   const best = bestHead(endpoints.map((e) => e.health));
@@ -253,5 +326,8 @@ export function rankForReads<T extends Rankable>(endpoints: readonly T[], maxLag
     a.health.consecutiveFailures - b.health.consecutiveFailures;
   // Infinity - Infinity is NaN: treat as equal.
   const sort = (list: T[]) => list.sort((a, b) => byPreference(a, b) || 0);
-  return currentOnly ? sort(current) : [...sort(current), ...sort(unknown), ...sort(probes)];
+  const trusted = (list: T[]) => sort(list.filter((e) => !e.health.suspect));
+  const doubted = (list: T[]) => sort(list.filter((e) => e.health.suspect));
+  if (currentOnly) return [...trusted(current), ...doubted(current)];
+  return [...trusted(current), ...trusted(unknown), ...trusted(probes), ...doubted(current), ...doubted(unknown), ...doubted(probes)];
 }

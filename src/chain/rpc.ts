@@ -11,8 +11,9 @@ import {
   TransactionReceiptNotFoundError,
   toHex,
 } from 'viem';
+import type { Cache } from '../cache/types.js';
 import type { Logger } from '../observability/logger.js';
-import { type CircuitOptions, EndpointHealth, type EndpointState, type Permit, bestHead, lagBlocks, rankForReads } from './endpoint-health.js';
+import { type CircuitOptions, EndpointHealth, type EndpointState, type Permit, bestHead, lagBlocks, rankForReads, sharedHealthKey } from './endpoint-health.js';
 import { AlreadyKnownError, type ChainError, NodeTimeoutError, NodeUnavailableError } from './errors.js';
 import { toChainError } from './node-error.js';
 import type { ChainConfig } from './types.js';
@@ -46,6 +47,8 @@ export type ChainRpcOptions = {
   headGraceMs?: number;
   /** The head poll stops after this long without calls (and restarts with the next call). */
   idleMs?: number;
+  /** Shares circuit state with other processes (Redis in production); advisory, see endpoint-health.ts. */
+  cache?: Cache;
 };
 
 const DEFAULTS = { headPollMs: 1_000, headFreshMs: 0, headGraceMs: 200, idleMs: 30_000 };
@@ -85,7 +88,7 @@ export function createChainRpc(chain: ChainConfig, logger: Logger, options: Chai
     // No batching: one call is one HTTP exchange, so one failed exchange is one failure sample.
     // viem aborts the fetch (AbortController) when `timeout` passes, body read included.
     client: createPublicClient({ transport: http(url, { timeout: rpcTimeoutMs, retryCount: 0, batch: false }) }),
-    health: new EndpointHealth(circuit),
+    health: new EndpointHealth(circuit, Date.now, options.cache && { cache: options.cache, key: sharedHealthKey(chain.chainId, url) }),
     polling: undefined,
     lastError: undefined,
     logged: 'up',
