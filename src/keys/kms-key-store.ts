@@ -79,7 +79,7 @@ export function createKmsKeyStore(options: KmsKeyStoreOptions): KeyStore {
       const name = sanitizeLabel(label);
       const aliasName = `alias/sluice-${name}`;
       // Aliases are unique per account and region; checking first avoids an orphaned key for a
-      // label that is already taken (a lost race still leaves a usable key, just without alias).
+      // label that is already taken (a lost race still returns a usable key, just without alias).
       if (await aliasExists(aliasName)) {
         throw new KmsKeyError(`KMS alias ${aliasName} already exists; choose another label.`, { code: 'kms_alias_exists' });
       }
@@ -96,8 +96,15 @@ export function createKmsKeyStore(options: KmsKeyStoreOptions): KeyStore {
       const keyId = created.KeyMetadata?.KeyId;
       if (!keyId) throw new KmsKeyError('KMS CreateKey returned no key id.', { code: 'kms_no_key_id' });
       const address = await addressOf(keyId);
-      await call('CreateAlias', keyId, () => client.send(new CreateAliasCommand({ AliasName: aliasName, TargetKeyId: keyId })));
       const keyRef = formatKeyRef({ store: 'kms', id: keyId });
+      try {
+        await client.send(new CreateAliasCommand({ AliasName: aliasName, TargetKeyId: keyId }));
+      } catch (err) {
+        // The ref names the key id, so a key without its alias still works; anything else is
+        // reported with the key id so the operator can alias or schedule deletion of it.
+        if (awsErrorName(err) !== 'AlreadyExistsException') throw kmsError(err, `CreateAlias ${aliasName} (key created: ${keyRef})`, keyId);
+        logger.warn({ keyRef, alias: aliasName, wallet: address }, 'KMS alias was taken meanwhile; key created without it');
+      }
       logger.info({ keyRef, alias: aliasName, wallet: address }, 'created KMS hot-wallet key');
       return { keyRef, address };
     },
