@@ -43,7 +43,7 @@ export class ChainRegistryError extends SluiceError {
 /** Every chain row, enabled or not, by chain id. */
 export async function listChains(k: Kysely<Database>): Promise<ChainRecord[]> {
   const rows = await k.selectFrom('chains').selectAll().orderBy('chain_id').execute();
-  return rows.map(chainFromRow);
+  return rows.map((r) => chainFromRow(r));
 }
 
 /** The enabled chains as the RPC layer wants them. A row that cannot be used fails loudly at startup. */
@@ -100,12 +100,23 @@ export async function writeChain(k: Kysely<Database>, chain: ChainRecord, now = 
   return exists ? 'updated' : 'created';
 }
 
-export function chainFromRow(row: ChainsTable): ChainRecord {
+/**
+ * `unusableRpc: 'empty'` reads broken endpoints as none instead of throwing: for `config apply`,
+ * which must be able to show and overwrite exactly such a row.
+ */
+export function chainFromRow(row: ChainsTable, options: { unusableRpc?: 'throw' | 'empty' } = {}): ChainRecord {
   const chainId = Number(row.chain_id);
+  let rpc: RpcEndpointConfig[];
+  try {
+    rpc = parseEndpoints(chainId, row.rpc_endpoints);
+  } catch (err) {
+    if (options.unusableRpc !== 'empty') throw err;
+    rpc = [];
+  }
   return {
     chainId,
     name: row.name,
-    rpc: parseEndpoints(chainId, row.rpc_endpoints),
+    rpc,
     confirmations: Number(row.confirmations),
     maxFeePerGas: BigInt(row.max_fee_per_gas),
     defaultPriorityFee: BigInt(row.priority_fee),

@@ -219,6 +219,14 @@ for (const kind of ['sqlite', 'mysql'] as const) {
       expect(formatChanges(forced.changes)).toContain(`~ asset network USDT@31337: contract ${USDT} → ${other}`);
     });
 
+    it('repairs a chain whose endpoints were broken by hand', async () => {
+      const current = { keyRef: 'kms:alias/other', fee: '2.5', chainName: 'Local Anvil', contract: '0x5CbDd86a2FA8Dc4bDdd8a8f69dBa48572EeC07FB' };
+      await db.kysely.updateTable('chains').set({ rpc_endpoints: 'oops' }).where('chain_id', '=', 31337).execute();
+      const { changes } = await applyDeploymentConfig({ db, text: yaml(current) });
+      expect(formatChanges(changes)).toContain('~ chain 31337 Local Anvil: rpc (unusable) → http://127.0.0.1:8545#2, http://127.0.0.1:8546');
+      expect((await loadChainConfigs(db, DEFAULT_CHAIN_POLICY))[0]!.rpc).toHaveLength(2);
+    });
+
     it('reads the file from disk', async () => {
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-apply-'));
       try {

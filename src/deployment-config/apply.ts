@@ -69,7 +69,7 @@ async function readState(db: Db, trx: Tx): Promise<DbState> {
     await lockForUpdate(db, trx.selectFrom('asset_networks').selectAll().orderBy('asset').orderBy('chain_id')).execute(),
     await lockForUpdate(db, trx.selectFrom('wallets').selectAll().orderBy('chain_id').orderBy('address')).execute(),
   ];
-  return { chains: chains.map(chainFromRow), assets, networks, wallets };
+  return { chains: chains.map((r) => chainFromRow(r, { unusableRpc: 'empty' })), assets, networks, wallets };
 }
 
 async function inFlightProblems(trx: Tx, guards: InFlightGuard[]): Promise<string[]> {
