@@ -16,7 +16,16 @@ function provider(db: Db): MigrationProvider {
   };
 }
 
-/** Applies pending migrations; returns the names applied. Throws with the failing migration named. */
+/**
+ * Applies pending migrations; returns the names applied. Throws with the failing migration named.
+ *
+ * Safe to run from several processes at once (replicas' init containers, a Job): on MySQL, Kysely's
+ * migrator takes GET_LOCK on the one connection that then reads the applied list and runs every
+ * migration, so a second process waits and finds them applied; the server frees the lock if the
+ * holder dies. The lock name is server-wide, so migrations of other databases on the same server
+ * queue behind it too (harmless). SQLite is one process per file. test/db/migrate-concurrency.itest.ts
+ * proves it with two real `sluice migrate` processes.
+ */
 export async function migrateToLatest(db: Db): Promise<string[]> {
   const migrator = new Migrator({ db: db.kysely, provider: provider(db) });
   const { error, results } = await migrator.migrateToLatest();
