@@ -6,7 +6,15 @@ import { parseScopes, createApiKeyStore, SCOPES } from './auth/api-keys.js';
 import { loadConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { openDatabase, redactUrl } from './db/connect.js';
-import { migrateToLatest } from './db/migrate.js';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { awsClientConfig } from './aws/clients.js';
+import { assertMigrated, migrateToLatest } from './db/migrate.js';
+import { applyDeploymentConfig, formatChanges } from './deployment-config/index.js';
+import { openKeyStores } from './keys/open-key-stores.js';
+import type { KeyStoreKind } from './keys/types.js';
+import { createLogger } from './observability/logger.js';
+import { createQueues, DEFAULT_MAX_RECEIVE_COUNT } from './queue/sqs-topology.js';
+import { CRON_JOBS, type CronJob, ROLES, type RoleName, runCronJob, startRole } from './runtime/run-role.js';
 import { SluiceError } from './errors/base.js';
 import { parseRpcList, startDev } from './dev/dev-mode.js';
 import { formatNonceReport, rpcNonceSource, walletNonceReport } from './wallets/nonce-report.js';
@@ -50,6 +58,90 @@ program
     }
   });
 
+/** Runs a long-lived role until SIGTERM/SIGINT; exits 0 after a clean drain, 1 if draining overran. */
+async function serveRole(role: RoleName): Promise<void> {
+  const config = loadConfig();
+  const running = await startRole(role, config);
+  console.error(`sluice ${role} listening on ${running.url}`);
+  const onSignal = (signal: string) => {
+    // A drain that overruns the deadline must not keep a pod in Terminating forever.
+    setTimeout(() => {
+      console.error(`sluice ${role}: shutdown took longer than ${config.shutdownTimeoutMs + 4_000} ms; exiting`);
+      process.exit(1);
+    }, config.shutdownTimeoutMs + 4_000).unref();
+    void running.stop(signal).then(() => process.exit(0));
+  };
+  process.once('SIGTERM', () => onSignal('SIGTERM'));
+  process.once('SIGINT', () => onSignal('SIGINT'));
+}
+
+const roleHelp: Record<RoleName, string> = {
+  api: 'TX Request API + TX Status API on SLUICE_PORT (MySQL, Redis, SQS).',
+  signer: 'Validation & Signing: consumes the TX Request Queue, holds balances, reserves nonces, signs with KMS / Secrets Manager keys.',
+  sender: 'Transaction Sender: consumes the Signed TX Queue (FIFO per wallet) and broadcasts over the chains\' RPC endpoints.',
+  tracker: 'Transaction Tracker: receipts, confirmations, reorgs, rebroadcasts and fee bumps; also runs the reconciler and the DLQ handler loops.',
+};
+for (const role of ROLES) {
+  program
+    .command(role)
+    .description(`${roleHelp[role]} Configured by environment only; many replicas may run. Workers serve /healthz, /readyz and /metrics on SLUICE_HEALTH_PORT.`)
+    .action(() => serveRole(role));
+}
+
+program
+  .command('cron')
+  .description('Run one pass of a periodic job and exit (for a Kubernetes CronJob); the tracker role runs the same code in a loop.')
+  .argument('<job>', CRON_JOBS.join(' | '))
+  .action(async (job: string) => {
+    if (!CRON_JOBS.includes(job as CronJob)) throw new SluiceError(`Unknown cron job "${job}"; one of: ${CRON_JOBS.join(', ')}.`, { code: 'bad_arguments' });
+    const result = await runCronJob(job as CronJob, loadConfig());
+    console.log(JSON.stringify({ job, ...result }));
+  });
+
+program
+  .command('queues')
+  .description('SQS queues.')
+  .command('create')
+  .description('Create (or update) the SQS queues named by SLUICE_QUEUE_PREFIX with their DLQs and redrive policies; idempotent. For local/moto use: production infrastructure code creates them too.')
+  .option('--max-receive-count <n>', 'deliveries before SQS moves a message to its DLQ (backstop; must exceed SLUICE_SIGNER_MAX_ATTEMPTS and SLUICE_SENDER_MAX_ATTEMPTS)', String(DEFAULT_MAX_RECEIVE_COUNT))
+  .action(async (options: { maxReceiveCount: string }) => {
+    const config = loadConfig();
+    const maxReceiveCount = Number(options.maxReceiveCount);
+    const floor = Math.max(config.signerMaxAttempts, config.senderMaxAttempts);
+    if (!Number.isInteger(maxReceiveCount) || maxReceiveCount <= floor) {
+      throw new SluiceError(`--max-receive-count must be an integer above ${floor} (SLUICE_SIGNER_MAX_ATTEMPTS / SLUICE_SENDER_MAX_ATTEMPTS): the app dead-letters with a reason first; SQS redrive is the backstop.`, { code: 'bad_arguments' });
+    }
+    const client = new SQSClient(awsClientConfig(config, 'sqs'));
+    try {
+      const { urls, created, existing } = await createQueues(client, { prefix: config.queuePrefix, maxReceiveCount, visibilitySeconds: config.queueVisibilitySeconds }, (line) => console.error(line));
+      console.error(`${created.length} created, ${existing.length} already present.`);
+      console.log(JSON.stringify(urls, null, 2));
+    } finally {
+      client.destroy();
+    }
+  });
+
+program
+  .command('config')
+  .description('Deployment configuration (chains, assets, hot wallets).')
+  .command('apply')
+  .description('Upsert chains, assets with their networks, and hot wallets from a YAML file into SLUICE_DB_URL; prints what changed; idempotent; deletes nothing (see docs/config-file.md).')
+  .argument('<file>', 'sluice.yaml')
+  .option('--dry-run', 'show the changes without writing them')
+  .option('--force', 'allow changes that are refused by default (a wallet\'s key ref, disabling a chain with withdrawals in flight)')
+  .action(async (file: string, options: { dryRun?: boolean; force?: boolean }) => {
+    const config = loadConfig();
+    const url = databaseUrl(config);
+    const db = openDatabase(url);
+    try {
+      await assertMigrated(db);
+      const { changes, dryRun } = await applyDeploymentConfig({ db, file, dryRun: !!options.dryRun, force: !!options.force, actor: 'cli' });
+      console.log(formatChanges(changes, { dryRun }));
+    } finally {
+      await db.close();
+    }
+  });
+
 const apiKey = program.command('api-key').description('Manage API keys.');
 apiKey
   .command('create')
@@ -86,6 +178,28 @@ function rpcEndpoints(flag: string | undefined, config: Config): { urls: string[
 }
 
 const wallet = program.command('wallet').description('Hot wallets.');
+wallet
+  .command('create')
+  .description('Provision a new hot wallet key and print only its address and key ref (add them to sluice.yaml hotWallets, then `sluice config apply`). A KMS key never leaves KMS; a Secrets Manager secret holds the key encrypted with SLUICE_KEYSTORE_PASSWORD.')
+  .requiredOption('--chain <id>', 'chain id the wallet is for (used in the key label)')
+  .requiredOption('--store <store>', 'kms | secrets-manager | keystore')
+  .option('--label <label>', 'name for the key (default: hot-<chain>-<time>)')
+  .action(async (options: { chain: string; store: string; label?: string }) => {
+    const stores: KeyStoreKind[] = ['kms', 'secrets-manager', 'keystore'];
+    if (!stores.includes(options.store as KeyStoreKind)) throw new SluiceError(`--store must be one of ${stores.join(', ')}.`, { code: 'bad_arguments' });
+    const chainId = Number(options.chain);
+    if (!Number.isInteger(chainId) || chainId <= 0) throw new SluiceError('--chain must be a positive integer chain id.', { code: 'bad_arguments' });
+    const config = loadConfig();
+    const keys = openKeyStores(config, { logger: createLogger({ level: 'warn' }), stores: [options.store as KeyStoreKind] });
+    try {
+      const label = options.label ?? `hot-${chainId}-${Date.now().toString(36)}`;
+      const { keyRef, address } = await keys.createKey(label, options.store as KeyStoreKind);
+      console.log(JSON.stringify({ chainId, address, keyRef }, null, 2));
+    } finally {
+      keys.close();
+    }
+  });
+
 wallet
   .command('nonces')
   .description(

@@ -1,4 +1,5 @@
 import { type Migration, type MigrationProvider, Migrator } from 'kysely';
+import { SluiceError } from '../errors/base.js';
 import type { Db } from './connect.js';
 import { initialSchema } from './migrations/001-initial.js';
 import { chainRobustness } from './migrations/002-chain-robustness.js';
@@ -34,4 +35,21 @@ export async function migrateToLatest(db: Db): Promise<string[]> {
     throw new Error(`Migration ${failed} failed: ${(error as Error).message ?? String(error)}`, { cause: error });
   }
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}
+
+/**
+ * Production roles never migrate by themselves (a rolling deploy would race old code against a
+ * new schema); they refuse to start on a database that `sluice migrate` has not brought up to date.
+ */
+export async function assertMigrated(db: Db): Promise<void> {
+  const migrator = new Migrator({ db: db.kysely, provider: provider(db) });
+  let pending: string[];
+  try {
+    pending = (await migrator.getMigrations()).filter((m) => !m.executedAt).map((m) => m.name);
+  } catch (cause) {
+    throw new SluiceError('Cannot read the migration state of the database.', { cause, code: 'db_unreadable' });
+  }
+  if (pending.length > 0) {
+    throw new SluiceError(`The database is not migrated (pending: ${pending.join(', ')}). Run \`sluice migrate\` first.`, { code: 'db_not_migrated' });
+  }
 }

@@ -112,7 +112,8 @@ export function createDeadLetterActions(deps: {
   /** The withdrawal row, locked, if it is still as the caller saw it; else ChangedMeanwhile. */
   async function lockUnchanged(trx: Tx, seen: WithdrawalRow): Promise<WithdrawalRow> {
     const current = await lockForUpdate(db, trx.selectFrom('withdrawals').selectAll().where('id', '=', seen.id)).executeTakeFirst();
-    if (!current || current.status !== seen.status || (current.cancel_reason === null) !== (seen.cancel_reason === null)) throw new ChangedMeanwhile();
+    // A nonce reserved meanwhile matters as much as a status change: it means funds are held.
+    if (!current || current.status !== seen.status || current.nonce !== seen.nonce || (current.cancel_reason === null) !== (seen.cancel_reason === null)) throw new ChangedMeanwhile();
     return current;
   }
 
@@ -270,9 +271,10 @@ export function createDeadLetterActions(deps: {
         return { ...result, action: 'closed' as const, consequence };
       }
 
-      if (w.status === 'RECEIVED') {
-        // Nothing is held before signing: the signer holds and takes a nonce in the one transaction
-        // that moves RECEIVED -> SIGNED, after re-checking the status under a row lock.
+      if (w.status === 'RECEIVED' && w.nonce === null) {
+        // Nothing is held before a nonce is reserved: the signer holds and reserves in one
+        // transaction, after re-checking the status and the reservation under a row lock.
+        // (RECEIVED with a nonce reserved goes below: its nonce must be filled with a cancel.)
         const result = await withTransaction(db, async (trx) => {
           const current = await lockUnchanged(trx, w);
           await withdrawals.transition(trx, w.id, 'RECEIVED', 'CANCELLED', { failure_code: 'discarded', failure_reason: op.reason }, { code: 'discarded', detail: `${op.actor}: ${op.reason}` });

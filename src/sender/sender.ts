@@ -154,6 +154,7 @@ export function createSender(deps: SenderDeps) {
         concurrency: common.config.senderConcurrency,
         maxReceives: common.config.senderMaxAttempts,
         signal: common.signal,
+        shutdownGraceMs: common.config.shutdownTimeoutMs,
         logger: log,
         handle: async (m) => {
           await sendWithdrawal(m.body, m.receiveCount);

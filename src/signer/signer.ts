@@ -7,7 +7,7 @@ import { type Common, crashIfAsked } from '../common.js';
 import type { Db } from '../db/connect.js';
 import { lockForUpdate, type Tx, withTransaction } from '../db/transaction.js';
 import type { DeadLetters } from '../dlq/dead-letters.js';
-import { isRetryable, type SluiceError } from '../errors/base.js';
+import { isRetryable, SluiceError } from '../errors/base.js';
 import type { KeyStore } from '../keys/types.js';
 import { InsufficientBalanceError } from '../ledger/errors.js';
 import type { Ledger } from '../ledger/ledger.js';
@@ -52,10 +52,17 @@ export type SignerDeps = {
 
 export type SignOutcome = 'signed' | 'rejected' | 'skipped' | 'at-fee-cap';
 
+/** The configuration a signing needs is gone (chain, asset network or wallet removed): an operator must act. */
+export class SignerSetupError extends SluiceError {
+  override name = 'SignerSetupError';
+}
+
 /**
  * Validation & Signing TX — the only holder of keys. For a RECEIVED withdrawal: re-check it, then
- * in ONE database transaction hold amount + fee, take the wallet's next nonce, build, verify and
- * sign, and store nonce + signed bytes + hash (invariant 1). For a withdrawal that owns a nonce,
+ * in one short transaction hold amount + fee and reserve the wallet's next nonce for it; sign
+ * outside that transaction (a KMS call must not hold the lane's lock); store the signed bytes with
+ * a compare-and-set on that reservation (invariant 1: one nonce per withdrawal; a reserved nonce is
+ * either signed with the payout or filled with a cancel). For a withdrawal that owns a nonce,
  * on request of the tracker or an operator: replace its newest tx at the same nonce with higher
  * fees (a bump, or a cancel when the nonce is to be filled), or move it to a fresh nonce once a
  * foreign tx provably took its old one. Only after commit is the signed tx queued for the senders.
@@ -116,6 +123,7 @@ export function createSigner(deps: SignerDeps) {
   }
 
   async function signNew(w: WithdrawalRow, receives: number): Promise<SignOutcome> {
+    if (w.nonce !== null) return signReserved(w);
     const network = await assets.find(w.asset, w.chain_id);
     if (!network || !network.enabled) {
       return reject(w, { code: 'network_disabled', message: `${w.asset} withdrawals on chain ${w.chain_id} are not enabled.` }, receives);
@@ -159,32 +167,30 @@ export function createSigner(deps: SignerDeps) {
     }
     if (fees.capped) log.warn({ chainId: w.chain_id, maxFeePerGas: fees.maxFeePerGas.toString() }, 'fee cap reached; tx may wait for base fee to drop');
 
-    let signed: { txHash: string; nonce: number } | null;
+    // Phase 1, short and under the wallet row lock: hold the funds and reserve the lane's next
+    // nonce for this withdrawal. The signature (tens of ms on KMS) is made after commit, so one
+    // slow signature never holds the lane's lock (invariant 1 still holds: from here on, every tx
+    // signed for this withdrawal uses this nonce, or a cancel fills it).
+    let nonce: number | null;
     try {
-      signed = await withTransaction(db, async (trx) => {
+      nonce = await withTransaction(db, async (trx) => {
         // Lock order everywhere: withdrawal row, then balance row, then wallet row.
-        const current = await lockForUpdate(db, trx.selectFrom('withdrawals').select('status').where('id', '=', w.id)).executeTakeFirst();
-        if (current?.status !== 'RECEIVED') return null;
+        const current = await lockForUpdate(db, trx.selectFrom('withdrawals').select(['status', 'nonce']).where('id', '=', w.id)).executeTakeFirst();
+        if (current?.status !== 'RECEIVED' || current.nonce !== null) return null;
         await ledger.hold(trx, { userId: w.user_id, asset: w.asset, amount: amount + fee, withdrawalId: w.id });
-        const nonce = await lockNextNonce(trx, w.chain_id, walletAddress);
-        const intent: TransferIntent = {
-          chainId: w.chain_id,
-          network,
-          to,
-          chainAmount,
-          nonce,
-          maxFeePerGas: fees.maxFeePerGas,
-          maxPriorityFeePerGas: fees.maxPriorityFeePerGas,
-          ...(gasLimit !== undefined ? { gasLimit } : {}),
-        };
-        const tx = build(intent);
+        const next = await lockNextNonce(trx, w.chain_id, walletAddress);
+        const tx = build({ chainId: w.chain_id, network, to, chainAmount, nonce: next, ...fees, ...(gasLimit !== undefined ? { gasLimit } : {}) });
         await assertWalletCovers(trx, { assets, balances, chainId: w.chain_id, wallet: walletAddress, network, chainAmount, gasLimit: tx.gas!, maxFeePerGas: fees.maxFeePerGas });
-        verifyTransfer(serializeUnsigned(tx), intent);
-        const { raw, txHash } = await signAs(wallet.key_ref, walletAddress, tx);
-        await takeNonce(trx, w.chain_id, walletAddress, nonce);
-        await attempts.insert(trx, attemptRow(w, walletAddress, nonce, txHash, raw, 'transfer', fees, tx.gas!));
-        await withdrawals.transition(trx, w.id, 'RECEIVED', 'SIGNED', { wallet: walletAddress, nonce, tx_hash: txHash, failure_code: null, failure_reason: null }, {});
-        return { txHash, nonce };
+        await takeNonce(trx, w.chain_id, walletAddress, next);
+        const reserved = await trx
+          .updateTable('withdrawals')
+          .set({ wallet: walletAddress, nonce: next, failure_code: null, failure_reason: null, updated_at: Date.now() })
+          .where('id', '=', w.id)
+          .where('status', '=', 'RECEIVED')
+          .where('nonce', 'is', null)
+          .executeTakeFirst();
+        if (Number(reserved.numUpdatedRows) !== 1) throw new StaleTransitionError(w.id, 'RECEIVED', 'RECEIVED');
+        return next;
       });
     } catch (err) {
       if (err instanceof InsufficientBalanceError) {
@@ -193,13 +199,98 @@ export function createSigner(deps: SignerDeps) {
       if (err instanceof HotWalletShortError) return markWaiting(w, err);
       throw err;
     }
-    if (!signed) return 'skipped';
+    if (nonce === null) return 'skipped'; // another delivery reserved it and signs it
+    crashIfAsked(common, 'after-reserve');
+    log.debug({ withdrawalId: w.id, chainId: w.chain_id, wallet: walletAddress, nonce }, 'nonce reserved');
+    const intent: TransferIntent = { chainId: w.chain_id, network, to, chainAmount, nonce, ...fees, ...(gasLimit !== undefined ? { gasLimit } : {}) };
+    return signAndStore({ ...w, wallet: walletAddress, nonce }, wallet.key_ref, intent, 'transfer');
+  }
 
+  /**
+   * A withdrawal whose nonce was reserved but whose signature never got stored (a crash, a key
+   * store outage): sign the payout at that same nonce now, or fill the nonce with a cancel when
+   * the payout can no longer be made (to be cancelled, or the recipient now refuses the gas).
+   */
+  async function signReserved(w: WithdrawalRow): Promise<SignOutcome> {
+    if (w.status !== 'RECEIVED' || w.nonce === null || !w.wallet || w.tx_hash !== null) return 'skipped';
+    const chain = deps.chains.get(w.chain_id);
+    const network = await assets.find(w.asset, w.chain_id);
+    const walletAddress = getAddress(w.wallet);
+    const keyRef = (await wallets.get(w.chain_id, walletAddress))?.key_ref;
+    if (!chain || !network || !keyRef) {
+      throw new SignerSetupError(`Withdrawal ${w.id} holds nonce ${w.nonce} of ${walletAddress} on chain ${w.chain_id}, but that chain, asset network or wallet is no longer configured.`, { code: 'reserved_lane_unconfigured' });
+    }
+    const fees = await feesFor(chain).current();
+    if (w.cancel_reason !== null) return signReservedCancel(w, keyRef, fees);
+    const to = getAddress(w.to_address);
+    const chainAmount = rescale(BigInt(w.amount), network.ledgerDecimals, network.decimals);
+    let gasLimit: bigint | undefined;
+    if (network.kind === 'native') {
+      const gas = await recipientGas(chain, { wallet: walletAddress, to, value: chainAmount, defaultGas: BigInt(network.gasLimit) });
+      if ('problem' in gas) {
+        const reason = `${gas.problem.code}: ${gas.problem.message}`.slice(0, 1000);
+        await db.kysely.updateTable('withdrawals').set({ cancel_reason: reason, updated_at: Date.now() }).where('id', '=', w.id).where('status', '=', 'RECEIVED').where('nonce', '=', w.nonce).execute();
+        log.warn({ withdrawalId: w.id, chainId: w.chain_id, wallet: walletAddress, nonce: w.nonce, code: gas.problem.code }, 'payout at a reserved nonce can no longer be made; filling the nonce with a cancel');
+        return signReservedCancel({ ...w, cancel_reason: reason }, keyRef, fees);
+      }
+      gasLimit = gas.gasLimit;
+    }
+    const intent: TransferIntent = { chainId: w.chain_id, network, to, chainAmount, nonce: Number(w.nonce), ...fees, ...(gasLimit !== undefined ? { gasLimit } : {}) };
+    return signAndStore(w, keyRef, intent, 'transfer');
+  }
+
+  function signReservedCancel(w: WithdrawalRow, keyRef: string, fees: FeePair): Promise<SignOutcome> {
+    return signAndStore(w, keyRef, { chainId: w.chain_id, wallet: getAddress(w.wallet!), nonce: Number(w.nonce), ...fees }, 'cancel');
+  }
+
+  /**
+   * Phase 2: build, verify and sign outside any transaction, then store the signature only if the
+   * withdrawal still holds exactly this reservation and has no signed tx yet (compare-and-set). A
+   * concurrent delivery that lost the race drops its signature unsent: both were for the same
+   * nonce, and only stored bytes are ever broadcast.
+   */
+  async function signAndStore(
+    w: WithdrawalRow,
+    keyRef: string,
+    intent: TransferIntent | CancelIntent,
+    kind: 'transfer' | 'cancel',
+  ): Promise<SignOutcome> {
+    const wallet = getAddress(w.wallet!);
+    const nonce = Number(w.nonce);
+    let tx: TransactionSerializableEIP1559;
+    if (kind === 'cancel') {
+      tx = buildCancel(intent as CancelIntent);
+      verifyCancel(serializeUnsigned(tx), intent as CancelIntent);
+    } else {
+      tx = build(intent as TransferIntent);
+      verifyTransfer(serializeUnsigned(tx), intent as TransferIntent);
+    }
+    const { raw, txHash } = await signAs(keyRef, wallet, tx);
+    const fees = { maxFeePerGas: tx.maxFeePerGas!, maxPriorityFeePerGas: tx.maxPriorityFeePerGas! };
+    const stored = await withTransaction(db, async (trx) => {
+      const current = await lockForUpdate(db, trx.selectFrom('withdrawals').selectAll().where('id', '=', w.id)).executeTakeFirst();
+      if (!current || current.status !== 'RECEIVED' || current.tx_hash !== null || current.wallet !== wallet || Number(current.nonce) !== nonce) return false;
+      if ((kind === 'cancel') !== (current.cancel_reason !== null)) return false; // decided otherwise meanwhile
+      await attempts.insert(trx, attemptRow(current, wallet, nonce, txHash, raw, kind, fees, tx.gas!));
+      await withdrawals.transition(
+        trx,
+        w.id,
+        'RECEIVED',
+        'SIGNED',
+        { tx_hash: txHash, failure_code: null, failure_reason: null },
+        kind === 'cancel' ? { code: 'cancel', detail: `nonce ${nonce} to be filled with a cancel: ${current.cancel_reason}` } : {},
+      );
+      return true;
+    });
+    if (!stored) {
+      log.debug({ withdrawalId: w.id, wallet, nonce, txHash }, 'signature not stored: the withdrawal moved on meanwhile; dropped unsent');
+      return 'skipped';
+    }
     common.metrics.signed.inc({ chain_id: String(w.chain_id) });
     common.metrics.transitions.inc({ from: 'RECEIVED', to: 'SIGNED' });
-    log.info({ withdrawalId: w.id, chainId: w.chain_id, wallet: walletAddress, nonce: signed.nonce, txHash: signed.txHash }, 'withdrawal signed');
+    log.info({ withdrawalId: w.id, chainId: w.chain_id, wallet, nonce, txHash, kind }, kind === 'cancel' ? 'cancel signed at the reserved nonce' : 'withdrawal signed');
     crashIfAsked(common, 'after-sign');
-    await enqueueSigned({ id: w.id, chain_id: w.chain_id, wallet: walletAddress }, signed.txHash);
+    await enqueueSigned({ id: w.id, chain_id: w.chain_id, wallet }, txHash);
     return 'signed';
   }
 
@@ -359,8 +450,9 @@ export function createSigner(deps: SignerDeps) {
    * operator retried since — and must not undo that.
    */
   async function cancel(w: WithdrawalRow): Promise<SignOutcome> {
-    if (w.status !== 'SIGNED' && w.status !== 'BROADCAST') return 'skipped';
     if (w.cancel_reason === null) return 'skipped';
+    if (w.status === 'RECEIVED' && w.nonce !== null) return signReserved(w);
+    if (w.status !== 'SIGNED' && w.status !== 'BROADCAST') return 'skipped';
     return replace(w, undefined);
   }
 
@@ -399,6 +491,7 @@ export function createSigner(deps: SignerDeps) {
         concurrency: common.config.signerConcurrency,
         maxReceives: common.config.signerMaxAttempts,
         signal: common.signal,
+        shutdownGraceMs: common.config.shutdownTimeoutMs,
         logger: log,
         handle: async (m: QueueMessage<RequestMessage>) => {
           await handle(m.body, m.receiveCount);

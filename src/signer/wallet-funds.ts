@@ -28,8 +28,8 @@ export async function walletBalances(chain: ChainRpc, wallet: Address, network: 
 
 /**
  * Checked under the wallet's row lock, so every signer replica sees the same in-flight set: the
- * balances read before the lock minus every payout signed but not yet mined (SIGNED/BROADCAST)
- * must still cover this one and its gas. Txs mined since the read are counted twice, which only
+ * balances read before the lock minus every payout not yet mined (SIGNED/BROADCAST, and RECEIVED
+ * with a nonce reserved, about to be signed) must still cover this one and its gas. Txs mined since the read are counted twice, which only
  * errs on the side of waiting.
  */
 export async function assertWalletCovers(
@@ -51,7 +51,7 @@ export async function assertWalletCovers(
     .select(['asset', 'amount'])
     .where('chain_id', '=', input.chainId)
     .where('wallet', '=', input.wallet)
-    .where('status', 'in', ['SIGNED', 'BROADCAST'])
+    .where((eb) => eb.or([eb('status', 'in', ['SIGNED', 'BROADCAST']), eb.and([eb('status', '=', 'RECEIVED'), eb('nonce', 'is not', null)])]))
     .where('cancel_reason', 'is', null)
     .execute();
   const byAsset = new Map<string, { n: bigint; total: bigint }>();

@@ -319,25 +319,28 @@ export function createTracker(deps: TrackerDeps) {
       .selectAll()
       .where('chain_id', '=', chain.chain.chainId)
       .where('wallet', '=', wallet)
-      .where('status', 'in', ['SIGNED', 'BROADCAST', 'CONFIRMING'])
+      // RECEIVED with a wallet: a nonce reserved, its signature on the way (the signer and the
+      // reconciler finish it); counted here only so its nonce is not taken for a gap.
+      .where((eb) => eb.or([eb('status', 'in', ['SIGNED', 'BROADCAST', 'CONFIRMING']), eb.and([eb('status', '=', 'RECEIVED'), eb('nonce', 'is not', null)])]))
       .orderBy('nonce')
       .limit(LANE_WINDOW)
       .execute();
     const mined = await chain.transactionCount(wallet, 'latest');
     const lowest = rows.length > 0 ? Number(rows[0]!.nonce) : nextNonce;
     if (lowest !== undefined && mined < lowest) await refillSettledGap(chain, wallet, mined, lowest);
-    if (rows.length === 0) return { checked: 0, transitions: 0 };
+    const inFlight = rows.filter((w) => w.status !== 'RECEIVED');
+    if (inFlight.length === 0) return { checked: 0, transitions: 0 };
     const ctx: LaneContext = { chain, head, wallet, mined, blockHashes: new Map() };
     let transitions = 0;
-    for (let i = 0; i < rows.length; i += ROW_PARALLELISM) {
-      const batch = rows.slice(i, i + ROW_PARALLELISM);
+    for (let i = 0; i < inFlight.length; i += ROW_PARALLELISM) {
+      const batch = inFlight.slice(i, i + ROW_PARALLELISM);
       const results = await Promise.allSettled(batch.map((w) => (Number(w.nonce) < mined ? trackMined(w, ctx) : trackPending(w, ctx))));
       for (const [j, r] of results.entries()) {
         if (r.status === 'fulfilled') transitions += r.value ? 1 : 0;
         else retryLog(r.reason)({ withdrawalId: batch[j]!.id, chainId: chain.chain.chainId, wallet, err: r.reason }, 'tracking failed; will retry next tick');
       }
     }
-    return { checked: rows.length, transitions };
+    return { checked: inFlight.length, transitions };
   }
 
   async function tickChain(chain: ChainRpc): Promise<TickResult> {

@@ -33,7 +33,8 @@ export type WalletNonceRow = {
   detail: string;
 };
 
-const IN_FLIGHT: WithdrawalStatus[] = ['SIGNED', 'BROADCAST', 'CONFIRMING'];
+/** RECEIVED counts once it has a wallet: its nonce is reserved and about to be signed. */
+const IN_FLIGHT: WithdrawalStatus[] = ['RECEIVED', 'SIGNED', 'BROADCAST', 'CONFIRMING'];
 
 /** The verdict for one wallet from its three nonces and how many of its withdrawals are in flight. */
 export function nonceVerdict(n: { db: number; latest: number; pending: number; inFlight: number }): { verdict: NonceVerdict; detail: string } {

@@ -12,6 +12,7 @@ import { type SluiceChild, spawnSluice } from '../support/child.js';
 import { waitFor } from '../support/stack.js';
 
 const dbKind = inject('db');
+type CrashPoint = 'after-reserve' | 'after-sign' | 'after-broadcast';
 const API_KEY = 'sk_crash_test_key_0123456789abcdefghij';
 
 /**
@@ -50,7 +51,7 @@ describe(`crash recovery (${dbKind})`, () => {
     return { status: res.status, body: (await res.json()) as any };
   };
 
-  async function start(crashAt?: 'after-sign' | 'after-broadcast'): Promise<SluiceChild> {
+  async function start(crashAt?: CrashPoint): Promise<SluiceChild> {
     const c = spawnSluice(['dev'], {
       SLUICE_DATA_DIR: dataDir,
       SLUICE_DB_URL: database.url,
@@ -87,7 +88,7 @@ describe(`crash recovery (${dbKind})`, () => {
     });
   }
 
-  async function crashScenario(point: 'after-sign' | 'after-broadcast', statusAtCrash: string) {
+  async function crashScenario(point: CrashPoint, statusAtCrash: string) {
     const c = await start(point);
     const user = `crash-${randomUUID().slice(0, 8)}`;
     const to = privateKeyToAccount(generatePrivateKey()).address;
@@ -103,8 +104,13 @@ describe(`crash recovery (${dbKind})`, () => {
 
     const atCrash = await withDb((db) => db.kysely.selectFrom('withdrawals').selectAll().where('id', '=', created.body.id).executeTakeFirstOrThrow());
     expect(atCrash.status).toBe(statusAtCrash);
-    if (point === 'after-sign') {
-      // Signed and stored, but nothing reached the chain.
+    if (point === 'after-reserve') {
+      // Funds held and a nonce reserved, nothing signed yet: the restart must sign at that nonce.
+      expect(atCrash.nonce).not.toBeNull();
+      expect(atCrash.tx_hash).toBeNull();
+    }
+    if (point !== 'after-broadcast') {
+      // Nothing reached the chain.
       expect(await client().getTransactionCount({ address: wallet, blockTag: 'pending' })).toBe(chainNonceBefore);
     }
 
@@ -114,11 +120,13 @@ describe(`crash recovery (${dbKind})`, () => {
       return ['COMPLETED', 'FAILED', 'REJECTED'].includes(w.status) ? w : undefined;
     });
     expect(done.status).toBe('COMPLETED');
-    expect(done.txHash).toBe(atCrash.tx_hash); // the stored bytes were sent, not a new signature
+    if (point === 'after-reserve') expect(done.txHash).toMatch(/^0x[0-9a-f]{64}$/);
+    else expect(done.txHash).toBe(atCrash.tx_hash); // the stored bytes were sent, not a new signature
     expect(await client().getBalance({ address: to })).toBe(parseEther('0.3')); // paid exactly once
 
     const attempts = await withDb((db) => db.kysely.selectFrom('tx_attempts').selectAll().where('withdrawal_id', '=', created.body.id).execute());
     expect(attempts).toHaveLength(1);
+    expect(Number(attempts[0]!.nonce)).toBe(Number(atCrash.nonce ?? attempts[0]!.nonce));
     const { nextNonce } = await hotWallet();
     expect(await client().getTransactionCount({ address: wallet })).toBe(chainNonceBefore + 1);
     expect(nextNonce).toBe(chainNonceBefore + 1);
@@ -129,6 +137,10 @@ describe(`crash recovery (${dbKind})`, () => {
     await child!.exited;
   }
 
+  it('signs at the reserved nonce a withdrawal whose process died after reserving it, before signing', async () => {
+    await crashScenario('after-reserve', 'RECEIVED');
+  });
+
   it('finishes a withdrawal whose process died after signing, before broadcast', async () => {
     await crashScenario('after-sign', 'SIGNED');
   });
@@ -137,7 +149,7 @@ describe(`crash recovery (${dbKind})`, () => {
     await crashScenario('after-broadcast', 'BROADCAST');
   });
 
-  it('keeps every nonce the wallet used contiguous across both crashes', async () => {
+  it('keeps every nonce the wallet used contiguous across all three crashes', async () => {
     const rows = await withDb((db) => db.kysely.selectFrom('withdrawals').select(['nonce', 'status']).where('nonce', 'is not', null).orderBy('nonce').execute());
     expect(rows.map((r) => Number(r.nonce))).toEqual(rows.map((_, i) => i));
     expect(rows.every((r) => r.status === 'COMPLETED')).toBe(true);

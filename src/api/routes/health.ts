@@ -1,30 +1,13 @@
-import { sql } from 'kysely';
 import type { FastifyInstance } from 'fastify';
+import type { Readiness } from '../../runtime/readiness.js';
 import type { Services } from '../../runtime/services.js';
 
-export function registerHealthRoutes(app: FastifyInstance, services: Services) {
+/** /healthz (alive), /readyz (`readiness`: this process's own dependencies) and /metrics, on every role. */
+export function registerHealthRoutes(app: FastifyInstance, services: Services, readiness: Readiness) {
   app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
 
-  /** Ready = the database answers and every configured chain has a reachable endpoint. */
   app.get('/readyz', { schema: { hide: true } }, async (_request, reply) => {
-    const checks: Record<string, string> = {};
-    try {
-      await sql`select 1`.execute(services.db.kysely);
-      checks.database = 'ok';
-    } catch (err) {
-      checks.database = `error: ${(err as Error).message}`;
-    }
-    await Promise.all(
-      [...services.chains.values()].map(async (chain) => {
-        try {
-          await chain.blockNumber();
-          checks[`chain:${chain.chain.chainId}`] = 'ok';
-        } catch (err) {
-          checks[`chain:${chain.chain.chainId}`] = `error: ${(err as { shortMessage?: string }).shortMessage ?? 'unreachable'}`;
-        }
-      }),
-    );
-    const ready = Object.values(checks).every((v) => v === 'ok');
+    const { ready, checks } = await readiness();
     return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not_ready', checks });
   });
 
