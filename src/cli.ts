@@ -19,6 +19,13 @@ import { SluiceError } from './errors/base.js';
 import { parseRpcList, startDev } from './dev/dev-mode.js';
 import { formatNonceReport, rpcNonceSource, walletNonceReport } from './wallets/nonce-report.js';
 
+// The AWS SDK warns at every start that its releases after January 2027 need Node 22. The
+// pinned SDK runs on Node 20 (DESIGN §6); the notice is for whoever upgrades, not for operators.
+process.removeAllListeners('warning');
+process.on('warning', (warning) => {
+  if (!warning.message.startsWith('NodeVersionSupportWarning')) console.error(`(node) ${warning.name}: ${warning.message}`);
+});
+
 function databaseUrl(config: Config): string {
   return config.dbUrl ?? `sqlite:${path.join(path.resolve(config.dataDir), 'sluice.db')}`;
 }

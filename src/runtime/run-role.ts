@@ -66,19 +66,19 @@ export async function startRole(role: RoleName, config: Config): Promise<Running
   }
   const address = server.server.address();
   const url = `http://${config.host}:${typeof address === 'object' && address ? address.port : config.port}`;
-  log.info({ role, url, chains: [...services.chains.keys()] }, `sluice ${role} started`);
+  log.info({ url, chains: [...services.chains.keys()] }, `sluice ${role} started`);
 
   let stopping: Promise<void> | undefined;
   const stop = (reason: string) =>
     (stopping ??= (async () => {
-      log.info({ role, reason }, 'stopping: finishing in-flight work');
+      log.info({ reason }, 'stopping: finishing in-flight work');
       draining = true;
       shutdown.abort();
       // The API stops accepting connections and finishes the requests it has; workers drain.
       await Promise.all([role === 'api' ? server.close() : Promise.resolve(), workers]);
       if (role !== 'api') await server.close();
       await close();
-      log.info({ role }, 'stopped');
+      log.info('stopped');
     })());
   return { url, stop };
 }
