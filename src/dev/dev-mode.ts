@@ -6,6 +6,7 @@ import { SCOPES } from '../auth/api-keys.js';
 import { createMemoryCache } from '../cache/memory-cache.js';
 import { hashPassword, verifyPassword } from '../auth/passwords.js';
 import { type AnvilHandle, startAnvil } from '../chain/anvil.js';
+import { chainPolicy, loadChainConfigs, upsertChain } from '../chain/chain-registry.js';
 import { createChainRpc } from '../chain/rpc.js';
 import type { ChainConfig, RpcEndpointConfig } from '../chain/types.js';
 import type { Common } from '../common.js';
@@ -72,7 +73,14 @@ export async function startDev(
     const chainId = await probe.chainId().catch((cause) => {
       throw new SluiceError(`Cannot reach the dev chain at ${rpcUrl}.`, { cause, code: 'devnet_unreachable', metaMessages: ['Is SLUICE_DEVNET_RPC_URL pointing at a running anvil or hardhat node?'] });
     });
-    const chain = createChainRpc(chainConfig(config, chainId, rpcList), logger);
+    const chainName = anvil || (await isAnvil(probe)) ? 'Anvil Devnet' : 'Dev Node';
+    probe.close();
+    // The dev chain goes through the chains table like any deployment's (`sluice config apply`),
+    // and is read back the way production roles read theirs.
+    const devChain = chainConfig(config, chainId, rpcList);
+    await upsertChain(db, { chainId, name: chainName, rpc: devChain.rpc, confirmations: devChain.confirmations, maxFeePerGas: devChain.maxFeePerGas, defaultPriorityFee: devChain.defaultPriorityFee, explorerUrl: null, enabled: true });
+    const stored = (await loadChainConfigs(db, chainPolicy(config))).find((c) => c.chainId === chainId)!;
+    const chain = createChainRpc(stored, logger);
     await ensureChainIdentity(db, chain, dataDir);
 
     const keys = createFileKeyStore({ dir: path.join(dataDir, 'keystore'), password: secrets.keystorePassword });
@@ -89,7 +97,7 @@ export async function startDev(
     const { token } = await ensureDemoAssets({
       rpc: chain,
       rpcUrl,
-      chainName: anvil || (await isAnvil(chain)) ? 'Anvil Devnet' : 'Dev Node',
+      chainName,
       assets: services.assets,
       hotWallets,
       dataDir,
@@ -148,14 +156,7 @@ function chainConfig(config: Config, chainId: number, rpcUrls: string): ChainCon
     confirmations: config.devnetConfirmations,
     maxFeePerGas: parseGwei(config.maxFeePerGasGwei),
     defaultPriorityFee: parseGwei(config.priorityFeeGwei),
-    policy: {
-      rebroadcastAfterMs: config.rebroadcastAfterSeconds * 1000,
-      bumpAfterMs: config.feeBumpAfterSeconds * 1000,
-      bumpPercent: config.feeBumpPercent,
-      maxRecipientGas: config.maxRecipientGas,
-      maxHeadLagBlocks: config.rpcMaxHeadLagBlocks,
-      rpcTimeoutMs: config.rpcTimeoutMs,
-    },
+    policy: chainPolicy(config),
   };
 }
 

@@ -22,7 +22,8 @@ describe('file keystore', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-ks-'));
     const store = createFileKeyStore({ dir, password: 'pw', cost: cheap });
     const { keyRef, address } = await store.createKey('hot');
-    expect(fs.statSync(path.join(dir, keyRef)).mode & 0o777).toBe(0o600);
+    expect(keyRef).toMatch(/^keystore:hot--0x[0-9a-fA-F]{40}\.json$/);
+    expect(fs.statSync(path.join(dir, keyRef.slice('keystore:'.length))).mode & 0o777).toBe(0o600);
     const reopened = createFileKeyStore({ dir, password: 'pw', cost: cheap });
     const signer = await reopened.signer(keyRef);
     expect(signer.address).toBe(address);

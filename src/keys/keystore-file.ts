@@ -95,7 +95,8 @@ export function createFileKeyStore(options: { dir: string; password: string; cos
       const privateKey = generatePrivateKey();
       const v3 = encryptKey(privateKey, password, options.cost);
       const address = getAddress(`0x${v3.address}`);
-      const keyRef = `${label}--${address}.json`;
+      // Named by its scheme, as sluice.yaml names it; bare file names (older dev rows) still work.
+      const keyRef = `keystore:${label}--${address}.json`;
       fs.writeFileSync(fileFor(keyRef), JSON.stringify(v3), { mode: 0o600, flag: 'wx' });
       return { keyRef, address };
     },
