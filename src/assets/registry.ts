@@ -19,6 +19,23 @@ export type AssetNetwork = {
 
 export type AssetNetworkInput = Omit<AssetNetwork, 'ledgerDecimals'>;
 
+/** The row stored for an asset network (amounts as decimal strings of base units). */
+export function networkRow(n: Omit<AssetNetworkInput, 'contract'> & { contract: string | null }): AssetNetworksTable {
+  return {
+    asset: n.asset,
+    chain_id: n.chainId,
+    chain_name: n.chainName,
+    kind: n.kind,
+    contract: n.contract,
+    decimals: n.decimals,
+    withdrawal_fee: n.withdrawalFee.toString(),
+    min_amount: n.minAmount.toString(),
+    max_amount: n.maxAmount.toString(),
+    gas_limit: n.gasLimit,
+    enabled: n.enabled ? 1 : 0,
+  };
+}
+
 /**
  * Assets and the networks they can be withdrawn on. Read on every request, changed rarely: kept in
  * memory and refreshed every few seconds so the hot path does no query.
@@ -74,19 +91,7 @@ export function createAssetRegistry(db: Db, options: { refreshMs?: number } = {}
       cache = undefined;
     },
     async upsertNetwork(n: AssetNetworkInput): Promise<void> {
-      const values: AssetNetworksTable = {
-        asset: n.asset,
-        chain_id: n.chainId,
-        chain_name: n.chainName,
-        kind: n.kind,
-        contract: n.contract,
-        decimals: n.decimals,
-        withdrawal_fee: n.withdrawalFee.toString(),
-        min_amount: n.minAmount.toString(),
-        max_amount: n.maxAmount.toString(),
-        gas_limit: n.gasLimit,
-        enabled: n.enabled ? 1 : 0,
-      };
+      const values = networkRow(n);
       await db.kysely.transaction().execute(async (trx) => {
         const updated = await trx
           .updateTable('asset_networks')

@@ -1,4 +1,5 @@
 import { getAddress } from 'viem';
+import { networkRow } from '../assets/registry.js';
 import type { ChainRecord } from '../chain/chain-registry.js';
 import type { AssetNetworksTable, WalletsTable } from '../db/schema.js';
 import { formatUnits } from '../money/decimal.js';
@@ -163,19 +164,7 @@ export function planDeployment(file: DeploymentFile, state: DbState, options: { 
       if (ch.action !== 'unchanged') {
         plan.writes.networks.push({
           exists: !!row,
-          values: {
-            asset: a.symbol,
-            chain_id: n.chainId,
-            chain_name: name,
-            kind: n.kind,
-            contract: n.contract,
-            decimals: n.decimals,
-            withdrawal_fee: n.withdrawalFee.toString(),
-            min_amount: n.minAmount.toString(),
-            max_amount: n.maxAmount.toString(),
-            gas_limit: n.gasLimit,
-            enabled: n.enabled ? 1 : 0,
-          },
+          values: networkRow({ ...n, asset: a.symbol, chainName: name }),
         });
       }
     }),
