@@ -179,7 +179,10 @@ export function createSigner(deps: SignerDeps) {
         if (current?.status !== 'RECEIVED' || current.nonce !== null) return null;
         await ledger.hold(trx, { userId: w.user_id, asset: w.asset, amount: amount + fee, withdrawalId: w.id });
         const next = await lockNextNonce(trx, w.chain_id, walletAddress);
-        const tx = build({ chainId: w.chain_id, network, to, chainAmount, nonce: next, ...fees, ...(gasLimit !== undefined ? { gasLimit } : {}) });
+        const intent: TransferIntent = { chainId: w.chain_id, network, to, chainAmount, nonce: next, ...fees, ...(gasLimit !== undefined ? { gasLimit } : {}) };
+        const tx = build(intent);
+        // Verified here too (it is cheap), so a tx that could never be signed reserves nothing.
+        verifyTransfer(serializeUnsigned(tx), intent);
         await assertWalletCovers(trx, { assets, balances, chainId: w.chain_id, wallet: walletAddress, network, chainAmount, gasLimit: tx.gas!, maxFeePerGas: fees.maxFeePerGas });
         await takeNonce(trx, w.chain_id, walletAddress, next);
         const reserved = await trx
