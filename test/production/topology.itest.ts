@@ -56,6 +56,7 @@ describe(`production topology (${dbKind})`, () => {
   const keyRefs: string[] = [];
   const ports: Record<string, number> = {};
   const client = () => createPublicClient({ transport: http(anvil.rpcUrl) });
+  let passed = false;
 
   /** Runs `fn`; on failure prints the tail of every process log before rethrowing. */
   async function diagnosed<T>(what: string, fn: () => Promise<T>): Promise<T> {
@@ -164,7 +165,8 @@ describe(`production topology (${dbKind})`, () => {
     if (redis?.isRunning()) await redis.stop('SIGKILL').catch(() => {});
     await anvil?.stop();
     await database?.drop().catch(() => {});
-    console.log(`production topology: process logs kept in ${logDir}`);
+    if (passed && !process.env.SLUICE_KEEP_LOGS) fs.rmSync(logDir, { recursive: true, force: true });
+    else console.log(`production topology: process logs kept in ${logDir}`);
   });
 
   it('pays 300 withdrawals exactly once through SIGKILLed workers, a Redis outage and cron reconcile', async () => {
@@ -457,11 +459,19 @@ describe(`production topology (${dbKind})`, () => {
       if (oddAnswers.length) console.log(`answers other than 202 while submitting (retried with the same key):\n${oddAnswers.join('\n')}`);
       expect(oddAnswers, 'every POST answered 202 the first time, chaos or not').toEqual([]);
 
+      // For the record (diagnostics, not asserted): who broadcast, and what is left in the queues.
+      for (const name of ['sender-0', 'sender-1', 'tracker-0']) {
+        const text = await fetch(`${stack.roles.get(name)!.url}/metrics`).then((r) => r.text()).catch((err) => String(err));
+        const lines = text.split('\n').filter((l) => /^sluice_(sender_broadcasts|queue_depth|tracker_actions|reconciler_requeued)/.test(l));
+        console.log(`${name} metrics:\n  ${lines.length ? lines.join('\n  ') : text.slice(0, 400)}`);
+      }
+
       // ---- Graceful stop: SIGTERM every role, each exits 0 within 30 s. ----
       const exits = await Promise.all([...stack.roles.keys()].map(async (name) => ({ name, ...(await stack.stop(name, 'SIGTERM', 30_000)) })));
       console.log(`SIGTERM exits: ${exits.map((e) => `${e.name}=${e.code ?? e.signal} in ${e.ms} ms`).join(', ')}`);
       for (const e of exits) expect({ name: e.name, code: e.code, signal: e.signal, timedOut: e.timedOut }).toEqual({ name: e.name, code: 0, signal: null, timedOut: false });
       console.log(`[+${Date.now() - t0} ms] done`);
+      passed = true;
     });
   }, 900_000);
 });
