@@ -49,6 +49,7 @@ describe('loadConfig', () => {
       rateLimitPerSecond: 2_000,
       queuePrefix: 'sluice',
       queueVisibilitySeconds: 30,
+      queuePollWaitSeconds: 20,
       secretsCacheTtlSeconds: 300,
     });
   });

@@ -101,6 +101,12 @@ export const configSchema = z.object({
   /** SLUICE_QUEUE_VISIBILITY_SECONDS: SQS visibility timeout; extended while a message is being worked on. */
   queueVisibilitySeconds: positiveInt.max(43_200).default(30),
 
+  /**
+   * SLUICE_QUEUE_POLL_WAIT_SECONDS: longest wait of one SQS long poll. 20 is right for SQS, which
+   * answers as soon as a message arrives; moto_server does not for FIFO queues (a message that
+   * becomes receivable mid-poll waits for the poll to end), so local setups on moto use 1.
+   */
+  queuePollWaitSeconds: z.coerce.number().int().min(0).max(20).default(20),
   /** AWS_REGION: region of SQS, KMS and Secrets Manager. Required by roles that use them. */
   awsRegion: z.string().min(1).optional(),
   /** AWS_ENDPOINT_URL (and the per-service AWS_ENDPOINT_URL_SQS / _KMS / _SECRETS_MANAGER): e.g. moto_server locally. */
@@ -162,6 +168,7 @@ export const envNames: Record<keyof Config, string> = {
   invalidDlqUrl: 'SLUICE_INVALID_DLQ_URL',
   txDlqUrl: 'SLUICE_TX_DLQ_URL',
   queueVisibilitySeconds: 'SLUICE_QUEUE_VISIBILITY_SECONDS',
+  queuePollWaitSeconds: 'SLUICE_QUEUE_POLL_WAIT_SECONDS',
   awsRegion: 'AWS_REGION',
   awsEndpointUrl: 'AWS_ENDPOINT_URL',
   awsEndpointUrlSqs: 'AWS_ENDPOINT_URL_SQS',

@@ -28,6 +28,7 @@ export function createErrorHandler(deps: {
       maxReceives: 100,
       signal: deps.common.signal,
       shutdownGraceMs: deps.common.config.shutdownTimeoutMs,
+      pollWaitMs: deps.common.config.queuePollWaitSeconds * 1000,
       logger: log,
       handle: (m) => handle(queueName, m),
       onGiveUp: async () => {},

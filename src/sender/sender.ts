@@ -155,6 +155,7 @@ export function createSender(deps: SenderDeps) {
         maxReceives: common.config.senderMaxAttempts,
         signal: common.signal,
         shutdownGraceMs: common.config.shutdownTimeoutMs,
+        pollWaitMs: common.config.queuePollWaitSeconds * 1000,
         logger: log,
         handle: async (m) => {
           await sendWithdrawal(m.body, m.receiveCount);

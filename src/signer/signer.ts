@@ -495,6 +495,7 @@ export function createSigner(deps: SignerDeps) {
         maxReceives: common.config.signerMaxAttempts,
         signal: common.signal,
         shutdownGraceMs: common.config.shutdownTimeoutMs,
+        pollWaitMs: common.config.queuePollWaitSeconds * 1000,
         logger: log,
         handle: async (m: QueueMessage<RequestMessage>) => {
           await handle(m.body, m.receiveCount);

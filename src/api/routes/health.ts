@@ -12,9 +12,12 @@ export function registerHealthRoutes(app: FastifyInstance, services: Services, r
   });
 
   app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
-    for (const [name, queue] of Object.entries(services.queues)) {
-      services.common.metrics.queueDepth.set({ queue: name }, await queue.depth());
-    }
+    const { requests, signed, invalidDlq, txDlq } = services.queues;
+    const depths = await Promise.all(
+      Object.entries({ requests, signed, invalidDlq, txDlq }).map(async ([name, queue]) => [name, await queue.depth().catch(() => undefined)] as const),
+    );
+    // A queue that cannot be read now (SQS outage) keeps its last value; /readyz reports the outage.
+    for (const [name, depth] of depths) if (depth !== undefined) services.common.metrics.queueDepth.set({ queue: name }, depth);
     return reply.type(services.common.metrics.registry.contentType).send(await services.common.metrics.registry.metrics());
   });
 }
