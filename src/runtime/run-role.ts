@@ -57,7 +57,16 @@ export async function startRole(role: RoleName, config: Config): Promise<Running
       server = Fastify({ logger: false, return503OnClosing: false });
       registerHealthRoutes(server, services, readiness);
       await server.listen({ host: config.host, port: config.healthPort });
-      workers = startWorkers(services, WORKERS[role]).done;
+      // A worker loop that died would leave a live, ready-looking process doing nothing (a stalled
+      // lane): exit instead, so the orchestrator restarts it.
+      workers = startWorkers(services, WORKERS[role], {
+        onCrash: (worker) => {
+          if (shutdown.signal.aborted) return;
+          common.logger.fatal({ worker }, 'a worker loop stopped unexpectedly; exiting so the process is restarted');
+          process.exitCode = 1;
+          setImmediate(() => process.exit(1));
+        },
+      }).done;
     }
   } catch (err) {
     shutdown.abort();

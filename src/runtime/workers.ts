@@ -11,7 +11,7 @@ export type WorkerRole = 'signer' | 'sender' | 'tracker' | 'reconciler' | 'error
  * Starts the named background roles on the shared services. Each runs until `common.signal`
  * aborts; the returned promise settles when all of them have drained.
  */
-export function startWorkers(services: Services, roles: WorkerRole[]) {
+export function startWorkers(services: Services, roles: WorkerRole[], options: { onCrash?: (role: WorkerRole, err: unknown) => void } = {}) {
   const { common, db, queues } = services;
   const build: Record<WorkerRole, () => { run(): Promise<void> }> = {
     signer: () => {
@@ -28,6 +28,7 @@ export function startWorkers(services: Services, roles: WorkerRole[]) {
       .run()
       .catch((err) => {
         common.logger.fatal({ err, role }, 'worker crashed');
+        options.onCrash?.(role, err);
         throw err;
       }),
   );
