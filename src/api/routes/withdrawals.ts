@@ -10,6 +10,10 @@ import { ProblemError } from '../problem.js';
 import { attemptSchema, attemptView, WITHDRAWAL_STATUSES, withdrawalProperties, withdrawalSchema, withdrawalView } from '../withdrawal-views.js';
 import { addressSchema, amountSchema, assetSchema, chainIdSchema, problemResponses, userIdSchema } from '../schemas.js';
 
+/** Terminal states: nothing moves a withdrawal out of them. */
+const SETTLED = new Set<WithdrawalStatus>(['COMPLETED', 'REJECTED', 'FAILED', 'CANCELLED']);
+const SETTLED_VIEW_TTL_MS = 10 * 60_000;
+
 
 
 
@@ -142,13 +146,17 @@ export function registerWithdrawalRoutes(app: FastifyInstance, services: Service
       },
     },
     async (request) => {
+      // Clients poll this. A settled withdrawal never changes again, so its view is served from the
+      // shared cache; an unsettled one always from the database (a cached status could be stale).
+      const cacheKey = `withdrawal-view:${request.params.id}`;
+      const cached = await services.cache.get(cacheKey);
+      if (cached) return JSON.parse(cached) as unknown;
       const row = await withdrawals.get(request.params.id);
       if (!row) throw new ProblemError(404, 'withdrawal_not_found', `No withdrawal ${request.params.id}.`);
       const attempts = await attemptStore.of(row.id);
-      return {
-        ...(await render(row)),
-        attempts: attempts.map(attemptView),
-      };
+      const view = { ...(await render(row)), attempts: attempts.map(attemptView) };
+      if (SETTLED.has(row.status)) await services.cache.set(cacheKey, JSON.stringify(view), SETTLED_VIEW_TTL_MS);
+      return view;
     },
   );
 
