@@ -131,7 +131,8 @@ export function createSender(deps: SenderDeps) {
     await attempts.markBroadcast(latest.tx_hash);
     const moved = await withTransaction(db, async (trx) => {
       const current = await withdrawals.get(w.id, trx);
-      if (current?.failure_code === 'hot_wallet_insufficient_funds' || current?.failure_code === 'fee_cap_reached') {
+      // Only while in flight: a settled row never changes again (the status API caches it).
+      if ((current?.status === 'SIGNED' || current?.status === 'BROADCAST') && (current.failure_code === 'hot_wallet_insufficient_funds' || current.failure_code === 'fee_cap_reached')) {
         await trx.updateTable('withdrawals').set({ failure_code: null, failure_reason: null }).where('id', '=', w.id).where('status', '=', current.status).execute();
       }
       if (current?.status !== 'SIGNED') return false;

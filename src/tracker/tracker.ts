@@ -179,7 +179,9 @@ export function createTracker(deps: TrackerDeps) {
     const found = receipts.find((r): r is TransactionReceipt => r !== null);
     if (found) {
       const depth = Number(ctx.head - found.blockNumber + 1n);
-      const patch = { tx_hash: found.transactionHash, block_number: Number(found.blockNumber), block_hash: found.blockHash, confirmations: Math.max(depth, 0) };
+      // Mined: a wait the row described (fee cap, hot wallet short) is over.
+      const waitOver = w.failure_code === 'fee_cap_reached' || w.failure_code === 'hot_wallet_insufficient_funds' ? { failure_code: null, failure_reason: null } : {};
+      const patch = { tx_hash: found.transactionHash, block_number: Number(found.blockNumber), block_hash: found.blockHash, confirmations: Math.max(depth, 0), ...waitOver };
       const moved = await move(w, pathTo(w.status, 'CONFIRMING'), patch, null);
       if (moved) log.info({ withdrawalId: w.id, chainId: w.chain_id, wallet: w.wallet, nonce: w.nonce, txHash: found.transactionHash, block: Number(found.blockNumber) }, 'transaction included; confirming');
       return moved;
