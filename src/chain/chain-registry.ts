@@ -8,13 +8,7 @@ import { SluiceError } from '../errors/base.js';
 import type { ChainConfig, ChainPolicy, RpcEndpointConfig } from './types.js';
 
 /** A `chains` row as the code sees it. Fees in wei. */
-export type ChainRecord = {
-  chainId: number;
-  name: string;
-  rpc: RpcEndpointConfig[];
-  confirmations: number;
-  maxFeePerGas: bigint;
-  defaultPriorityFee: bigint;
+export type ChainRecord = Omit<ChainConfig, 'policy'> & {
   explorerUrl: string | null;
   enabled: boolean;
 };
