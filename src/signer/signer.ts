@@ -167,6 +167,8 @@ export function createSigner(deps: SignerDeps) {
     }
     if (fees.capped) log.warn({ chainId: w.chain_id, maxFeePerGas: fees.maxFeePerGas.toString() }, 'fee cap reached; tx may wait for base fee to drop');
 
+    const intentAt = (nonce: number): TransferIntent => ({ chainId: w.chain_id, network, to, chainAmount, nonce, ...fees, ...(gasLimit !== undefined ? { gasLimit } : {}) });
+
     // Phase 1, short and under the wallet row lock: hold the funds and reserve the lane's next
     // nonce for this withdrawal. The signature (tens of ms on KMS) is made after commit, so one
     // slow signature never holds the lane's lock (invariant 1 still holds: from here on, every tx
@@ -179,7 +181,7 @@ export function createSigner(deps: SignerDeps) {
         if (current?.status !== 'RECEIVED' || current.nonce !== null) return null;
         await ledger.hold(trx, { userId: w.user_id, asset: w.asset, amount: amount + fee, withdrawalId: w.id });
         const next = await lockNextNonce(trx, w.chain_id, walletAddress);
-        const intent: TransferIntent = { chainId: w.chain_id, network, to, chainAmount, nonce: next, ...fees, ...(gasLimit !== undefined ? { gasLimit } : {}) };
+        const intent = intentAt(next);
         const tx = build(intent);
         // Verified here too (it is cheap), so a tx that could never be signed reserves nothing.
         verifyTransfer(serializeUnsigned(tx), intent);
@@ -205,8 +207,7 @@ export function createSigner(deps: SignerDeps) {
     if (nonce === null) return 'skipped'; // another delivery reserved it and signs it
     crashIfAsked(common, 'after-reserve');
     log.debug({ withdrawalId: w.id, chainId: w.chain_id, wallet: walletAddress, nonce }, 'nonce reserved');
-    const intent: TransferIntent = { chainId: w.chain_id, network, to, chainAmount, nonce, ...fees, ...(gasLimit !== undefined ? { gasLimit } : {}) };
-    return signAndStore({ ...w, wallet: walletAddress, nonce }, wallet.key_ref, intent, 'transfer');
+    return signAndStore({ ...w, wallet: walletAddress, nonce }, wallet.key_ref, intentAt(nonce), 'transfer');
   }
 
   /**

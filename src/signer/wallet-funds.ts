@@ -29,8 +29,8 @@ export async function walletBalances(chain: ChainRpc, wallet: Address, network: 
 /**
  * Checked under the wallet's row lock, so every signer replica sees the same in-flight set: the
  * balances read before the lock minus every payout not yet mined (SIGNED/BROADCAST, and RECEIVED
- * with a nonce reserved, about to be signed) must still cover this one and its gas. Txs mined since the read are counted twice, which only
- * errs on the side of waiting.
+ * with a nonce reserved, about to be signed) must still cover this one and its gas. Txs mined
+ * since the read are counted twice, which only errs on the side of waiting.
  */
 export async function assertWalletCovers(
   trx: Tx,
