@@ -196,7 +196,9 @@ export function createTracker(deps: TrackerDeps) {
     if (seen.some((t) => t !== null && t.blockNumber !== null)) return false;
     count(w.chain_id, 'foreign_nonce');
     const fields = { withdrawalId: w.id, chainId: w.chain_id, wallet: w.wallet, nonce: w.nonce, alert: 'foreign_nonce' };
-    await resyncNonce(w.chain_id, ctx.wallet, ctx.mined);
+    // Only past what is final: a foreign tx above it may still be reorged out, and a next nonce
+    // moved past it would leave that nonce owned by nobody, the lane stuck behind it.
+    await resyncNonce(w.chain_id, ctx.wallet, await finalMined(ctx));
     if (w.cancel_reason !== null) {
       // It was to be cancelled: its nonce is used and nothing of ours was paid. That is a cancel.
       const moved = await move(w, w.status === 'SIGNED' ? ['SIGNED', 'BROADCAST', 'CANCELLED'] : ['BROADCAST', 'CANCELLED'], { failure_code: 'cancelled', failure_reason: w.cancel_reason }, 'release', { code: 'nonce_taken', detail: 'nonce used by a foreign transaction while a cancel was pending' });
