@@ -54,7 +54,7 @@ log "Redis ready"
 MOTO_PORT="${SLUICE_TEST_MOTO_PORT:-5000}"
 repo_root="$(cd "$(dirname "$0")/.." && pwd)"
 moto_wrapper="$repo_root/../shared/tools/moto-kms-digest-server.py"
-if ! curl -fsS -o /dev/null "http://127.0.0.1:$MOTO_PORT/moto-api/data.json" 2>/dev/null; then
+if ! curl -fsS -o /dev/null "http://127.0.0.1:$MOTO_PORT/moto-api/" 2>/dev/null; then
   [ -f "$moto_wrapper" ] || { log "missing $moto_wrapper (shared/ must sit beside the repo)"; exit 1; }
   moto_python=""
   for candidate in python3 "$HOME/.pyenv/shims/python3" /root/.pyenv/shims/python3; do
@@ -64,7 +64,7 @@ if ! curl -fsS -o /dev/null "http://127.0.0.1:$MOTO_PORT/moto-api/data.json" 2>/
   log "starting moto_server (digest-aware KMS) on 127.0.0.1:$MOTO_PORT"
   mkdir -p /var/log/sluice-test
   nohup "$moto_python" "$moto_wrapper" -H 127.0.0.1 -p "$MOTO_PORT" >/var/log/sluice-test/moto.log 2>&1 &
-  for _ in $(seq 1 60); do curl -fsS -o /dev/null "http://127.0.0.1:$MOTO_PORT/moto-api/data.json" 2>/dev/null && break; sleep 0.5; done
-  curl -fsS -o /dev/null "http://127.0.0.1:$MOTO_PORT/moto-api/data.json" || { log "moto_server did not start; see /var/log/sluice-test/moto.log"; exit 1; }
+  for _ in $(seq 1 60); do curl -fsS -o /dev/null "http://127.0.0.1:$MOTO_PORT/moto-api/" 2>/dev/null && break; sleep 0.5; done
+  curl -fsS -o /dev/null "http://127.0.0.1:$MOTO_PORT/moto-api/" || { log "moto_server did not start; see /var/log/sluice-test/moto.log"; exit 1; }
 fi
 log "moto_server ready (http://127.0.0.1:$MOTO_PORT)"

@@ -37,7 +37,7 @@ let outage = false;
 const opened: KeyStores[] = [];
 
 beforeAll(async () => {
-  const res = await fetch(`${MOTO}/moto-api/data.json`).catch((err: unknown) => {
+  const res = await fetch(`${MOTO}/moto-api/`).catch((err: unknown) => {
     throw new Error(`moto_server is not reachable at ${MOTO} (start it with shared/tools/moto-kms-digest-server.py, or set SLUICE_TEST_MOTO_URL): ${String(err)}`);
   });
   if (!res.ok) throw new Error(`moto_server at ${MOTO} answered ${res.status}`);

@@ -53,7 +53,7 @@ async function receiveAll<T>(queue: Queue<T>, count: number, timeoutMs = 10_000)
 }
 
 beforeAll(async () => {
-  const ok = await fetch(`${motoUrl}/moto-api/data.json`, { signal: AbortSignal.timeout(3_000) }).then(
+  const ok = await fetch(`${motoUrl}/moto-api/`, { signal: AbortSignal.timeout(3_000) }).then(
     (r) => r.ok,
     () => false,
   );

@@ -26,7 +26,7 @@ export async function buildDist(): Promise<void> {
 /** Fails loudly (never skips) when moto or MariaDB is not there. */
 export async function requireServices(): Promise<void> {
   try {
-    const res = await fetch(`${MOTO_URL}/moto-api/data.json`, { signal: AbortSignal.timeout(5_000) });
+    const res = await fetch(`${MOTO_URL}/moto-api/`, { signal: AbortSignal.timeout(5_000) });
     if (!res.ok) throw new Error(`HTTP ${res.status}`);
   } catch (err) {
     throw new Error(`moto_server (SQS, KMS) is required at ${MOTO_URL}; run scripts/provision-test-services.sh. (${(err as Error).message})`);
