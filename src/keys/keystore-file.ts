@@ -4,6 +4,7 @@ import path from 'node:path';
 import { type Address, bytesToHex, getAddress, type Hex, hexToBytes, keccak256 } from 'viem';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 import { SluiceError } from '../errors/base.js';
+import { signTransactionWithKey } from './secp256k1.js';
 import type { KeyStore, TxSigner } from './types.js';
 
 /**
@@ -109,10 +110,11 @@ export function createFileKeyStore(options: { dir: string; password: string; cos
       } catch (cause) {
         throw new KeystoreError(`Cannot read keystore file ${keyRef}.`, { cause, code: 'keystore_unreadable' });
       }
-      const account = privateKeyToAccount(decryptKey(parsed, password));
+      const privateKey = decryptKey(parsed, password);
+      const keyBytes = hexToBytes(privateKey);
       const signer: TxSigner = {
-        address: account.address as Address,
-        signTransaction: (tx) => account.signTransaction(tx),
+        address: privateKeyToAccount(privateKey).address as Address,
+        signTransaction: (tx) => signTransactionWithKey(tx, keyBytes),
       };
       signers.set(keyRef, signer);
       return signer;

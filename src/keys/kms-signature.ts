@@ -1,6 +1,7 @@
-import { type Address, bytesToHex, getAddress, type Hex, numberToHex, recoverAddress } from 'viem';
+import { type Address, bytesToHex, getAddress, type Hex, hexToBytes, numberToHex } from 'viem';
 import { publicKeyToAddress } from 'viem/accounts';
 import { SluiceError } from '../errors/base.js';
+import { recoverHashSigner } from './secp256k1.js';
 
 /**
  * Turning what KMS hands back into what Ethereum wants. KMS speaks X.509/ASN.1: the public key is a
@@ -153,7 +154,7 @@ export async function toRecoverableSignature(input: { hash: Hex; der: Uint8Array
   for (const yParity of [0, 1] as const) {
     let recovered: Address;
     try {
-      recovered = await recoverAddress({ hash: input.hash, signature: { ...signature, yParity } });
+      recovered = await recoverHashSigner(hexToBytes(input.hash), { ...signature, yParity });
     } catch {
       continue; // no point with that parity: try the other one
     }

@@ -6,12 +6,12 @@ import {
   getAddress,
   type Hex,
   parseTransaction,
-  recoverTransactionAddress,
   serializeTransaction,
   type TransactionSerializableEIP1559,
 } from 'viem';
 import type { AssetNetwork } from '../assets/registry.js';
 import { SluiceError } from '../errors/base.js';
+import { recoverTransactionSigner } from '../keys/secp256k1.js';
 
 export type TransferIntent = {
   chainId: number;
@@ -132,7 +132,7 @@ export function verifyCancel(unsigned: Hex, intent: CancelIntent): void {
 
 /** Invariant 9: the signed bytes must come from the wallet the nonce belongs to. */
 export async function verifySigner(raw: Hex, wallet: Address): Promise<void> {
-  const from = await recoverTransactionAddress({ serializedTransaction: raw as `0x02${string}` });
+  const from = await recoverTransactionSigner(raw);
   if (getAddress(from) !== getAddress(wallet)) {
     throw new TxVerificationError(`Signed by ${from}, not by the hot wallet ${wallet}.`, { code: 'wrong_signing_key' });
   }

@@ -1,0 +1,63 @@
+import { getAddress, hexToBytes, keccak256, parseTransaction, recoverTransactionAddress, serializeTransaction, type TransactionSerializableEIP1559 } from 'viem';
+import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
+import { describe, expect, it } from 'vitest';
+import { recoverHashSigner, recoverTransactionSigner, secp256k1Backend, signHash, signTransactionWithKey } from './secp256k1.js';
+
+const HALF_N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n >> 1n;
+
+function transfer(nonce: number, value: bigint): TransactionSerializableEIP1559 {
+  return {
+    type: 'eip1559',
+    chainId: 31337,
+    to: '0x000000000000000000000000000000000000dEaD',
+    value,
+    nonce,
+    gas: 21_000n,
+    maxFeePerGas: 20_000_000_000n,
+    maxPriorityFeePerGas: 1_000_000_000n,
+  };
+}
+
+describe('secp256k1 signing', () => {
+  it('uses the native addon on this machine (installed as an optional dependency)', () => {
+    expect(secp256k1Backend).toBe('native');
+  });
+
+  it('signs byte-for-byte what viem signs, and recovers to the same address viem recovers', async () => {
+    for (let i = 0; i < 25; i++) {
+      const pk = generatePrivateKey();
+      const account = privateKeyToAccount(pk);
+      const tx = transfer(i, BigInt(i) * 10n ** 15n + 1n);
+      const ours = await signTransactionWithKey(tx, hexToBytes(pk));
+      expect(ours).toBe(await account.signTransaction(tx));
+      expect(await recoverTransactionSigner(ours)).toBe(account.address);
+      expect(getAddress(await recoverTransactionAddress({ serializedTransaction: ours as `0x02${string}` }))).toBe(account.address);
+      const { s } = parseTransaction(ours as `0x02${string}`);
+      expect(BigInt(s!) <= HALF_N).toBe(true); // EIP-2 low s
+    }
+  });
+
+  it('recovers another address from a tampered transaction', async () => {
+    const pk = generatePrivateKey();
+    const signed = await signTransactionWithKey(transfer(1, 5n), hexToBytes(pk));
+    const parsed = parseTransaction(signed as `0x02${string}`);
+    const tampered = serializeTransaction({ ...transfer(1, 6n) }, { r: parsed.r!, s: parsed.s!, yParity: parsed.yParity! });
+    expect(await recoverTransactionSigner(tampered)).not.toBe(privateKeyToAccount(pk).address);
+  });
+
+  it('recovers transactions whose r or s has leading zero bytes (stripped by RLP)', async () => {
+    const pk = generatePrivateKey();
+    const address = privateKeyToAccount(pk).address;
+    let found = 0;
+    for (let nonce = 0; nonce < 3000 && found < 2; nonce++) {
+      const raw = await signTransactionWithKey(transfer(nonce, 1n), hexToBytes(pk));
+      const { r, s } = parseTransaction(raw as `0x02${string}`);
+      if (BigInt(r!) >= 1n << 248n && BigInt(s!) >= 1n << 248n) continue;
+      found++;
+      expect(await recoverTransactionSigner(raw)).toBe(address);
+      const hash = keccak256(serializeTransaction(transfer(nonce, 1n)), 'bytes');
+      expect(await recoverHashSigner(hash, await signHash(hash, hexToBytes(pk)))).toBe(address);
+    }
+    expect(found).toBe(2); // ~1 in 64 signatures has such a scalar
+  });
+});
