@@ -15,6 +15,7 @@ const devnet: ChainRecord = {
   defaultPriorityFee: 1_000_000_000n,
   explorerUrl: null,
   enabled: true,
+  maxPendingPerWallet: 16,
 };
 
 describe('chainPolicy', () => {

@@ -50,6 +50,7 @@ export async function loadChainConfigs(db: Db, policy: ChainPolicy): Promise<Cha
     confirmations: c.confirmations,
     maxFeePerGas: c.maxFeePerGas,
     defaultPriorityFee: c.defaultPriorityFee,
+    maxPendingPerWallet: c.maxPendingPerWallet,
     policy,
   }));
 }
@@ -80,6 +81,7 @@ export async function writeChain(k: Kysely<Database>, chain: ChainRecord, now = 
     priority_fee: chain.defaultPriorityFee.toString(),
     explorer_url: chain.explorerUrl,
     enabled: chain.enabled ? 1 : 0,
+    max_pending_per_wallet: chain.maxPendingPerWallet,
     updated_at: now,
   };
   const exists = await k.selectFrom('chains').select('chain_id').where('chain_id', '=', chain.chainId).executeTakeFirst();
@@ -114,6 +116,7 @@ export function chainFromRow(row: ChainsTable, options: { unusableRpc?: 'throw' 
     confirmations: Number(row.confirmations),
     maxFeePerGas: BigInt(row.max_fee_per_gas),
     defaultPriorityFee: BigInt(row.priority_fee),
+    maxPendingPerWallet: Number(row.max_pending_per_wallet),
     explorerUrl: row.explorer_url,
     enabled: Number(row.enabled) === 1,
   };

@@ -21,6 +21,7 @@ describe('chain rpc against anvil', () => {
     confirmations: 1,
     maxFeePerGas: parseGwei('100'),
     defaultPriorityFee: parseGwei('1'),
+    maxPendingPerWallet: 16,
     policy: DEFAULT_CHAIN_POLICY,
   });
 

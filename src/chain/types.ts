@@ -29,6 +29,8 @@ export type ChainConfig = {
   maxFeePerGas: bigint;
   /** Tip used when the node cannot suggest one, in wei. */
   defaultPriorityFee: bigint;
+  /** Transactions one hot wallet may have signed and not yet mined; past it new withdrawals go to another wallet or wait. */
+  maxPendingPerWallet: number;
   policy: ChainPolicy;
 };
 

@@ -26,6 +26,7 @@ describe('loadConfig', () => {
       anvilBlockTime: 1,
       devnetConfirmations: 2,
       devHotWallets: 1,
+      devnetMaxPendingPerWallet: 64,
       maxFeePerGasGwei: '500',
       priorityFeeGwei: '1',
       rebroadcastAfterSeconds: 30,

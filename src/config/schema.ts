@@ -36,6 +36,8 @@ export const configSchema = z.object({
   anvilBlockTime: positiveInt.default(1),
   /** SLUICE_DEV_HOT_WALLETS: hot wallets (nonce lanes) dev mode keeps on its chain. */
   devHotWallets: positiveInt.max(64).default(1),
+  /** SLUICE_DEVNET_MAX_PENDING_PER_WALLET: txs one dev hot wallet may have in flight (anvil has no per-sender pool limit). */
+  devnetMaxPendingPerWallet: positiveInt.max(100_000).default(64),
   /** SLUICE_DEVNET_CONFIRMATIONS: confirmations required on the dev chain before COMPLETED. */
   devnetConfirmations: positiveInt.default(2),
   /** SLUICE_DEV_API_KEY: dev API key with every scope; generated and printed when unset. */
@@ -74,7 +76,7 @@ export const configSchema = z.object({
   /** SLUICE_SIGNER_MAX_ATTEMPTS: deliveries of one signing request that fail before it is given up (transient: the reconciler retries; otherwise Invalid DLQ). */
   signerMaxAttempts: positiveInt.default(10),
   /** SLUICE_SIGNER_CONCURRENCY / SLUICE_SENDER_CONCURRENCY: messages handled at once per worker. */
-  signerConcurrency: positiveInt.default(16),
+  signerConcurrency: positiveInt.default(256),
   senderConcurrency: positiveInt.default(16),
 
   /** NODE_ENV: `production` refuses raw private keys (keystore files, keys in env): KMS or Secrets Manager only. */
@@ -138,6 +140,7 @@ export const envNames: Record<keyof Config, string> = {
   anvilBlockTime: 'SLUICE_ANVIL_BLOCK_TIME',
   devnetConfirmations: 'SLUICE_DEVNET_CONFIRMATIONS',
   devHotWallets: 'SLUICE_DEV_HOT_WALLETS',
+  devnetMaxPendingPerWallet: 'SLUICE_DEVNET_MAX_PENDING_PER_WALLET',
   rebroadcastAfterSeconds: 'SLUICE_REBROADCAST_AFTER_SECONDS',
   feeBumpAfterSeconds: 'SLUICE_FEE_BUMP_AFTER_SECONDS',
   feeBumpPercent: 'SLUICE_FEE_BUMP_PERCENT',

@@ -199,6 +199,8 @@ export interface ChainsTable {
   priority_fee: Amount;
   explorer_url: string | null;
   enabled: number;
+  /** Transactions one hot wallet may have signed and not yet mined (its node's per-sender pool). */
+  max_pending_per_wallet: number;
   created_at: number;
   updated_at: number;
 }

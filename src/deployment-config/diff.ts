@@ -61,6 +61,7 @@ function chainView(c: ChainRecord): Record<string, string> {
     priorityFeeGwei: formatUnits(c.defaultPriorityFee, 9),
     explorerUrl: c.explorerUrl ?? none,
     enabled: String(c.enabled),
+    maxPendingPerWallet: String(c.maxPendingPerWallet),
   };
 }
 

@@ -76,6 +76,7 @@ const chain = z
     priorityFeeGwei: decimalString,
     explorerUrl: httpUrl.optional(),
     enabled: bool.default(true),
+    maxPendingPerWallet: int(1, 100_000).default(16),
   })
   .strict()
   .transform((c, ctx): ChainRecord => {
@@ -94,6 +95,7 @@ const chain = z
       defaultPriorityFee: defaultPriorityFee ?? 0n,
       explorerUrl: c.explorerUrl ?? null,
       enabled: c.enabled,
+      maxPendingPerWallet: c.maxPendingPerWallet,
     };
   });
 

@@ -78,7 +78,7 @@ export async function startDev(
     // The dev chain goes through the chains table like any deployment's (`sluice config apply`),
     // and is read back the way production roles read theirs.
     const devChain = chainConfig(config, chainId, rpcList);
-    await upsertChain(db, { chainId, name: chainName, rpc: devChain.rpc, confirmations: devChain.confirmations, maxFeePerGas: devChain.maxFeePerGas, defaultPriorityFee: devChain.defaultPriorityFee, explorerUrl: null, enabled: true });
+    await upsertChain(db, { chainId, name: chainName, rpc: devChain.rpc, confirmations: devChain.confirmations, maxFeePerGas: devChain.maxFeePerGas, defaultPriorityFee: devChain.defaultPriorityFee, maxPendingPerWallet: devChain.maxPendingPerWallet, explorerUrl: null, enabled: true });
     const stored = (await loadChainConfigs(db, chainPolicy(config))).find((c) => c.chainId === chainId)!;
     const chain = createChainRpc(stored, logger);
     await ensureChainIdentity(db, chain, dataDir);
@@ -156,6 +156,7 @@ function chainConfig(config: Config, chainId: number, rpcUrls: string): ChainCon
     confirmations: config.devnetConfirmations,
     maxFeePerGas: parseGwei(config.maxFeePerGasGwei),
     defaultPriorityFee: parseGwei(config.priorityFeeGwei),
+    maxPendingPerWallet: config.devnetMaxPendingPerWallet,
     policy: chainPolicy(config),
   };
 }

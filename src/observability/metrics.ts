@@ -62,6 +62,18 @@ export function createMetrics() {
       labelNames: ['chain_id'],
       registers: [registry],
     }),
+    hotWalletsBusy: new Counter({
+      name: 'sluice_hot_wallets_busy_total',
+      help: 'Times a withdrawal waited 10 s for a hot wallet under its in-flight limit and was handed back to the queue',
+      labelNames: ['chain_id'],
+      registers: [registry],
+    }),
+    walletPending: new Gauge({
+      name: 'sluice_wallet_pending_txs',
+      help: 'Transactions a hot wallet has signed or reserved and not yet mined, as the signer last saw them',
+      labelNames: ['chain_id', 'wallet'],
+      registers: [registry],
+    }),
     feeCapReached: new Counter({
       name: 'sluice_fee_cap_reached_total',
       help: 'Fee bumps refused because the replacement would exceed the fee cap',

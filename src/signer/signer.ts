@@ -7,7 +7,7 @@ import { type Common, crashIfAsked } from '../common.js';
 import type { Db } from '../db/connect.js';
 import { lockForUpdate, type Tx, withTransaction } from '../db/transaction.js';
 import type { DeadLetters } from '../dlq/dead-letters.js';
-import { isRetryable, SluiceError } from '../errors/base.js';
+import { isRetryable, RetryableError, SluiceError } from '../errors/base.js';
 import type { KeyStore } from '../keys/types.js';
 import { InsufficientBalanceError } from '../ledger/errors.js';
 import type { Ledger } from '../ledger/ledger.js';
@@ -31,7 +31,10 @@ import {
 } from './build-tx.js';
 import { createFeeOracle, type FeeOracle, type FeePair, replacementFees } from './fees.js';
 import { recipientGas } from './recipient-gas.js';
-import { assertWalletCovers, HotWalletShortError, walletBalances } from './wallet-funds.js';
+import { createNonceReservations, type NonceReservations, type Reservation, type ReserveRequest } from './nonce-reservations.js';
+import { HotWalletShortError } from './wallet-funds.js';
+import { createMicroBatcher } from '../util/micro-batch.js';
+import { sleep } from '../util/sleep.js';
 
 export type SignerDeps = {
   common: Common;
@@ -51,6 +54,17 @@ export type SignerDeps = {
 };
 
 export type SignOutcome = 'signed' | 'rejected' | 'skipped' | 'at-fee-cap';
+
+type StoreRequest = { id: string; wallet: Address; nonce: number; txHash: Hex; raw: Hex; kind: 'transfer' | 'cancel'; fees: FeePair; gas: bigint };
+
+/** Every hot wallet of the chain has its limit of txs in flight: the withdrawal waits for blocks. */
+export class HotWalletsBusyError extends RetryableError {
+  override name = 'HotWalletsBusyError';
+}
+
+/** How long a request waits in the signer for a free lane before it becomes a visible, retried wait. */
+const LANE_WAIT_MS = 10_000;
+const LANE_RETRY_MS = 100;
 
 /** The configuration a signing needs is gone (chain, asset network or wallet removed): an operator must act. */
 export class SignerSetupError extends SluiceError {
@@ -73,6 +87,42 @@ export function createSigner(deps: SignerDeps) {
   const attempts = createAttempts(db);
   const build = deps.buildTransfer ?? buildTransfer;
   const feeOracles = new Map<number, FeeOracle>();
+  const reservations = new Map<number, NonceReservations>();
+
+  /**
+   * Stores signatures by compare-and-set on their reservation, many per commit: only if the
+   * withdrawal still holds exactly this wallet and nonce, has no signed tx yet, and still wants
+   * this kind of tx (a cancel once cancel_reason is set, the payout otherwise).
+   */
+  const signatures = createMicroBatcher<StoreRequest, boolean>({
+    maxSize: 256,
+    run: (items) =>
+      withTransaction(db, async (trx) => {
+        const ids = [...new Set(items.map((i) => i.id))];
+        const rows = await lockForUpdate(db, trx.selectFrom('withdrawals').selectAll().where('id', 'in', ids).orderBy('id')).execute();
+        const current = new Map(rows.map((r) => [r.id, r]));
+        const results: boolean[] = [];
+        for (const item of items) {
+          const row = current.get(item.id);
+          if (!row || row.status !== 'RECEIVED' || row.tx_hash !== null || row.wallet !== item.wallet || Number(row.nonce) !== item.nonce || (item.kind === 'cancel') !== (row.cancel_reason !== null)) {
+            results.push(false);
+            continue;
+          }
+          await attempts.insert(trx, attemptRow(row, item.wallet, item.nonce, item.txHash, item.raw, item.kind, item.fees, item.gas));
+          await withdrawals.transition(
+            trx,
+            item.id,
+            'RECEIVED',
+            'SIGNED',
+            { tx_hash: item.txHash, failure_code: null, failure_reason: null },
+            item.kind === 'cancel' ? { code: 'cancel', detail: `nonce ${item.nonce} to be filled with a cancel: ${row.cancel_reason}` } : {},
+          );
+          current.set(item.id, { ...row, status: 'SIGNED', tx_hash: item.txHash });
+          results.push(true);
+        }
+        return results;
+      }),
+  });
 
   function feesFor(chain: ChainRpc): FeeOracle {
     let oracle = feeOracles.get(chain.chain.chainId);
@@ -110,16 +160,30 @@ export function createSigner(deps: SignerDeps) {
   }
 
   /** A visible wait, not a failure: the row says why, an alert fires, the message is retried. */
-  async function markWaiting(w: WithdrawalRow, err: HotWalletShortError): Promise<never> {
+  async function markWaiting(w: WithdrawalRow, err: HotWalletShortError | HotWalletsBusyError): Promise<never> {
     await db.kysely
       .updateTable('withdrawals')
       .set({ failure_code: err.code, failure_reason: err.shortMessage })
       .where('id', '=', w.id)
       .where('status', '=', w.status)
       .execute();
-    common.metrics.hotWalletShort.inc({ chain_id: String(w.chain_id) });
-    log.error({ alert: 'hot_wallet_insufficient_funds', withdrawalId: w.id, chainId: w.chain_id, wallet: w.wallet, err: err.shortMessage }, 'hot wallet cannot cover withdrawal; waiting for a refill');
+    if (err instanceof HotWalletsBusyError) {
+      common.metrics.hotWalletsBusy.inc({ chain_id: String(w.chain_id) });
+      log.warn({ alert: 'hot_wallets_busy', withdrawalId: w.id, chainId: w.chain_id, err: err.shortMessage }, 'every hot wallet is at its in-flight limit; waiting for blocks');
+    } else {
+      common.metrics.hotWalletShort.inc({ chain_id: String(w.chain_id) });
+      log.error({ alert: 'hot_wallet_insufficient_funds', withdrawalId: w.id, chainId: w.chain_id, wallet: w.wallet, err: err.shortMessage }, 'hot wallet cannot cover withdrawal; waiting for a refill');
+    }
     throw err;
+  }
+
+  function reservationsFor(chain: ChainRpc): NonceReservations {
+    let r = reservations.get(chain.chain.chainId);
+    if (!r) {
+      r = createNonceReservations({ common, db, ledger, assets, wallets, chain, fees: feesFor(chain), build });
+      reservations.set(chain.chain.chainId, r);
+    }
+    return r;
   }
 
   async function signNew(w: WithdrawalRow, receives: number): Promise<SignOutcome> {
@@ -134,80 +198,60 @@ export function createSigner(deps: SignerDeps) {
     if (isProblem(checked)) return reject(w, checked, receives);
 
     const chain = deps.chains.get(w.chain_id);
-    const wallet = await wallets.pick(w.chain_id, w.id);
-    if (!chain || !wallet) {
+    const pool = await wallets.forChain(w.chain_id);
+    if (!chain || pool.length === 0) {
       return reject(w, { code: 'no_hot_wallet', message: `No RPC endpoint or hot wallet configured for chain ${w.chain_id}.` }, receives);
     }
-    const walletAddress = getAddress(wallet.address);
-    const amount = BigInt(w.amount);
-    const fee = BigInt(w.fee);
     let chainAmount: bigint;
     try {
-      chainAmount = rescale(amount, network.ledgerDecimals, network.decimals);
+      chainAmount = rescale(BigInt(w.amount), network.ledgerDecimals, network.decimals);
     } catch {
       return reject(w, { code: 'too_many_decimals', message: 'amount cannot be expressed in the token decimals.' }, receives);
     }
     const to = getAddress(w.to_address);
 
     let gasLimit: bigint | undefined;
-    let balances;
-    let fees;
-    try {
-      if (network.kind === 'native') {
-        const gas = await recipientGas(chain, { wallet: walletAddress, to, value: chainAmount, defaultGas: BigInt(network.gasLimit) });
-        if ('problem' in gas) return reject(w, gas.problem, receives);
-        gasLimit = gas.gasLimit;
-      }
-      [fees, balances] = await Promise.all([feesFor(chain).current(), walletBalances(chain, walletAddress, network)]);
-    } catch (err) {
-      if (err instanceof InsufficientFundsError) {
-        return markWaiting(w, new HotWalletShortError('Hot wallet cannot fund the payout.', { cause: err, code: 'hot_wallet_insufficient_funds' }));
-      }
-      throw err;
+    if (network.kind === 'native') {
+      // The estimate's sender only matters to a recipient that looks at msg.sender; any pool wallet will do.
+      const gas = await recipientGas(chain, { wallet: getAddress(pool[0]!.address), to, value: chainAmount, defaultGas: BigInt(network.gasLimit) });
+      if ('problem' in gas) return reject(w, gas.problem, receives);
+      gasLimit = gas.gasLimit;
     }
-    if (fees.capped) log.warn({ chainId: w.chain_id, maxFeePerGas: fees.maxFeePerGas.toString() }, 'fee cap reached; tx may wait for base fee to drop');
 
-    const intentAt = (nonce: number): TransferIntent => ({ chainId: w.chain_id, network, to, chainAmount, nonce, ...fees, ...(gasLimit !== undefined ? { gasLimit } : {}) });
-
-    // Phase 1, short and under the wallet row lock: hold the funds and reserve the lane's next
-    // nonce for this withdrawal. The signature (tens of ms on KMS) is made after commit, so one
-    // slow signature never holds the lane's lock (invariant 1 still holds: from here on, every tx
+    // Phase 1, batched per wallet lane: hold the funds and reserve a nonce of the pool wallet with
+    // the fewest txs in flight. The signature (tens of ms on KMS) is made after commit, so one
+    // slow signature never holds a lane's lock (invariant 1 still holds: from here on, every tx
     // signed for this withdrawal uses this nonce, or a cancel fills it).
-    let nonce: number | null;
-    try {
-      nonce = await withTransaction(db, async (trx) => {
-        // Lock order everywhere: withdrawal row, then balance row, then wallet row.
-        const current = await lockForUpdate(db, trx.selectFrom('withdrawals').select(['status', 'nonce']).where('id', '=', w.id)).executeTakeFirst();
-        if (current?.status !== 'RECEIVED' || current.nonce !== null) return null;
-        await ledger.hold(trx, { userId: w.user_id, asset: w.asset, amount: amount + fee, withdrawalId: w.id });
-        const next = await lockNextNonce(trx, w.chain_id, walletAddress);
-        const intent = intentAt(next);
-        const tx = build(intent);
-        // Verified here too (it is cheap), so a tx that could never be signed reserves nothing.
-        verifyTransfer(serializeUnsigned(tx), intent);
-        await assertWalletCovers(trx, { assets, balances, chainId: w.chain_id, wallet: walletAddress, network, chainAmount, gasLimit: tx.gas!, maxFeePerGas: fees.maxFeePerGas });
-        await takeNonce(trx, w.chain_id, walletAddress, next);
-        const reserved = await trx
-          .updateTable('withdrawals')
-          .set({ wallet: walletAddress, nonce: next, failure_code: null, failure_reason: null, updated_at: Date.now() })
-          .where('id', '=', w.id)
-          .where('status', '=', 'RECEIVED')
-          .where('nonce', 'is', null)
-          .executeTakeFirst();
-        if (Number(reserved.numUpdatedRows) !== 1) throw new StaleTransitionError(w.id, 'RECEIVED', 'RECEIVED');
-        return next;
-      });
-    } catch (err) {
-      if (err instanceof InsufficientBalanceError) {
+    const request = { w, network, to, chainAmount, ...(gasLimit !== undefined ? { gasLimit } : {}) };
+    const reservation = await reserveWaitingForLane(chain, request);
+    switch (reservation.kind) {
+      case 'skipped':
+        return 'skipped'; // another delivery reserved it and signs it
+      case 'insufficient_balance':
         return reject(w, { code: 'insufficient_balance', message: `Available ${w.asset} balance does not cover amount + fee.` }, receives);
-      }
-      if (err instanceof HotWalletShortError) return markWaiting(w, err);
-      throw err;
+      case 'short':
+        return markWaiting(w, reservation.error);
+      case 'busy':
+        return markWaiting(w, new HotWalletsBusyError(`Every hot wallet of chain ${w.chain_id} has ${chain.chain.maxPendingPerWallet} transactions in flight.`, { code: 'hot_wallets_busy' }));
     }
-    if (nonce === null) return 'skipped'; // another delivery reserved it and signs it
+    const walletAddress = getAddress(reservation.wallet.address);
     crashIfAsked(common, 'after-reserve');
-    log.debug({ withdrawalId: w.id, chainId: w.chain_id, wallet: walletAddress, nonce }, 'nonce reserved');
-    return signAndStore({ ...w, wallet: walletAddress, nonce }, wallet.key_ref, intentAt(nonce), 'transfer');
+    log.debug({ withdrawalId: w.id, chainId: w.chain_id, wallet: walletAddress, nonce: reservation.nonce }, 'nonce reserved');
+    return signAndStore({ ...w, wallet: walletAddress, nonce: reservation.nonce }, reservation.wallet.key_ref, reservation.intent, 'transfer');
+  }
+
+  /**
+   * A full pool is back-pressure, not a failure: the request keeps its place (its queue message
+   * stays hidden) and tries again as blocks free the lanes. Only a pool full for long becomes a
+   * visible wait with an alert (markWaiting), retried by the queue.
+   */
+  async function reserveWaitingForLane(chain: ChainRpc, request: ReserveRequest): Promise<Reservation> {
+    const giveUpAt = Date.now() + LANE_WAIT_MS;
+    for (;;) {
+      const reservation = await reservationsFor(chain).reserve(request);
+      if (reservation.kind !== 'busy' || Date.now() >= giveUpAt || common.signal.aborted) return reservation;
+      await sleep(LANE_RETRY_MS, common.signal).catch(() => {});
+    }
   }
 
   /**
@@ -271,21 +315,7 @@ export function createSigner(deps: SignerDeps) {
     }
     const { raw, txHash } = await signAs(keyRef, wallet, tx);
     const fees = { maxFeePerGas: tx.maxFeePerGas!, maxPriorityFeePerGas: tx.maxPriorityFeePerGas! };
-    const stored = await withTransaction(db, async (trx) => {
-      const current = await lockForUpdate(db, trx.selectFrom('withdrawals').selectAll().where('id', '=', w.id)).executeTakeFirst();
-      if (!current || current.status !== 'RECEIVED' || current.tx_hash !== null || current.wallet !== wallet || Number(current.nonce) !== nonce) return false;
-      if ((kind === 'cancel') !== (current.cancel_reason !== null)) return false; // decided otherwise meanwhile
-      await attempts.insert(trx, attemptRow(current, wallet, nonce, txHash, raw, kind, fees, tx.gas!));
-      await withdrawals.transition(
-        trx,
-        w.id,
-        'RECEIVED',
-        'SIGNED',
-        { tx_hash: txHash, failure_code: null, failure_reason: null },
-        kind === 'cancel' ? { code: 'cancel', detail: `nonce ${nonce} to be filled with a cancel: ${current.cancel_reason}` } : {},
-      );
-      return true;
-    });
+    const stored = await signatures.submit({ id: w.id, wallet, nonce, txHash, raw, kind, fees, gas: tx.gas! });
     if (!stored) {
       log.debug({ withdrawalId: w.id, wallet, nonce, txHash }, 'signature not stored: the withdrawal moved on meanwhile; dropped unsent');
       return 'skipped';

@@ -1,6 +1,8 @@
 import { type Address, erc20Abi } from 'viem';
 import type { AssetNetwork, AssetRegistry } from '../assets/registry.js';
 import type { ChainRpc } from '../chain/rpc.js';
+import type { Kysely } from 'kysely';
+import type { Database } from '../db/schema.js';
 import type { Tx } from '../db/transaction.js';
 import { RetryableError } from '../errors/base.js';
 import { rescale } from '../money/decimal.js';
@@ -13,73 +15,93 @@ export class HotWalletShortError extends RetryableError {
   override name = 'HotWalletShortError';
 }
 
-export type WalletBalances = { native: bigint; token: bigint | null };
+/** Native balance, and the balance of each token contract asked for (lowercase address → base units). */
+export type WalletBalances = { native: bigint; tokens: Map<string, bigint> };
 
-/** What the wallet holds on chain now (native coin, and the token when the payout is one). */
-export async function walletBalances(chain: ChainRpc, wallet: Address, network: AssetNetwork): Promise<WalletBalances> {
-  const [native, token] = await Promise.all([
+/** What the wallet holds on chain now: the native coin and the given tokens. */
+export async function walletBalances(chain: ChainRpc, wallet: Address, tokenContracts: Iterable<Address>): Promise<WalletBalances> {
+  const contracts = [...new Set([...tokenContracts].map((c) => c.toLowerCase() as Address))];
+  const [native, ...tokens] = await Promise.all([
     chain.read((c) => c.getBalance({ address: wallet })),
-    network.kind === 'erc20'
-      ? chain.read((c) => c.readContract({ address: network.contract!, abi: erc20Abi, functionName: 'balanceOf', args: [wallet] }))
-      : Promise.resolve(null),
+    ...contracts.map((address) => chain.read((c) => c.readContract({ address, abi: erc20Abi, functionName: 'balanceOf', args: [wallet] }))),
   ]);
-  return { native, token };
+  return { native: native!, tokens: new Map(contracts.map((c, i) => [c, tokens[i]!])) };
 }
 
+/** Statuses whose rows hold a nonce of their wallet that is not mined yet (RECEIVED only once reserved). */
+export const IN_FLIGHT_STATUSES = ['RECEIVED', 'SIGNED', 'BROADCAST'] as const;
+
 /**
- * Checked under the wallet's row lock, so every signer replica sees the same in-flight set: the
- * balances read before the lock minus every payout not yet mined (SIGNED/BROADCAST, and RECEIVED
- * with a nonce reserved, about to be signed) must still cover this one and its gas. Txs mined
- * since the read are counted twice, which only errs on the side of waiting.
+ * What one hot wallet has in flight: every payout signed or reserved and not yet mined. `pending`
+ * counts txs (cancels too: they wait in the node's pool like any other); the needs are what those
+ * payouts and their gas will take from the wallet once mined.
  */
-export async function assertWalletCovers(
-  trx: Tx,
-  input: {
-    assets: AssetRegistry;
-    balances: WalletBalances;
-    chainId: number;
-    wallet: Address;
-    network: AssetNetwork;
-    chainAmount: bigint;
-    gasLimit: bigint;
-    maxFeePerGas: bigint;
-  },
-): Promise<void> {
-  // Summed here, not in SQL: SQLite's SUM over TEXT amounts would go through floating point.
+export type LaneLoad = { pending: number; nativeNeed: bigint; tokenNeed: Map<string, bigint> };
+
+/**
+ * Read under the wallet's row lock by the signer, so every replica sees the same in-flight set.
+ * One indexed range per wallet (chain_id, wallet, status): its cost follows what is in flight,
+ * never the wallet's history.
+ */
+export async function laneLoad(
+  trx: Tx | Kysely<Database>,
+  input: { assets: AssetRegistry; chainId: number; wallet: Address; maxFeePerGas: bigint },
+): Promise<LaneLoad> {
   const rows = await trx
     .selectFrom('withdrawals')
-    .select(['asset', 'amount'])
+    .select(['asset', 'amount', 'status', 'nonce', 'cancel_reason'])
     .where('chain_id', '=', input.chainId)
     .where('wallet', '=', input.wallet)
-    .where((eb) => eb.or([eb('status', 'in', ['SIGNED', 'BROADCAST']), eb.and([eb('status', '=', 'RECEIVED'), eb('nonce', 'is not', null)])]))
-    .where('cancel_reason', 'is', null)
+    .where('status', 'in', [...IN_FLIGHT_STATUSES])
     .execute();
-  const byAsset = new Map<string, { n: bigint; total: bigint }>();
+  const load: LaneLoad = { pending: 0, nativeNeed: 0n, tokenNeed: new Map() };
+  // Summed here, not in SQL: SQLite's SUM over TEXT amounts would go through floating point.
   for (const r of rows) {
-    const entry = byAsset.get(r.asset) ?? { n: 0n, total: 0n };
-    entry.n += 1n;
-    entry.total += BigInt(r.amount);
-    byAsset.set(r.asset, entry);
-  }
-
-  let nativeNeed = input.gasLimit * input.maxFeePerGas + (input.network.kind === 'native' ? input.chainAmount : 0n);
-  let tokenNeed = input.network.kind === 'erc20' ? input.chainAmount : 0n;
-  for (const [asset, { n, total: ledgerTotal }] of byAsset) {
-    const network = await input.assets.find(asset, input.chainId);
+    if (r.status === 'RECEIVED' && r.nonce === null) continue;
+    load.pending += 1;
+    if (r.cancel_reason !== null) continue; // a cancel pays nothing
+    const network = await input.assets.find(r.asset, input.chainId);
     if (!network) continue;
-    const total = rescale(ledgerTotal, network.ledgerDecimals, network.decimals);
-    nativeNeed += n * BigInt(network.gasLimit) * input.maxFeePerGas;
-    if (network.kind === 'native') nativeNeed += total;
-    else if (network.contract === input.network.contract) tokenNeed += total;
+    addNeed(load, network, rescale(BigInt(r.amount), network.ledgerDecimals, network.decimals), BigInt(network.gasLimit) * input.maxFeePerGas);
   }
-  if (input.balances.native < nativeNeed) {
-    throw new HotWalletShortError(`Hot wallet ${input.wallet} holds ${input.balances.native} wei; in-flight payouts and gas need ${nativeNeed}.`, {
+  return load;
+}
+
+function addNeed(load: LaneLoad, network: AssetNetwork, chainAmount: bigint, gasCost: bigint): void {
+  load.nativeNeed += gasCost + (network.kind === 'native' ? chainAmount : 0n);
+  if (network.kind === 'erc20') {
+    const contract = network.contract!.toLowerCase();
+    load.tokenNeed.set(contract, (load.tokenNeed.get(contract) ?? 0n) + chainAmount);
+  }
+}
+
+export type Payout = { network: AssetNetwork; chainAmount: bigint; gasLimit: bigint; maxFeePerGas: bigint };
+
+/**
+ * Whether the wallet's balances (read before the lock) cover everything in flight plus this
+ * payout and its gas; throws HotWalletShortError when not. Txs mined since the read are counted
+ * twice, which only errs on the side of waiting.
+ */
+export function assertCovers(wallet: Address, balances: WalletBalances, load: LaneLoad, payout: Payout): void {
+  const nativeNeed = load.nativeNeed + payout.gasLimit * payout.maxFeePerGas + (payout.network.kind === 'native' ? payout.chainAmount : 0n);
+  if (balances.native < nativeNeed) {
+    throw new HotWalletShortError(`Hot wallet ${wallet} holds ${balances.native} wei; in-flight payouts and gas need ${nativeNeed}.`, {
       code: 'hot_wallet_insufficient_funds',
     });
   }
-  if (input.balances.token !== null && input.balances.token < tokenNeed) {
-    throw new HotWalletShortError(`Hot wallet ${input.wallet} holds ${input.balances.token} ${input.network.asset} base units; in-flight payouts need ${tokenNeed}.`, {
-      code: 'hot_wallet_insufficient_funds',
-    });
+  if (payout.network.kind === 'erc20') {
+    const token = balances.tokens.get(payout.network.contract!.toLowerCase()) ?? 0n;
+    const tokenNeed = (load.tokenNeed.get(payout.network.contract!.toLowerCase()) ?? 0n) + payout.chainAmount;
+    if (token < tokenNeed) {
+      throw new HotWalletShortError(`Hot wallet ${wallet} holds ${token} ${payout.network.asset} base units; in-flight payouts need ${tokenNeed}.`, {
+        code: 'hot_wallet_insufficient_funds',
+      });
+    }
   }
+}
+
+/** Counts a payout just reserved into the lane's load (the next one in the same batch sees it). */
+export function addToLoad(load: LaneLoad, payout: Payout): void {
+  load.pending += 1;
+  addNeed(load, payout.network, payout.chainAmount, payout.gasLimit * payout.maxFeePerGas);
 }

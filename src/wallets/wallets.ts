@@ -4,8 +4,10 @@ import type { WalletsTable } from '../db/schema.js';
 export type Wallet = Pick<WalletsTable, 'chain_id' | 'address' | 'key_ref'>;
 
 /**
- * Hot wallets per chain. Each wallet is a nonce lane: withdrawals are spread over a chain's
- * wallets so one stuck nonce holds up only its own lane.
+ * Hot wallets per chain: the pool. Each wallet is a nonce lane; the signer sends each withdrawal
+ * to the lane with the fewest txs in flight that can cover it (signer/nonce-reservations.ts), so
+ * one stuck nonce holds up only its own lane. A wallet added while Sluice runs (`sluice wallet
+ * create`) joins the pool on the next refresh.
  */
 export function createWallets(db: Db, options: { refreshMs?: number } = {}) {
   const refreshMs = options.refreshMs ?? 10_000;
@@ -31,15 +33,6 @@ export function createWallets(db: Db, options: { refreshMs?: number } = {}) {
   return {
     async forChain(chainId: number): Promise<Wallet[]> {
       return (await byChain()).get(chainId) ?? [];
-    },
-
-    /** Stable choice per withdrawal, so a redelivered request lands on the same lane. */
-    async pick(chainId: number, withdrawalId: string): Promise<Wallet | undefined> {
-      const list = (await byChain()).get(chainId) ?? [];
-      if (list.length === 0) return undefined;
-      let h = 0;
-      for (let i = 0; i < withdrawalId.length; i++) h = (h * 31 + withdrawalId.charCodeAt(i)) >>> 0;
-      return list[h % list.length];
     },
 
     /** Registers a wallet whose next nonce is `nextNonce` (the chain's pending count when first seen). */

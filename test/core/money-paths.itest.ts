@@ -143,7 +143,12 @@ describe(`money-path guards on ${dbKind}`, () => {
     // The signer's database loses its connection on every transaction, the way mysql2 reports it.
     const lost = Object.assign(new Error('Connection lost: The server closed the connection.'), { code: 'PROTOCOL_CONNECTION_LOST', fatal: true });
     const kysely = new Proxy(services().db.kysely, {
-      get: (target, prop, receiver) => (prop === 'transaction' ? () => ({ execute: () => Promise.reject(lost) }) : Reflect.get(target, prop, receiver)),
+      // Other methods run on the real instance (Kysely keeps private fields a Proxy cannot reach).
+      get: (target, prop) => {
+        if (prop === 'transaction') return () => ({ execute: () => Promise.reject(lost) });
+        const value = Reflect.get(target, prop, target) as unknown;
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
     });
     const requests = createMemoryQueue<RequestMessage>('blink-requests');
     const stop = new AbortController();
