@@ -56,9 +56,9 @@ export function createNonceReservations(deps: {
   const chainId = chain.chain.chainId;
   const limit = chain.chain.maxPendingPerWallet;
 
-  async function plan(requests: ReserveRequest[], fees: FeePair) {
+  async function plan(requests: ReserveRequest[], fees: FeePair, networks: AssetNetwork[]) {
     const lanes = await wallets.forChain(chainId);
-    const loads = await Promise.all(lanes.map((l) => laneLoad(db.kysely, { assets, chainId, wallet: getAddress(l.address), maxFeePerGas: fees.maxFeePerGas })));
+    const loads = await Promise.all(lanes.map((l) => laneLoad(db.kysely, { networks, chainId, wallet: getAddress(l.address), maxFeePerGas: fees.maxFeePerGas })));
     for (const [i, lane] of lanes.entries()) common.metrics.walletPending.set({ chain_id: String(chainId), wallet: lane.address }, loads[i]!.pending);
     const open = lanes.map((lane, i) => ({ lane, load: loads[i]! })).filter((l) => l.load.pending < limit);
     const tokens = requests.filter((r) => r.network.kind === 'erc20').map((r) => r.network.contract!);
@@ -122,7 +122,7 @@ export function createNonceReservations(deps: {
    * over the same users cannot deadlock). The pool plan was made outside the lock; here it is
    * checked again exactly: the lane's limit, what it has in flight, each user's balance.
    */
-  async function reserveOnLane(lane: Wallet, balances: WalletBalances, items: ReserveRequest[], fees: FeePair): Promise<Reservation[]> {
+  async function reserveOnLane(lane: Wallet, balances: WalletBalances, items: ReserveRequest[], fees: FeePair, networks: AssetNetwork[]): Promise<Reservation[]> {
     const wallet = getAddress(lane.address);
     return withTransaction(db, async (trx) => {
       const results = new Map<ReserveRequest, Reservation>();
@@ -131,7 +131,7 @@ export function createNonceReservations(deps: {
       const current = new Map(rows.map((r) => [r.id, r]));
       const row = await lockForUpdate(db, trx.selectFrom('wallets').select('next_nonce').where('chain_id', '=', chainId).where('address', '=', wallet)).executeTakeFirstOrThrow();
       let next = Number(row.next_nonce);
-      const load = await laneLoad(trx, { assets, chainId, wallet, maxFeePerGas: fees.maxFeePerGas });
+      const load = await laneLoad(trx, { networks, chainId, wallet, maxFeePerGas: fees.maxFeePerGas });
       const ordered = [...items].sort((a, b) => compare(a.w.user_id, b.w.user_id) || compare(a.w.asset, b.w.asset) || compare(a.w.id, b.w.id));
       for (const request of ordered) {
         const now = current.get(request.w.id);
@@ -188,12 +188,12 @@ export function createNonceReservations(deps: {
     // The same withdrawal twice in one batch (a duplicate delivery): the first one decides.
     const seen = new Set<string>();
     const unique = requests.filter((r) => !seen.has(r.w.id) && seen.add(r.w.id));
-    const fees = await deps.fees.current();
-    const { byWallet, outcome } = await plan(unique, fees);
+    const [fees, networks] = await Promise.all([deps.fees.current(), assets.all()]);
+    const { byWallet, outcome } = await plan(unique, fees, networks);
     // Lanes are independent: on MySQL their transactions run side by side.
     await Promise.all(
       [...byWallet.values()].map(async ({ lane, balances, items }) => {
-        const results = await reserveOnLane(lane, balances, items, fees);
+        const results = await reserveOnLane(lane, balances, items, fees, networks);
         items.forEach((item, i) => outcome.set(item, results[i]!));
       }),
     );

@@ -1,5 +1,5 @@
 import { type Address, erc20Abi } from 'viem';
-import type { AssetNetwork, AssetRegistry } from '../assets/registry.js';
+import type { AssetNetwork } from '../assets/registry.js';
 import type { ChainRpc } from '../chain/rpc.js';
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/schema.js';
@@ -40,12 +40,14 @@ export type LaneLoad = { pending: number; nativeNeed: bigint; tokenNeed: Map<str
 
 /**
  * Read under the wallet's row lock by the signer, so every replica sees the same in-flight set.
+ * `networks` is passed in, not looked up: a registry refresh inside the transaction would wait
+ * for SQLite's one connection, which this transaction holds.
  * One indexed range per wallet (chain_id, wallet, status): its cost follows what is in flight,
  * never the wallet's history.
  */
 export async function laneLoad(
   trx: Tx | Kysely<Database>,
-  input: { assets: AssetRegistry; chainId: number; wallet: Address; maxFeePerGas: bigint },
+  input: { networks: AssetNetwork[]; chainId: number; wallet: Address; maxFeePerGas: bigint },
 ): Promise<LaneLoad> {
   const rows = await trx
     .selectFrom('withdrawals')
@@ -60,7 +62,7 @@ export async function laneLoad(
     if (r.status === 'RECEIVED' && r.nonce === null) continue;
     load.pending += 1;
     if (r.cancel_reason !== null) continue; // a cancel pays nothing
-    const network = await input.assets.find(r.asset, input.chainId);
+    const network = input.networks.find((n) => n.asset === r.asset && n.chainId === input.chainId);
     if (!network) continue;
     addNeed(load, network, rescale(BigInt(r.amount), network.ledgerDecimals, network.decimals), BigInt(network.gasLimit) * input.maxFeePerGas);
   }
