@@ -40,7 +40,7 @@ describe('loadConfig', () => {
       trackerIntervalMs: 1_000,
       senderMaxAttempts: 8,
       signerMaxAttempts: 10,
-      signerConcurrency: 16,
+      signerConcurrency: 256,
       senderConcurrency: 16,
       testDuplicateDeliveryRate: 0,
       nodeEnv: 'development',

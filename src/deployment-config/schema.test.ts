@@ -56,6 +56,7 @@ describe('deployment file schema', () => {
       defaultPriorityFee: 1_500_000_000n,
       explorerUrl: null,
       enabled: true,
+      maxPendingPerWallet: 16, // geth's per-sender default when the file does not say
     });
     const [usdt, eth] = file.assets;
     expect(usdt!.networks[0]).toMatchObject({ contract: USDT, withdrawalFee: 1_250_000n, minAmount: 5_000_000n, maxAmount: 100_000_000_000n, gasLimit: 100_000, enabled: true });

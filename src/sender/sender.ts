@@ -5,6 +5,7 @@ import type { ChainRpc } from '../chain/rpc.js';
 import { type Common, crashIfAsked } from '../common.js';
 import type { Db } from '../db/connect.js';
 import { withTransaction } from '../db/transaction.js';
+import { createMicroBatcher } from '../util/micro-batch.js';
 import type { DeadLetters } from '../dlq/dead-letters.js';
 import { isRetryable, RetryableError, SluiceError } from '../errors/base.js';
 import { runConsumer } from '../queue/consumer.js';
@@ -45,6 +46,33 @@ export function createSender(deps: SenderDeps) {
   const { common, db, withdrawals } = deps;
   const log = common.logger.child({ component: 'sender' });
   const attempts = createAttempts(db);
+
+  /**
+   * What a node's acceptance changes, for many broadcasts per commit: the attempt's broadcast
+   * times, a wait the row described is over, and SIGNED -> BROADCAST by compare-and-set (only
+   * while in flight: a settled row never changes again, the status API caches it).
+   */
+  const accepted = createMicroBatcher<{ id: string; txHash: string }, boolean>({
+    maxSize: 256,
+    run: (items) =>
+      withTransaction(db, async (trx) => {
+        const results: boolean[] = [];
+        for (const item of items) {
+          await attempts.markBroadcast(item.txHash, trx);
+          const current = await withdrawals.get(item.id, trx);
+          if ((current?.status === 'SIGNED' || current?.status === 'BROADCAST') && (current.failure_code === 'hot_wallet_insufficient_funds' || current.failure_code === 'fee_cap_reached')) {
+            await trx.updateTable('withdrawals').set({ failure_code: null, failure_reason: null }).where('id', '=', item.id).where('status', '=', current.status).execute();
+          }
+          if (current?.status !== 'SIGNED') {
+            results.push(false);
+            continue;
+          }
+          await withdrawals.transition(trx, item.id, 'SIGNED', 'BROADCAST');
+          results.push(true);
+        }
+        return results;
+      }),
+  });
 
   async function refuse(w: WithdrawalRow, txHash: string, code: string, reason: string, receives: number): Promise<SendOutcome> {
     const letter = { queue: 'tx' as const, withdrawalId: w.id, code, reason, attempts: receives, payload: { txHash } };
@@ -128,17 +156,7 @@ export function createSender(deps: SenderDeps) {
       }
     }
 
-    await attempts.markBroadcast(latest.tx_hash);
-    const moved = await withTransaction(db, async (trx) => {
-      const current = await withdrawals.get(w.id, trx);
-      // Only while in flight: a settled row never changes again (the status API caches it).
-      if ((current?.status === 'SIGNED' || current?.status === 'BROADCAST') && (current.failure_code === 'hot_wallet_insufficient_funds' || current.failure_code === 'fee_cap_reached')) {
-        await trx.updateTable('withdrawals').set({ failure_code: null, failure_reason: null }).where('id', '=', w.id).where('status', '=', current.status).execute();
-      }
-      if (current?.status !== 'SIGNED') return false;
-      await withdrawals.transition(trx, w.id, 'SIGNED', 'BROADCAST');
-      return true;
-    });
+    const moved = await accepted.submit({ id: w.id, txHash: latest.tx_hash });
     if (!moved) return 'broadcast';
     common.metrics.transitions.inc({ from: 'SIGNED', to: 'BROADCAST' });
     log.info(fields, 'transaction broadcast');

@@ -6,6 +6,7 @@ import type { Db } from '../db/connect.js';
 import { lockForUpdate, type Tx, withTransaction } from '../db/transaction.js';
 import { InsufficientBalanceError } from '../ledger/errors.js';
 import type { Ledger } from '../ledger/ledger.js';
+import { byBalanceRow } from '../util/lock-order.js';
 import { createMicroBatcher } from '../util/micro-batch.js';
 import type { Wallet, Wallets } from '../wallets/wallets.js';
 import type { WithdrawalRow } from '../withdrawals/repository.js';
@@ -132,7 +133,7 @@ export function createNonceReservations(deps: {
       const row = await lockForUpdate(db, trx.selectFrom('wallets').select('next_nonce').where('chain_id', '=', chainId).where('address', '=', wallet)).executeTakeFirstOrThrow();
       let next = Number(row.next_nonce);
       const load = await laneLoad(trx, { networks, chainId, wallet, maxFeePerGas: fees.maxFeePerGas });
-      const ordered = [...items].sort((a, b) => compare(a.w.user_id, b.w.user_id) || compare(a.w.asset, b.w.asset) || compare(a.w.id, b.w.id));
+      const ordered = [...items].sort((a, b) => byBalanceRow(a.w, b.w));
       for (const request of ordered) {
         const now = current.get(request.w.id);
         if (now?.status !== 'RECEIVED' || now.nonce !== null) {
@@ -205,7 +206,3 @@ export function createNonceReservations(deps: {
 }
 
 export type NonceReservations = ReturnType<typeof createNonceReservations>;
-
-function compare(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}

@@ -6,6 +6,8 @@ import { isRetryable } from '../errors/base.js';
 import type { Db } from '../db/connect.js';
 import type { WithdrawalStatus } from '../db/schema.js';
 import { withTransaction } from '../db/transaction.js';
+import { byBalanceRow } from '../util/lock-order.js';
+import { createMicroBatcher } from '../util/micro-batch.js';
 import type { DeadLetters } from '../dlq/dead-letters.js';
 import type { Ledger } from '../ledger/ledger.js';
 import type { Queue, RequestMessage, SignedMessage } from '../queue/types.js';
@@ -79,23 +81,44 @@ export function createTracker(deps: TrackerDeps) {
 
   const count = (chainId: number, action: string) => common.metrics.trackerActions.inc({ chain_id: String(chainId), action });
 
-  async function move(w: WithdrawalRow, path: WithdrawalStatus[], patch: TransitionPatch, settle: Settlement, event: { code?: string; detail?: string } = {}): Promise<boolean> {
-    try {
-      await withTransaction(db, async (trx) => {
-        for (let i = 0; i + 1 < path.length; i++) {
-          await withdrawals.transition(trx, w.id, path[i]!, path[i + 1]!, patch, i + 2 === path.length ? event : {});
+  type Move = { w: WithdrawalRow; path: WithdrawalStatus[]; patch: TransitionPatch; settle: Settlement; event: { code?: string; detail?: string } };
+
+  /**
+   * Moves for many withdrawals per commit. Each move's first compare-and-set decides: a stale one
+   * (another tracker pass got there first) writes nothing and the others go on. Balance rows are
+   * locked in user/asset order, as the signer's batches take them, so no two batches deadlock.
+   */
+  const moves = createMicroBatcher<Move, boolean>({
+    maxSize: 256,
+    run: (items) =>
+      withTransaction(db, async (trx) => {
+        const results = new Map<Move, boolean>();
+        const ordered = [...items].sort((a, b) => byBalanceRow(a.w, b.w));
+        for (const m of ordered) {
+          try {
+            await withdrawals.transition(trx, m.w.id, m.path[0]!, m.path[1]!, m.patch, m.path.length === 2 ? m.event : {});
+          } catch (err) {
+            if (!(err instanceof StaleTransitionError)) throw err;
+            results.set(m, false);
+            continue;
+          }
+          for (let i = 1; i + 1 < m.path.length; i++) {
+            await withdrawals.transition(trx, m.w.id, m.path[i]!, m.path[i + 1]!, m.patch, i + 2 === m.path.length ? m.event : {});
+          }
+          const amount = BigInt(m.w.amount);
+          const fee = BigInt(m.w.fee);
+          if (m.settle === 'complete') await ledger.settle(trx, { userId: m.w.user_id, asset: m.w.asset, amount, fee, withdrawalId: m.w.id });
+          if (m.settle === 'release') await ledger.release(trx, { userId: m.w.user_id, asset: m.w.asset, amount: amount + fee, withdrawalId: m.w.id });
+          results.set(m, true);
         }
-        const amount = BigInt(w.amount);
-        const fee = BigInt(w.fee);
-        if (settle === 'complete') await ledger.settle(trx, { userId: w.user_id, asset: w.asset, amount, fee, withdrawalId: w.id });
-        if (settle === 'release') await ledger.release(trx, { userId: w.user_id, asset: w.asset, amount: amount + fee, withdrawalId: w.id });
-      });
-    } catch (err) {
-      if (err instanceof StaleTransitionError) return false; // another tracker pass got there first
-      throw err;
-    }
-    for (let i = 0; i + 1 < path.length; i++) common.metrics.transitions.inc({ from: path[i]!, to: path[i + 1]! });
-    return true;
+        return items.map((m) => results.get(m)!);
+      }),
+  });
+
+  async function move(w: WithdrawalRow, path: WithdrawalStatus[], patch: TransitionPatch, settle: Settlement, event: { code?: string; detail?: string } = {}): Promise<boolean> {
+    const moved = await moves.submit({ w, path, patch, settle, event });
+    if (moved) for (let i = 0; i + 1 < path.length; i++) common.metrics.transitions.inc({ from: path[i]!, to: path[i + 1]! });
+    return moved;
   }
 
   /** Path from the row's status into CONFIRMING (a tx may be mined before the sender saw it accepted). */

@@ -38,9 +38,9 @@ export function createAttempts(db: Db) {
     },
 
     /** A node took it (or already had it). */
-    async markBroadcast(txHash: string): Promise<void> {
+    async markBroadcast(txHash: string, trx: Tx | Db['kysely'] = k): Promise<void> {
       const now = Date.now();
-      await k
+      await trx
         .updateTable('tx_attempts')
         .set((eb) => ({
           broadcast_at: eb.fn.coalesce('broadcast_at', eb.val(now)),

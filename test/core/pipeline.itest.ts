@@ -37,7 +37,7 @@ describe(`core pipeline on ${dbKind}`, () => {
     waitFor(`withdrawal ${id} to finish`, async () => {
       const w = await getWithdrawal(id);
       return TERMINAL.includes(w.status) ? w : undefined;
-    });
+    }, 90_000);
   const balance = async (userId: string, asset: string) => {
     const res = await stack.request('GET', `/v1/users/${userId}/balances`);
     return (res.body as Array<{ asset: string; available: string; held: string }>).find((b) => b.asset === asset) ?? { asset, available: '0', held: '0' };
