@@ -10,6 +10,12 @@ export type SqlDialect = 'sqlite' | 'mysql';
 export type Db = {
   kysely: Kysely<Database>;
   dialect: SqlDialect;
+  /**
+   * SQLite only: the one connection Kysely also uses, for prepared statements on hot paths. Use it
+   * ONLY inside a Kysely transaction callback (which holds Kysely's connection lock), or the
+   * statements would land in whatever transaction another caller has open.
+   */
+  sqlite?: SqliteDatabase.Database;
   close(): Promise<void>;
 };
 
@@ -32,7 +38,7 @@ function openSqlite(file: string): Db {
   sqlite.pragma('busy_timeout = 5000');
   sqlite.pragma('foreign_keys = ON');
   const kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
-  return { kysely, dialect: 'sqlite', close: () => kysely.destroy() };
+  return { kysely, dialect: 'sqlite', sqlite, close: () => kysely.destroy() };
 }
 
 function openMysql(url: string, connectionLimit: number): Db {
