@@ -2,7 +2,9 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, LogController } from 'fastify';
 import type { ApiKeyIdentity, Scope } from '../auth/api-keys.js';
+import { isTransientDbError } from '../db/errors.js';
 import { createReadiness, type Readiness } from '../runtime/readiness.js';
+import { DatabaseUnavailableError } from '../withdrawals/create-batcher.js';
 import type { Services } from '../runtime/services.js';
 import { ProblemError, problemSchema, sendProblem } from './problem.js';
 import { createRateLimiter, enforceRateLimit } from './rate-limit.js';
@@ -99,6 +101,11 @@ export async function createApiServer(services: Services, options: { readiness?:
         return sendProblem(reply, 413, 'payload_too_large', `Request bodies are limited to ${common.config.bodyLimitBytes} bytes.`);
       case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
         return sendProblem(reply, 415, 'unsupported_media_type', 'Send JSON with Content-Type: application/json.');
+    }
+    if (error instanceof DatabaseUnavailableError || isTransientDbError(error)) {
+      request.log.error({ err: error, url: request.url }, 'database unavailable');
+      reply.header('Retry-After', '1');
+      return sendProblem(reply, 503, 'database_unavailable', 'The database is unavailable right now; nothing was stored. Retry with the same Idempotency-Key.');
     }
     if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) {
       return sendProblem(reply, error.statusCode, 'bad_request', error.message);

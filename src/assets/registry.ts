@@ -69,9 +69,18 @@ export function createAssetRegistry(db: Db, options: { refreshMs?: number } = {}
     }));
   }
 
+  let loading: Promise<AssetNetwork[]> | undefined;
+
   async function all(): Promise<AssetNetwork[]> {
-    if (!cache || Date.now() - cache.at > refreshMs) cache = { at: Date.now(), networks: await load() };
-    return cache.networks;
+    if (cache && Date.now() - cache.at <= refreshMs) return cache.networks;
+    // One query however many requests find the cache stale at once.
+    loading ??= load()
+      .then((networks) => {
+        cache = { at: Date.now(), networks };
+        return networks;
+      })
+      .finally(() => (loading = undefined));
+    return loading;
   }
 
   return {

@@ -10,6 +10,12 @@ export type SqlDialect = 'sqlite' | 'mysql';
 export type Db = {
   kysely: Kysely<Database>;
   dialect: SqlDialect;
+  /**
+   * SQLite only: the one connection Kysely also uses, for prepared statements on hot paths. Use it
+   * ONLY inside a Kysely transaction callback (which holds Kysely's connection lock), or the
+   * statements would land in whatever transaction another caller has open.
+   */
+  sqlite?: SqliteDatabase.Database;
   close(): Promise<void>;
 };
 
@@ -33,7 +39,7 @@ function openSqlite(file: string): Db {
   sqlite.pragma('foreign_keys = ON');
   cachePreparedStatements(sqlite);
   const kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
-  return { kysely, dialect: 'sqlite', close: () => kysely.destroy() };
+  return { kysely, dialect: 'sqlite', sqlite, close: () => kysely.destroy() };
 }
 
 /**

@@ -33,6 +33,8 @@ describe('isTransientDbError', () => {
     ['server lost (2013)', { errno: 2013, code: 'CR_SERVER_LOST' }],
     ['connection lost', mysqlConnectionError('PROTOCOL_CONNECTION_LOST')],
     ['sequence timeout', mysqlConnectionError('PROTOCOL_SEQUENCE_TIMEOUT')],
+    // What a ROLLBACK on a killed connection throws (base/connection.js _addCommandClosedState): no code, only fatal.
+    ['command on a closed connection', Object.assign(new Error("Can't add new command when connection is in closed state"), { fatal: true })],
     ['refused', socketError('ECONNREFUSED', -111)],
     ['reset', socketError('ECONNRESET', -104)],
     ['timed out', socketError('ETIMEDOUT', -110)],

@@ -3,7 +3,7 @@
  * `code`, Node's socket `code`), never by message text. This module must not import errors/base.ts:
  * base.ts imports it.
  */
-type DriverError = { code?: unknown; errno?: unknown; cause?: unknown; errors?: unknown };
+type DriverError = { code?: unknown; errno?: unknown; cause?: unknown; errors?: unknown; fatal?: unknown };
 
 export function isUniqueViolation(err: unknown): boolean {
   const e = err as DriverError | null;
@@ -67,6 +67,9 @@ function anyInChain(err: unknown, test: (e: DriverError) => boolean): boolean {
 
 function isTransientCode(e: DriverError): boolean {
   if (typeof e.errno === 'number' && TRANSIENT_ERRNOS.has(e.errno)) return true;
+  // mysql2 marks an error that ended the connection `fatal`; some carry no code at all, e.g. "Can't
+  // add new command when connection is in closed state" from a ROLLBACK on a killed connection.
+  if (e.fatal === true && typeof e.errno !== 'number') return true;
   if (typeof e.code !== 'string') return false;
   return TRANSIENT_CODES.has(e.code) || TRANSIENT_SQLITE_PREFIXES.some((p) => e.code === p || (e.code as string).startsWith(`${p}_`));
 }

@@ -4,6 +4,7 @@ import type { Db } from './connect.js';
 import { initialSchema } from './migrations/001-initial.js';
 import { chainRobustness } from './migrations/002-chain-robustness.js';
 import { production } from './migrations/003-production.js';
+import { idempotencyPerApiKey } from './migrations/004-idempotency-per-api-key.js';
 import { walletPool } from './migrations/005-wallet-pool.js';
 
 function provider(db: Db): MigrationProvider {
@@ -13,6 +14,7 @@ function provider(db: Db): MigrationProvider {
         '001-initial': initialSchema(db.dialect),
         '002-chain-robustness': chainRobustness(db.dialect),
         '003-production': production(db.dialect),
+        '004-idempotency-per-api-key': idempotencyPerApiKey(db.dialect),
         '005-wallet-pool': walletPool(),
       };
     },

@@ -283,6 +283,7 @@ function scriptedQueue<T>(batches: QueueMessage<T>[][]) {
   const queue: Queue<T> = {
     name: 'scripted',
     async send() {},
+    async sendBatch() {},
     async receive({ signal }) {
       const next = batches.shift();
       if (next) return next;

@@ -62,30 +62,40 @@ export function createMemoryQueue<T>(
     return min;
   }
 
+  function push(body: T, opts: SendOptions, now: number): void {
+    if (opts.dedupId) {
+      const seen = dedup.get(opts.dedupId);
+      if (seen !== undefined && now - seen < dedupWindowMs) return;
+      dedup.set(opts.dedupId, now);
+      if (dedup.size > 100_000) for (const [k, at] of dedup) if (now - at >= dedupWindowMs) dedup.delete(k);
+    }
+    // Test-only fault: SQS may deliver a message twice; consumers must not care.
+    const copies = duplicateRate > 0 && Math.random() < duplicateRate ? 2 : 1;
+    for (let i = 0; i < copies; i++) {
+      entries.push({
+        id: randomUUID(),
+        body,
+        groupId: opts.groupId,
+        visibleAt: now + (opts.delayMs ?? 0) + i * 50,
+        receiveCount: 0,
+        inFlight: false,
+        receipt: '',
+      });
+    }
+  }
+
   return {
     name,
     visibilityMs,
     async send(body: T, opts: SendOptions = {}): Promise<void> {
+      push(body, opts, Date.now());
+      wake();
+    },
+
+    /** One wake-up of the waiting consumers for the lot, not one per message. */
+    async sendBatch(messages): Promise<void> {
       const now = Date.now();
-      if (opts.dedupId) {
-        const seen = dedup.get(opts.dedupId);
-        if (seen !== undefined && now - seen < dedupWindowMs) return;
-        dedup.set(opts.dedupId, now);
-        if (dedup.size > 100_000) for (const [k, at] of dedup) if (now - at >= dedupWindowMs) dedup.delete(k);
-      }
-      // Test-only fault: SQS may deliver a message twice; consumers must not care.
-      const copies = duplicateRate > 0 && Math.random() < duplicateRate ? 2 : 1;
-      for (let i = 0; i < copies; i++) {
-        entries.push({
-          id: randomUUID(),
-          body,
-          groupId: opts.groupId,
-          visibleAt: now + (opts.delayMs ?? 0) + i * 50,
-          receiveCount: 0,
-          inFlight: false,
-          receipt: '',
-        });
-      }
+      for (const m of messages) push(m.body, m.options ?? {}, now);
       wake();
     },
 

@@ -21,6 +21,8 @@ export type QueueMessage<T> = {
 export interface Queue<T> {
   readonly name: string;
   send(body: T, options?: SendOptions): Promise<void>;
+  /** Several messages at once (what one group commit created): fewer calls than one send each. */
+  sendBatch(messages: ReadonlyArray<{ body: T; options?: SendOptions }>): Promise<void>;
   receive(options: { max: number; waitMs: number; signal?: AbortSignal }): Promise<QueueMessage<T>[]>;
   /** Done with it: delete. */
   ack(message: QueueMessage<T>): Promise<void>;

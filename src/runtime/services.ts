@@ -11,6 +11,7 @@ import type { KeyStore } from '../keys/types.js';
 import { createLedger } from '../ledger/ledger.js';
 import type { DeadLetterMessage, Queue, RequestMessage, SignedMessage } from '../queue/types.js';
 import { createWallets } from '../wallets/wallets.js';
+import { createWithdrawalIntake } from '../withdrawals/create-batcher.js';
 import { createWithdrawalRepository } from '../withdrawals/repository.js';
 
 export type Queues = {
@@ -36,6 +37,14 @@ export function createServices(input: {
     ...input,
     ledger: createLedger(db),
     withdrawals,
+    /** POST /v1/withdrawals: group-committed creates; each batch's new rows go to the signer in one send. */
+    withdrawalIntake: createWithdrawalIntake({
+      db,
+      logger: common.logger,
+      concurrency: db.dialect === 'sqlite' ? 1 : Math.max(1, Math.min(4, common.config.dbPoolSize - 2)),
+      // Stored first, queued second: a send that fails is logged and the reconciler re-queues later.
+      afterCommit: (created) => queues.requests.sendBatch(created.map((row) => ({ body: { withdrawalId: row.id } }))),
+    }),
     assets: createAssetRegistry(db),
     apiKeys: createApiKeyStore(db),
     wallets: createWallets(db),

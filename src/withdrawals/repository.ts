@@ -4,6 +4,7 @@ import type { Tx } from '../db/transaction.js';
 import type { WithdrawalStatus, WithdrawalsTable } from '../db/schema.js';
 import { newId } from '../util/ids.js';
 import { IdempotencyKeyReusedError, StaleTransitionError } from './errors.js';
+import { type InsertOutcome, insertWithdrawals } from './insert-batch.js';
 
 export type WithdrawalRow = WithdrawalsTable;
 
@@ -29,60 +30,31 @@ export function createWithdrawalRepository(db: Db) {
   return {
     /**
      * Stores a new RECEIVED withdrawal with its first response, or returns the stored one when the
-     * key was used before with the same body. Same key, other body -> IdempotencyKeyReusedError.
+     * API key used the Idempotency-Key before with the same body. Same key, other body ->
+     * IdempotencyKeyReusedError. One transaction per call; the API's hot path goes through the
+     * group-committing WithdrawalIntake (create-batcher.ts) instead, which shares insertWithdrawals.
      */
     async create(
       input: NewWithdrawal,
       render: (row: WithdrawalRow) => unknown,
     ): Promise<{ row: WithdrawalRow; response: unknown; replayed: boolean }> {
-      const now = Date.now();
-      const row: WithdrawalRow = {
-        id: newId('wd', now),
-        idempotency_key: input.idempotencyKey,
-        request_hash: input.requestHash,
-        api_key_id: input.apiKeyId,
-        user_id: input.userId,
-        asset: input.asset,
-        chain_id: input.chainId,
-        to_address: input.toAddress,
-        amount: input.amount.toString(),
-        fee: input.fee.toString(),
-        status: 'RECEIVED',
-        wallet: null,
-        nonce: null,
-        tx_hash: null,
-        block_number: null,
-        block_hash: null,
-        confirmations: 0,
-        failure_code: null,
-        failure_reason: null,
-        create_response: '',
-        cancel_reason: null,
-        requeued_at: null,
-        created_at: now,
-        updated_at: now,
-      };
-      const response = render(row);
-      row.create_response = JSON.stringify(response);
-      try {
-        await k.transaction().execute(async (trx) => {
-          await trx.insertInto('withdrawals').values(row).execute();
-          await trx
-            .insertInto('withdrawal_events')
-            .values({ withdrawal_id: row.id, from_status: null, to_status: 'RECEIVED', code: null, detail: null, created_at: now })
-            .execute();
-        });
-        return { row, response, replayed: false };
-      } catch (err) {
-        if (!isUniqueViolation(err)) throw err;
-        const existing = await k
-          .selectFrom('withdrawals')
-          .selectAll()
-          .where('idempotency_key', '=', input.idempotencyKey)
-          .executeTakeFirstOrThrow();
-        if (existing.request_hash !== input.requestHash) throw new IdempotencyKeyReusedError();
-        return { row: existing, response: JSON.parse(existing.create_response), replayed: true };
+      const { row, response } = newWithdrawalRow(input, render);
+      for (let attempt = 1; ; attempt++) {
+        let outcome;
+        try {
+          [outcome] = await insertWithdrawals(db, [row]);
+        } catch (err) {
+          // Another process took the key between our read and our insert: read again.
+          if (attempt < 3 && isUniqueViolation(err)) continue;
+          throw err;
+        }
+        return replayOrCreated(outcome!, row, response, input.requestHash);
       }
+    },
+
+    /** The withdrawal this API key created with this Idempotency-Key, if any (keys are scoped per API key). */
+    byIdempotencyKey(apiKeyId: string, idempotencyKey: string): Promise<WithdrawalRow | undefined> {
+      return k.selectFrom('withdrawals').selectAll().where('api_key_id', '=', apiKeyId).where('idempotency_key', '=', idempotencyKey).executeTakeFirst();
     },
 
     get(id: string, trx: Tx | Db['kysely'] = k): Promise<WithdrawalRow | undefined> {
@@ -152,3 +124,45 @@ export function createWithdrawalRepository(db: Db) {
 }
 
 export type WithdrawalRepository = ReturnType<typeof createWithdrawalRepository>;
+
+/** The RECEIVED row for a request, with the response it is answered with (stored with it for replays). */
+export function newWithdrawalRow(input: NewWithdrawal, render: (row: WithdrawalRow) => unknown, now = Date.now()): { row: WithdrawalRow; response: unknown } {
+  const row: WithdrawalRow = {
+    id: newId('wd', now),
+    idempotency_key: input.idempotencyKey,
+    request_hash: input.requestHash,
+    api_key_id: input.apiKeyId,
+    user_id: input.userId,
+    asset: input.asset,
+    chain_id: input.chainId,
+    to_address: input.toAddress,
+    amount: input.amount.toString(),
+    fee: input.fee.toString(),
+    status: 'RECEIVED',
+    wallet: null,
+    nonce: null,
+    tx_hash: null,
+    block_number: null,
+    block_hash: null,
+    confirmations: 0,
+    failure_code: null,
+    failure_reason: null,
+    create_response: '',
+    cancel_reason: null,
+    requeued_at: null,
+    created_at: now,
+    updated_at: now,
+  };
+  const response = render(row);
+  row.create_response = JSON.stringify(response);
+  return { row, response };
+}
+
+/** Stored as asked, or the first answer to this key (same body), or IdempotencyKeyReusedError. */
+export function replayOrCreated(outcome: InsertOutcome, row: WithdrawalRow, response: unknown, requestHash: string): CreateResult {
+  if (outcome.kind === 'stored') return { row, response, replayed: false };
+  if (outcome.row.request_hash !== requestHash) throw new IdempotencyKeyReusedError();
+  return { row: outcome.row, response: JSON.parse(outcome.row.create_response), replayed: true };
+}
+
+export type CreateResult = { row: WithdrawalRow; response: unknown; replayed: boolean };
