@@ -12,6 +12,7 @@ Options:
   --only LIST        comma-separated subset of: ${SCENARIOS.join(', ')}
                      (memory reports the peak RSS sampled during the other scenarios)
   --out DIR          where the .md and .json go (default bench/results)
+  --keep             keep the scratch directory (databases, child logs) even when every section ran
   --help             this text
 `;
 
@@ -24,7 +25,7 @@ export type Profile = {
   history: { rows: number; probeSeconds: number; probeRate: number; ticks: number };
 };
 
-export type Options = { profile: Profile; only: ScenarioName[]; outDir: string };
+export type Options = { profile: Profile; only: ScenarioName[]; outDir: string; keep: boolean };
 
 const DEFAULT: Profile = {
   quick: false,
@@ -46,6 +47,7 @@ export function parseArgs(argv: string[]): Options | { help: true } {
   let quick = false;
   let only: ScenarioName[] = [...SCENARIOS];
   let outDir = 'bench/results';
+  let keep = false;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const value = () => {
@@ -55,6 +57,7 @@ export function parseArgs(argv: string[]): Options | { help: true } {
     };
     if (arg === '--help' || arg === '-h') return { help: true };
     else if (arg === '--quick') quick = true;
+    else if (arg === '--keep') keep = true;
     else if (arg === '--out') outDir = value();
     else if (arg === '--only') {
       const names = value().split(',').map((s) => s.trim()).filter(Boolean);
@@ -63,5 +66,5 @@ export function parseArgs(argv: string[]): Options | { help: true } {
       only = names as ScenarioName[];
     } else throw new Error(`unknown option ${arg}`);
   }
-  return { profile: quick ? QUICK : DEFAULT, only, outDir };
+  return { profile: quick ? QUICK : DEFAULT, only, outDir, keep };
 }

@@ -86,7 +86,8 @@ fs.writeFileSync(`${base}.json`, JSON.stringify(report, null, 2));
 fs.writeFileSync(`${base}.md`, renderMarkdown(report));
 
 const failed = sections.filter((s) => !s.ok);
-if (failed.length === 0) fs.rmSync(workDir, { recursive: true, force: true });
+if (failed.length === 0 && !options.keep) fs.rmSync(workDir, { recursive: true, force: true });
+else process.stderr.write(`scratch kept: ${workDir}\n`);
 console.log(`${base}.md`);
 console.log(`${base}.json`);
 for (const t of targets) process.stderr.write(`${t.pass === null ? 'n/a ' : t.pass ? 'PASS' : 'MISS'}  ${t.section}: ${t.what} — ${t.measured ?? '—'} ${t.unit} (goal ${t.goal})\n`);

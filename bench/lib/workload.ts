@@ -56,12 +56,12 @@ export async function creditUsers(input: {
   url: string;
   apiKey: string;
   spec: WorkloadSpec;
-  amounts: { ETH: string; USDT: string };
+  amounts: Partial<Record<'ETH' | 'USDT', string>>;
   concurrency?: number;
   onProgress?: (done: number, total: number) => void;
 }): Promise<number> {
   const jobs: { userId: string; asset: 'ETH' | 'USDT' }[] = [];
-  for (let i = 0; i < input.spec.users; i++) for (const asset of ['ETH', 'USDT'] as const) jobs.push({ userId: userId(input.spec, i), asset });
+  for (let i = 0; i < input.spec.users; i++) for (const asset of ['ETH', 'USDT'] as const) if (input.amounts[asset]) jobs.push({ userId: userId(input.spec, i), asset });
   let next = 0;
   let done = 0;
   const worker = async () => {
@@ -70,7 +70,7 @@ export async function creditUsers(input: {
       const res = await fetch(`${input.url}/v1/ledger/credits`, {
         method: 'POST',
         headers: { authorization: `Bearer ${input.apiKey}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ userId: job.userId, asset: job.asset, amount: input.amounts[job.asset], reference: `bench-deposit-${job.userId}-${job.asset}` }),
+        body: JSON.stringify({ userId: job.userId, asset: job.asset, amount: input.amounts[job.asset]!, reference: `bench-deposit-${job.userId}-${job.asset}` }),
       });
       const text = await res.text();
       if (res.status !== 201 && res.status !== 200) throw new Error(`credit ${job.userId} ${job.asset}: ${res.status} ${text}`);
