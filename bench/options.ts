@@ -20,7 +20,7 @@ export type Profile = {
   quick: boolean;
   /** API accept: seconds per max-rate window, per fixed-rate window, DB ceiling window. */
   api: { users: number; maxRateSeconds: number; fixedSeconds: number; dbCeilingSeconds: number; connections: number };
-  signer: { backlog: number; kmsBacklog: number; capSeconds: number; kmsCapSeconds: number; ceilingSeconds: number; wallets: number };
+  signer: { backlog: number; kmsBacklog: number; capSeconds: number; kmsCapSeconds: number; ceilingSeconds: number; wallets: number; kmsWallets: number };
   e2e: { withdrawals: number; rate: number; wallets: number; drainCapSeconds: number; users: number };
   history: { rows: number; probeSeconds: number; probeRate: number; ticks: number };
 };
@@ -30,17 +30,17 @@ export type Options = { profile: Profile; only: ScenarioName[]; outDir: string; 
 const DEFAULT: Profile = {
   quick: false,
   api: { users: 500, maxRateSeconds: 10, fixedSeconds: 8, dbCeilingSeconds: 4, connections: 64 },
-  signer: { backlog: 50_000, kmsBacklog: 2_000, capSeconds: 45, kmsCapSeconds: 20, ceilingSeconds: 2, wallets: 8 },
+  signer: { backlog: 50_000, kmsBacklog: 2_000, capSeconds: 45, kmsCapSeconds: 20, ceilingSeconds: 2, wallets: 8, kmsWallets: 4 },
   e2e: { withdrawals: 20_000, rate: 400, wallets: 8, drainCapSeconds: 60, users: 500 },
   history: { rows: 1_000_000, probeSeconds: 5, probeRate: 500, ticks: 5 },
 };
 
 const QUICK: Profile = {
   quick: true,
-  api: { users: 50, maxRateSeconds: 3, fixedSeconds: 2, dbCeilingSeconds: 1, connections: 32 },
-  signer: { backlog: 2_000, kmsBacklog: 100, capSeconds: 8, kmsCapSeconds: 5, ceilingSeconds: 1, wallets: 4 },
-  e2e: { withdrawals: 300, rate: 100, wallets: 4, drainCapSeconds: 15, users: 50 },
-  history: { rows: 50_000, probeSeconds: 2, probeRate: 200, ticks: 3 },
+  api: { users: 20, maxRateSeconds: 2, fixedSeconds: 2, dbCeilingSeconds: 1, connections: 32 },
+  signer: { backlog: 1_000, kmsBacklog: 50, capSeconds: 5, kmsCapSeconds: 4, ceilingSeconds: 1, wallets: 2, kmsWallets: 1 },
+  e2e: { withdrawals: 200, rate: 100, wallets: 2, drainCapSeconds: 10, users: 20 },
+  history: { rows: 20_000, probeSeconds: 2, probeRate: 200, ticks: 3 },
 };
 
 export function parseArgs(argv: string[]): Options | { help: true } {
