@@ -1,0 +1,42 @@
+import type { WorkloadSpec } from '../lib/workload.js';
+
+/** What one load-generator run sends. */
+export type LoadTarget =
+  /** POST /v1/withdrawals with a unique Idempotency-Key and a fresh realistic body per request. */
+  | { kind: 'create'; workload: WorkloadSpec; keyPrefix: string; recipients: number }
+  /** GET /v1/withdrawals/{id} over these ids at random. */
+  | { kind: 'get'; ids: string[] }
+  /** GET /healthz: the server's HTTP ceiling (no auth, no database). */
+  | { kind: 'healthz' };
+
+export type LoadSpec = {
+  url: string;
+  apiKey: string;
+  target: LoadTarget;
+  connections: number;
+  /** Fixed-rate mode (requests/s over all connections); absent = as fast as the server answers. */
+  rate?: number;
+  durationSeconds?: number;
+  /** Stop after this many requests (overrides the duration). */
+  amount?: number;
+};
+
+export type LoadResult = {
+  kind: LoadTarget['kind'];
+  mode: 'fixed-rate' | 'max-rate';
+  requestedRate: number | null;
+  connections: number;
+  durationSeconds: number;
+  requests: number;
+  ok2xx: number;
+  non2xx: number;
+  statusCodes: Record<string, number>;
+  errors: number;
+  timeouts: number;
+  /** 2xx answers per second over the run: the sustained rate. */
+  rate2xx: number;
+  /** 2xx latencies; in fixed-rate mode corrected for coordinated omission (autocannon's correction). */
+  latencyMs: { p50: number; p95: number; p99: number; max: number; mean: number };
+};
+
+export type LoadMessage = { type: 'tick'; ok2xx: number; requests: number } | { type: 'result'; result: LoadResult } | { type: 'error'; message: string };

@@ -1,0 +1,70 @@
+/** `npm run bench` options and the sizes of each profile (default ≈ 5 minutes, --quick ≈ 1). */
+export const SCENARIOS = ['api-sqlite', 'api-mysql', 'signer', 'e2e', 'memory', 'history'] as const;
+export type ScenarioName = (typeof SCENARIOS)[number];
+
+export const USAGE = `Usage: npm run bench -- [options]
+
+Measures Sluice against ceilings taken in the same run and writes
+bench/results/<date>-<host>.md and .json.
+
+Options:
+  --quick            about 1 minute instead of about 5 (smaller loads, shorter windows)
+  --only LIST        comma-separated subset of: ${SCENARIOS.join(', ')}
+                     (memory reports the peak RSS sampled during the other scenarios)
+  --out DIR          where the .md and .json go (default bench/results)
+  --keep             keep the scratch directory (databases, child logs) even when every section ran
+  --help             this text
+`;
+
+export type Profile = {
+  quick: boolean;
+  /** API accept: seconds per max-rate window, per fixed-rate window, DB ceiling window. */
+  api: { users: number; maxRateSeconds: number; fixedSeconds: number; dbCeilingSeconds: number; connections: number };
+  signer: { backlog: number; kmsBacklog: number; capSeconds: number; kmsCapSeconds: number; ceilingSeconds: number; wallets: number; kmsWallets: number };
+  e2e: { withdrawals: number; rate: number; wallets: number; drainCapSeconds: number; users: number };
+  history: { rows: number; probeSeconds: number; probeRate: number; ticks: number };
+};
+
+export type Options = { profile: Profile; only: ScenarioName[]; outDir: string; keep: boolean };
+
+const DEFAULT: Profile = {
+  quick: false,
+  api: { users: 500, maxRateSeconds: 10, fixedSeconds: 8, dbCeilingSeconds: 4, connections: 64 },
+  signer: { backlog: 50_000, kmsBacklog: 2_000, capSeconds: 45, kmsCapSeconds: 20, ceilingSeconds: 2, wallets: 8, kmsWallets: 4 },
+  e2e: { withdrawals: 20_000, rate: 400, wallets: 8, drainCapSeconds: 60, users: 500 },
+  history: { rows: 1_000_000, probeSeconds: 5, probeRate: 500, ticks: 5 },
+};
+
+const QUICK: Profile = {
+  quick: true,
+  api: { users: 20, maxRateSeconds: 2, fixedSeconds: 2, dbCeilingSeconds: 1, connections: 32 },
+  signer: { backlog: 1_000, kmsBacklog: 50, capSeconds: 5, kmsCapSeconds: 4, ceilingSeconds: 1, wallets: 2, kmsWallets: 1 },
+  e2e: { withdrawals: 200, rate: 100, wallets: 2, drainCapSeconds: 10, users: 20 },
+  history: { rows: 20_000, probeSeconds: 2, probeRate: 200, ticks: 3 },
+};
+
+export function parseArgs(argv: string[]): Options | { help: true } {
+  let quick = false;
+  let only: ScenarioName[] = [...SCENARIOS];
+  let outDir = 'bench/results';
+  let keep = false;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const value = () => {
+      const v = argv[++i];
+      if (v === undefined || v.startsWith('--')) throw new Error(`${arg} needs a value`);
+      return v;
+    };
+    if (arg === '--help' || arg === '-h') return { help: true };
+    else if (arg === '--quick') quick = true;
+    else if (arg === '--keep') keep = true;
+    else if (arg === '--out') outDir = value();
+    else if (arg === '--only') {
+      const names = value().split(',').map((s) => s.trim()).filter(Boolean);
+      const unknown = names.filter((n) => !(SCENARIOS as readonly string[]).includes(n));
+      if (unknown.length) throw new Error(`unknown scenario(s) ${unknown.join(', ')}; one of ${SCENARIOS.join(', ')}`);
+      only = names as ScenarioName[];
+    } else throw new Error(`unknown option ${arg}`);
+  }
+  return { profile: quick ? QUICK : DEFAULT, only, outDir, keep };
+}

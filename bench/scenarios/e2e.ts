@@ -1,0 +1,190 @@
+import path from 'node:path';
+import { sql } from 'kysely';
+import { startAnvil } from '../../src/chain/anvil.js';
+import { openDatabase } from '../../src/db/connect.js';
+import { createBenchDatabase } from '../lib/database.js';
+import { type ScenarioContext, type SectionResult, type Target, figure, ratio } from '../lib/result.js';
+import { percentiles, round } from '../lib/stats.js';
+import { BENCH_DEV_API_KEY, startSluiceDev } from '../lib/sluice-dev.js';
+import { creditUsers, type WorkloadSpec } from '../lib/workload.js';
+import { runLoad } from '../load/run-load.js';
+
+const BLOCK_TIME_SECONDS = 1;
+const CONFIRMATIONS = 2;
+const NATIVE_TRANSFER_GAS = 21_000;
+const TERMINAL = ['COMPLETED', 'REJECTED', 'FAILED', 'CANCELLED'];
+
+/**
+ * End to end on anvil: `sluice dev` (the built CLI) with a pool of hot wallets; withdrawals posted
+ * at a fixed rate below the chain's capacity; request→broadcast and request→COMPLETED from the
+ * database afterwards; payouts/s next to the chain ceiling (block gas limit ÷ 21,000 ÷ block time).
+ */
+export async function runE2eScenario(ctx: ScenarioContext): Promise<Omit<SectionResult, 'name' | 'seconds'>> {
+  const p = ctx.profile.e2e;
+  const name = 'e2e';
+  const { progress } = ctx;
+  const dataDir = path.join(ctx.workDir, 'e2e');
+  progress.phase(name, `anvil (${BLOCK_TIME_SECONDS} s blocks) and its capacity`);
+  const anvil = await startAnvil({ blockTime: BLOCK_TIME_SECONDS, silent: true });
+  const stopAnvilRss = ctx.rss.track('anvil (chain, for reference)', name, anvil.pid);
+  const database = await createBenchDatabase('sqlite', dataDir);
+  try {
+    const block = (await rpc(anvil.rpcUrl, 'eth_getBlockByNumber', ['latest', false])) as { gasLimit: string };
+    const gasLimit = Number(BigInt(block.gasLimit));
+    const chainCeiling = gasLimit / NATIVE_TRANSFER_GAS / BLOCK_TIME_SECONDS;
+    const rate = Math.min(p.rate, Math.floor(chainCeiling * 0.5));
+
+    progress.phase(name, `sluice dev (dist/cli.js) with ${p.wallets} hot wallets`);
+    const dev = await startSluiceDev({
+      dataDir,
+      dbUrl: database.url,
+      rpcUrl: anvil.rpcUrl,
+      hotWallets: p.wallets,
+      logFile: path.join(ctx.workDir, 'e2e-dev.log'),
+      env: { SLUICE_ANVIL_BLOCK_TIME: String(BLOCK_TIME_SECONDS), SLUICE_DEVNET_CONFIRMATIONS: String(CONFIRMATIONS) },
+    });
+    const stopRss = ctx.rss.track('sluice dev (all roles)', name, dev.child.pid);
+    const db = openDatabase(database.url);
+    let peak;
+    const statusCounts = async () => {
+      const rows = await db.kysely.selectFrom('withdrawals').select(['status', (eb) => eb.fn.countAll<number>().as('n')]).groupBy('status').execute();
+      return Object.fromEntries(rows.map((r) => [r.status, Number(r.n)])) as Record<string, number>;
+    };
+    const describe = (by: Record<string, number>) => Object.entries(by).map(([k, v]) => `${k} ${v}`).join(', ');
+    let submitted = 0;
+    let submitSeconds = 0;
+    let drainSeconds = 0;
+    let finalCounts: Record<string, number> = {};
+    try {
+      const workload: WorkloadSpec = { chainId: 31337, userPrefix: 'e2e', users: p.users, usdtShare: 0, ethRange: [0.0001, 0.01], usdtRange: [1, 1] };
+      progress.phase(name, `crediting ${p.users} users through the API`);
+      await creditUsers({ url: dev.url, apiKey: BENCH_DEV_API_KEY, spec: workload, amounts: { ETH: '1000' }, onProgress: (d, t) => progress.update(`${d}/${t}`) });
+
+      progress.phase(name, `posting ${p.withdrawals.toLocaleString('en-US')} ETH withdrawals at ${rate}/s for ${Math.ceil(p.withdrawals / rate)} s (chain ceiling ${Math.round(chainCeiling)}/s)`);
+      const t0 = performance.now();
+      let latest = '';
+      const poll = setInterval(() => void statusCounts().then((by) => (latest = describe(by))).catch(() => undefined), 2_000);
+      const load = await runLoad(
+        { url: dev.url, apiKey: BENCH_DEV_API_KEY, target: { kind: 'create', workload, keyPrefix: 'bench-e2e', recipients: 2_000 }, rate, durationSeconds: Math.ceil(p.withdrawals / rate), connections: 64 },
+        { workDir: ctx.workDir, label: 'e2e', onTick: (ok, all, s) => progress.update(`${Math.round(s)} s: ${ok} accepted of ${all}; ${latest}`) },
+      );
+      clearInterval(poll);
+      submitted = load.ok2xx;
+      submitSeconds = (performance.now() - t0) / 1000;
+
+      progress.phase(name, `waiting for ${submitted.toLocaleString('en-US')} to settle (cap ${p.drainCapSeconds} s)`);
+      const d0 = performance.now();
+      for (;;) {
+        finalCounts = await statusCounts();
+        const terminal = TERMINAL.reduce((n, s) => n + (finalCounts[s] ?? 0), 0);
+        progress.update(describe(finalCounts));
+        if (terminal >= submitted || (performance.now() - d0) / 1000 >= p.drainCapSeconds) break;
+        await new Promise((r) => setTimeout(r, 1_000));
+      }
+      drainSeconds = (performance.now() - d0) / 1000;
+    } finally {
+      peak = stopRss();
+      await dev.stop();
+    }
+
+    type Row = { id: string; created_at: number; status: string; broadcast_at: number | null; completed_at: number | null };
+    const rows = (
+      await sql<Row>`
+        SELECT w.id, w.created_at, w.status,
+          (SELECT MIN(a.broadcast_at) FROM tx_attempts a WHERE a.withdrawal_id = w.id) AS broadcast_at,
+          (SELECT MIN(e.created_at) FROM withdrawal_events e WHERE e.withdrawal_id = w.id AND e.to_status = 'COMPLETED') AS completed_at
+        FROM withdrawals w`.execute(db.kysely)
+    ).rows.map((r) => ({ ...r, created_at: Number(r.created_at), broadcast_at: r.broadcast_at == null ? null : Number(r.broadcast_at), completed_at: r.completed_at == null ? null : Number(r.completed_at) }));
+    await db.close();
+
+    const toBroadcast = latencies(rows.map((r) => (r.broadcast_at == null ? null : r.broadcast_at - r.created_at)));
+    const toCompleted = latencies(rows.map((r) => (r.completed_at == null ? null : r.completed_at - r.created_at)));
+    const completed = rows.filter((r) => r.completed_at != null);
+    const firstCreated = Math.min(...rows.map((r) => r.created_at));
+    const lastCompleted = Math.max(...completed.map((r) => r.completed_at!));
+    const payoutsPerSecond = completed.length > 0 ? completed.length / ((lastCompleted - firstCreated) / 1000) : 0;
+    const floorMs = CONFIRMATIONS * BLOCK_TIME_SECONDS * 1000;
+    const ceiling = { what: `chain ceiling (gas limit ${gasLimit.toLocaleString('en-US')} ÷ 21,000 ÷ ${BLOCK_TIME_SECONDS} s)`, value: round(chainCeiling) };
+
+    const figures = [
+      figure('sustained payouts/s (COMPLETED, first request → last completion)', round(payoutsPerSecond), '/s', ceiling),
+      figure('offered rate', rate, '/s', ceiling),
+      figure('accepted by the API', submitted, '', { what: 'planned (rate × window)', value: p.withdrawals }),
+      figure('COMPLETED', completed.length, '', { what: 'accepted', value: submitted }, describe(finalCounts)),
+      figure('request→broadcast P50', toBroadcast.p50, 'ms', undefined, toBroadcast.note),
+      figure('request→broadcast P99', toBroadcast.p99, 'ms', undefined, toBroadcast.note),
+      figure('request→COMPLETED P50', toCompleted.p50, 'ms', { what: `confirmations × block time (${CONFIRMATIONS} × ${BLOCK_TIME_SECONDS} s), the floor`, value: floorMs }, toCompleted.note),
+      figure('request→COMPLETED P99', toCompleted.p99, 'ms', { what: `confirmations × block time (${CONFIRMATIONS} × ${BLOCK_TIME_SECONDS} s), the floor`, value: floorMs }, toCompleted.note),
+      figure('peak RSS of sluice dev (all roles in one process)', peak.peakMiB, 'MiB'),
+    ];
+    const targets: Target[] = [
+      {
+        section: name,
+        what: 'request→broadcast P99',
+        goal: '< 1 s',
+        measured: toBroadcast.p99,
+        unit: 'ms',
+        ratio: { to: 'the 1 s goal', value: ratio(toBroadcast.p99, 1_000) },
+        pass: toBroadcast.p99 !== null && toBroadcast.p99 < 1_000,
+        note: toBroadcast.note,
+      },
+      {
+        section: name,
+        what: 'request→COMPLETED P99',
+        goal: `≤ confirmations × block time + 2 s = ${floorMs / 1000 + 2} s`,
+        measured: toCompleted.p99,
+        unit: 'ms',
+        ratio: { to: 'confirmations × block time', value: ratio(toCompleted.p99, floorMs) },
+        pass: toCompleted.p99 !== null && toCompleted.p99 <= floorMs + 2_000,
+        note: toCompleted.note,
+      },
+      {
+        section: name,
+        what: 'sustained payouts/s at the offered rate',
+        goal: `= offered ${rate}/s (below the chain ceiling)`,
+        measured: round(payoutsPerSecond),
+        unit: '/s',
+        ratio: { to: 'chain ceiling', value: ratio(payoutsPerSecond, chainCeiling) },
+        pass: payoutsPerSecond >= rate * 0.95,
+      },
+    ];
+    const notes = [
+      `${p.withdrawals.toLocaleString('en-US')} ETH withdrawals from ${p.users} credited users posted by autocannon (separate process) at ${rate}/s; ${p.wallets} hot wallets (SLUICE_DEV_HOT_WALLETS); posting took ${round(submitSeconds)} s, settling ${round(drainSeconds)} s more (cap ${p.drainCapSeconds} s).`,
+      'Times come from the database after the run: withdrawals.created_at (request stored), the first tx_attempts.broadcast_at (a node accepted the tx), the COMPLETED withdrawal_events row.',
+      'A withdrawal not broadcast / not completed by the end of the run counts as slower than every finished one; a percentile it falls into is reported as — (not reached).',
+    ];
+    return { ok: true, figures, targets, raw: { rate, chain: { gasLimit, blockTimeSeconds: BLOCK_TIME_SECONDS, ceilingPerSecond: chainCeiling, confirmations: CONFIRMATIONS }, submitted, submitSeconds, drainSeconds, statuses: finalCounts, toBroadcast, toCompleted, payoutsPerSecond, peakRss: peak }, notes };
+  } finally {
+    stopAnvilRss();
+    await anvil.stop();
+    await database.drop();
+  }
+}
+
+/** Percentiles where unfinished ones (null) rank above every finished one. */
+function latencies(values: (number | null)[]) {
+  const done = values.filter((v): v is number => v != null);
+  const unfinished = values.length - done.length;
+  const ps = percentiles([...done, ...Array<number>(unfinished).fill(Number.POSITIVE_INFINITY)], [50, 95, 99]);
+  const finishedOnly = percentiles(done, [50, 99]);
+  const clean = (v: number | null | undefined) => (v == null || !Number.isFinite(v) ? null : v);
+  return {
+    count: values.length,
+    finished: done.length,
+    p50: clean(ps.p50),
+    p95: clean(ps.p95),
+    p99: clean(ps.p99),
+    max: done.length ? Math.max(...done) : null,
+    note:
+      unfinished > 0
+        ? `${unfinished.toLocaleString('en-US')} of ${values.length.toLocaleString('en-US')} not reached by the end; of the ${done.length.toLocaleString('en-US')} that were: P50 ${finishedOnly.p50 ?? '—'} ms, P99 ${finishedOnly.p99 ?? '—'} ms`
+        : undefined,
+  };
+}
+
+async function rpc(url: string, method: string, params: unknown[]): Promise<unknown> {
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }) });
+  const body = (await res.json()) as { result?: unknown; error?: { message: string } };
+  if (body.error) throw new Error(`${method}: ${body.error.message}`);
+  return body.result;
+}

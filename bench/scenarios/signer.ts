@@ -1,0 +1,178 @@
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { type Address, parseEther } from 'viem';
+import { startAnvil } from '../../src/chain/anvil.js';
+import { setDevBalance } from '../../src/chain/devnet.js';
+import { openDatabase } from '../../src/db/connect.js';
+import { createLedger } from '../../src/ledger/ledger.js';
+import { ROOT, spawnBenchChild } from '../lib/child.js';
+import { createBenchDatabase } from '../lib/database.js';
+import { type ScenarioContext, type SectionResult, type Target, figure, ratio } from '../lib/result.js';
+import { insertWithdrawals, withdrawalRow } from '../lib/rows.js';
+import { round } from '../lib/stats.js';
+import { BENCH_KEYSTORE_PASSWORD, startSluiceDev } from '../lib/sluice-dev.js';
+import { recipientPool } from '../lib/workload.js';
+
+export type SignerRunSettings = {
+  store: 'keystore' | 'kms';
+  dataDir: string;
+  dbUrl: string;
+  keystorePassword: string;
+  kmsUrl: string;
+  capSeconds: number;
+  ceilingSeconds: number;
+};
+
+type SignerResult = {
+  store: string;
+  backlog: number;
+  signed: number;
+  rejected: number;
+  statuses: Record<string, number>;
+  seconds: number;
+  lastSignedAtSeconds: number | null;
+  signedPerSecond: number;
+  drainedOnStop: boolean;
+  attemptsStored: number;
+  firstFailure: { failure_code: string | null; failure_reason: string | null } | null;
+  ceiling: { rawSignPerSecond: number; txSignPerSecond: number; nativeAddon: string; nativeSignPerSecond: number | null };
+};
+type SignerMessage = { type: 'progress'; signed: number; rejected: number; total: number; seconds: number } | { type: 'result'; result: SignerResult };
+
+const MOTO_URL = 'http://127.0.0.1:5000';
+const USERS = 500;
+const GOAL = 5_000;
+
+/**
+ * Signer throughput: a backlog of RECEIVED withdrawals (covered by ledger credits) signed and
+ * stored per second by the signer role in its own process, with keystore keys and with KMS
+ * (moto_server), next to raw secp256k1 signatures per second in that same process.
+ */
+export async function runSignerScenario(ctx: ScenarioContext): Promise<Omit<SectionResult, 'name' | 'seconds'>> {
+  const p = ctx.profile.signer;
+  const notes: string[] = [];
+  const runs = await withSignerSetup(ctx, async (setup) => {
+    const out: SignerResult[] = [];
+    for (const store of ['keystore', 'kms'] as const) {
+      out.push(await runOne(ctx, setup, store, store === 'kms' ? p.kmsBacklog : p.backlog, store === 'kms' ? p.kmsCapSeconds : p.capSeconds));
+    }
+    return out;
+  });
+  const figures = runs.flatMap((r) => [
+    figure(`signed and stored per second, ${r.store}`, round(r.signedPerSecond), '/s', { what: 'raw secp256k1 signatures/s (viem/noble, same process)', value: round(r.ceiling.rawSignPerSecond) }),
+    figure(`backlog done, ${r.store}`, r.signed + r.rejected, '', { what: 'backlog size', value: r.backlog }, `${r.signed} signed, ${r.rejected} rejected in ${round(r.seconds)} s${r.signed + r.rejected < r.backlog ? ' (time cap reached)' : ''}`),
+    figure(`full tx sign (viem signTransaction), ${r.store} run`, round(r.ceiling.txSignPerSecond), '/s', undefined, `native secp256k1 addon: ${r.ceiling.nativeAddon}${r.ceiling.nativeSignPerSecond ? ` (${Math.round(r.ceiling.nativeSignPerSecond)}/s)` : ''}`),
+  ]);
+  const keystore = runs[0]!;
+  const targets: Target[] = [
+    {
+      section: 'signer',
+      what: 'withdrawals signed and stored per second, keystore',
+      goal: `≥ ${GOAL.toLocaleString('en-US')}/s`,
+      measured: round(keystore.signedPerSecond),
+      unit: '/s',
+      ratio: { to: 'raw secp256k1 ceiling', value: ratio(keystore.signedPerSecond, keystore.ceiling.rawSignPerSecond) },
+      pass: keystore.signedPerSecond >= GOAL,
+      note: keystore.signed + keystore.rejected < keystore.backlog ? `${keystore.signed.toLocaleString('en-US')} of ${keystore.backlog.toLocaleString('en-US')} in the ${round(keystore.seconds)} s cap` : undefined,
+    },
+  ];
+  for (const r of runs) {
+    if (!r.drainedOnStop) notes.push(`${r.store}: the signer workers did not stop within 40 s of the abort signal.`);
+    if (r.rejected > 0 || r.firstFailure) notes.push(`${r.store}: ${r.rejected} rejected; first failure code ${r.firstFailure?.failure_code ?? '—'}: ${r.firstFailure?.failure_reason ?? ''}`);
+  }
+  notes.push(
+    `Backlogs: ${p.backlog.toLocaleString('en-US')} (keystore), ${p.kmsBacklog.toLocaleString('en-US')} (KMS on moto_server, smaller: every signature is an HTTP call to the emulator) ETH withdrawals over ${USERS} users with ledger credits, ${p.wallets} keystore / ${p.kmsWallets} KMS hot wallets funded on anvil; measured until all are signed or the cap (${p.capSeconds} s / ${p.kmsCapSeconds} s).`,
+    'The signer runs alone in its own process (compiled dist/, in-process queues); nothing consumes its signed queue.',
+  );
+  return { ok: true, figures, targets, raw: { runs }, notes };
+}
+
+type Setup = { rpcUrl: string; dataDir: string; dbUrl: string; chainId: number };
+
+/** One anvil and one database set up by a real `sluice dev` boot (chain, assets, hot wallets), credits seeded. */
+async function withSignerSetup<T>(ctx: ScenarioContext, fn: (setup: Setup) => Promise<T>): Promise<T> {
+  const p = ctx.profile.signer;
+  const dataDir = path.join(ctx.workDir, 'signer');
+  ctx.progress.phase('signer', `anvil + sluice dev once to set up the chain, assets and ${p.wallets} hot wallets`);
+  const anvil = await startAnvil({ blockTime: 1, silent: true });
+  const database = await createBenchDatabase('sqlite', dataDir);
+  try {
+    const dev = await startSluiceDev({ dataDir, dbUrl: database.url, rpcUrl: anvil.rpcUrl, hotWallets: p.wallets, logFile: path.join(ctx.workDir, 'signer-dev.log') });
+    await dev.stop();
+    const db = openDatabase(database.url);
+    let chainId: number;
+    try {
+      chainId = Number((await db.kysely.selectFrom('chains').select('chain_id').executeTakeFirstOrThrow()).chain_id);
+      const ledger = createLedger(db);
+      for (let u = 0; u < USERS; u++) await ledger.credit({ userId: `signer-user-${u}`, asset: 'ETH', amount: parseEther('1000'), reference: `bench-signer-${u}` });
+    } finally {
+      await db.close();
+    }
+    return await fn({ rpcUrl: anvil.rpcUrl, dataDir, dbUrl: database.url, chainId });
+  } finally {
+    await anvil.stop();
+    await database.drop();
+  }
+}
+
+async function runOne(ctx: ScenarioContext, setup: Setup, store: 'keystore' | 'kms', size: number, capSeconds: number): Promise<SignerResult> {
+  const name = 'signer';
+  const { progress } = ctx;
+  const p = ctx.profile.signer;
+  const db = openDatabase(setup.dbUrl);
+  try {
+    if (store === 'kms') {
+      progress.phase(name, `kms: ${p.kmsWallets} KMS keys on moto_server via sluice wallet create; the keystore wallets are disabled`);
+      await db.kysely.updateTable('wallets').set({ enabled: 0 }).execute();
+      // What the keystore run left unsigned (time cap) is not this run's backlog.
+      await db.kysely.updateTable('withdrawals').set({ status: 'CANCELLED', failure_code: 'bench_leftover' }).where('status', '=', 'RECEIVED').execute();
+      const created = await Promise.all(Array.from({ length: p.kmsWallets }, () => createKmsWallet(setup.chainId)));
+      for (const wallet of created) {
+        await setDevBalance(setup.rpcUrl, wallet.address, parseEther('10000'));
+        await db.kysely.insertInto('wallets').values({ chain_id: setup.chainId, address: wallet.address, key_ref: wallet.keyRef, next_nonce: 0, enabled: 1, created_at: Date.now() }).execute();
+      }
+    }
+    progress.phase(name, `${store}: seeding ${size.toLocaleString('en-US')} RECEIVED withdrawals`);
+    const recipients = recipientPool(1_000);
+    for (let start = 0; start < size; start += 5_000) {
+      const rows = Array.from({ length: Math.min(5_000, size - start) }, (_, i) => {
+        const n = start + i;
+        return withdrawalRow({ keyPrefix: `signer-${store}`, n, userId: `signer-user-${n % USERS}`, asset: 'ETH', chainId: setup.chainId, toAddress: recipients[n % recipients.length]!, amount: '1000000000000000', fee: '100000000000000' });
+      });
+      await insertWithdrawals(db, rows);
+      progress.update(`${start + rows.length}/${size}`);
+    }
+  } finally {
+    await db.close();
+  }
+
+  progress.phase(name, `${store}: signer process working the backlog (cap ${capSeconds} s)`);
+  const settings: SignerRunSettings = { store, dataDir: setup.dataDir, dbUrl: setup.dbUrl, keystorePassword: BENCH_KEYSTORE_PASSWORD, kmsUrl: MOTO_URL, capSeconds, ceilingSeconds: p.ceilingSeconds };
+  const child = spawnBenchChild<SignerMessage>('bench/servers/signer.mjs', [JSON.stringify(settings)], { tsx: false, logFile: path.join(ctx.workDir, `signer-${store}.log`) });
+  const stopRss = ctx.rss.track(`signer (${store})`, 'signer', child.pid);
+  const onMessage = (m: SignerMessage) => {
+    if (m.type === 'progress') progress.update(`${m.signed}/${m.total} signed, ${m.rejected} rejected, ${Math.round(m.seconds)} s, ${Math.round(m.signed / Math.max(m.seconds, 0.001))}/s`);
+  };
+  child.process.on('message', onMessage);
+  try {
+    const { result } = await child.message((m): m is Extract<SignerMessage, { type: 'result' }> => m.type === 'result', (capSeconds + 180) * 1000);
+    progress.update(`${result.signed} signed in ${round(result.seconds)} s = ${Math.round(result.signedPerSecond)}/s; raw secp256k1 ${Math.round(result.ceiling.rawSignPerSecond)}/s`);
+    return result;
+  } finally {
+    child.process.off('message', onMessage);
+    stopRss();
+    await child.stop(5_000);
+  }
+}
+
+async function createKmsWallet(chainId: number): Promise<{ address: Address; keyRef: string }> {
+  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('SLUICE_') && !k.startsWith('AWS_')));
+  const { stdout } = await promisify(execFile)(process.execPath, [path.join(ROOT, 'dist/cli.js'), 'wallet', 'create', '--chain', String(chainId), '--store', 'kms', '--label', `bench-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`], {
+    cwd: ROOT,
+    env: { ...base, AWS_REGION: 'us-east-1', AWS_ENDPOINT_URL_KMS: MOTO_URL },
+  }).catch((err: Error & { stderr?: string }) => {
+    throw new Error(`sluice wallet create --store kms failed (is moto_server up at ${MOTO_URL}?): ${err.stderr ?? err.message}`);
+  });
+  return JSON.parse(stdout) as { address: Address; keyRef: string };
+}

@@ -1,0 +1,127 @@
+// @ts-check
+// The signer role alone, in its own process (the role under test), over a database the harness
+// seeded with a backlog of RECEIVED withdrawals: enqueue them all, run the signer workers exactly
+// as `sluice signer` / `sluice dev` start them (startWorkers), and count SIGNED until the backlog is
+// done or the time cap is hit. Then, in this same process, the raw secp256k1 ceiling.
+import { randomBytes } from 'node:crypto';
+import { keccak256, parseGwei, toHex } from 'viem';
+import { generatePrivateKey, privateKeyToAccount, sign } from 'viem/accounts';
+import { fromDist, tell } from './dist.mjs';
+
+/** @type {typeof import('../../src/cache/memory-cache.js')} */ const { createMemoryCache } = await fromDist('cache/memory-cache.js');
+/** @type {typeof import('../../src/chain/chain-registry.js')} */ const { chainPolicy, loadChainConfigs } = await fromDist('chain/chain-registry.js');
+/** @type {typeof import('../../src/chain/rpc.js')} */ const { createChainRpc } = await fromDist('chain/rpc.js');
+/** @type {typeof import('../../src/config/load.js')} */ const { loadConfig } = await fromDist('config/load.js');
+/** @type {typeof import('../../src/db/connect.js')} */ const { openDatabase } = await fromDist('db/connect.js');
+/** @type {typeof import('../../src/keys/open-key-stores.js')} */ const { openKeyStores } = await fromDist('keys/open-key-stores.js');
+/** @type {typeof import('../../src/observability/logger.js')} */ const { createLogger } = await fromDist('observability/logger.js');
+/** @type {typeof import('../../src/observability/metrics.js')} */ const { createMetrics } = await fromDist('observability/metrics.js');
+/** @type {typeof import('../../src/queue/memory-queue.js')} */ const { createMemoryQueue } = await fromDist('queue/memory-queue.js');
+/** @type {typeof import('../../src/runtime/services.js')} */ const { createServices } = await fromDist('runtime/services.js');
+/** @type {typeof import('../../src/runtime/workers.js')} */ const { startWorkers } = await fromDist('runtime/workers.js');
+
+/** @type {import('../scenarios/signer.js').SignerRunSettings} */
+const settings = JSON.parse(process.argv[2] ?? '{}');
+const config = loadConfig({}, {
+  dataDir: settings.dataDir,
+  dbUrl: settings.dbUrl,
+  keystorePassword: settings.keystorePassword,
+  logLevel: 'warn',
+  ...(settings.store === 'kms' ? { awsRegion: 'us-east-1', awsEndpointUrlKms: settings.kmsUrl } : {}),
+});
+const shutdown = new AbortController();
+const logger = createLogger({ level: config.logLevel, name: 'bench-signer' });
+const common = { config, logger, metrics: createMetrics(), signal: shutdown.signal };
+const db = openDatabase(settings.dbUrl, { poolSize: config.dbPoolSize });
+const chains = new Map((await loadChainConfigs(db, chainPolicy(config))).map((c) => [c.chainId, createChainRpc(c, logger)]));
+const keys = openKeyStores(config, { logger, stores: [settings.store] });
+const queues = {
+  requests: createMemoryQueue('tx-requests'),
+  signed: createMemoryQueue('signed-tx'),
+  invalidDlq: createMemoryQueue('invalid-dlq'),
+  txDlq: createMemoryQueue('tx-dlq'),
+};
+const services = createServices({ common, db, queues, chains, keys, cache: createMemoryCache() });
+
+const backlog = await db.kysely.selectFrom('withdrawals').select('id').where('status', '=', 'RECEIVED').execute();
+for (const { id } of backlog) await queues.requests.send({ withdrawalId: id });
+
+async function counts() {
+  const rows = await db.kysely.selectFrom('withdrawals').select(['status', (eb) => eb.fn.countAll().as('n')]).groupBy('status').execute();
+  /** @type {Record<string, number>} */ const by = {};
+  for (const r of rows) by[r.status] = Number(r.n);
+  return by;
+}
+
+const started = performance.now();
+const workers = startWorkers(services, ['signer']);
+let by = await counts();
+/** @type {number | null} */ let lastSignedAt = null;
+let signed = 0;
+for (;;) {
+  await new Promise((r) => setTimeout(r, 500));
+  by = await counts();
+  const now = (performance.now() - started) / 1000;
+  const done = backlog.length - (by.RECEIVED ?? 0);
+  if ((by.SIGNED ?? 0) > signed) lastSignedAt = now;
+  signed = by.SIGNED ?? 0;
+  await tell({ type: 'progress', signed, rejected: by.REJECTED ?? 0, total: backlog.length, seconds: now });
+  if (done >= backlog.length || now >= settings.capSeconds) break;
+}
+const seconds = (performance.now() - started) / 1000;
+console.error(`bench signer: stopping after ${seconds.toFixed(1)} s`);
+shutdown.abort();
+// A signer that does not drain is a finding, not a reason to hang the run.
+const drained = await Promise.race([workers.done.then(() => true), new Promise((r) => setTimeout(() => r(false), 40_000))]);
+console.error('bench signer: workers stopped; measuring the secp256k1 ceiling');
+const attempts = await db.kysely.selectFrom('tx_attempts').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow();
+const firstFailure = await db.kysely.selectFrom('withdrawals').select(['failure_code', 'failure_reason']).where('failure_code', 'is not', null).executeTakeFirst();
+
+// Ceiling: raw secp256k1 signatures of 32-byte hashes, same process, same event loop.
+const privateKey = generatePrivateKey();
+const hashes = Array.from({ length: 256 }, () => keccak256(toHex(randomBytes(32))));
+const hashAt = (/** @type {number} */ i) => /** @type {`0x${string}`} */ (hashes[i % hashes.length]);
+async function loop(/** @type {(i: number) => Promise<unknown>} */ fn) {
+  let n = 0;
+  const t0 = performance.now();
+  const until = t0 + settings.ceilingSeconds * 1000;
+  while (performance.now() < until) await fn(n++);
+  return n / ((performance.now() - t0) / 1000);
+}
+const rawSignPerSecond = await loop((i) => sign({ hash: hashAt(i), privateKey }));
+const account = privateKeyToAccount(privateKey);
+const txSignPerSecond = await loop((i) =>
+  account.signTransaction({ type: 'eip1559', chainId: 31337, nonce: i, to: '0x000000000000000000000000000000000000bEEF', value: 1000n, gas: 21_000n, maxFeePerGas: parseGwei('30'), maxPriorityFeePerGas: parseGwei('1') }),
+);
+/** @type {number | null} */ let nativePerSecond = null;
+let native = 'not installed';
+try {
+  const addon = /** @type {any} */ (await import(/* the optional native addon */ 'secp256k1' + ''));
+  const key = Buffer.from(privateKey.slice(2), 'hex');
+  nativePerSecond = await loop(async (i) => addon.ecdsaSign(Buffer.from(hashAt(i).slice(2), 'hex'), key));
+  native = 'installed';
+} catch {
+  /* optional */
+}
+
+await tell({
+  type: 'result',
+  result: {
+    store: settings.store,
+    backlog: backlog.length,
+    signed,
+    rejected: by.REJECTED ?? 0,
+    statuses: by,
+    seconds,
+    lastSignedAtSeconds: lastSignedAt,
+    signedPerSecond: signed / seconds,
+    drainedOnStop: drained,
+    attemptsStored: Number(attempts.n),
+    firstFailure: firstFailure ?? null,
+    ceiling: { rawSignPerSecond, txSignPerSecond, nativeAddon: native, nativeSignPerSecond: nativePerSecond },
+  },
+});
+keys.close?.();
+for (const c of chains.values()) c.close();
+await db.close();
+process.exit(0);
