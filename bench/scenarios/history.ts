@@ -165,7 +165,7 @@ async function trackerCost(db: ReturnType<typeof openDatabase>, rpcUrl: string, 
   const shutdown = new AbortController();
   const logger = createLogger({ level: 'warn', name: 'bench-tracker' });
   const chain = createChainRpc(
-    { chainId: BENCH_CHAIN_ID, name: 'bench', rpc: [{ url: rpcUrl, weight: 1 }], confirmations: 2, maxFeePerGas: parseGwei('500'), defaultPriorityFee: parseGwei('1'), policy: chainPolicy(config) },
+    { chainId: BENCH_CHAIN_ID, name: 'bench', rpc: [{ url: rpcUrl, weight: 1 }], confirmations: 2, maxFeePerGas: parseGwei('500'), defaultPriorityFee: parseGwei('1'), maxPendingPerWallet: 16, policy: chainPolicy(config) },
     logger,
   );
   let calls = 0;
