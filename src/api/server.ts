@@ -2,6 +2,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, LogController } from 'fastify';
 import type { ApiKeyIdentity, Scope } from '../auth/api-keys.js';
+import type { StateMetrics } from '../observability/state-metrics.js';
 import { createReadiness, type Readiness } from '../runtime/readiness.js';
 import type { Services } from '../runtime/services.js';
 import { ProblemError, problemSchema, sendProblem } from './problem.js';
@@ -26,7 +27,7 @@ declare module 'fastify' {
  * TX Request API + TX Status API. Validation comes from the route schemas (which also produce the
  * OpenAPI document at /docs); unknown fields are refused rather than silently dropped.
  */
-export async function createApiServer(services: Services, options: { readiness?: Readiness } = {}): Promise<FastifyInstance> {
+export async function createApiServer(services: Services, options: { readiness?: Readiness; stateMetrics?: StateMetrics } = {}): Promise<FastifyInstance> {
   const { common } = services;
   const app = Fastify({
     loggerInstance: common.logger.child({ component: 'api' }) as FastifyBaseLogger,
@@ -107,7 +108,7 @@ export async function createApiServer(services: Services, options: { readiness?:
     return sendProblem(reply, 500, 'internal_error', 'Something went wrong on our side; the request may be retried with the same Idempotency-Key.');
   });
 
-  registerHealthRoutes(app, services, options.readiness ?? createReadiness(services, { chains: true, queues: false }));
+  registerHealthRoutes(app, services, options.readiness ?? createReadiness(services, { chains: true, queues: false }), options.stateMetrics ? { stateMetrics: options.stateMetrics } : {});
   registerAssetRoutes(app, services);
   registerLedgerRoutes(app, services);
   registerWithdrawalRoutes(app, services);

@@ -17,6 +17,7 @@ import { SluiceError } from '../errors/base.js';
 import { createFileKeyStore } from '../keys/keystore-file.js';
 import { createLogger } from '../observability/logger.js';
 import { createMetrics } from '../observability/metrics.js';
+import { createStateMetrics } from '../observability/state-metrics.js';
 import { createMemoryQueue } from '../queue/memory-queue.js';
 import type { DeadLetterMessage, RequestMessage, SignedMessage } from '../queue/types.js';
 import { createReconciler } from '../reconciler/reconciler.js';
@@ -112,7 +113,8 @@ export async function startDev(
     const resumed = await reconciler.tick(0);
     if (resumed.requeued > 0) out(`Resuming ${resumed.requeued} in-flight withdrawal(s) from ${dataDir}.`);
 
-    const app = await createApiServer(services);
+    const stateMetrics = createStateMetrics({ db, metrics: common.metrics, logger, chains: services.chains, assets: services.assets });
+    const app = await createApiServer(services, { stateMetrics });
     await app.listen({ host: config.host, port: config.port });
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;

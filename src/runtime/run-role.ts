@@ -6,6 +6,7 @@ import type { Config } from '../config/schema.js';
 import { createErrorHandler } from '../dlq/error-handler.js';
 import { createLogger } from '../observability/logger.js';
 import { createMetrics } from '../observability/metrics.js';
+import { createStateMetrics } from '../observability/state-metrics.js';
 import { createReconciler } from '../reconciler/reconciler.js';
 import { createTracker } from '../tracker/tracker.js';
 import { openProductionServices } from './production-services.js';
@@ -55,7 +56,10 @@ export async function startRole(role: RoleName, config: Config): Promise<Running
       await server.listen({ host: config.host, port: config.port });
     } else {
       server = Fastify({ logger: false, return503OnClosing: false });
-      registerHealthRoutes(server, services, readiness);
+      // The pipeline-state gauges come from one process only (counters would count twice): the tracker.
+      const stateMetrics =
+        role === 'tracker' ? createStateMetrics({ db: services.db, metrics: common.metrics, logger: common.logger, chains: services.chains, assets: services.assets }) : undefined;
+      registerHealthRoutes(server, services, readiness, stateMetrics ? { stateMetrics } : {});
       await server.listen({ host: config.host, port: config.healthPort });
       // A worker loop that died would leave a live, ready-looking process doing nothing (a stalled
       // lane): exit instead, so the orchestrator restarts it.
