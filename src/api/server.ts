@@ -32,7 +32,8 @@ export async function createApiServer(services: Services, options: { readiness?:
   const app = Fastify({
     loggerInstance: common.logger.child({ component: 'api' }) as FastifyBaseLogger,
     // Per-request lines would drown the withdrawal logs; latency goes to metrics instead.
-    logController: new LogController({ disableRequestLogging: true }),
+    // Log lines of a request carry `requestId`, which the response's X-Request-Id header names.
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),
     bodyLimit: common.config.bodyLimitBytes,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
     return503OnClosing: true,
@@ -69,6 +70,10 @@ export async function createApiServer(services: Services, options: { readiness?:
     // Per key, after authentication: an unknown key costs no counter. Only the client API (/v1).
     if (rateLimit && request.url.startsWith('/v1/') && !(await enforceRateLimit(rateLimit, identity.id, reply))) return reply;
     request.apiKey = identity;
+  });
+
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
   });
 
   app.addHook('onResponse', async (request, reply) => {

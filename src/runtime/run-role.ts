@@ -6,6 +6,7 @@ import type { Config } from '../config/schema.js';
 import { createErrorHandler } from '../dlq/error-handler.js';
 import { createLogger } from '../observability/logger.js';
 import { createMetrics } from '../observability/metrics.js';
+import { createPrettyDestination } from '../observability/pretty-logs.js';
 import { createStateMetrics } from '../observability/state-metrics.js';
 import { createReconciler } from '../reconciler/reconciler.js';
 import { createTracker } from '../tracker/tracker.js';
@@ -32,7 +33,11 @@ const WORKERS: Record<Exclude<RoleName, 'api'>, WorkerRole[]> = {
 export type RunningRole = { url: string; stop(reason: string): Promise<void> };
 
 function commonFor(config: Config, name: string, signal: AbortSignal): Common {
-  return { config, logger: createLogger({ level: config.logLevel, name }), metrics: createMetrics(), signal };
+  // Production roles log JSON for Logstash; SLUICE_LOG_FORMAT=pretty is for running one by hand.
+  const pretty = config.logFormat === 'pretty' ? createPrettyDestination(process.stdout) : undefined;
+  pretty?.release();
+  const logger = createLogger({ level: config.logLevel, name, ...(pretty ? { destination: pretty.stream } : {}) });
+  return { config, logger, metrics: createMetrics(), signal };
 }
 
 /**
