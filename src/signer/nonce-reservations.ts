@@ -1,7 +1,6 @@
 import { type Address, getAddress, type TransactionSerializableEIP1559 } from 'viem';
 import type { AssetNetwork, AssetRegistry } from '../assets/registry.js';
 import type { ChainRpc } from '../chain/rpc.js';
-import type { Common } from '../common.js';
 import type { Db } from '../db/connect.js';
 import { lockForUpdate, type Tx, withTransaction } from '../db/transaction.js';
 import { InsufficientBalanceError } from '../ledger/errors.js';
@@ -44,7 +43,6 @@ const MAX_BATCH = 256;
  * commit, outside any lock (signer.ts).
  */
 export function createNonceReservations(deps: {
-  common: Common;
   db: Db;
   ledger: Ledger;
   assets: AssetRegistry;
@@ -53,14 +51,13 @@ export function createNonceReservations(deps: {
   fees: FeeOracle;
   build: (intent: TransferIntent) => TransactionSerializableEIP1559;
 }) {
-  const { common, db, ledger, assets, wallets, chain } = deps;
+  const { db, ledger, assets, wallets, chain } = deps;
   const chainId = chain.chain.chainId;
   const limit = chain.chain.maxPendingPerWallet;
 
   async function plan(requests: ReserveRequest[], fees: FeePair, networks: AssetNetwork[]) {
     const lanes = await wallets.forChain(chainId);
     const loads = await Promise.all(lanes.map((l) => laneLoad(db.kysely, { networks, chainId, wallet: getAddress(l.address), maxFeePerGas: fees.maxFeePerGas })));
-    for (const [i, lane] of lanes.entries()) common.metrics.walletPending.set({ chain_id: String(chainId), wallet: lane.address }, loads[i]!.pending);
     const open = lanes.map((lane, i) => ({ lane, load: loads[i]! })).filter((l) => l.load.pending < limit);
     const tokens = requests.filter((r) => r.network.kind === 'erc20').map((r) => r.network.contract!);
     const balances = await Promise.all(open.map((l) => walletBalances(chain, getAddress(l.lane.address), tokens)));

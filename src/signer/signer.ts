@@ -7,7 +7,7 @@ import { type Common, crashIfAsked } from '../common.js';
 import type { Db } from '../db/connect.js';
 import { lockForUpdate, type Tx, withTransaction } from '../db/transaction.js';
 import type { DeadLetters } from '../dlq/dead-letters.js';
-import { isRetryable, RetryableError, SluiceError } from '../errors/base.js';
+import { errorCode, isRetryable, RetryableError, SluiceError } from '../errors/base.js';
 import type { KeyStore } from '../keys/types.js';
 import { InsufficientBalanceError } from '../ledger/errors.js';
 import type { Ledger } from '../ledger/ledger.js';
@@ -180,7 +180,7 @@ export function createSigner(deps: SignerDeps) {
   function reservationsFor(chain: ChainRpc): NonceReservations {
     let r = reservations.get(chain.chain.chainId);
     if (!r) {
-      r = createNonceReservations({ common, db, ledger, assets, wallets, chain, fees: feesFor(chain), build });
+      r = createNonceReservations({ db, ledger, assets, wallets, chain, fees: feesFor(chain), build });
       reservations.set(chain.chain.chainId, r);
     }
     return r;
@@ -524,6 +524,7 @@ export function createSigner(deps: SignerDeps) {
         queue: deps.requests,
         concurrency: common.config.signerConcurrency,
         maxReceives: common.config.signerMaxAttempts,
+        onFailure: (err) => common.metrics.workerErrors.inc({ role: 'signer', code: errorCode(err) }),
         signal: common.signal,
         shutdownGraceMs: common.config.shutdownTimeoutMs,
         pollWaitMs: common.config.queuePollWaitSeconds * 1000,
