@@ -6,8 +6,9 @@ import { lockForUpdate, type Tx, withTransaction } from '../db/transaction.js';
 import { InsufficientBalanceError } from '../ledger/errors.js';
 import type { Ledger } from '../ledger/ledger.js';
 import { byBalanceRow } from '../util/lock-order.js';
-import { createMicroBatcher } from '../util/micro-batch.js';
+import { batchConcurrency, createMicroBatcher } from '../util/micro-batch.js';
 import type { Wallet, Wallets } from '../wallets/wallets.js';
+import { StaleTransitionError } from '../withdrawals/errors.js';
 import type { WithdrawalRow } from '../withdrawals/repository.js';
 import { serializeUnsigned, type TransferIntent, verifyTransfer } from './build-tx.js';
 import type { FeeOracle, FeePair } from './fees.js';
@@ -159,13 +160,15 @@ export function createNonceReservations(deps: {
           results.set(request, { kind: 'insufficient_balance' });
           continue;
         }
-        await trx
+        const reserved = await trx
           .updateTable('withdrawals')
           .set({ wallet, nonce: next, failure_code: null, failure_reason: null, updated_at: Date.now() })
           .where('id', '=', request.w.id)
           .where('status', '=', 'RECEIVED')
           .where('nonce', 'is', null)
-          .execute();
+          .executeTakeFirst();
+        // Locked above, so this cannot lose; if it ever does, nothing of this batch may commit.
+        if (Number(reserved.numUpdatedRows) !== 1) throw new StaleTransitionError(request.w.id, 'RECEIVED', 'RECEIVED');
         current.set(request.w.id, { ...now, nonce: next });
         addToLoad(load, payout);
         results.set(request, { kind: 'reserved', wallet: lane, nonce: next, intent });
@@ -198,7 +201,7 @@ export function createNonceReservations(deps: {
     return requests.map((r) => outcome.get(r) ?? { kind: 'skipped' });
   }
 
-  const batcher = createMicroBatcher<ReserveRequest, Reservation>({ run, maxSize: MAX_BATCH });
+  const batcher = createMicroBatcher<ReserveRequest, Reservation>({ run, maxSize: MAX_BATCH, concurrency: batchConcurrency(db) });
   return { reserve: (request: ReserveRequest) => batcher.submit(request) };
 }
 

@@ -33,7 +33,7 @@ import { createFeeOracle, type FeeOracle, type FeePair, replacementFees } from '
 import { recipientGas } from './recipient-gas.js';
 import { createNonceReservations, type NonceReservations, type Reservation, type ReserveRequest } from './nonce-reservations.js';
 import { HotWalletShortError } from './wallet-funds.js';
-import { createMicroBatcher } from '../util/micro-batch.js';
+import { batchConcurrency, createMicroBatcher } from '../util/micro-batch.js';
 import { sleep } from '../util/sleep.js';
 
 export type SignerDeps = {
@@ -96,6 +96,7 @@ export function createSigner(deps: SignerDeps) {
    */
   const signatures = createMicroBatcher<StoreRequest, boolean>({
     maxSize: 256,
+    concurrency: batchConcurrency(db),
     run: (items) =>
       withTransaction(db, async (trx) => {
         const ids = [...new Set(items.map((i) => i.id))];
