@@ -104,6 +104,7 @@ for (const kind of ['sqlite', 'mysql'] as const) {
         confirmations: 2,
         maxFeePerGas: 500_000_000_000n,
         defaultPriorityFee: 1_000_000_000n,
+        maxPendingPerWallet: 16, // the file leaves it out: geth's per-sender default
         policy: DEFAULT_CHAIN_POLICY,
       });
       const usdt = await createAssetRegistry(db).find('USDT', 31337);
