@@ -4,6 +4,7 @@ import type { Db } from './connect.js';
 import { initialSchema } from './migrations/001-initial.js';
 import { chainRobustness } from './migrations/002-chain-robustness.js';
 import { production } from './migrations/003-production.js';
+import { consoleSchema } from './migrations/006-console.js';
 
 function provider(db: Db): MigrationProvider {
   return {
@@ -12,6 +13,7 @@ function provider(db: Db): MigrationProvider {
         '001-initial': initialSchema(db.dialect),
         '002-chain-robustness': chainRobustness(db.dialect),
         '003-production': production(db.dialect),
+        '006-console': consoleSchema(db.dialect),
       };
     },
   };
