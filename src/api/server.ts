@@ -2,11 +2,16 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, LogController } from 'fastify';
 import type { ApiKeyIdentity, Scope } from '../auth/api-keys.js';
+import type { AdminRole } from '../db/schema.js';
+import { type AdminIdentity, authenticateAdmin } from './admin-auth.js';
 import { createReadiness, type Readiness } from '../runtime/readiness.js';
 import type { Services } from '../runtime/services.js';
 import { ProblemError, problemSchema, sendProblem } from './problem.js';
 import { createRateLimiter, enforceRateLimit } from './rate-limit.js';
 import { registerAdminDeadLetterRoutes } from './routes/admin-dead-letters.js';
+import { registerAdminSessionRoutes } from './routes/admin-session.js';
+import { registerAdminStatsRoutes } from './routes/admin-stats.js';
+import { registerAdminWithdrawalRoutes } from './routes/admin-withdrawals.js';
 import { registerAssetRoutes } from './routes/assets.js';
 import { registerHealthRoutes } from './routes/health.js';
 import { registerLedgerRoutes } from './routes/ledger.js';
@@ -15,10 +20,14 @@ import { registerWithdrawalRoutes } from './routes/withdrawals.js';
 declare module 'fastify' {
   interface FastifyRequest {
     apiKey: ApiKeyIdentity | null;
+    /** Set on Admin API routes once the caller passed `authenticateAdmin`. */
+    admin: AdminIdentity | null;
   }
   interface FastifyContextConfig {
     /** The API-key scope a route requires; routes without one are public. */
     scope?: Scope;
+    /** Admin API routes: the least console role that may call it (an `admin`-scope API key acts as admin). */
+    adminRole?: AdminRole;
   }
 }
 
@@ -44,17 +53,25 @@ export async function createApiServer(services: Services, options: { readiness?:
     openapi: {
       openapi: '3.0.3',
       info: { title: 'Sluice API', version: 'v1', description: 'Withdrawal engine for custodial platforms.' },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer' },
+          session: { type: 'apiKey', in: 'cookie', name: 'sluice_session' },
+        },
+      },
       security: [{ bearer: [] }],
-      tags: [{ name: 'admin', description: 'Admin API under /admin/api: needs an API key with scope "admin" (console sessions come later). Every write is audited.' }],
+      tags: [{ name: 'admin', description: 'Admin API under /admin/api, for the operator console: a session cookie from POST /admin/api/session (writes also need its X-CSRF-Token header), or an API key with scope "admin" (acts as role admin). Roles: viewer (reads), operator (+ dead-letter retry/discard, pause), admin (+ settings, API keys, console users). Every write is audited.' }],
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
   app.decorateRequest('apiKey', null);
+  app.decorateRequest('admin', null);
   const { rateLimitPerSecond } = common.config;
   const rateLimit = rateLimitPerSecond > 0 ? createRateLimiter({ cache: services.cache, limitPerSecond: rateLimitPerSecond, metrics: common.metrics, logger: common.logger }) : null;
   app.addHook('onRequest', async (request, reply) => {
+    const adminRole = request.routeOptions.config.adminRole;
+    if (adminRole) return (await authenticateAdmin(services, request, reply, adminRole)) ? undefined : reply;
     const scope = request.routeOptions.config.scope;
     if (!scope) return;
     const header = request.headers.authorization ?? '';
@@ -111,6 +128,9 @@ export async function createApiServer(services: Services, options: { readiness?:
   registerAssetRoutes(app, services);
   registerLedgerRoutes(app, services);
   registerWithdrawalRoutes(app, services);
+  registerAdminSessionRoutes(app, services);
   registerAdminDeadLetterRoutes(app, services);
+  registerAdminStatsRoutes(app, services);
+  registerAdminWithdrawalRoutes(app, services);
   return app;
 }

@@ -52,7 +52,7 @@ const auditSchema = {
   type: 'object',
   properties: {
     id: { type: 'integer' },
-    actor: { type: 'string', description: 'apikey:<key name>' },
+    actor: { type: 'string', description: 'user:<console user> or apikey:<key name>' },
     action: { type: 'string', examples: ['dead_letter.retry'] },
     targetType: { type: 'string' },
     targetId: { type: 'string' },
@@ -83,14 +83,14 @@ function decodeCursor(prefix: string, cursor: string | undefined): number | unde
 }
 
 /**
- * Admin API for dead letters (the seed's "Handle Error") and the audit log. Scope `admin` until
- * console sessions exist. Every write is a compare-and-set with its audit entry in the same
+ * Admin API for dead letters (the seed's "Handle Error") and the audit log: viewers read,
+ * operators retry and discard. Every write is a compare-and-set with its audit entry in the same
  * database transaction (src/dlq/dead-letter-actions.ts).
  */
 export function registerAdminDeadLetterRoutes(app: FastifyInstance, services: Services) {
   const { deadLetterActions: actions, withdrawals, assets, auditLog } = services;
 
-  const actor = (request: FastifyRequest) => `apikey:${request.apiKey!.name}`;
+  const actor = (request: FastifyRequest) => request.admin!.actor;
 
   function toLetter(row: DeadLetterRow) {
     let payload: unknown = {};
@@ -130,7 +130,7 @@ export function registerAdminDeadLetterRoutes(app: FastifyInstance, services: Se
   app.get<{ Querystring: { queue?: DeadLetterQueueName; status?: DeadLetterStatus; limit?: string; cursor?: string } }>(
     '/admin/api/dead-letters',
     {
-      config: { scope: 'admin' },
+      config: { adminRole: 'viewer' },
       schema: {
         tags: ['admin'],
         summary: 'Dead letters, newest first',
@@ -168,7 +168,7 @@ export function registerAdminDeadLetterRoutes(app: FastifyInstance, services: Se
   app.get<{ Params: { id: string } }>(
     '/admin/api/dead-letters/:id',
     {
-      config: { scope: 'admin' },
+      config: { adminRole: 'viewer' },
       schema: {
         tags: ['admin'],
         summary: 'One dead letter with its withdrawal and every transaction signed for it',
@@ -197,7 +197,7 @@ export function registerAdminDeadLetterRoutes(app: FastifyInstance, services: Se
   app.post<{ Params: { id: string }; Body: { reason?: string } | undefined }>(
     '/admin/api/dead-letters/:id/retry',
     {
-      config: { scope: 'admin' },
+      config: { adminRole: 'operator' },
       schema: {
         tags: ['admin'],
         summary: 'Retry a dead letter',
@@ -227,7 +227,7 @@ export function registerAdminDeadLetterRoutes(app: FastifyInstance, services: Se
   app.post<{ Params: { id: string }; Body: { reason: string } }>(
     '/admin/api/dead-letters/:id/discard',
     {
-      config: { scope: 'admin' },
+      config: { adminRole: 'operator' },
       schema: {
         tags: ['admin'],
         summary: 'Discard a dead letter (reason required)',
@@ -249,10 +249,10 @@ export function registerAdminDeadLetterRoutes(app: FastifyInstance, services: Se
     },
   );
 
-  app.get<{ Querystring: { targetType?: string; targetId?: string; limit?: string; cursor?: string } }>(
+  app.get<{ Querystring: { actor?: string; action?: string; targetType?: string; targetId?: string; limit?: string; cursor?: string } }>(
     '/admin/api/audit-log',
     {
-      config: { scope: 'admin' },
+      config: { adminRole: 'viewer' },
       schema: {
         tags: ['admin'],
         summary: 'Audit log of operator actions, newest first',
@@ -260,6 +260,8 @@ export function registerAdminDeadLetterRoutes(app: FastifyInstance, services: Se
           type: 'object',
           additionalProperties: false,
           properties: {
+            actor: { type: 'string', maxLength: 100, examples: ['user:alice', 'apikey:ops'] },
+            action: { type: 'string', maxLength: 64, examples: ['pause.set'] },
             targetType: { type: 'string', maxLength: 32, examples: ['dead_letter'] },
             targetId: { type: 'string', maxLength: 64 },
             limit: limitSchema,
@@ -276,7 +278,7 @@ export function registerAdminDeadLetterRoutes(app: FastifyInstance, services: Se
       const q = request.query;
       const limit = Number(q.limit ?? '50');
       const before = decodeCursor('au', q.cursor);
-      const rows = await auditLog.list({ limit: limit + 1, ...(q.targetType ? { targetType: q.targetType } : {}), ...(q.targetId ? { targetId: q.targetId } : {}), ...(before !== undefined ? { before } : {}) });
+      const rows = await auditLog.list({ limit: limit + 1, ...(q.actor ? { actor: q.actor } : {}), ...(q.action ? { action: q.action } : {}), ...(q.targetType ? { targetType: q.targetType } : {}), ...(q.targetId ? { targetId: q.targetId } : {}), ...(before !== undefined ? { before } : {}) });
       const page = rows.slice(0, limit);
       const items: AuditRecord[] = page.map((r) => auditLog.toRecord(r));
       return { items, nextCursor: rows.length > limit ? encodeCursor('au', Number(page[page.length - 1]!.id)) : null };

@@ -63,6 +63,7 @@ export function consoleSchema(dialect: SqlDialect) {
       await db.schema.createIndex('withdrawals_asset_chain').on('withdrawals').columns(['asset', 'chain_id', 'id']).execute();
       await db.schema.createIndex('withdrawal_events_stage').on('withdrawal_events').columns(['to_status', 'created_at']).execute();
       await db.schema.createIndex('dead_letters_status').on('dead_letters').columns(['status', 'queue']).execute();
+      await db.schema.createIndex('ledger_entries_wd').on('ledger_entries').column('withdrawal_id').execute();
       await db.schema.createIndex('ledger_entries_user_id').on('ledger_entries').columns(['user_id', 'id']).execute();
       await db.schema.createIndex('audit_log_actor').on('audit_log').columns(['actor', 'id']).execute();
     },
