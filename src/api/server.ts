@@ -4,13 +4,18 @@ import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstanc
 import type { ApiKeyIdentity, Scope } from '../auth/api-keys.js';
 import type { AdminRole } from '../db/schema.js';
 import { type AdminIdentity, authenticateAdmin } from './admin-auth.js';
+import { registerConsole } from './console-static.js';
 import { createReadiness, type Readiness } from '../runtime/readiness.js';
 import type { Services } from '../runtime/services.js';
 import { ProblemError, problemSchema, sendProblem } from './problem.js';
 import { createRateLimiter, enforceRateLimit } from './rate-limit.js';
+import { registerAdminAccessRoutes } from './routes/admin-access.js';
 import { registerAdminDeadLetterRoutes } from './routes/admin-dead-letters.js';
 import { registerAdminSessionRoutes } from './routes/admin-session.js';
+import { registerAdminSettingsRoutes } from './routes/admin-settings.js';
 import { registerAdminStatsRoutes } from './routes/admin-stats.js';
+import { registerAdminUserRoutes } from './routes/admin-users.js';
+import { registerAdminWalletRoutes } from './routes/admin-wallets.js';
 import { registerAdminWithdrawalRoutes } from './routes/admin-withdrawals.js';
 import { registerAssetRoutes } from './routes/assets.js';
 import { registerHealthRoutes } from './routes/health.js';
@@ -64,6 +69,12 @@ export async function createApiServer(services: Services, options: { readiness?:
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  // Every Admin API route must name the role it needs: one forgotten cannot go out unprotected.
+  app.addHook('onRoute', (route) => {
+    if (!route.url.startsWith('/admin/api/') || (route.url === '/admin/api/session' && route.method === 'POST')) return;
+    if (!route.config?.adminRole) throw new Error(`Admin API route ${String(route.method)} ${route.url} declares no adminRole.`);
+  });
 
   app.decorateRequest('apiKey', null);
   app.decorateRequest('admin', null);
@@ -132,5 +143,10 @@ export async function createApiServer(services: Services, options: { readiness?:
   registerAdminDeadLetterRoutes(app, services);
   registerAdminStatsRoutes(app, services);
   registerAdminWithdrawalRoutes(app, services);
+  registerAdminSettingsRoutes(app, services);
+  registerAdminWalletRoutes(app, services);
+  registerAdminUserRoutes(app, services);
+  registerAdminAccessRoutes(app, services);
+  await registerConsole(app, common.config.consoleDir);
   return app;
 }
