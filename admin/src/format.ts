@@ -59,3 +59,11 @@ export function humanize(code: string | null | undefined): string {
   if (!code) return '—';
   return code.replace(/[_.]/g, ' ');
 }
+
+/** A decimal string cut (not rounded) to `dp` decimals for display; the full value goes in a title. */
+export function fmtAmount(v: string, dp = 6): string {
+  const [whole, frac = ''] = v.split('.');
+  const cut = frac.slice(0, dp).replace(/0+$/, '');
+  const grouped = (whole ?? '').replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+  return cut ? `${grouped}.${cut}${frac.length > dp ? '…' : ''}` : grouped;
+}

@@ -108,8 +108,8 @@ export function CopyButton({ value, label = 'Copy' }: { value: string; label?: s
 export function Hash({ value, full = false, href, testId }: { value: string | null | undefined; full?: boolean; href?: string | null; testId?: string }) {
   if (!value) return <span className="muted">—</span>;
   return (
-    <span className="hash" title={value} data-testid={testId}>
-      <code>{full ? value : shortHash(value)}</code>
+    <span className={`hash ${full ? 'hash-full' : ''}`} title={value} data-testid={testId}>
+      <code>{full ? value : shortHash(value, 8, 6)}</code>
       <CopyButton value={value} />
       {href && (
         <a className="icon-btn" href={href} target="_blank" rel="noreferrer" aria-label="Open in block explorer" title="Open in block explorer">

@@ -198,7 +198,7 @@ function LatencyCard({ l, error, loading }: { l: Latency | null; error: Error | 
                 <Tooltip labelFormatter={(v) => `${fmtClock(Number(v))} · ${STAGE_LABEL[stage]}`} formatter={(v) => fmtMs(Number(v))} />
                 <Legend iconType="circle" wrapperStyle={{ fontSize: 12 }} />
                 {(['p50', 'p95', 'p99'] as const).map((k) => (
-                  <Line key={k} type="monotone" dataKey={k} name={k.toUpperCase()} stroke={COLORS[k]} strokeWidth={2} dot={false} connectNulls isAnimationActive={false} />
+                  <Line key={k} type="monotone" dataKey={k} name={k.toUpperCase()} stroke={COLORS[k]} strokeWidth={2} dot={{ r: 2.5, strokeWidth: 0, fill: COLORS[k] }} connectNulls isAnimationActive={false} />
                 ))}
               </LineChart>
             </ResponsiveContainer>

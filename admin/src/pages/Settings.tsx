@@ -25,6 +25,8 @@ export function SettingsPage() {
   if (s.error && !s.data) return <ErrorState error={s.error} onRetry={s.reload} />;
   if (!s.data) return <Spinner />;
   const { global, chains, networks } = s.data;
+  /** A network shown paused because its chain or everything is: its own switch is not what holds it. */
+  const inherited = (n: Network) => global.paused || !!chains.find((c) => c.chainId === n.chainId)?.paused;
 
   const pauseButton = (target: PauseTarget, paused: boolean, testId: string) =>
     canPause ? (
@@ -106,7 +108,7 @@ export function SettingsPage() {
             { key: 'asset', header: 'Asset', render: (n: Network) => <strong>{n.asset}</strong> },
             { key: 'chain', header: 'Chain', render: (n) => n.chainId },
             { key: 'kind', header: 'Kind', render: (n) => <Badge>{n.kind}</Badge> },
-            { key: 'state', header: 'State', render: (n) => (!n.enabled ? <Badge tone="danger" dot>disabled</Badge> : n.paused ? <Badge tone="warning" dot>paused</Badge> : <Badge tone="success" dot>enabled</Badge>) },
+            { key: 'state', header: 'State', render: (n) => (!n.enabled ? <Badge tone="danger" dot>disabled</Badge> : n.paused ? <Badge tone="warning" dot>{inherited(n) ? `paused (${global.paused ? 'everything' : 'chain'})` : 'paused'}</Badge> : <Badge tone="success" dot>enabled</Badge>) },
             { key: 'min', header: 'Min', align: 'right', render: (n) => <span className="num">{n.minAmount}</span> },
             { key: 'max', header: 'Max', align: 'right', render: (n) => <span className="num">{n.maxAmount ?? '∞'}</span> },
             { key: 'fee', header: 'Fee', align: 'right', render: (n) => <span className="num">{n.withdrawalFee}</span> },
@@ -116,7 +118,7 @@ export function SettingsPage() {
               align: 'right',
               render: (n) => (
                 <div className="row-actions">
-                  {pauseButton({ scope: 'network', asset: n.asset, chainId: n.chainId }, n.paused && !chains.find((c) => c.chainId === n.chainId)?.paused && !global.paused, `network-${n.asset}-${n.chainId}`)}
+                  {!inherited(n) && pauseButton({ scope: 'network', asset: n.asset, chainId: n.chainId }, n.paused, `network-${n.asset}-${n.chainId}`)}
                   {canEdit && (
                     <Button size="sm" variant="ghost" icon={<Pencil size={13} />} onClick={() => setEditNetwork(n)} aria-label={`Edit ${n.asset} on ${n.chainId}`}>
                       Edit

@@ -1,4 +1,5 @@
 import { AlertTriangle } from 'lucide-react';
+import { fmtAmount } from '../format';
 import { useApi } from '../hooks';
 import { Badge, Card, EmptyState, ErrorState, Hash, KeyValue, PageHeader, Spinner } from '../ui';
 
@@ -75,13 +76,13 @@ export function WalletsPage() {
                 {w.native && (
                   <div className="balance">
                     <div className="balance-asset">{w.native.symbol}</div>
-                    <div className="balance-value num">{w.native.balance}</div>
+                    <div className="balance-value num" title={w.native.balance}>{fmtAmount(w.native.balance)}</div>
                   </div>
                 )}
                 {w.tokens.map((t) => (
                   <div key={t.asset} className="balance">
                     <div className="balance-asset">{t.asset}</div>
-                    <div className="balance-value num">{t.balance}</div>
+                    <div className="balance-value num" title={t.balance}>{fmtAmount(t.balance)}</div>
                   </div>
                 ))}
               </div>
