@@ -51,6 +51,11 @@ describe('loadConfig', () => {
       queueVisibilitySeconds: 30,
       queuePollWaitSeconds: 20,
       secretsCacheTtlSeconds: 300,
+      adminSessionIdleSeconds: 1800,
+      adminSessionMaxSeconds: 43_200,
+      adminLockoutAttempts: 5,
+      adminLockoutWindowSeconds: 900,
+      settingsCacheMs: 500,
     });
   });
 
@@ -210,6 +215,7 @@ describe('loadConfig', () => {
       SLUICE_DB_URL: 'sqlite:x', SLUICE_DEVNET_RPC_URL: 'http://h', SLUICE_DEV_API_KEY: 'k', SLUICE_DEV_ADMIN_PASSWORD: 'p', SLUICE_KEYSTORE_PASSWORD: 'w', SLUICE_CRASH_AT: 'after-sign',
       SLUICE_REDIS_URL: 'redis://h:6379', SLUICE_TX_REQUEST_QUEUE_URL: 'http://q/1', SLUICE_SIGNED_TX_QUEUE_URL: 'http://q/2', SLUICE_INVALID_DLQ_URL: 'http://q/3', SLUICE_TX_DLQ_URL: 'http://q/4',
       AWS_REGION: 'us-east-1', AWS_ENDPOINT_URL: 'http://m', AWS_ENDPOINT_URL_SQS: 'http://m', AWS_ENDPOINT_URL_KMS: 'http://m', AWS_ENDPOINT_URL_SECRETS_MANAGER: 'http://m',
+      SLUICE_CONSOLE_DIR: '/srv/console',
     };
     expect(Object.keys(envNames).sort()).toEqual(Object.keys(loadConfig(everySet)).sort());
   });
