@@ -191,6 +191,9 @@ describe(`operator console Admin API on ${dbKind}`, () => {
     const { letterId: retryLetter } = await letterOnReceived();
     const { letterId: discardLetter } = await letterOnReceived();
     let probeKey = '';
+    // Before confirming, the console shows what each action would do to the hold and the nonce.
+    const preview = await asConsole(stack, logins.viewer, 'GET', `/admin/api/dead-letters/${retryLetter}`);
+    expect(preview.body.consequences).toEqual({ retry: expect.stringContaining('queued for signing again'), discard: expect.stringContaining('nothing is held') });
     const rotated = await asConsole(stack, logins.admin, 'POST', '/admin/api/api-keys', { body: { name: 'audit-rotate', scopes: ['withdrawals:read'] } });
     const writes: Record<string, { call: () => Promise<{ status: number }>; action: string; actor?: string }> = {
       'POST /admin/api/session': { call: () => stack.request('POST', '/admin/api/session', { headers: { authorization: '' }, body: { username: 'operator-1', password: PASSWORD } }), action: 'session.create', actor: 'user:operator-1' },
@@ -238,6 +241,8 @@ describe(`operator console Admin API on ${dbKind}`, () => {
       expect({ route, actor: entries.find((e) => e.action === w.action)!.actor }).toEqual({ route, actor: w.actor ?? 'user:admin-1' });
     }
     // The audit log filters by actor and action.
+    const after = await asConsole(stack, logins.viewer, 'GET', `/admin/api/dead-letters/${retryLetter}`);
+    expect(after.body.consequences.retry).toContain('not possible: the letter is retried');
     const byActor = await asConsole(stack, logins.viewer, 'GET', '/admin/api/audit-log?actor=user:operator-1&action=dead_letter.discard');
     expect(byActor.body.items).toHaveLength(1);
     expect(byActor.body.items[0]).toMatchObject({ actor: 'user:operator-1', action: 'dead_letter.discard', targetId: String(discardLetter), reason: 'user asked' });
