@@ -49,6 +49,8 @@ export async function createApiServer(services: Services, options: { readiness?:
     bodyLimit: common.config.bodyLimitBytes,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
     return503OnClosing: true,
+    // Fastify takes a hop count too, though its types only list boolean and string.
+    ...(common.config.trustProxy !== undefined ? { trustProxy: common.config.trustProxy as boolean | string } : {}),
   });
 
   // JSON only: anything else is a 415, not a string body that fails validation later.

@@ -127,6 +127,16 @@ export const configSchema = z.object({
   adminLockoutWindowSeconds: positiveInt.default(15 * 60),
   /** SLUICE_SETTINGS_CACHE_MS: how long a process may use pause switches it read (the signer honours a pause within this). */
   settingsCacheMs: z.coerce.number().int().min(0).max(1_000).default(500),
+  /**
+   * SLUICE_TRUST_PROXY: behind a load balancer, trust its X-Forwarded-For so login lockout counts
+   * the client's IP, not the balancer's: `true`, a hop count, or a comma-separated list of proxy
+   * addresses/CIDRs (Fastify's trustProxy). Unset: the socket's peer address.
+   */
+  trustProxy: z
+    .string()
+    .min(1)
+    .transform((v): boolean | number | string => (v === 'true' ? true : v === 'false' ? false : /^\d+$/.test(v) ? Number(v) : v))
+    .optional(),
   /** SLUICE_CONSOLE_DIR: the built operator console served at /admin (default: admin/dist of this install). */
   consoleDir: z.string().min(1).optional(),
 
@@ -194,6 +204,7 @@ export const envNames: Record<keyof Config, string> = {
   adminLockoutWindowSeconds: 'SLUICE_ADMIN_LOCKOUT_WINDOW_SECONDS',
   settingsCacheMs: 'SLUICE_SETTINGS_CACHE_MS',
   consoleDir: 'SLUICE_CONSOLE_DIR',
+  trustProxy: 'SLUICE_TRUST_PROXY',
   testDuplicateDeliveryRate: 'SLUICE_TEST_DUPLICATE_DELIVERY_RATE',
   crashAt: 'SLUICE_CRASH_AT',
 };

@@ -131,6 +131,13 @@ describe(`operator console Admin API on ${dbKind}`, () => {
     expect(await auditCount()).toBe(audit);
   });
 
+  it('has the dev admin user with the dev admin password (generated and kept in the data dir)', async () => {
+    const secrets = JSON.parse(fs.readFileSync(path.join(stack.dataDir, 'dev-secrets.json'), 'utf8'));
+    const dev = await consoleLogin(stack, 'admin', secrets.adminPassword);
+    expect(dev.body.user).toEqual({ username: 'admin', role: 'admin' });
+    expect((await asConsole(stack, dev, 'GET', '/admin/api/admin-users')).status).toBe(200);
+  });
+
   it('logs in with an httpOnly SameSite=Strict cookie (Secure off localhost), answers the session, logs out', async () => {
     const me = await consoleLogin(stack, 'viewer-1', PASSWORD);
     expect(me.setCookie).toMatch(/^sluice_session=[\w-]{40,};/);
@@ -191,6 +198,9 @@ describe(`operator console Admin API on ${dbKind}`, () => {
     const { letterId: retryLetter } = await letterOnReceived();
     const { letterId: discardLetter } = await letterOnReceived();
     let probeKey = '';
+    // Before confirming, the console shows what each action would do to the hold and the nonce.
+    const preview = await asConsole(stack, logins.viewer, 'GET', `/admin/api/dead-letters/${retryLetter}`);
+    expect(preview.body.consequences).toEqual({ retry: expect.stringContaining('queued for signing again'), discard: expect.stringContaining('nothing is held') });
     const rotated = await asConsole(stack, logins.admin, 'POST', '/admin/api/api-keys', { body: { name: 'audit-rotate', scopes: ['withdrawals:read'] } });
     const writes: Record<string, { call: () => Promise<{ status: number }>; action: string; actor?: string }> = {
       'POST /admin/api/session': { call: () => stack.request('POST', '/admin/api/session', { headers: { authorization: '' }, body: { username: 'operator-1', password: PASSWORD } }), action: 'session.create', actor: 'user:operator-1' },
@@ -238,6 +248,8 @@ describe(`operator console Admin API on ${dbKind}`, () => {
       expect({ route, actor: entries.find((e) => e.action === w.action)!.actor }).toEqual({ route, actor: w.actor ?? 'user:admin-1' });
     }
     // The audit log filters by actor and action.
+    const after = await asConsole(stack, logins.viewer, 'GET', `/admin/api/dead-letters/${retryLetter}`);
+    expect(after.body.consequences.retry).toContain('not possible: the letter is retried');
     const byActor = await asConsole(stack, logins.viewer, 'GET', '/admin/api/audit-log?actor=user:operator-1&action=dead_letter.discard');
     expect(byActor.body.items).toHaveLength(1);
     expect(byActor.body.items[0]).toMatchObject({ actor: 'user:operator-1', action: 'dead_letter.discard', targetId: String(discardLetter), reason: 'user asked' });
@@ -403,6 +415,14 @@ describe(`operator console Admin API on ${dbKind}`, () => {
     expect(w).toMatchObject({ chainId: stack.chainId, keyScheme: 'keystore', enabled: true, native: { symbol: 'ETH', balance: expect.any(String) }, tokens: [{ asset: 'USDT', balance: expect.any(String) }], lowBalance: false });
     expect(w.chainNonceLatest).toBe(w.dbNextNonce);
     expect(w.error).toBeUndefined();
+    // A fee cap so high that the wallet's ETH no longer covers the gas reserve: flagged, with why.
+    await asConsole(stack, logins.admin, 'PATCH', `/admin/api/settings/chains/${stack.chainId}`, { body: { maxFeePerGasGwei: '100000000000', reason: 'low balance probe' } });
+    try {
+      const low = (await asConsole(stack, logins.viewer, 'GET', '/admin/api/wallets')).body.items[0];
+      expect(low).toMatchObject({ lowBalance: true, lowBalanceReason: expect.stringContaining('native balance is under') });
+    } finally {
+      await asConsole(stack, logins.admin, 'PATCH', `/admin/api/settings/chains/${stack.chainId}`, { body: { maxFeePerGasGwei: '500', reason: 'restore' } });
+    }
     const endpoints = (await asConsole(stack, logins.viewer, 'GET', '/admin/api/endpoints')).body.items;
     expect(endpoints).toEqual([expect.objectContaining({ chainId: stack.chainId, url: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/), state: 'up', headLagBlocks: 0, errorRate: expect.any(Number) })]);
   });

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { AuditRecord } from '../../audit/audit-log.js';
 import type { WithdrawalStatus } from '../../db/schema.js';
+import { deadLetterConsequences } from '../../dlq/consequences.js';
 import { DeadLetterActionError, type DeadLetterRow, type DeadLetterStatus } from '../../dlq/dead-letter-actions.js';
 import type { DeadLetterQueueName } from '../../dlq/dead-letters.js';
 import type { Services } from '../../runtime/services.js';
@@ -176,7 +177,16 @@ export function registerAdminDeadLetterRoutes(app: FastifyInstance, services: Se
         response: {
           200: {
             type: 'object',
-            properties: { letter: letterSchema, withdrawal: { ...adminWithdrawalSchema, type: ['object', 'null'] }, attempts: { type: 'array', items: attemptSchema } },
+            properties: {
+              letter: letterSchema,
+              withdrawal: { ...adminWithdrawalSchema, type: ['object', 'null'] },
+              attempts: { type: 'array', items: attemptSchema },
+              consequences: {
+                type: 'object',
+                description: 'what retry and discard would do to the hold and the nonce, to show before confirming',
+                properties: { retry: { type: 'string' }, discard: { type: 'string' } },
+              },
+            },
           },
           ...errors,
         },
@@ -186,10 +196,12 @@ export function registerAdminDeadLetterRoutes(app: FastifyInstance, services: Se
       const letter = await actions.get(Number(request.params.id));
       if (!letter) throw new ProblemError(404, 'dead_letter_not_found', `No dead letter ${request.params.id}.`);
       const w = await withdrawals.get(letter.withdrawal_id);
+      const attempts = w ? await actions.attemptsOf(w.id) : [];
       return {
         letter: toLetter(letter),
         withdrawal: w ? await toWithdrawal(w) : null,
-        attempts: w ? (await actions.attemptsOf(w.id)).map(toAttempt) : [],
+        attempts: attempts.map(toAttempt),
+        consequences: deadLetterConsequences(letter, w, attempts.at(-1)),
       };
     },
   );
