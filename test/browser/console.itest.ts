@@ -6,6 +6,7 @@ import { type Browser, type BrowserContext, chromium, type Page } from 'playwrig
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AnvilHandle, getFreePort, startAnvil } from '../../src/chain/anvil.js';
 import { type SluiceChild, spawnSluice } from '../support/child.js';
+import { chainControl } from '../support/chain-control.js';
 import { waitFor } from '../support/stack.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -162,7 +163,7 @@ describe('operator console in Chromium', () => {
     await credit('bob', 'ETH', '1');
     const id = await withdraw('bob', 'ETH', '3'); // more than bob has: the signer refuses it (Invalid DLQ)
     expect((await waitStatus(id, TERMINAL)).status).toBe('REJECTED');
-    await waitFor('the Invalid DLQ letter', async () => ((await api('GET', '/admin/api/dead-letters?status=open')).body.items.some((l: any) => l.withdrawalId === id) ? true : undefined));
+    const letterId = await waitFor('the Invalid DLQ letter', async () => (await api('GET', '/admin/api/dead-letters?status=open')).body.items.find((l: any) => l.withdrawalId === id)?.id as number | undefined);
 
     await go(page, 'Dead letters', 'Dead letters');
     const row = page.getByTestId('dead-letters-table').locator('tbody tr', { hasText: id });
@@ -173,7 +174,10 @@ describe('operator console in Chromium', () => {
     await shot('dead-letter-detail');
     await page.getByRole('button', { name: 'Discard' }).click();
     const dialog = page.getByRole('dialog');
-    expect(await dialog.getByTestId('consequence').textContent()).toContain('no hold is left');
+    // What the server says discard would do, shown before confirming.
+    const preview = (await api('GET', `/admin/api/dead-letters/${letterId}`)).body.consequences.discard as string;
+    expect(preview).toMatch(/nothing held/);
+    expect((await dialog.getByTestId('consequence').textContent())!.toLowerCase()).toContain(preview.toLowerCase());
     // The reason is required: Discard stays disabled until one is given.
     expect(await dialog.getByTestId('confirm-action').isDisabled()).toBe(true);
     await dialog.getByLabel(/Reason/).fill('user over-withdrew; support confirmed');
@@ -191,6 +195,57 @@ describe('operator console in Chromium', () => {
     expect(await page.getByTestId('held-ETH').textContent()).toBe('0');
     expect(await page.locator('[data-asset=ETH] .num.big').textContent()).toBe('1');
     await shot('user');
+  });
+
+  it('discards a TX-DLQ letter while its nonce is pending: the hold is shown, then released when the cancel mines', async () => {
+    const chain = chainControl(anvil.rpcUrl);
+    const setBlockGasLimit = (gas: number) => chain.client.request({ method: 'anvil_setBlockGasLimit', params: [`0x${gas.toString(16)}`] } as never);
+    await credit('dave', 'USDT', '100');
+    let id: string;
+    let letterId: number;
+    try {
+      // The USDT transfer (gas 100,000) cannot fit a 50,000-gas block: every node refuses it for
+      // good. Its cancel (21,000) is accepted but not mined while mining is paused.
+      await chain.pauseMining();
+      await setBlockGasLimit(50_000);
+      id = await withdraw('dave', 'USDT', '30');
+      letterId = await waitFor('the TX DLQ letter with the cancel signed', async () => {
+        const letter = (await api('GET', '/admin/api/dead-letters?queue=tx&status=open')).body.items.find((l: any) => l.withdrawalId === id);
+        if (!letter) return undefined;
+        const detail = (await api('GET', `/admin/api/dead-letters/${letter.id}`)).body;
+        return detail.attempts.at(-1)?.kind === 'cancel' ? (letter.id as number) : undefined;
+      }, 60_000, 250);
+
+      await page.goto(url('/admin/users/dave'));
+      await page.getByTestId('held-USDT').waitFor();
+      expect(await page.getByTestId('held-USDT').textContent()).toBe('31');
+
+      await go(page, 'Dead letters', 'Dead letters');
+      await page.getByRole('tab', { name: 'TX DLQ' }).click();
+      await page.getByTestId('dead-letters-table').locator('tbody tr', { hasText: id }).click();
+      await page.getByRole('heading', { name: `Dead letter #${letterId}` }).waitFor();
+      expect(await page.getByTestId('letter-withdrawal-status').textContent()).toMatch(/SIGNED|BROADCAST/);
+      await shot('dead-letter-tx');
+      await page.getByRole('button', { name: 'Discard' }).click();
+      const dialog = page.getByRole('dialog');
+      expect(await dialog.getByTestId('consequence').textContent()).toMatch(/filled with a 0-value cancel; the hold is released when the cancel is mined/);
+      await dialog.getByLabel(/Reason/).fill('wrong gas setting; refund the user');
+      await dialog.getByTestId('confirm-action').click();
+      await dialog.waitFor({ state: 'detached' });
+      await page.locator('.page-header .badge', { hasText: 'discarded' }).waitFor();
+      // Nothing mined yet: the hold stays until the cancel is.
+      expect((await api('GET', '/v1/users/dave/balances')).body).toContainEqual({ asset: 'USDT', available: '69', held: '31' });
+    } finally {
+      await setBlockGasLimit(30_000_000);
+      await chain.resumeMining(1);
+    }
+    expect(await waitStatus(id!, TERMINAL)).toMatchObject({ status: 'CANCELLED', failureReason: 'operator: wrong gas setting; refund the user' });
+
+    await page.goto(url('/admin/users/dave'));
+    await page.getByTestId('held-USDT').waitFor();
+    expect(await page.getByTestId('held-USDT').textContent()).toBe('0');
+    expect(await page.locator('[data-asset=USDT] .num.big').textContent()).toBe('100');
+    await shot('user-hold-released');
   });
 
   it('pauses the chain: a new withdrawal waits (RECEIVED, paused), then completes once resumed', async () => {
@@ -262,8 +317,9 @@ describe('operator console in Chromium', () => {
     for (const action of ['dead_letter.discard', 'pause', 'admin_user']) await audit.getByText(new RegExp(action.replace('.', '\\.'))).first().waitFor();
     await shot('audit');
     await page.getByLabel('Action').fill('dead_letter.discard');
-    await expect.poll(() => audit.locator('tbody tr').count()).toBe(1);
+    await expect.poll(() => audit.locator('tbody tr').count()).toBe(2);
     expect(await audit.textContent()).toContain('user over-withdrew; support confirmed');
+    expect(await audit.textContent()).toContain('wrong gas setting; refund the user');
   });
 
   it('a viewer sees every page but no action button', async () => {

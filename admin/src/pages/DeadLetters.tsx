@@ -72,12 +72,19 @@ export function DeadLettersPage() {
   );
 }
 
-type LetterDetail = { letter: Letter; withdrawal: (Withdrawal & { cancelReason?: string | null }) | null; attempts: Attempt[] };
+type LetterDetail = { letter: Letter; withdrawal: (Withdrawal & { cancelReason?: string | null }) | null; attempts: Attempt[]; consequences?: { retry: string; discard: string } };
+
+/** The server's own preview when it gives one (it says "not possible"/"not yet" for a refused action). */
+function consequenceOf(d: LetterDetail, action: 'retry' | 'discard'): { text: string; allowed: boolean } {
+  const text = d.consequences?.[action];
+  if (text) return { text: text.charAt(0).toUpperCase() + text.slice(1) + (text.endsWith('.') ? '' : '.'), allowed: !/^not (possible|yet)/.test(text) };
+  return predictConsequence(d, action);
+}
 
 /**
  * What retry and discard would do, from the withdrawal's state (README "Admin API: dead letters"),
- * so the operator sees the hold and nonce consequences before confirming. The server re-checks
- * and answers with what it actually did.
+ * for a server that does not send its own preview. The server re-checks and answers with what it
+ * actually did.
  */
 export function predictConsequence(d: LetterDetail, action: 'retry' | 'discard'): { text: string; allowed: boolean } {
   const w = d.withdrawal;
@@ -119,8 +126,8 @@ export function DeadLetterPage() {
   if (d.error && !d.data) return <>{back}<ErrorState error={d.error} onRetry={d.reload} /></>;
   if (!d.data) return <>{back}<Spinner /></>;
   const { letter, withdrawal: w, attempts } = d.data;
-  const retry = predictConsequence(d.data, 'retry');
-  const discard = predictConsequence(d.data, 'discard');
+  const retry = consequenceOf(d.data, 'retry');
+  const discard = consequenceOf(d.data, 'discard');
   const payload = Object.entries(letter.payload ?? {}).filter(([, v]) => v !== null && typeof v !== 'object');
 
   return (
