@@ -1,7 +1,7 @@
 import { RefreshCw } from 'lucide-react';
 import { useState } from 'react';
 import { Link } from 'react-router-dom';
-import { Area, AreaChart, CartesianGrid, Legend, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
+import { Bar, CartesianGrid, ComposedChart, Legend, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
 import { STATUSES } from '../api';
 import { fmtClock, fmtMs } from '../format';
 import { useApi } from '../hooks';
@@ -145,24 +145,16 @@ function ThroughputChart({ t, error }: { t: Throughput | null; error: Error | nu
   return (
     <div className="chart" data-testid="chart-throughput" data-points={t.buckets.length} data-has-data={any}>
       <ResponsiveContainer width="100%" height={240}>
-        <AreaChart data={data} margin={{ top: 8, right: 12, bottom: 0, left: -12 }}>
-          <defs>
-            {(['created', 'completed', 'failed'] as const).map((k) => (
-              <linearGradient key={k} id={`g-${k}`} x1="0" y1="0" x2="0" y2="1">
-                <stop offset="0%" stopColor={COLORS[k]} stopOpacity={0.28} />
-                <stop offset="100%" stopColor={COLORS[k]} stopOpacity={0.02} />
-              </linearGradient>
-            ))}
-          </defs>
+        <ComposedChart data={data} margin={{ top: 8, right: 12, bottom: 0, left: -12 }}>
           <CartesianGrid stroke="#eef0f4" vertical={false} />
           <XAxis dataKey="t" tickFormatter={fmtClock} tick={{ fontSize: 11, fill: '#6b7280' }} minTickGap={40} axisLine={false} tickLine={false} />
           <YAxis tick={{ fontSize: 11, fill: '#6b7280' }} allowDecimals={false} axisLine={false} tickLine={false} />
-          <Tooltip labelFormatter={(v) => fmtClock(Number(v))} formatter={(v) => `${Number(v).toFixed(1)} / min`} />
+          <Tooltip labelFormatter={(v) => fmtClock(Number(v))} formatter={(v) => `${Number(v).toFixed(1)} / min`} cursor={{ fill: '#f2f4f7' }} />
           <Legend iconType="circle" wrapperStyle={{ fontSize: 12 }} />
-          <Area type="monotone" dataKey="created" name="requested" stroke={COLORS.created} fill="url(#g-created)" strokeWidth={2} isAnimationActive={false} />
-          <Area type="monotone" dataKey="completed" stroke={COLORS.completed} fill="url(#g-completed)" strokeWidth={2} isAnimationActive={false} />
-          <Area type="monotone" dataKey="failed" name="not paid" stroke={COLORS.failed} fill="url(#g-failed)" strokeWidth={2} isAnimationActive={false} />
-        </AreaChart>
+          <Bar dataKey="completed" stackId="done" fill={COLORS.completed} maxBarSize={14} isAnimationActive={false} />
+          <Bar dataKey="failed" name="not paid" stackId="done" fill={COLORS.failed} radius={[3, 3, 0, 0]} maxBarSize={14} isAnimationActive={false} />
+          <Line type="monotone" dataKey="created" name="requested" stroke={COLORS.created} strokeWidth={2} dot={{ r: 2.5, strokeWidth: 0, fill: COLORS.created }} isAnimationActive={false} />
+        </ComposedChart>
       </ResponsiveContainer>
     </div>
   );
