@@ -153,7 +153,7 @@ function ThroughputChart({ t, error }: { t: Throughput | null; error: Error | nu
           <Legend iconType="circle" wrapperStyle={{ fontSize: 12 }} />
           <Bar dataKey="completed" stackId="done" fill={COLORS.completed} maxBarSize={14} isAnimationActive={false} />
           <Bar dataKey="failed" name="not paid" stackId="done" fill={COLORS.failed} radius={[3, 3, 0, 0]} maxBarSize={14} isAnimationActive={false} />
-          <Line type="monotone" dataKey="created" name="requested" stroke={COLORS.created} strokeWidth={2} dot={{ r: 2.5, strokeWidth: 0, fill: COLORS.created }} isAnimationActive={false} />
+          <Line type="monotone" dataKey="created" name="requested" stroke={COLORS.created} strokeWidth={2} dot={false} isAnimationActive={false} />
         </ComposedChart>
       </ResponsiveContainer>
     </div>

@@ -70,36 +70,40 @@ export function WithdrawalsPage() {
     <>
       <PageHeader title="Withdrawals" subtitle="Every request, newest first. Search by withdrawal id, user, destination address or transaction hash." />
       <Card pad={false}>
-        <form className="filters" onSubmit={submit} role="search">
-          <div className="search-box">
-            <Search size={15} className="muted" />
-            <input aria-label="Search withdrawals" placeholder="wd_…, user id, 0x address or tx hash" value={search} onChange={(e) => setSearch(e.target.value)} />
-            {kind && <Badge tone="accent">{kind.label}</Badge>}
-          </div>
-          <select aria-label="Status" value={params.get('status') ?? ''} onChange={(e) => set('status', e.target.value)}>
-            <option value="">Any status</option>
-            {STATUSES.map((s) => (
-              <option key={s}>{s}</option>
-            ))}
-          </select>
-          <input aria-label="Asset" placeholder="Asset" className="w-sm" value={params.get('asset') ?? ''} onChange={(e) => set('asset', e.target.value.toUpperCase())} />
-          <input aria-label="Chain id" placeholder="Chain id" className="w-sm" inputMode="numeric" value={params.get('chainId') ?? ''} onChange={(e) => set('chainId', e.target.value.replace(/\D/g, ''))} />
-          <label className="inline-label">
-            From
-            <input type="datetime-local" aria-label="From" value={toLocalInput(params.get('from'))} onChange={(e) => set('from', e.target.value ? String(new Date(e.target.value).getTime()) : '')} />
-          </label>
-          <label className="inline-label">
-            To
-            <input type="datetime-local" aria-label="To" value={toLocalInput(params.get('to'))} onChange={(e) => set('to', e.target.value ? String(new Date(e.target.value).getTime()) : '')} />
-          </label>
-          <Button type="submit" variant="primary" icon={<Search size={14} />}>
-            Search
-          </Button>
-          {active && (
-            <Button variant="ghost" icon={<X size={14} />} onClick={() => setParams(new URLSearchParams())}>
-              Clear
+        <form className="filters filters-stack" onSubmit={submit} role="search">
+          <div className="filters-row">
+            <div className="search-box">
+              <Search size={15} className="muted" />
+              <input aria-label="Search withdrawals" placeholder="wd_…, user id, 0x address or tx hash" value={search} onChange={(e) => setSearch(e.target.value)} />
+              {kind && <Badge tone="accent">{kind.label}</Badge>}
+            </div>
+            <Button type="submit" variant="primary" icon={<Search size={14} />}>
+              Search
             </Button>
-          )}
+          </div>
+          <div className="filters-row">
+            <select aria-label="Status" value={params.get('status') ?? ''} onChange={(e) => set('status', e.target.value)}>
+              <option value="">Any status</option>
+              {STATUSES.map((s) => (
+                <option key={s}>{s}</option>
+              ))}
+            </select>
+            <input aria-label="Asset" placeholder="Asset" className="w-sm" value={params.get('asset') ?? ''} onChange={(e) => set('asset', e.target.value.toUpperCase())} />
+            <input aria-label="Chain id" placeholder="Chain id" className="w-sm" inputMode="numeric" value={params.get('chainId') ?? ''} onChange={(e) => set('chainId', e.target.value.replace(/\D/g, ''))} />
+            <label className="inline-label">
+              From
+              <input type="datetime-local" aria-label="From" value={toLocalInput(params.get('from'))} onChange={(e) => set('from', e.target.value ? String(new Date(e.target.value).getTime()) : '')} />
+            </label>
+            <label className="inline-label">
+              To
+              <input type="datetime-local" aria-label="To" value={toLocalInput(params.get('to'))} onChange={(e) => set('to', e.target.value ? String(new Date(e.target.value).getTime()) : '')} />
+            </label>
+            {active && (
+              <Button variant="ghost" icon={<X size={14} />} onClick={() => setParams(new URLSearchParams())}>
+                Clear
+              </Button>
+            )}
+          </div>
         </form>
         <DataTable
           testId="withdrawals-table"
