@@ -18,7 +18,7 @@ export default defineConfig({
   test: {
     projects: [
       {
-        test: { name: 'unit', include: ['src/**/*.test.ts', 'test/unit/**/*.test.ts'] },
+        test: { name: 'unit', include: ['src/**/*.test.ts', 'test/unit/**/*.test.ts', 'admin/src/**/*.test.ts'] },
       },
       {
         test: {
