@@ -11,7 +11,7 @@ const pad = (n: number) => String(n).padStart(2, '0');
 export function fmtTime(t: string | number | null | undefined): string {
   const d = toDate(t);
   if (!d) return '—';
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}\u00a0${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
 }
 
 export function fmtClock(t: number): string {

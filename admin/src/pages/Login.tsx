@@ -41,7 +41,9 @@ export function LoginPage({ onSignedIn }: { onSignedIn: (s: Session) => void }) 
         <Button type="submit" variant="primary" busy={busy} className="btn-block">
           Sign in
         </Button>
-        <p className="muted small">In dev, the `admin` password is printed in the `npm start` banner.</p>
+        <p className="muted small">
+          In dev, the password of <code>admin</code> is printed in the <code>npm start</code> banner.
+        </p>
       </form>
     </div>
   );
