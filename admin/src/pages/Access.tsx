@@ -70,7 +70,7 @@ function ApiKeys() {
           { key: 'scopes', header: 'Scopes', render: (k) => <span className="chips">{k.scopes.map((s) => <Badge key={s} tone={s === 'admin' ? 'danger' : 'neutral'}>{s}</Badge>)}</span> },
           { key: 'state', header: 'State', render: (k) => (k.revokedAt ? <Badge tone="neutral">revoked {fmtAgo(k.revokedAt)}</Badge> : <Badge tone="success" dot>active</Badge>) },
           { key: 'used', header: 'Last used', render: (k) => <span title={fmtTime(k.lastUsedAt)}>{k.lastUsedAt ? fmtAgo(k.lastUsedAt) : 'never'}</span> },
-          { key: 'created', header: 'Created', render: (k) => fmtTime(k.createdAt) },
+          { key: 'created', header: 'Created', render: (k) => <span className="nowrap">{fmtTime(k.createdAt)}</span> },
           {
             key: 'act',
             header: '',
@@ -217,7 +217,7 @@ function AdminUsers() {
           },
           { key: 'state', header: 'State', render: (u) => (u.disabledAt ? <Badge>disabled</Badge> : <Badge tone="success" dot>active</Badge>) },
           { key: 'login', header: 'Last sign-in', render: (u) => (u.lastLoginAt ? fmtAgo(u.lastLoginAt) : 'never') },
-          { key: 'created', header: 'Created', render: (u) => fmtTime(u.createdAt) },
+          { key: 'created', header: 'Created', render: (u) => <span className="nowrap">{fmtTime(u.createdAt)}</span> },
           {
             key: 'act',
             header: '',

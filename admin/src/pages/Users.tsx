@@ -61,7 +61,7 @@ export function UsersPage() {
             <DataTable
               testId="user-ledger"
               columns={[
-                { key: 'at', header: 'At', render: (e: LedgerItem) => fmtTime(e.createdAt) },
+                { key: 'at', header: 'At', render: (e: LedgerItem) => <span className="nowrap">{fmtTime(e.createdAt)}</span> },
                 { key: 'asset', header: 'Asset', render: (e) => e.asset },
                 { key: 'kind', header: 'Entry', render: (e) => <Badge tone={e.kind.includes('credit') ? 'success' : e.kind.includes('hold') ? 'warning' : e.kind.includes('release') ? 'info' : 'neutral'}>{humanize(e.kind)}</Badge> },
                 { key: 'account', header: 'Account', render: (e) => e.account ?? '—' },

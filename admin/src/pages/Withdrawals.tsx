@@ -217,7 +217,7 @@ export function WithdrawalPage() {
             { key: 'fee', header: 'Max fee / tip (gwei)', align: 'right', render: (a) => <span className="num">{weiToGwei(a.maxFeePerGas)} / {weiToGwei(a.maxPriorityFeePerGas)}</span> },
             { key: 'gas', header: 'Gas limit', align: 'right', render: (a) => <span className="num">{a.gasLimit}</span> },
             { key: 'sent', header: 'Broadcasts', align: 'right', render: (a) => a.broadcastCount },
-            { key: 'last', header: 'Last sent', render: (a) => fmtTime(a.lastBroadcastAt ?? a.broadcastAt) },
+            { key: 'last', header: 'Last sent', render: (a) => <span className="nowrap">{fmtTime(a.lastBroadcastAt ?? a.broadcastAt)}</span> },
             { key: 'err', header: 'Node error', render: (a) => (a.lastError ? <span className="error-text">{a.lastError}</span> : <span className="muted">—</span>) },
           ]}
           rows={attempts}
@@ -233,7 +233,7 @@ export function WithdrawalPage() {
             { key: 'account', header: 'Account', render: (e) => e.account ?? '—' },
             { key: 'amount', header: 'Amount', align: 'right', render: (e) => <span className={`num ${e.amount.startsWith('-') ? 'neg' : 'pos'}`}>{e.amount} {w.asset}</span> },
             { key: 'ref', header: 'Reference', render: (e) => <code className="plain">{e.reference}</code> },
-            { key: 'at', header: 'At', render: (e) => fmtTime(e.createdAt) },
+            { key: 'at', header: 'At', render: (e) => <span className="nowrap">{fmtTime(e.createdAt)}</span> },
           ]}
           rows={ledgerEntries}
           rowKey={(e) => `${e.reference}:${e.kind}:${e.account}:${e.createdAt}`}
