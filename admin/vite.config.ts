@@ -10,5 +10,5 @@ export default defineConfig({
   base: '/admin/',
   plugins: [react()],
   build: { outDir: 'dist', emptyOutDir: true, chunkSizeWarningLimit: 1500 },
-  server: { proxy: { '/admin/api': process.env.SLUICE_CONSOLE_API ?? 'http://127.0.0.1:8080' } },
+  server: { proxy: { '/admin/api': 'http://127.0.0.1:8080' } },
 });
