@@ -17,5 +17,6 @@ describe('console roles', () => {
     expect(readCookie('theme=dark; sluice_session=abc-123; x=1', 'sluice_session')).toBe('abc-123');
     expect(readCookie('not_sluice_session=abc', 'sluice_session')).toBeUndefined();
     expect(readCookie(undefined, 'sluice_session')).toBeUndefined();
+    expect(readCookie('sluice_session=%E0%A4%A', 'sluice_session')).toBeUndefined();
   });
 });
