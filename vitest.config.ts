@@ -18,7 +18,7 @@ export default defineConfig({
   test: {
     projects: [
       {
-        test: { name: 'unit', include: ['src/**/*.test.ts', 'test/unit/**/*.test.ts'] },
+        test: { name: 'unit', include: ['src/**/*.test.ts', 'test/unit/**/*.test.ts', 'admin/src/**/*.test.ts'] },
       },
       {
         test: {
@@ -31,6 +31,7 @@ export default defineConfig({
       {
         test: { ...integration, name: 'core-sqlite', include: ['test/core/**/*.itest.ts', 'test/chain/**/*.itest.ts', 'test/crash/**/*.itest.ts', 'test/sim/**/*.itest.ts'], provide: { db: 'sqlite', seed } },
       },
+      { test: { ...integration, name: 'browser', include: ['test/browser/**/*.itest.ts'], provide: { db: 'sqlite', seed } } },
       { test: { ...integration, name: 'production', include: ['test/production/**/*.itest.ts'], provide: { db: 'mysql', seed } } },
       {
         test: { ...integration, name: 'core-mariadb', include: ['test/core/**/*.itest.ts', 'test/chain/**/*.itest.ts', 'test/crash/**/*.itest.ts', 'test/sim/**/*.itest.ts'], provide: { db: 'mysql', seed } },

@@ -3,6 +3,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { parseScopes, createApiKeyStore, SCOPES } from './auth/api-keys.js';
+import { AdminActionError } from './admin/errors.js';
+import { ADMIN_ROLES, isAdminRole } from './admin/roles.js';
+import { createAdminUsers } from './admin/users.js';
+import { createAuditLog } from './audit/audit-log.js';
 import { loadConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { openDatabase, redactUrl } from './db/connect.js';
@@ -164,6 +168,32 @@ apiKey
       const { id, key } = await createApiKeyStore(db).create({ name: options.name, scopes });
       console.log(JSON.stringify({ id, name: options.name, scopes, key }, null, 2));
       console.error('Store this key now: it cannot be shown again.');
+    } finally {
+      await db.close();
+    }
+  });
+
+const admin = program.command('admin').description('Operator console users.');
+admin
+  .command('create-user')
+  .description(`Create a console user. Roles: ${ADMIN_ROLES.join(', ')}. The password is read from stdin with --password-stdin, else generated and printed once.`)
+  .requiredOption('--username <name>', 'login name')
+  .requiredOption('--role <role>', ADMIN_ROLES.join(' | '))
+  .option('--password-stdin', 'read the password from stdin (first line)')
+  .action(async (options: { username: string; role: string; passwordStdin?: boolean }) => {
+    if (!isAdminRole(options.role)) throw new SluiceError(`Unknown role "${options.role}". Known: ${ADMIN_ROLES.join(', ')}`, { code: 'invalid_role' });
+    const password = options.passwordStdin ? fs.readFileSync(0, 'utf8').split(/\r?\n/)[0] : undefined;
+    const config = loadConfig();
+    const db = openDatabase(databaseUrl(config));
+    try {
+      await migrateToLatest(db);
+      const users = createAdminUsers({ db, auditLog: createAuditLog(db) });
+      const created = await users.create({ username: options.username, role: options.role, password }, 'cli:admin create-user').catch((err) => {
+        if (err instanceof AdminActionError) throw new SluiceError(err.shortMessage, { code: err.code });
+        throw err;
+      });
+      console.log(JSON.stringify({ username: created.user.username, role: created.user.role, ...(created.password ? { password: created.password } : {}) }, null, 2));
+      if (created.password) console.error('Store this password now: it cannot be shown again.');
     } finally {
       await db.close();
     }

@@ -4,12 +4,22 @@ import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstanc
 import type { ApiKeyIdentity, Scope } from '../auth/api-keys.js';
 import { isTransientDbError } from '../db/errors.js';
 import type { StateMetrics } from '../observability/state-metrics.js';
+import type { AdminRole } from '../db/schema.js';
+import { type AdminIdentity, authenticateAdmin } from './admin-auth.js';
+import { registerConsole } from './console-static.js';
 import { createReadiness, type Readiness } from '../runtime/readiness.js';
 import { DatabaseUnavailableError } from '../withdrawals/create-batcher.js';
 import type { Services } from '../runtime/services.js';
 import { ProblemError, problemSchema, sendProblem } from './problem.js';
 import { createRateLimiter, enforceRateLimit } from './rate-limit.js';
+import { registerAdminAccessRoutes } from './routes/admin-access.js';
 import { registerAdminDeadLetterRoutes } from './routes/admin-dead-letters.js';
+import { registerAdminSessionRoutes } from './routes/admin-session.js';
+import { registerAdminSettingsRoutes } from './routes/admin-settings.js';
+import { registerAdminStatsRoutes } from './routes/admin-stats.js';
+import { registerAdminUserRoutes } from './routes/admin-users.js';
+import { registerAdminWalletRoutes } from './routes/admin-wallets.js';
+import { registerAdminWithdrawalRoutes } from './routes/admin-withdrawals.js';
 import { registerAssetRoutes } from './routes/assets.js';
 import { registerHealthRoutes } from './routes/health.js';
 import { registerLedgerRoutes } from './routes/ledger.js';
@@ -18,10 +28,14 @@ import { registerWithdrawalRoutes } from './routes/withdrawals.js';
 declare module 'fastify' {
   interface FastifyRequest {
     apiKey: ApiKeyIdentity | null;
+    /** Set on Admin API routes once the caller passed `authenticateAdmin`. */
+    admin: AdminIdentity | null;
   }
   interface FastifyContextConfig {
     /** The API-key scope a route requires; routes without one are public. */
     scope?: Scope;
+    /** Admin API routes: the least console role that may call it (an `admin`-scope API key acts as admin). */
+    adminRole?: AdminRole;
   }
 }
 
@@ -39,6 +53,8 @@ export async function createApiServer(services: Services, options: { readiness?:
     bodyLimit: common.config.bodyLimitBytes,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
     return503OnClosing: true,
+    // Fastify takes a hop count too, though its types only list boolean and string.
+    ...(common.config.trustProxy !== undefined ? { trustProxy: common.config.trustProxy as boolean | string } : {}),
   });
 
   // JSON only: anything else is a 415, not a string body that fails validation later.
@@ -48,17 +64,31 @@ export async function createApiServer(services: Services, options: { readiness?:
     openapi: {
       openapi: '3.0.3',
       info: { title: 'Sluice API', version: 'v1', description: 'Withdrawal engine for custodial platforms.' },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer' },
+          session: { type: 'apiKey', in: 'cookie', name: 'sluice_session' },
+        },
+      },
       security: [{ bearer: [] }],
-      tags: [{ name: 'admin', description: 'Admin API under /admin/api: needs an API key with scope "admin" (console sessions come later). Every write is audited.' }],
+      tags: [{ name: 'admin', description: 'Admin API under /admin/api, for the operator console: a session cookie from POST /admin/api/session (writes also need its X-CSRF-Token header), or an API key with scope "admin" (acts as role admin). Roles: viewer (reads), operator (+ dead-letter retry/discard, pause), admin (+ settings, API keys, console users). Every write is audited.' }],
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
+  // Every Admin API route must name the role it needs: one forgotten cannot go out unprotected.
+  app.addHook('onRoute', (route) => {
+    if (!route.url.startsWith('/admin/api/') || (route.url === '/admin/api/session' && route.method === 'POST')) return;
+    if (!route.config?.adminRole) throw new Error(`Admin API route ${String(route.method)} ${route.url} declares no adminRole.`);
+  });
+
   app.decorateRequest('apiKey', null);
+  app.decorateRequest('admin', null);
   const { rateLimitPerSecond } = common.config;
   const rateLimit = rateLimitPerSecond > 0 ? createRateLimiter({ cache: services.cache, limitPerSecond: rateLimitPerSecond, metrics: common.metrics, logger: common.logger }) : null;
   app.addHook('onRequest', async (request, reply) => {
+    const adminRole = request.routeOptions.config.adminRole;
+    if (adminRole) return (await authenticateAdmin(services, request, reply, adminRole)) ? undefined : reply;
     const scope = request.routeOptions.config.scope;
     if (!scope) return;
     const header = request.headers.authorization ?? '';
@@ -124,6 +154,14 @@ export async function createApiServer(services: Services, options: { readiness?:
   registerAssetRoutes(app, services);
   registerLedgerRoutes(app, services);
   registerWithdrawalRoutes(app, services);
+  registerAdminSessionRoutes(app, services);
   registerAdminDeadLetterRoutes(app, services);
+  registerAdminStatsRoutes(app, services);
+  registerAdminWithdrawalRoutes(app, services);
+  registerAdminSettingsRoutes(app, services);
+  registerAdminWalletRoutes(app, services);
+  registerAdminUserRoutes(app, services);
+  registerAdminAccessRoutes(app, services);
+  await registerConsole(app, common.config.consoleDir);
   return app;
 }

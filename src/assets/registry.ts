@@ -91,6 +91,10 @@ export function createAssetRegistry(db: Db, options: { refreshMs?: number } = {}
     async ledgerDecimals(asset: string): Promise<number | undefined> {
       return (await all()).find((n) => n.asset === asset)?.ledgerDecimals;
     },
+    /** Forget the cached list (this process sees a change at once; others within `refreshMs`). */
+    invalidate(): void {
+      cache = undefined;
+    },
     async upsertAsset(symbol: string, ledgerDecimals: number): Promise<void> {
       await db.kysely
         .insertInto('assets')

@@ -3,7 +3,7 @@ import type { AuditLogTable } from '../db/schema.js';
 import type { Tx } from '../db/transaction.js';
 
 export type AuditEntry = {
-  /** Who: `apikey:<key name>` now, `user:<username>` once console sessions exist. */
+  /** Who: `user:<console username>` or `apikey:<key name>`. */
   actor: string;
   /** What, as `<thing>.<verb>`: `dead_letter.retry`, `dead_letter.discard`. */
   action: string;
@@ -61,8 +61,10 @@ export function createAuditLog(db: Db) {
     },
 
     /** Newest first; `before` is an id from a previous page (exclusive). */
-    async list(filter: { targetType?: string; targetId?: string; limit: number; before?: number }): Promise<AuditRow[]> {
+    async list(filter: { actor?: string; action?: string; targetType?: string; targetId?: string; limit: number; before?: number }): Promise<AuditRow[]> {
       let q = db.kysely.selectFrom('audit_log').selectAll().orderBy('id', 'desc').limit(filter.limit);
+      if (filter.actor) q = q.where('actor', '=', filter.actor);
+      if (filter.action) q = q.where('action', '=', filter.action);
       if (filter.targetType) q = q.where('target_type', '=', filter.targetType);
       if (filter.targetId) q = q.where('target_id', '=', filter.targetId);
       if (filter.before !== undefined) q = q.where('id', '<', filter.before);

@@ -50,6 +50,7 @@ export function createApiKeyStore(db: Db, options: { cacheMs?: number } = {}) {
           scopes: input.scopes.join(','),
           created_at: Date.now(),
           revoked_at: null,
+          last_used_at: null,
         })
         .execute();
       return { id, key };
@@ -81,6 +82,8 @@ export function createApiKeyStore(db: Db, options: { cacheMs?: number } = {}) {
         .where('revoked_at', 'is', null)
         .executeTakeFirst();
       const identity = row ? { id: row.id, name: row.name, scopes: new Set(row.scopes.split(',') as Scope[]) } : null;
+      // At most once per key per `cacheMs` per process: "last used" for the console, never a per-request write.
+      if (row) void db.kysely.updateTable('api_keys').set({ last_used_at: Date.now() }).where('id', '=', row.id).execute().catch(() => {});
       if (cache.size > 10_000) cache.clear();
       cache.set(hash, { at: Date.now(), identity });
       return identity;

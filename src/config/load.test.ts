@@ -51,7 +51,19 @@ describe('loadConfig', () => {
       queueVisibilitySeconds: 30,
       queuePollWaitSeconds: 20,
       secretsCacheTtlSeconds: 300,
+      adminSessionIdleSeconds: 1800,
+      adminSessionMaxSeconds: 43_200,
+      adminLockoutAttempts: 5,
+      adminLockoutWindowSeconds: 900,
+      settingsCacheMs: 500,
     });
+  });
+
+  it('reads SLUICE_TRUST_PROXY as Fastify takes it: true, a hop count, or addresses', () => {
+    expect(loadConfig({ SLUICE_TRUST_PROXY: 'true' }).trustProxy).toBe(true);
+    expect(loadConfig({ SLUICE_TRUST_PROXY: '2' }).trustProxy).toBe(2);
+    expect(loadConfig({ SLUICE_TRUST_PROXY: '10.0.0.0/8,127.0.0.1' }).trustProxy).toBe('10.0.0.0/8,127.0.0.1');
+    expect(loadConfig({}).trustProxy).toBeUndefined();
   });
 
   it('takes a comma-separated list of dev node endpoints and refuses a malformed one', () => {
@@ -205,6 +217,8 @@ describe('loadConfig', () => {
       SLUICE_DB_URL: 'sqlite:x', SLUICE_LOG_FORMAT: 'json', SLUICE_DEVNET_RPC_URL: 'http://h', SLUICE_DEV_API_KEY: 'k', SLUICE_DEV_ADMIN_PASSWORD: 'p', SLUICE_KEYSTORE_PASSWORD: 'w', SLUICE_CRASH_AT: 'after-sign',
       SLUICE_REDIS_URL: 'redis://h:6379', SLUICE_TX_REQUEST_QUEUE_URL: 'http://q/1', SLUICE_SIGNED_TX_QUEUE_URL: 'http://q/2', SLUICE_INVALID_DLQ_URL: 'http://q/3', SLUICE_TX_DLQ_URL: 'http://q/4',
       AWS_REGION: 'us-east-1', AWS_ENDPOINT_URL: 'http://m', AWS_ENDPOINT_URL_SQS: 'http://m', AWS_ENDPOINT_URL_KMS: 'http://m', AWS_ENDPOINT_URL_SECRETS_MANAGER: 'http://m',
+      SLUICE_CONSOLE_DIR: '/srv/console',
+      SLUICE_TRUST_PROXY: '1',
     };
     expect(Object.keys(envNames).sort()).toEqual(Object.keys(loadConfig(everySet)).sort());
   });

@@ -122,6 +122,29 @@ export const configSchema = z.object({
   /** SLUICE_SECRETS_CACHE_TTL_SECONDS: how long the signer keeps a key read from Secrets Manager in memory. */
   secretsCacheTtlSeconds: positiveInt.default(300),
 
+  /** SLUICE_ADMIN_SESSION_IDLE_SECONDS: a console session unused this long ends. */
+  adminSessionIdleSeconds: positiveInt.default(30 * 60),
+  /** SLUICE_ADMIN_SESSION_MAX_SECONDS: a console session ends this long after login, however busy. */
+  adminSessionMaxSeconds: positiveInt.default(12 * 3600),
+  /** SLUICE_ADMIN_LOCKOUT_ATTEMPTS: failed logins per username or IP within the window before 429. */
+  adminLockoutAttempts: positiveInt.default(5),
+  /** SLUICE_ADMIN_LOCKOUT_WINDOW_SECONDS: the window failed logins are counted over. */
+  adminLockoutWindowSeconds: positiveInt.default(15 * 60),
+  /** SLUICE_SETTINGS_CACHE_MS: how long a process may use pause switches it read (the signer honours a pause within this). */
+  settingsCacheMs: z.coerce.number().int().min(0).max(1_000).default(500),
+  /**
+   * SLUICE_TRUST_PROXY: behind a load balancer, trust its X-Forwarded-For so login lockout counts
+   * the client's IP, not the balancer's: `true`, a hop count, or a comma-separated list of proxy
+   * addresses/CIDRs (Fastify's trustProxy). Unset: the socket's peer address.
+   */
+  trustProxy: z
+    .string()
+    .min(1)
+    .transform((v): boolean | number | string => (v === 'true' ? true : v === 'false' ? false : /^\d+$/.test(v) ? Number(v) : v))
+    .optional(),
+  /** SLUICE_CONSOLE_DIR: the built operator console served at /admin (default: admin/dist of this install). */
+  consoleDir: z.string().min(1).optional(),
+
   /** SLUICE_TEST_DUPLICATE_DELIVERY_RATE: test-only; the in-process queues deliver this share of messages twice. */
   testDuplicateDeliveryRate: z.coerce.number().min(0).max(1).default(0),
   /** SLUICE_CRASH_AT: test-only fault injection; the process SIGKILLs itself at that point. */
@@ -181,6 +204,13 @@ export const envNames: Record<keyof Config, string> = {
   awsEndpointUrlKms: 'AWS_ENDPOINT_URL_KMS',
   awsEndpointUrlSecretsManager: 'AWS_ENDPOINT_URL_SECRETS_MANAGER',
   secretsCacheTtlSeconds: 'SLUICE_SECRETS_CACHE_TTL_SECONDS',
+  adminSessionIdleSeconds: 'SLUICE_ADMIN_SESSION_IDLE_SECONDS',
+  adminSessionMaxSeconds: 'SLUICE_ADMIN_SESSION_MAX_SECONDS',
+  adminLockoutAttempts: 'SLUICE_ADMIN_LOCKOUT_ATTEMPTS',
+  adminLockoutWindowSeconds: 'SLUICE_ADMIN_LOCKOUT_WINDOW_SECONDS',
+  settingsCacheMs: 'SLUICE_SETTINGS_CACHE_MS',
+  consoleDir: 'SLUICE_CONSOLE_DIR',
+  trustProxy: 'SLUICE_TRUST_PROXY',
   testDuplicateDeliveryRate: 'SLUICE_TEST_DUPLICATE_DELIVERY_RATE',
   crashAt: 'SLUICE_CRASH_AT',
 };

@@ -6,6 +6,7 @@ import { chainRobustness } from './migrations/002-chain-robustness.js';
 import { production } from './migrations/003-production.js';
 import { idempotencyPerApiKey } from './migrations/004-idempotency-per-api-key.js';
 import { walletPool } from './migrations/005-wallet-pool.js';
+import { consoleSchema } from './migrations/006-console.js';
 
 function provider(db: Db): MigrationProvider {
   return {
@@ -16,6 +17,7 @@ function provider(db: Db): MigrationProvider {
         '003-production': production(db.dialect),
         '004-idempotency-per-api-key': idempotencyPerApiKey(db.dialect),
         '005-wallet-pool': walletPool(),
+        '006-console': consoleSchema(db.dialect),
       };
     },
   };

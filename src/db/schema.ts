@@ -14,12 +14,49 @@ export interface ApiKeysTable {
   scopes: string;
   created_at: number;
   revoked_at: number | null;
+  last_used_at: number | null;
 }
+
+export type AdminRole = 'viewer' | 'operator' | 'admin';
 
 export interface AdminUsersTable {
   username: string;
   password_hash: string;
+  role: AdminRole;
   created_at: number;
+  disabled_at: number | null;
+  last_login_at: number | null;
+}
+
+export interface AdminSessionsTable {
+  token_hash: string;
+  username: string;
+  csrf_token: string;
+  created_at: number;
+  last_seen_at: number;
+}
+
+export interface AdminLoginFailuresTable {
+  id: Generated<number>;
+  subject: string;
+  created_at: number;
+}
+
+/** A row exists while its scope is paused. */
+export interface PausesTable {
+  scope_key: string;
+  scope: 'global' | 'chain' | 'network';
+  chain_id: number | null;
+  asset: string | null;
+  reason: string;
+  paused_by: string;
+  paused_at: number;
+}
+
+export interface WithdrawalStatusRollupTable {
+  status: string;
+  counted_to: number;
+  count: number;
 }
 
 export interface AssetsTable {
@@ -208,6 +245,10 @@ export interface ChainsTable {
 export interface Database {
   api_keys: ApiKeysTable;
   admin_users: AdminUsersTable;
+  admin_sessions: AdminSessionsTable;
+  admin_login_failures: AdminLoginFailuresTable;
+  pauses: PausesTable;
+  withdrawal_status_rollup: WithdrawalStatusRollupTable;
   assets: AssetsTable;
   asset_networks: AssetNetworksTable;
   balances: BalancesTable;

@@ -4,7 +4,6 @@ import { parseGwei } from 'viem';
 import { createApiServer } from '../api/server.js';
 import { SCOPES } from '../auth/api-keys.js';
 import { createMemoryCache } from '../cache/memory-cache.js';
-import { hashPassword, verifyPassword } from '../auth/passwords.js';
 import { type AnvilHandle, startAnvil } from '../chain/anvil.js';
 import { chainPolicy, loadChainConfigs, upsertChain } from '../chain/chain-registry.js';
 import { createChainRpc } from '../chain/rpc.js';
@@ -112,10 +111,10 @@ export async function startDev(
       logger,
     });
     await services.apiKeys.ensure({ name: 'dev', scopes: [...SCOPES], key: secrets.apiKey });
-    await ensureAdmin(services, secrets.adminPassword);
+    await services.adminUsers.ensure({ username: 'admin', role: 'admin', password: secrets.adminPassword });
 
     // In-process queues died with the last process: pick up everything still in flight now.
-    const reconciler = createReconciler({ common, db, requests: queues.requests, signed: queues.signed });
+    const reconciler = createReconciler({ common, db, requests: queues.requests, signed: queues.signed, pauses: services.pauses });
     const resumed = await reconciler.tick(0);
     if (resumed.requeued > 0) out(`Resuming ${resumed.requeued} in-flight withdrawal(s) from ${dataDir}.`);
 
@@ -176,15 +175,6 @@ async function isAnvil(chain: ReturnType<typeof createChainRpc>): Promise<boolea
   return String(version).toLowerCase().startsWith('anvil');
 }
 
-async function ensureAdmin(services: Services, password: string): Promise<void> {
-  const k = services.db.kysely;
-  const existing = await k.selectFrom('admin_users').selectAll().where('username', '=', 'admin').executeTakeFirst();
-  if (existing && (await verifyPassword(password, existing.password_hash))) return;
-  const password_hash = await hashPassword(password);
-  if (existing) await k.updateTable('admin_users').set({ password_hash }).where('username', '=', 'admin').execute();
-  else await k.insertInto('admin_users').values({ username: 'admin', password_hash, created_at: Date.now() }).execute();
-}
-
 function printBanner(
   out: (line: string) => void,
   info: { url: string; rpcUrl: string; chainId: number; startedAnvil: boolean; hotWallets: string[]; token: string; secrets: { apiKey: string; adminPassword: string }; dataDir: string },
@@ -197,6 +187,7 @@ function printBanner(
       `  API          ${url}/v1`,
       `  API docs     ${url}/docs`,
       `  Metrics      ${url}/metrics`,
+      `  Console      ${url}/admin`,
       `  Chain        ${info.rpcUrl} (chain ${info.chainId}${info.startedAnvil ? ', anvil started by Sluice' : ''})`,
       `  Hot wallets  ${info.hotWallets.join(', ')}`,
       `  USDT token   ${info.token}`,

@@ -1,6 +1,7 @@
 import type { Common } from '../common.js';
 import type { Db } from '../db/connect.js';
 import type { Queue, RequestMessage, SignedMessage } from '../queue/types.js';
+import { PAUSED_CODE, pauseReason, type Pauses } from '../settings/pause.js';
 import { sleep } from '../util/sleep.js';
 
 export type ReconcilerDeps = {
@@ -8,7 +9,12 @@ export type ReconcilerDeps = {
   db: Db;
   requests: Queue<RequestMessage>;
   signed: Queue<SignedMessage>;
+  /** With it, withdrawals that waited on a pause are queued again as soon as the pause is lifted. */
+  pauses?: Pauses;
 };
+
+/** A withdrawal resumed after a pause is not queued again for this long (the signer may be busy). */
+const RESUME_SPACING_MS = 5_000;
 
 /**
  * Invariant 3: queues are triggers, the database is the truth. Withdrawals left in RECEIVED or
@@ -20,8 +26,35 @@ export function createReconciler(deps: ReconcilerDeps) {
   const { common, db } = deps;
   const log = common.logger.child({ component: 'reconciler' });
 
+  /**
+   * Paused withdrawals were let go by the signer (their messages done): queue the ones whose pause
+   * is lifted now, instead of after the stuck-work timeout. Few rows: RECEIVED only, by index.
+   */
+  async function resumeUnpaused(now: number): Promise<number> {
+    if (!deps.pauses) return 0;
+    const waiting = await db.kysely
+      .selectFrom('withdrawals')
+      .select(['id', 'chain_id', 'asset', 'requeued_at'])
+      .where('status', '=', 'RECEIVED')
+      .where('failure_code', '=', PAUSED_CODE)
+      .where('nonce', 'is', null)
+      .limit(5000)
+      .execute();
+    if (waiting.length === 0) return 0;
+    const state = await deps.pauses.read();
+    const ready = waiting.filter((w) => pauseReason(state, Number(w.chain_id), w.asset) === null && (w.requeued_at === null || Number(w.requeued_at) <= now - RESUME_SPACING_MS));
+    for (const w of ready) await deps.requests.send({ withdrawalId: w.id });
+    if (ready.length > 0) {
+      await db.kysely.updateTable('withdrawals').set({ requeued_at: now }).where('id', 'in', ready.map((r) => r.id)).execute();
+      common.metrics.requeued.inc({ status: 'RECEIVED' }, ready.length);
+      log.info({ count: ready.length }, 'queued withdrawals again after their pause was lifted');
+    }
+    return ready.length;
+  }
+
   async function tick(olderThanMs = common.config.reconcileAfterSeconds * 1000): Promise<{ requeued: number }> {
     const now = Date.now();
+    const resumed = await resumeUnpaused(now);
     const cutoff = now - olderThanMs;
     const rows = await db.kysely
       .selectFrom('withdrawals as w')
@@ -49,7 +82,7 @@ export function createReconciler(deps: ReconcilerDeps) {
       await db.kysely.updateTable('withdrawals').set({ requeued_at: now }).where('id', 'in', rows.map((r) => r.id)).execute();
       log.info({ count: rows.length }, 're-enqueued stuck withdrawals');
     }
-    return { requeued: rows.length };
+    return { requeued: rows.length + resumed };
   }
 
   return {

@@ -11,7 +11,11 @@ export type Readiness = () => Promise<ReadinessReport>;
  * (SIGTERM received) is unready so the load balancer stops sending it work.
  */
 export function createReadiness(services: Services, options: { chains: boolean; queues: boolean; draining?: () => boolean }): Readiness {
-  const errorText = (err: unknown) => `error: ${(err as { shortMessage?: string }).shortMessage ?? (err as Error).message ?? 'unreachable'}`;
+  // /readyz is anonymous: it says which dependency failed, never how (driver messages name hosts and users).
+  const errorText = (err: unknown) => {
+    services.common.logger.warn({ err }, 'readiness check failed');
+    return 'error';
+  };
   return async () => {
     const checks: Record<string, string> = {};
     const fatal: string[] = ['database'];

@@ -113,7 +113,7 @@ export async function runCronJob(job: CronJob, config: Config): Promise<Record<s
   try {
     switch (job) {
       case 'reconcile':
-        return await createReconciler({ common, db, requests: queues.requests, signed: queues.signed }).tick();
+        return await createReconciler({ common, db, requests: queues.requests, signed: queues.signed, pauses: services.pauses }).tick();
       case 'track':
         return await createTracker({ ...services, requests: queues.requests, signed: queues.signed }).tick();
       case 'dead-letters':

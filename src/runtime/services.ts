@@ -1,3 +1,5 @@
+import { createAdminSessions } from '../admin/sessions.js';
+import { createAdminUsers } from '../admin/users.js';
 import { createAssetRegistry } from '../assets/registry.js';
 import { createAuditLog } from '../audit/audit-log.js';
 import { createApiKeyStore } from '../auth/api-keys.js';
@@ -9,6 +11,7 @@ import { createDeadLetterActions } from '../dlq/dead-letter-actions.js';
 import { createDeadLetters } from '../dlq/dead-letters.js';
 import type { KeyStore } from '../keys/types.js';
 import { createLedger } from '../ledger/ledger.js';
+import { createPauses } from '../settings/pause.js';
 import type { DeadLetterMessage, Queue, RequestMessage, SignedMessage } from '../queue/types.js';
 import { createWallets } from '../wallets/wallets.js';
 import { createWithdrawalIntake } from '../withdrawals/create-batcher.js';
@@ -33,6 +36,8 @@ export function createServices(input: {
   const { common, db, queues } = input;
   const withdrawals = createWithdrawalRepository(db);
   const auditLog = createAuditLog(db);
+  const { config } = common;
+  const adminUsers = createAdminUsers({ db, auditLog });
   return {
     ...input,
     ledger: createLedger(db),
@@ -50,6 +55,20 @@ export function createServices(input: {
     wallets: createWallets(db),
     deadLetters: createDeadLetters({ db, common, queues: { invalid: queues.invalidDlq, tx: queues.txDlq } }),
     auditLog,
+    /** Pause switches (kill switch), cached ≤ SLUICE_SETTINGS_CACHE_MS. */
+    pauses: createPauses({ db, cacheMs: config.settingsCacheMs }),
+    adminUsers,
+    adminSessions: createAdminSessions({
+      db,
+      users: adminUsers,
+      auditLog,
+      policy: {
+        idleMs: config.adminSessionIdleSeconds * 1000,
+        maxMs: config.adminSessionMaxSeconds * 1000,
+        lockoutAttempts: config.adminLockoutAttempts,
+        lockoutWindowMs: config.adminLockoutWindowSeconds * 1000,
+      },
+    }),
     /** Operator retry / discard of dead letters, audited. */
     deadLetterActions: createDeadLetterActions({ common, db, withdrawals, auditLog, chains: input.chains, requests: queues.requests, signed: queues.signed }),
   };

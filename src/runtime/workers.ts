@@ -20,7 +20,7 @@ export function startWorkers(services: Services, roles: WorkerRole[], options: {
     },
     sender: () => createSender({ ...services, signed: queues.signed, requests: queues.requests }),
     tracker: () => createTracker({ ...services, requests: queues.requests, signed: queues.signed }),
-    reconciler: () => createReconciler({ common, db, requests: queues.requests, signed: queues.signed }),
+    reconciler: () => createReconciler({ common, db, requests: queues.requests, signed: queues.signed, pauses: services.pauses }),
     'error-handler': () => createErrorHandler({ ...services, queues: { invalid: queues.invalidDlq, tx: queues.txDlq } }),
   };
   const running = roles.map((role) =>

@@ -18,6 +18,7 @@ import { type AttemptRow, createAttempts } from '../withdrawals/attempts.js';
 import { StaleTransitionError } from '../withdrawals/errors.js';
 import type { WithdrawalRepository, WithdrawalRow } from '../withdrawals/repository.js';
 import { checkAddress, checkAmount, isProblem, type WithdrawalProblem } from '../withdrawals/validate.js';
+import { type Pauses, waitIfPaused } from '../settings/pause.js';
 import type { Wallets } from '../wallets/wallets.js';
 import {
   buildCancel,
@@ -49,6 +50,8 @@ export type SignerDeps = {
   signed: Queue<SignedMessage>;
   deadLetters: DeadLetters;
   cache: Cache;
+  /** The operators' kill switch; without it nothing is ever paused. */
+  pauses?: Pauses;
   /** Tests only: replaces how the transfer is built, to prove nothing unverified gets signed. */
   buildTransfer?: (intent: TransferIntent) => TransactionSerializableEIP1559;
 };
@@ -189,6 +192,8 @@ export function createSigner(deps: SignerDeps) {
 
   async function signNew(w: WithdrawalRow, receives: number): Promise<SignOutcome> {
     if (w.nonce !== null) return signReserved(w);
+    // Kill switch (src/settings/pause.ts): a paused withdrawal waits RECEIVED, it is not rejected.
+    if (deps.pauses && (await waitIfPaused({ db, pauses: deps.pauses, logger: log }, w))) return 'skipped';
     const network = await assets.find(w.asset, w.chain_id);
     if (!network || !network.enabled) {
       return reject(w, { code: 'network_disabled', message: `${w.asset} withdrawals on chain ${w.chain_id} are not enabled.` }, receives);

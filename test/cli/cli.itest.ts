@@ -2,6 +2,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { createAdminUsers } from '../../src/admin/users.js';
+import { createAuditLog } from '../../src/audit/audit-log.js';
 import { createApiKeyStore } from '../../src/auth/api-keys.js';
 import { openDatabase } from '../../src/db/connect.js';
 import { spawnSluice } from '../support/child.js';
@@ -12,8 +14,8 @@ describe('sluice CLI', () => {
   const env = { SLUICE_DATA_DIR: dataDir };
   afterAll(() => fs.rmSync(dataDir, { recursive: true, force: true }));
 
-  async function run(args: string[], extraEnv: Record<string, string> = {}) {
-    const child = spawnSluice(args, { ...env, ...extraEnv });
+  async function run(args: string[], extraEnv: Record<string, string> = {}, stdin?: string) {
+    const child = spawnSluice(args, { ...env, ...extraEnv }, stdin === undefined ? {} : { stdin });
     const { code } = await child.exited;
     return { code, output: child.output() };
   }
@@ -48,6 +50,41 @@ describe('sluice CLI', () => {
     } finally {
       await db.close();
     }
+  });
+
+  it('creates console users: a generated password printed once, or one read from stdin; only scrypt hashes stored', async () => {
+    const generated = await run(['admin', 'create-user', '--username', 'ops-ann', '--role', 'operator']);
+    expect(generated.code).toBe(0);
+    const printed = JSON.parse(generated.output.slice(generated.output.indexOf('{'), generated.output.lastIndexOf('}') + 1));
+    expect(printed).toEqual({ username: 'ops-ann', role: 'operator', password: expect.stringMatching(/^[\w-]{20,}$/) });
+    const given = await run(['admin', 'create-user', '--username', 'viewer-bo', '--role', 'viewer', '--password-stdin'], {}, 'a long enough password\n');
+    expect(given.code).toBe(0);
+    expect(given.output).not.toContain('password');
+
+    const db = openDatabase(`sqlite:${path.join(dataDir, 'sluice.db')}`);
+    try {
+      const users = createAdminUsers({ db, auditLog: createAuditLog(db) });
+      expect(await users.verify('ops-ann', printed.password)).toMatchObject({ role: 'operator' });
+      expect(await users.verify('viewer-bo', 'a long enough password')).toMatchObject({ role: 'viewer' });
+      expect(await users.verify('viewer-bo', 'wrong')).toBeUndefined();
+      const stored = JSON.stringify(await db.kysely.selectFrom('admin_users').selectAll().execute());
+      expect(stored).not.toContain(printed.password);
+      expect(stored).toContain('scrypt$');
+      const audit = await db.kysely.selectFrom('audit_log').selectAll().where('action', '=', 'admin_user.create').execute();
+      expect(audit.map((a) => a.target_id).sort()).toEqual(['ops-ann', 'viewer-bo']);
+    } finally {
+      await db.close();
+    }
+
+    const duplicate = await run(['admin', 'create-user', '--username', 'ops-ann', '--role', 'admin']);
+    expect(duplicate.code).toBe(1);
+    expect(duplicate.output).toContain('exists');
+    const badRole = await run(['admin', 'create-user', '--username', 'x', '--role', 'root']);
+    expect(badRole.code).toBe(1);
+    expect(badRole.output).toContain('Unknown role "root"');
+    const weak = await run(['admin', 'create-user', '--username', 'weak', '--role', 'viewer', '--password-stdin'], {}, 'short\n');
+    expect(weak.code).toBe(1);
+    expect(weak.output).toContain('at least 12 characters');
   });
 
   it('refuses unknown scopes and bad configuration with a clear error and exit code 1', async () => {

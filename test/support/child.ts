@@ -11,13 +11,14 @@ export type SluiceChild = {
 };
 
 /** Runs `sluice <args>` from source as a real child process with exactly the given SLUICE_* env. */
-export function spawnSluice(args: string[], env: Record<string, string>): SluiceChild {
+export function spawnSluice(args: string[], env: Record<string, string>, options: { stdin?: string } = {}): SluiceChild {
   const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('SLUICE_')));
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/cli.ts'), ...args], {
     cwd: ROOT,
     env: { ...base, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: [options.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
   });
+  if (options.stdin !== undefined) child.stdin!.end(options.stdin);
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { AuditRecord } from '../../audit/audit-log.js';
 import type { WithdrawalStatus } from '../../db/schema.js';
+import { deadLetterConsequences } from '../../dlq/consequences.js';
 import { DeadLetterActionError, type DeadLetterRow, type DeadLetterStatus } from '../../dlq/dead-letter-actions.js';
 import type { DeadLetterQueueName } from '../../dlq/dead-letters.js';
 import type { Services } from '../../runtime/services.js';
@@ -52,7 +53,7 @@ const auditSchema = {
   type: 'object',
   properties: {
     id: { type: 'integer' },
-    actor: { type: 'string', description: 'apikey:<key name>' },
+    actor: { type: 'string', description: 'user:<console user> or apikey:<key name>' },
     action: { type: 'string', examples: ['dead_letter.retry'] },
     targetType: { type: 'string' },
     targetId: { type: 'string' },
@@ -83,14 +84,14 @@ function decodeCursor(prefix: string, cursor: string | undefined): number | unde
 }
 
 /**
- * Admin API for dead letters (the seed's "Handle Error") and the audit log. Scope `admin` until
- * console sessions exist. Every write is a compare-and-set with its audit entry in the same
+ * Admin API for dead letters (the seed's "Handle Error") and the audit log: viewers read,
+ * operators retry and discard. Every write is a compare-and-set with its audit entry in the same
  * database transaction (src/dlq/dead-letter-actions.ts).
  */
 export function registerAdminDeadLetterRoutes(app: FastifyInstance, services: Services) {
   const { deadLetterActions: actions, withdrawals, assets, auditLog } = services;
 
-  const actor = (request: FastifyRequest) => `apikey:${request.apiKey!.name}`;
+  const actor = (request: FastifyRequest) => request.admin!.actor;
 
   function toLetter(row: DeadLetterRow) {
     let payload: unknown = {};
@@ -130,7 +131,7 @@ export function registerAdminDeadLetterRoutes(app: FastifyInstance, services: Se
   app.get<{ Querystring: { queue?: DeadLetterQueueName; status?: DeadLetterStatus; limit?: string; cursor?: string } }>(
     '/admin/api/dead-letters',
     {
-      config: { scope: 'admin' },
+      config: { adminRole: 'viewer' },
       schema: {
         tags: ['admin'],
         summary: 'Dead letters, newest first',
@@ -168,7 +169,7 @@ export function registerAdminDeadLetterRoutes(app: FastifyInstance, services: Se
   app.get<{ Params: { id: string } }>(
     '/admin/api/dead-letters/:id',
     {
-      config: { scope: 'admin' },
+      config: { adminRole: 'viewer' },
       schema: {
         tags: ['admin'],
         summary: 'One dead letter with its withdrawal and every transaction signed for it',
@@ -176,7 +177,16 @@ export function registerAdminDeadLetterRoutes(app: FastifyInstance, services: Se
         response: {
           200: {
             type: 'object',
-            properties: { letter: letterSchema, withdrawal: { ...adminWithdrawalSchema, type: ['object', 'null'] }, attempts: { type: 'array', items: attemptSchema } },
+            properties: {
+              letter: letterSchema,
+              withdrawal: { ...adminWithdrawalSchema, type: ['object', 'null'] },
+              attempts: { type: 'array', items: attemptSchema },
+              consequences: {
+                type: 'object',
+                description: 'what retry and discard would do to the hold and the nonce, to show before confirming',
+                properties: { retry: { type: 'string' }, discard: { type: 'string' } },
+              },
+            },
           },
           ...errors,
         },
@@ -186,10 +196,12 @@ export function registerAdminDeadLetterRoutes(app: FastifyInstance, services: Se
       const letter = await actions.get(Number(request.params.id));
       if (!letter) throw new ProblemError(404, 'dead_letter_not_found', `No dead letter ${request.params.id}.`);
       const w = await withdrawals.get(letter.withdrawal_id);
+      const attempts = w ? await actions.attemptsOf(w.id) : [];
       return {
         letter: toLetter(letter),
         withdrawal: w ? await toWithdrawal(w) : null,
-        attempts: w ? (await actions.attemptsOf(w.id)).map(toAttempt) : [],
+        attempts: attempts.map(toAttempt),
+        consequences: deadLetterConsequences(letter, w, attempts.at(-1)),
       };
     },
   );
@@ -197,7 +209,7 @@ export function registerAdminDeadLetterRoutes(app: FastifyInstance, services: Se
   app.post<{ Params: { id: string }; Body: { reason?: string } | undefined }>(
     '/admin/api/dead-letters/:id/retry',
     {
-      config: { scope: 'admin' },
+      config: { adminRole: 'operator' },
       schema: {
         tags: ['admin'],
         summary: 'Retry a dead letter',
@@ -227,7 +239,7 @@ export function registerAdminDeadLetterRoutes(app: FastifyInstance, services: Se
   app.post<{ Params: { id: string }; Body: { reason: string } }>(
     '/admin/api/dead-letters/:id/discard',
     {
-      config: { scope: 'admin' },
+      config: { adminRole: 'operator' },
       schema: {
         tags: ['admin'],
         summary: 'Discard a dead letter (reason required)',
@@ -249,10 +261,10 @@ export function registerAdminDeadLetterRoutes(app: FastifyInstance, services: Se
     },
   );
 
-  app.get<{ Querystring: { targetType?: string; targetId?: string; limit?: string; cursor?: string } }>(
+  app.get<{ Querystring: { actor?: string; action?: string; targetType?: string; targetId?: string; limit?: string; cursor?: string } }>(
     '/admin/api/audit-log',
     {
-      config: { scope: 'admin' },
+      config: { adminRole: 'viewer' },
       schema: {
         tags: ['admin'],
         summary: 'Audit log of operator actions, newest first',
@@ -260,6 +272,8 @@ export function registerAdminDeadLetterRoutes(app: FastifyInstance, services: Se
           type: 'object',
           additionalProperties: false,
           properties: {
+            actor: { type: 'string', maxLength: 100, examples: ['user:alice', 'apikey:ops'] },
+            action: { type: 'string', maxLength: 64, examples: ['pause.set'] },
             targetType: { type: 'string', maxLength: 32, examples: ['dead_letter'] },
             targetId: { type: 'string', maxLength: 64 },
             limit: limitSchema,
@@ -276,7 +290,7 @@ export function registerAdminDeadLetterRoutes(app: FastifyInstance, services: Se
       const q = request.query;
       const limit = Number(q.limit ?? '50');
       const before = decodeCursor('au', q.cursor);
-      const rows = await auditLog.list({ limit: limit + 1, ...(q.targetType ? { targetType: q.targetType } : {}), ...(q.targetId ? { targetId: q.targetId } : {}), ...(before !== undefined ? { before } : {}) });
+      const rows = await auditLog.list({ limit: limit + 1, ...(q.actor ? { actor: q.actor } : {}), ...(q.action ? { action: q.action } : {}), ...(q.targetType ? { targetType: q.targetType } : {}), ...(q.targetId ? { targetId: q.targetId } : {}), ...(before !== undefined ? { before } : {}) });
       const page = rows.slice(0, limit);
       const items: AuditRecord[] = page.map((r) => auditLog.toRecord(r));
       return { items, nextCursor: rows.length > limit ? encodeCursor('au', Number(page[page.length - 1]!.id)) : null };
