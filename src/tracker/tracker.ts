@@ -348,8 +348,11 @@ export function createTracker(deps: TrackerDeps) {
       .where('chain_id', '=', chain.chain.chainId)
       .where('wallet', '=', wallet)
       // RECEIVED with a wallet: a nonce reserved, its signature on the way (the signer and the
-      // reconciler finish it); counted here only so its nonce is not taken for a gap.
-      .where((eb) => eb.or([eb('status', 'in', ['SIGNED', 'BROADCAST', 'CONFIRMING']), eb.and([eb('status', '=', 'RECEIVED'), eb('nonce', 'is not', null)])]))
+      // reconciler finish it); counted here only so its nonce is not taken for a gap. A plain
+      // status list (no OR) keeps this an index range on (chain_id, wallet, status): its cost
+      // follows what is in flight, never the wallet's settled history.
+      .where('status', 'in', ['RECEIVED', 'SIGNED', 'BROADCAST', 'CONFIRMING'])
+      .where('nonce', 'is not', null)
       .orderBy('nonce')
       .limit(LANE_WINDOW)
       .execute();
