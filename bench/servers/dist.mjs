@@ -33,6 +33,7 @@ export function createSinkQueue(name) {
     name,
     sent: () => sent,
     send: async () => void (sent += 1),
+    sendBatch: async (messages) => void (sent += messages.length),
     receive: async () => [],
     ack: async () => {},
     retry: async () => {},
