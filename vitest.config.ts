@@ -24,7 +24,7 @@ export default defineConfig({
         test: {
           ...integration,
           name: 'integration',
-          include: ['src/**/*.itest.ts', 'test/cli/**/*.itest.ts', 'test/compat/**/*.itest.ts', 'test/db/**/*.itest.ts'],
+          include: ['src/**/*.itest.ts', 'test/cli/**/*.itest.ts', 'test/compat/**/*.itest.ts', 'test/db/**/*.itest.ts', 'test/deploy/**/*.itest.ts'],
           provide: { db: 'sqlite', seed },
         },
       },

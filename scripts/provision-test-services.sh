@@ -8,12 +8,18 @@ log() { printf '[provision] %s\n' "$*"; }
 need_apt=()
 command -v mariadbd >/dev/null 2>&1 || command -v mysqld >/dev/null 2>&1 || need_apt+=(mariadb-server)
 command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
+# Prometheus (promtool, and a real server for the alert end-to-end test) and Alertmanager (amtool).
+command -v promtool >/dev/null 2>&1 || need_apt+=(prometheus)
+command -v amtool >/dev/null 2>&1 || need_apt+=(prometheus-alertmanager)
 if [ ${#need_apt[@]} -gt 0 ]; then
   log "installing ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
+for tool in promtool amtool prometheus; do
+  command -v "$tool" >/dev/null 2>&1 || { log "$tool is not on PATH after installing prometheus / prometheus-alertmanager"; exit 1; }
+done
 
 # MariaDB: start it (as the mysql user; it refuses root) unless it already answers.
 if ! mysqladmin --protocol=socket -uroot ping >/dev/null 2>&1; then

@@ -117,6 +117,9 @@ async function withSignerSetup<T>(ctx: ScenarioContext, fn: (setup: Setup) => Pr
     let chainId: number;
     try {
       chainId = Number((await db.kysely.selectFrom('chains').select('chain_id').executeTakeFirstOrThrow()).chain_id);
+      // The signer stage alone: nothing mines or tracks here, so the chain's in-flight limit per
+      // wallet (which paces a real pipeline by blocks) would stop it after wallets × limit.
+      await db.kysely.updateTable('chains').set({ max_pending_per_wallet: 1_000_000 }).execute();
       const ledger = createLedger(db);
       for (let u = 0; u < USERS; u++) await ledger.credit({ userId: `signer-user-${u}`, asset: 'ETH', amount: parseEther('1000'), reference: `bench-signer-${u}` });
     } finally {

@@ -3,6 +3,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, LogController } from 'fastify';
 import type { ApiKeyIdentity, Scope } from '../auth/api-keys.js';
 import { isTransientDbError } from '../db/errors.js';
+import type { StateMetrics } from '../observability/state-metrics.js';
 import { createReadiness, type Readiness } from '../runtime/readiness.js';
 import { DatabaseUnavailableError } from '../withdrawals/create-batcher.js';
 import type { Services } from '../runtime/services.js';
@@ -28,12 +29,13 @@ declare module 'fastify' {
  * TX Request API + TX Status API. Validation comes from the route schemas (which also produce the
  * OpenAPI document at /docs); unknown fields are refused rather than silently dropped.
  */
-export async function createApiServer(services: Services, options: { readiness?: Readiness } = {}): Promise<FastifyInstance> {
+export async function createApiServer(services: Services, options: { readiness?: Readiness; stateMetrics?: StateMetrics } = {}): Promise<FastifyInstance> {
   const { common } = services;
   const app = Fastify({
     loggerInstance: common.logger.child({ component: 'api' }) as FastifyBaseLogger,
     // Per-request lines would drown the withdrawal logs; latency goes to metrics instead.
-    logController: new LogController({ disableRequestLogging: true }),
+    // Log lines of a request carry `requestId`, which the response's X-Request-Id header names.
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),
     bodyLimit: common.config.bodyLimitBytes,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
     return503OnClosing: true,
@@ -70,6 +72,10 @@ export async function createApiServer(services: Services, options: { readiness?:
     // Per key, after authentication: an unknown key costs no counter. Only the client API (/v1).
     if (rateLimit && request.url.startsWith('/v1/') && !(await enforceRateLimit(rateLimit, identity.id, reply))) return reply;
     request.apiKey = identity;
+  });
+
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
   });
 
   app.addHook('onResponse', async (request, reply) => {
@@ -114,7 +120,7 @@ export async function createApiServer(services: Services, options: { readiness?:
     return sendProblem(reply, 500, 'internal_error', 'Something went wrong on our side; the request may be retried with the same Idempotency-Key.');
   });
 
-  registerHealthRoutes(app, services, options.readiness ?? createReadiness(services, { chains: true, queues: false }));
+  registerHealthRoutes(app, services, options.readiness ?? createReadiness(services, { chains: true, queues: false }), options.stateMetrics ? { stateMetrics: options.stateMetrics } : {});
   registerAssetRoutes(app, services);
   registerLedgerRoutes(app, services);
   registerWithdrawalRoutes(app, services);

@@ -21,7 +21,6 @@ describe('loadConfig', () => {
       port: 8080,
       dataDir: './data',
       logLevel: 'info',
-      logPretty: false,
       bodyLimitBytes: 16 * 1024,
       anvilBlockTime: 1,
       devnetConfirmations: 2,
@@ -113,16 +112,11 @@ describe('loadConfig', () => {
     expect(loadConfig({ SLUICE_DB_URL: 'sqlite:./x.db' }).dbUrl).toBe('sqlite:./x.db');
   });
 
-  it.each([
-    ['1', true],
-    ['true', true],
-    ['TRUE', true],
-    ['yes', true],
-    ['0', false],
-    ['false', false],
-    ['no', false],
-  ])('SLUICE_LOG_PRETTY=%s gives %s', (value, expected) => {
-    expect(loadConfig({ SLUICE_LOG_PRETTY: value }).logPretty).toBe(expected);
+  it('SLUICE_LOG_FORMAT is json or pretty, unset by default (each command picks its own)', () => {
+    expect(loadConfig({ SLUICE_LOG_FORMAT: 'json' }).logFormat).toBe('json');
+    expect(loadConfig({ SLUICE_LOG_FORMAT: 'pretty' }).logFormat).toBe('pretty');
+    expect(loadConfig({}).logFormat).toBeUndefined();
+    expect(() => loadConfig({ SLUICE_LOG_FORMAT: 'xml' })).toThrow(/SLUICE_LOG_FORMAT/);
   });
 
   it('trims values, so whitespace alone counts as unset rather than port 0', () => {
@@ -208,7 +202,7 @@ describe('loadConfig', () => {
     expect(new Set(names).size).toBe(names.length);
     for (const n of names) expect(n).toMatch(/^(SLUICE_[A-Z_]+|NODE_ENV|AWS_REGION|AWS_ENDPOINT_URL(_[A-Z_]+)?)$/);
     const everySet = {
-      SLUICE_DB_URL: 'sqlite:x', SLUICE_DEVNET_RPC_URL: 'http://h', SLUICE_DEV_API_KEY: 'k', SLUICE_DEV_ADMIN_PASSWORD: 'p', SLUICE_KEYSTORE_PASSWORD: 'w', SLUICE_CRASH_AT: 'after-sign',
+      SLUICE_DB_URL: 'sqlite:x', SLUICE_LOG_FORMAT: 'json', SLUICE_DEVNET_RPC_URL: 'http://h', SLUICE_DEV_API_KEY: 'k', SLUICE_DEV_ADMIN_PASSWORD: 'p', SLUICE_KEYSTORE_PASSWORD: 'w', SLUICE_CRASH_AT: 'after-sign',
       SLUICE_REDIS_URL: 'redis://h:6379', SLUICE_TX_REQUEST_QUEUE_URL: 'http://q/1', SLUICE_SIGNED_TX_QUEUE_URL: 'http://q/2', SLUICE_INVALID_DLQ_URL: 'http://q/3', SLUICE_TX_DLQ_URL: 'http://q/4',
       AWS_REGION: 'us-east-1', AWS_ENDPOINT_URL: 'http://m', AWS_ENDPOINT_URL_SQS: 'http://m', AWS_ENDPOINT_URL_KMS: 'http://m', AWS_ENDPOINT_URL_SECRETS_MANAGER: 'http://m',
     };

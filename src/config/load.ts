@@ -18,7 +18,6 @@ export function loadConfig(
     const value = env[name]?.trim();
     if (value !== undefined && value !== '') raw[key] = value;
   }
-  if (raw.logPretty !== undefined) raw.logPretty = ['1', 'true', 'yes'].includes(String(raw.logPretty).toLowerCase());
   const parsed = configSchema.safeParse({ ...raw, ...overrides });
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => {

@@ -19,8 +19,11 @@ export const configSchema = z.object({
   dbUrl: z.string().regex(/^(sqlite:|mysql:\/\/)/, 'must start with sqlite: or mysql://').optional(),
   /** SLUICE_LOG_LEVEL */
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  /** SLUICE_LOG_PRETTY: human-readable one-line logs instead of JSON (dev). */
-  logPretty: z.coerce.boolean().default(false),
+  /**
+   * SLUICE_LOG_FORMAT: `json` (one JSON object per line, for Logstash) or `pretty` (one human line
+   * each). Unset: `sluice dev` on a terminal is pretty, everything else (production roles) is JSON.
+   */
+  logFormat: z.enum(['json', 'pretty']).optional(),
   /** SLUICE_BODY_LIMIT_BYTES: larger request bodies get 413. */
   bodyLimitBytes: positiveInt.default(16 * 1024),
 
@@ -134,7 +137,7 @@ export const envNames: Record<keyof Config, string> = {
   dataDir: 'SLUICE_DATA_DIR',
   dbUrl: 'SLUICE_DB_URL',
   logLevel: 'SLUICE_LOG_LEVEL',
-  logPretty: 'SLUICE_LOG_PRETTY',
+  logFormat: 'SLUICE_LOG_FORMAT',
   bodyLimitBytes: 'SLUICE_BODY_LIMIT_BYTES',
   devnetRpcUrl: 'SLUICE_DEVNET_RPC_URL',
   anvilBlockTime: 'SLUICE_ANVIL_BLOCK_TIME',

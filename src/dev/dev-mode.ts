@@ -17,6 +17,8 @@ import { SluiceError } from '../errors/base.js';
 import { createFileKeyStore } from '../keys/keystore-file.js';
 import { createLogger } from '../observability/logger.js';
 import { createMetrics } from '../observability/metrics.js';
+import { createPrettyDestination } from '../observability/pretty-logs.js';
+import { createStateMetrics } from '../observability/state-metrics.js';
 import { createMemoryQueue } from '../queue/memory-queue.js';
 import type { DeadLetterMessage, RequestMessage, SignedMessage } from '../queue/types.js';
 import { createReconciler } from '../reconciler/reconciler.js';
@@ -40,7 +42,12 @@ export async function startDev(
 ): Promise<DevHandle> {
   const dataDir = path.resolve(config.dataDir);
   fs.mkdirSync(dataDir, { recursive: true });
-  const logger = createLogger({ level: config.logLevel, ...(options.logDestination ? { destination: options.logDestination } : {}) });
+  // On a terminal, one readable line per log entry, held until the banner is out; JSON otherwise
+  // (SLUICE_LOG_FORMAT decides when set).
+  const logOut = options.logDestination ?? process.stdout;
+  const pretty = (config.logFormat ?? (!options.logDestination && process.stdout.isTTY ? 'pretty' : 'json')) === 'pretty';
+  const prettyLogs = pretty ? createPrettyDestination(logOut, { color: !options.logDestination && process.stdout.isTTY === true }) : undefined;
+  const logger = createLogger({ level: config.logLevel, ...(prettyLogs ? { destination: prettyLogs.stream } : options.logDestination ? { destination: options.logDestination } : {}) });
   const shutdown = new AbortController();
   const common: Common = { config, logger, metrics: createMetrics(), signal: shutdown.signal };
   const secrets = loadDevSecrets(dataDir, {
@@ -112,7 +119,8 @@ export async function startDev(
     const resumed = await reconciler.tick(0);
     if (resumed.requeued > 0) out(`Resuming ${resumed.requeued} in-flight withdrawal(s) from ${dataDir}.`);
 
-    const app = await createApiServer(services);
+    const stateMetrics = createStateMetrics({ db, metrics: common.metrics, logger, chains: services.chains, assets: services.assets });
+    const app = await createApiServer(services, { stateMetrics });
     await app.listen({ host: config.host, port: config.port });
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
@@ -121,6 +129,7 @@ export async function startDev(
     const pacing = createBlockPacer({ common, db, chain, intervalMs: config.anvilBlockTime * 1000 }).run();
 
     printBanner(out, { url, rpcUrl: rpcList, chainId, startedAnvil: !!anvil, hotWallets, token, secrets, dataDir });
+    prettyLogs?.release();
 
     let stopping: Promise<void> | undefined;
     const stop = () =>
@@ -133,6 +142,7 @@ export async function startDev(
       })());
     return { url, apiKey: secrets.apiKey, services, stop };
   } catch (err) {
+    prettyLogs?.release();
     shutdown.abort();
     await db.close();
     await anvil?.stop();

@@ -63,3 +63,8 @@ function detailsOf(cause: unknown): string | undefined {
   }
   return undefined;
 }
+
+/** A bounded label for an error: its SluiceError code, else `unexpected` (never free text). */
+export function errorCode(err: unknown): string {
+  return err instanceof SluiceError ? err.code : 'unexpected';
+}

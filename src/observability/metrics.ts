@@ -1,6 +1,11 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
-/** One registry per process; each role registers what it does. */
+/**
+ * One registry per process; each role registers what it does. Labels are bounded: chain ids,
+ * assets, statuses, error codes, hot wallets and RPC endpoint names (host only, never a URL with
+ * its key); never a withdrawal id, user id or recipient. README "Metrics" documents each one, and
+ * deploy/ (alerts, dashboards) may only use names defined here (test/unit/deploy checks it).
+ */
 export function createMetrics() {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'sluice_process_' });
@@ -66,12 +71,6 @@ export function createMetrics() {
       name: 'sluice_hot_wallets_busy_total',
       help: 'Times a withdrawal waited 10 s for a hot wallet under its in-flight limit and was handed back to the queue',
       labelNames: ['chain_id'],
-      registers: [registry],
-    }),
-    walletPending: new Gauge({
-      name: 'sluice_wallet_pending_txs',
-      help: 'Transactions a hot wallet has signed or reserved and not yet mined, as the signer last saw them',
-      labelNames: ['chain_id', 'wallet'],
       registers: [registry],
     }),
     feeCapReached: new Counter({
@@ -142,6 +141,100 @@ export function createMetrics() {
     rateLimitFailOpen: new Counter({
       name: 'sluice_api_rate_limit_fail_open_total',
       help: 'API requests let through unchecked because the rate-limit counter (cache) was unavailable',
+      registers: [registry],
+    }),
+
+    // Pipeline state read from the database on each scrape (state-metrics.ts; tracker role and dev).
+    withdrawalsTerminal: new Counter({
+      name: 'sluice_withdrawals_terminal_total',
+      help: 'Withdrawals that reached a terminal status (COMPLETED, REJECTED, FAILED, CANCELLED), seen since this process started',
+      labelNames: ['status', 'asset', 'chain_id'],
+      registers: [registry],
+    }),
+    timeToStatus: new Histogram({
+      name: 'sluice_withdrawal_time_to_status_seconds',
+      help: 'Time from acceptance (RECEIVED) to reaching a status: SIGNED, BROADCAST, CONFIRMING, COMPLETED (the SLA: BROADCAST within 30 s, COMPLETED within 5 min)',
+      labelNames: ['status', 'chain_id'],
+      buckets: [0.5, 1, 2, 5, 10, 20, 30, 45, 60, 120, 180, 300, 600, 1800],
+      registers: [registry],
+    }),
+    stageDuration: new Histogram({
+      name: 'sluice_withdrawal_stage_duration_seconds',
+      help: 'Time spent between two consecutive pipeline statuses: received_to_signed, signed_to_broadcast, broadcast_to_confirming, confirming_to_completed',
+      labelNames: ['stage', 'chain_id'],
+      buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600],
+      registers: [registry],
+    }),
+    withdrawalsInFlight: new Gauge({
+      name: 'sluice_withdrawals_in_flight',
+      help: 'Withdrawals currently in a non-terminal status',
+      labelNames: ['status', 'chain_id'],
+      registers: [registry],
+    }),
+    withdrawalOldestAge: new Gauge({
+      name: 'sluice_withdrawal_oldest_age_seconds',
+      help: 'Age (since acceptance) of the oldest withdrawal in each non-terminal status; RECEIVED/SIGNED ages are how long the oldest request waits in the TX Request / Signed TX queues',
+      labelNames: ['status', 'chain_id'],
+      registers: [registry],
+    }),
+    deadLettersOpen: new Gauge({
+      name: 'sluice_dead_letters_open',
+      help: 'Dead letters waiting for an operator (status open), by DLQ and reason code',
+      labelNames: ['queue', 'code'],
+      registers: [registry],
+    }),
+    workerErrors: new Counter({
+      name: 'sluice_worker_errors_total',
+      help: 'Signer and sender message deliveries that failed, by role and typed error code (retried or dead-lettered)',
+      labelNames: ['role', 'code'],
+      registers: [registry],
+    }),
+    hotWalletBalance: new Gauge({
+      name: 'sluice_hot_wallet_balance',
+      help: 'Hot wallet balance on chain, in whole units of the asset (ETH, USDT, …)',
+      labelNames: ['chain_id', 'wallet', 'asset'],
+      registers: [registry],
+    }),
+    hotWalletPending: new Gauge({
+      name: 'sluice_hot_wallet_pending_txs',
+      help: 'Withdrawals holding a nonce of this wallet that are not mined yet (SIGNED, BROADCAST)',
+      labelNames: ['chain_id', 'wallet'],
+      registers: [registry],
+    }),
+    hotWalletNonceDrift: new Gauge({
+      name: 'sluice_hot_wallet_nonce_drift',
+      help: "The wallet's next nonce in the database minus its pending nonce on chain: positive = signed txs the node does not hold yet, negative = the chain is ahead of Sluice (foreign txs)",
+      labelNames: ['chain_id', 'wallet'],
+      registers: [registry],
+    }),
+    hotWalletNonceGap: new Gauge({
+      name: 'sluice_hot_wallet_nonce_gap',
+      help: '1 when the nonce the chain waits for is below every unmined nonce Sluice holds for the wallet (nothing can be mined until it is filled)',
+      labelNames: ['chain_id', 'wallet'],
+      registers: [registry],
+    }),
+    dependencyUp: new Gauge({
+      name: 'sluice_dependency_up',
+      help: "1 if this process reaches the dependency (database, cache, queues, chain), as its readiness check saw it at the scrape",
+      labelNames: ['dependency'],
+      registers: [registry],
+    }),
+    paused: new Gauge({
+      name: 'sluice_paused',
+      help: '1 while withdrawals are paused for this scope (global, or a chain id), with the time it has been paused in sluice_paused_since_seconds',
+      labelNames: ['scope'],
+      registers: [registry],
+    }),
+    pausedSince: new Gauge({
+      name: 'sluice_paused_since_seconds',
+      help: 'Unix time at which the scope was paused (absent while running)',
+      labelNames: ['scope'],
+      registers: [registry],
+    }),
+    stateCollectErrors: new Counter({
+      name: 'sluice_state_collect_errors_total',
+      help: 'Scrapes at which one part of the pipeline state could not be read (its gauges keep their last value)',
+      labelNames: ['part'],
       registers: [registry],
     }),
   };

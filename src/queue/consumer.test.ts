@@ -80,6 +80,7 @@ describe('runConsumer', () => {
     const counts: number[] = [];
     const controller = new AbortController();
     const onGiveUp = vi.fn(async () => {});
+    const failures: unknown[] = [];
     const done = runConsumer({
       queue,
       handle: async (m) => {
@@ -87,6 +88,7 @@ describe('runConsumer', () => {
         if (m.receiveCount < 3) throw new Error(`fail ${m.receiveCount}`);
       },
       onGiveUp,
+      onFailure: (err) => failures.push(err),
       maxReceives: 5,
       concurrency: 1,
       signal: controller.signal,
@@ -97,6 +99,8 @@ describe('runConsumer', () => {
     controller.abort();
     await done;
     expect(counts).toEqual([1, 2, 3]);
+    // Each failed delivery is reported once (what sluice_worker_errors_total counts), the success is not.
+    expect(failures.map((e) => (e as Error).message)).toEqual(['fail 1', 'fail 2']);
     expect(onGiveUp).not.toHaveBeenCalled();
     // attempt 1: exp 5 -> [3, 5]; attempt 2: exp 10 -> [5, 10]
     expect(retries.map((r) => r.receiveCount)).toEqual([1, 2]);

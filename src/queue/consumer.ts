@@ -9,6 +9,8 @@ export type ConsumerOptions<T> = {
   /** Called instead of another retry once `maxReceives` deliveries failed; the message is then acked. */
   onGiveUp: (message: QueueMessage<T>, error: unknown) => Promise<void>;
   maxReceives: number;
+  /** Told of every failed delivery (for metrics), before it is retried or given up. */
+  onFailure?: (error: unknown) => void;
   concurrency: number;
   signal: AbortSignal;
   logger: Logger;
@@ -94,6 +96,7 @@ export async function runConsumer<T>(options: ConsumerOptions<T>): Promise<void>
       return 'done';
     } catch (error) {
       if (h.released) return 'released'; // handed back at shutdown: its next delivery retries it
+      options.onFailure?.(error);
       await letGo(message);
       if (message.receiveCount >= options.maxReceives) {
         logger.error({ err: error, queue: queue.name, messageId: message.id }, 'giving up on message');

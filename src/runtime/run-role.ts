@@ -6,6 +6,8 @@ import type { Config } from '../config/schema.js';
 import { createErrorHandler } from '../dlq/error-handler.js';
 import { createLogger } from '../observability/logger.js';
 import { createMetrics } from '../observability/metrics.js';
+import { createPrettyDestination } from '../observability/pretty-logs.js';
+import { createStateMetrics } from '../observability/state-metrics.js';
 import { createReconciler } from '../reconciler/reconciler.js';
 import { createTracker } from '../tracker/tracker.js';
 import { openProductionServices } from './production-services.js';
@@ -31,7 +33,11 @@ const WORKERS: Record<Exclude<RoleName, 'api'>, WorkerRole[]> = {
 export type RunningRole = { url: string; stop(reason: string): Promise<void> };
 
 function commonFor(config: Config, name: string, signal: AbortSignal): Common {
-  return { config, logger: createLogger({ level: config.logLevel, name }), metrics: createMetrics(), signal };
+  // Production roles log JSON for Logstash; SLUICE_LOG_FORMAT=pretty is for running one by hand.
+  const pretty = config.logFormat === 'pretty' ? createPrettyDestination(process.stdout) : undefined;
+  pretty?.release();
+  const logger = createLogger({ level: config.logLevel, name, ...(pretty ? { destination: pretty.stream } : {}) });
+  return { config, logger, metrics: createMetrics(), signal };
 }
 
 /**
@@ -55,7 +61,10 @@ export async function startRole(role: RoleName, config: Config): Promise<Running
       await server.listen({ host: config.host, port: config.port });
     } else {
       server = Fastify({ logger: false, return503OnClosing: false });
-      registerHealthRoutes(server, services, readiness);
+      // The pipeline-state gauges come from one process only (counters would count twice): the tracker.
+      const stateMetrics =
+        role === 'tracker' ? createStateMetrics({ db: services.db, metrics: common.metrics, logger: common.logger, chains: services.chains, assets: services.assets }) : undefined;
+      registerHealthRoutes(server, services, readiness, stateMetrics ? { stateMetrics } : {});
       await server.listen({ host: config.host, port: config.healthPort });
       // A worker loop that died would leave a live, ready-looking process doing nothing (a stalled
       // lane): exit instead, so the orchestrator restarts it.

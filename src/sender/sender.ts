@@ -5,9 +5,9 @@ import type { ChainRpc } from '../chain/rpc.js';
 import { type Common, crashIfAsked } from '../common.js';
 import type { Db } from '../db/connect.js';
 import { withTransaction } from '../db/transaction.js';
-import { createMicroBatcher } from '../util/micro-batch.js';
+import { batchConcurrency, createMicroBatcher } from '../util/micro-batch.js';
 import type { DeadLetters } from '../dlq/dead-letters.js';
-import { isRetryable, RetryableError, SluiceError } from '../errors/base.js';
+import { errorCode, isRetryable, RetryableError, SluiceError } from '../errors/base.js';
 import { runConsumer } from '../queue/consumer.js';
 import type { Queue, RequestMessage, SignedMessage } from '../queue/types.js';
 import { createAttempts } from '../withdrawals/attempts.js';
@@ -54,6 +54,7 @@ export function createSender(deps: SenderDeps) {
    */
   const accepted = createMicroBatcher<{ id: string; txHash: string }, boolean>({
     maxSize: 256,
+    concurrency: batchConcurrency(db),
     run: (items) =>
       withTransaction(db, async (trx) => {
         const results: boolean[] = [];
@@ -172,6 +173,7 @@ export function createSender(deps: SenderDeps) {
         queue: deps.signed,
         concurrency: common.config.senderConcurrency,
         maxReceives: common.config.senderMaxAttempts,
+        onFailure: (err) => common.metrics.workerErrors.inc({ role: 'sender', code: errorCode(err) }),
         signal: common.signal,
         shutdownGraceMs: common.config.shutdownTimeoutMs,
         pollWaitMs: common.config.queuePollWaitSeconds * 1000,

@@ -1,14 +1,14 @@
 import { type Address, getAddress, type TransactionSerializableEIP1559 } from 'viem';
 import type { AssetNetwork, AssetRegistry } from '../assets/registry.js';
 import type { ChainRpc } from '../chain/rpc.js';
-import type { Common } from '../common.js';
 import type { Db } from '../db/connect.js';
 import { lockForUpdate, type Tx, withTransaction } from '../db/transaction.js';
 import { InsufficientBalanceError } from '../ledger/errors.js';
 import type { Ledger } from '../ledger/ledger.js';
 import { byBalanceRow } from '../util/lock-order.js';
-import { createMicroBatcher } from '../util/micro-batch.js';
+import { batchConcurrency, createMicroBatcher } from '../util/micro-batch.js';
 import type { Wallet, Wallets } from '../wallets/wallets.js';
+import { StaleTransitionError } from '../withdrawals/errors.js';
 import type { WithdrawalRow } from '../withdrawals/repository.js';
 import { serializeUnsigned, type TransferIntent, verifyTransfer } from './build-tx.js';
 import type { FeeOracle, FeePair } from './fees.js';
@@ -44,7 +44,6 @@ const MAX_BATCH = 256;
  * commit, outside any lock (signer.ts).
  */
 export function createNonceReservations(deps: {
-  common: Common;
   db: Db;
   ledger: Ledger;
   assets: AssetRegistry;
@@ -53,14 +52,13 @@ export function createNonceReservations(deps: {
   fees: FeeOracle;
   build: (intent: TransferIntent) => TransactionSerializableEIP1559;
 }) {
-  const { common, db, ledger, assets, wallets, chain } = deps;
+  const { db, ledger, assets, wallets, chain } = deps;
   const chainId = chain.chain.chainId;
   const limit = chain.chain.maxPendingPerWallet;
 
   async function plan(requests: ReserveRequest[], fees: FeePair, networks: AssetNetwork[]) {
     const lanes = await wallets.forChain(chainId);
     const loads = await Promise.all(lanes.map((l) => laneLoad(db.kysely, { networks, chainId, wallet: getAddress(l.address), maxFeePerGas: fees.maxFeePerGas })));
-    for (const [i, lane] of lanes.entries()) common.metrics.walletPending.set({ chain_id: String(chainId), wallet: lane.address }, loads[i]!.pending);
     const open = lanes.map((lane, i) => ({ lane, load: loads[i]! })).filter((l) => l.load.pending < limit);
     const tokens = requests.filter((r) => r.network.kind === 'erc20').map((r) => r.network.contract!);
     const balances = await Promise.all(open.map((l) => walletBalances(chain, getAddress(l.lane.address), tokens)));
@@ -162,13 +160,15 @@ export function createNonceReservations(deps: {
           results.set(request, { kind: 'insufficient_balance' });
           continue;
         }
-        await trx
+        const reserved = await trx
           .updateTable('withdrawals')
           .set({ wallet, nonce: next, failure_code: null, failure_reason: null, updated_at: Date.now() })
           .where('id', '=', request.w.id)
           .where('status', '=', 'RECEIVED')
           .where('nonce', 'is', null)
-          .execute();
+          .executeTakeFirst();
+        // Locked above, so this cannot lose; if it ever does, nothing of this batch may commit.
+        if (Number(reserved.numUpdatedRows) !== 1) throw new StaleTransitionError(request.w.id, 'RECEIVED', 'RECEIVED');
         current.set(request.w.id, { ...now, nonce: next });
         addToLoad(load, payout);
         results.set(request, { kind: 'reserved', wallet: lane, nonce: next, intent });
@@ -201,7 +201,7 @@ export function createNonceReservations(deps: {
     return requests.map((r) => outcome.get(r) ?? { kind: 'skipped' });
   }
 
-  const batcher = createMicroBatcher<ReserveRequest, Reservation>({ run, maxSize: MAX_BATCH });
+  const batcher = createMicroBatcher<ReserveRequest, Reservation>({ run, maxSize: MAX_BATCH, concurrency: batchConcurrency(db) });
   return { reserve: (request: ReserveRequest) => batcher.submit(request) };
 }
 

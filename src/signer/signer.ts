@@ -7,7 +7,7 @@ import { type Common, crashIfAsked } from '../common.js';
 import type { Db } from '../db/connect.js';
 import { lockForUpdate, type Tx, withTransaction } from '../db/transaction.js';
 import type { DeadLetters } from '../dlq/dead-letters.js';
-import { isRetryable, RetryableError, SluiceError } from '../errors/base.js';
+import { errorCode, isRetryable, RetryableError, SluiceError } from '../errors/base.js';
 import type { KeyStore } from '../keys/types.js';
 import { InsufficientBalanceError } from '../ledger/errors.js';
 import type { Ledger } from '../ledger/ledger.js';
@@ -33,7 +33,7 @@ import { createFeeOracle, type FeeOracle, type FeePair, replacementFees } from '
 import { recipientGas } from './recipient-gas.js';
 import { createNonceReservations, type NonceReservations, type Reservation, type ReserveRequest } from './nonce-reservations.js';
 import { HotWalletShortError } from './wallet-funds.js';
-import { createMicroBatcher } from '../util/micro-batch.js';
+import { batchConcurrency, createMicroBatcher } from '../util/micro-batch.js';
 import { sleep } from '../util/sleep.js';
 
 export type SignerDeps = {
@@ -96,6 +96,7 @@ export function createSigner(deps: SignerDeps) {
    */
   const signatures = createMicroBatcher<StoreRequest, boolean>({
     maxSize: 256,
+    concurrency: batchConcurrency(db),
     run: (items) =>
       withTransaction(db, async (trx) => {
         const ids = [...new Set(items.map((i) => i.id))];
@@ -180,7 +181,7 @@ export function createSigner(deps: SignerDeps) {
   function reservationsFor(chain: ChainRpc): NonceReservations {
     let r = reservations.get(chain.chain.chainId);
     if (!r) {
-      r = createNonceReservations({ common, db, ledger, assets, wallets, chain, fees: feesFor(chain), build });
+      r = createNonceReservations({ db, ledger, assets, wallets, chain, fees: feesFor(chain), build });
       reservations.set(chain.chain.chainId, r);
     }
     return r;
@@ -524,6 +525,7 @@ export function createSigner(deps: SignerDeps) {
         queue: deps.requests,
         concurrency: common.config.signerConcurrency,
         maxReceives: common.config.signerMaxAttempts,
+        onFailure: (err) => common.metrics.workerErrors.inc({ role: 'signer', code: errorCode(err) }),
         signal: common.signal,
         shutdownGraceMs: common.config.shutdownTimeoutMs,
         pollWaitMs: common.config.queuePollWaitSeconds * 1000,

@@ -7,7 +7,7 @@ import type { Db } from '../db/connect.js';
 import type { WithdrawalStatus } from '../db/schema.js';
 import { withTransaction } from '../db/transaction.js';
 import { byBalanceRow } from '../util/lock-order.js';
-import { createMicroBatcher } from '../util/micro-batch.js';
+import { batchConcurrency, createMicroBatcher } from '../util/micro-batch.js';
 import type { DeadLetters } from '../dlq/dead-letters.js';
 import type { Ledger } from '../ledger/ledger.js';
 import type { Queue, RequestMessage, SignedMessage } from '../queue/types.js';
@@ -90,6 +90,7 @@ export function createTracker(deps: TrackerDeps) {
    */
   const moves = createMicroBatcher<Move, boolean>({
     maxSize: 256,
+    concurrency: batchConcurrency(db),
     run: (items) =>
       withTransaction(db, async (trx) => {
         const results = new Map<Move, boolean>();

@@ -63,3 +63,11 @@ export function createMicroBatcher<I, O>(options: {
     },
   };
 }
+
+/**
+ * Batches in flight at once: SQLite has one writer, so more would only queue on its connection;
+ * MySQL runs them side by side, and one batch stuck on a dead connection does not hold up the rest.
+ */
+export function batchConcurrency(db: { dialect: 'sqlite' | 'mysql' }): number {
+  return db.dialect === 'mysql' ? 4 : 1;
+}

@@ -90,7 +90,7 @@ describe(`hot-wallet pool on ${dbKind}`, () => {
     for (const w of waiting) expect(w.status).toBe('RECEIVED');
 
     const metrics = (await stack.request('GET', '/metrics')).body as string;
-    for (const wallet of pool) expect(metrics).toContain(`sluice_wallet_pending_txs{chain_id="${stack.chainId}",wallet="${wallet}"} ${LIMIT}`);
+    for (const wallet of pool) expect(metrics).toContain(`sluice_hot_wallet_pending_txs{chain_id="${stack.chainId}",wallet="${wallet}"} ${LIMIT}`);
 
     await chain.resumeMining(1);
     await waitFor('all 20 to complete', async () => {

@@ -1,9 +1,11 @@
 import type { FastifyInstance } from 'fastify';
+import type { StateMetrics } from '../../observability/state-metrics.js';
 import type { Readiness } from '../../runtime/readiness.js';
 import type { Services } from '../../runtime/services.js';
 
 /** /healthz (alive), /readyz (`readiness`: this process's own dependencies) and /metrics, on every role. */
-export function registerHealthRoutes(app: FastifyInstance, services: Services, readiness: Readiness) {
+export function registerHealthRoutes(app: FastifyInstance, services: Services, readiness: Readiness, options: { stateMetrics?: StateMetrics } = {}) {
+  const { metrics } = services.common;
   app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
 
   app.get('/readyz', { schema: { hide: true } }, async (_request, reply) => {
@@ -13,11 +15,17 @@ export function registerHealthRoutes(app: FastifyInstance, services: Services, r
 
   app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
     const { requests, signed, invalidDlq, txDlq } = services.queues;
-    const depths = await Promise.all(
-      Object.entries({ requests, signed, invalidDlq, txDlq }).map(async ([name, queue]) => [name, await queue.depth().catch(() => undefined)] as const),
-    );
+    const [depths, report] = await Promise.all([
+      Promise.all(Object.entries({ requests, signed, invalidDlq, txDlq }).map(async ([name, queue]) => [name, await queue.depth().catch(() => undefined)] as const)),
+      readiness().catch(() => ({ ready: false, checks: { database: 'error' } as Record<string, string> })),
+      options.stateMetrics?.collect(),
+    ]);
     // A queue that cannot be read now (SQS outage) keeps its last value; /readyz reports the outage.
-    for (const [name, depth] of depths) if (depth !== undefined) services.common.metrics.queueDepth.set({ queue: name }, depth);
-    return reply.type(services.common.metrics.registry.contentType).send(await services.common.metrics.registry.metrics());
+    for (const [name, depth] of depths) if (depth !== undefined) metrics.queueDepth.set({ queue: name }, depth);
+    // What this process reaches, for alerts that must not depend on a failing scrape (Redis down: still scraped).
+    for (const [dependency, state] of Object.entries(report.checks)) {
+      if (dependency !== 'process') metrics.dependencyUp.set({ dependency }, state === 'ok' ? 1 : 0);
+    }
+    return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
 }
