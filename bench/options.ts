@@ -32,7 +32,7 @@ const DEFAULT: Profile = {
   api: { users: 500, maxRateSeconds: 10, fixedSeconds: 8, dbCeilingSeconds: 4, connections: 64 },
   signer: { backlog: 50_000, kmsBacklog: 2_000, capSeconds: 45, kmsCapSeconds: 20, ceilingSeconds: 2, wallets: 8, kmsWallets: 4 },
   e2e: { withdrawals: 20_000, rate: 400, wallets: 8, drainCapSeconds: 60, users: 500 },
-  history: { rows: 1_000_000, probeSeconds: 5, probeRate: 500, ticks: 5 },
+  history: { rows: 1_000_000, probeSeconds: 5, probeRate: 500, ticks: 9 },
 };
 
 const QUICK: Profile = {
@@ -40,7 +40,7 @@ const QUICK: Profile = {
   api: { users: 20, maxRateSeconds: 2, fixedSeconds: 2, dbCeilingSeconds: 1, connections: 32 },
   signer: { backlog: 1_000, kmsBacklog: 50, capSeconds: 5, kmsCapSeconds: 4, ceilingSeconds: 1, wallets: 2, kmsWallets: 1 },
   e2e: { withdrawals: 200, rate: 100, wallets: 2, drainCapSeconds: 10, users: 20 },
-  history: { rows: 20_000, probeSeconds: 2, probeRate: 200, ticks: 3 },
+  history: { rows: 20_000, probeSeconds: 2, probeRate: 200, ticks: 5 },
 };
 
 export function parseArgs(argv: string[]): Options | { help: true } {

@@ -59,25 +59,32 @@ export async function creditUsers(input: {
   amounts: Partial<Record<'ETH' | 'USDT', string>>;
   concurrency?: number;
   onProgress?: (done: number, total: number) => void;
-}): Promise<number> {
+}): Promise<{ credits: number; retried503: number }> {
   const jobs: { userId: string; asset: 'ETH' | 'USDT' }[] = [];
   for (let i = 0; i < input.spec.users; i++) for (const asset of ['ETH', 'USDT'] as const) if (input.amounts[asset]) jobs.push({ userId: userId(input.spec, i), asset });
   let next = 0;
   let done = 0;
+  let retried = 0;
   const worker = async () => {
     while (next < jobs.length) {
       const job = jobs[next++]!;
-      const res = await fetch(`${input.url}/v1/ledger/credits`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${input.apiKey}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ userId: job.userId, asset: job.asset, amount: input.amounts[job.asset]!, reference: `bench-deposit-${job.userId}-${job.asset}` }),
-      });
-      const text = await res.text();
-      if (res.status !== 201 && res.status !== 200) throw new Error(`credit ${job.userId} ${job.asset}: ${res.status} ${text}`);
+      // A 503 says "nothing stored, retry": a platform retries (same reference, so at most once).
+      for (let attempt = 1; ; attempt++) {
+        const res = await fetch(`${input.url}/v1/ledger/credits`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${input.apiKey}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ userId: job.userId, asset: job.asset, amount: input.amounts[job.asset]!, reference: `bench-deposit-${job.userId}-${job.asset}` }),
+        });
+        const text = await res.text();
+        if (res.status === 201 || res.status === 200) break;
+        if (res.status !== 503 || attempt >= 10) throw new Error(`credit ${job.userId} ${job.asset}: ${res.status} ${text}`);
+        retried += 1;
+        await new Promise((r) => setTimeout(r, 50 * attempt));
+      }
       done += 1;
       if (done % 100 === 0) input.onProgress?.(done, jobs.length);
     }
   };
   await Promise.all(Array.from({ length: input.concurrency ?? 16 }, worker));
-  return jobs.length;
+  return { credits: jobs.length, retried503: retried };
 }

@@ -32,7 +32,8 @@ export async function runApiScenario(kind: 'sqlite' | 'mysql', ctx: ScenarioCont
     let peak;
     try {
       progress.phase(name, `crediting ${p.users} users (ETH and USDT) through the API`);
-      await creditUsers({ url: api.url, apiKey: BENCH_API_KEY, spec: workload, amounts: { ETH: '1000', USDT: '1000000' }, onProgress: (d, t) => progress.update(`${d}/${t}`) });
+      const credited = await creditUsers({ url: api.url, apiKey: BENCH_API_KEY, spec: workload, amounts: { ETH: '1000', USDT: '1000000' }, onProgress: (d, t) => progress.update(`${d}/${t}`) });
+      if (credited.retried503 > 0) notes.push(`Crediting ${credited.credits} balances (16 at a time) got ${credited.retried503} × 503 (retried, as the API asks).`);
 
       const load = async (label: string, spec: Omit<LoadSpec, 'url' | 'apiKey'>) => {
         progress.phase(name, `${label}${spec.rate ? ` at ${spec.rate}/s` : ', as fast as it answers'} for ${spec.durationSeconds}s, ${spec.connections} connections`);

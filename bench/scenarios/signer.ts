@@ -22,6 +22,8 @@ export type SignerRunSettings = {
   kmsUrl: string;
   capSeconds: number;
   ceilingSeconds: number;
+  /** Only withdrawals whose idempotency key starts with this are this run's backlog. */
+  keyPrefix: string;
 };
 
 type SignerResult = {
@@ -43,6 +45,7 @@ type SignerMessage = { type: 'progress'; signed: number; rejected: number; total
 const MOTO_URL = 'http://127.0.0.1:5000';
 const USERS = 500;
 const GOAL = 5_000;
+const MAX_PENDING = 100_000;
 
 /**
  * Signer throughput: a backlog of RECEIVED withdrawals (covered by ledger credits) signed and
@@ -60,7 +63,8 @@ export async function runSignerScenario(ctx: ScenarioContext): Promise<Omit<Sect
     return out;
   });
   const figures = runs.flatMap((r) => [
-    figure(`signed and stored per second, ${r.store}`, round(r.signedPerSecond), '/s', { what: 'raw secp256k1 signatures/s (viem/noble, same process)', value: round(r.ceiling.rawSignPerSecond) }),
+    figure(`signed and stored per second, ${r.store}`, round(r.signedPerSecond), '/s', ceilingOf(r)),
+    ...(r.ceiling.nativeSignPerSecond ? [figure(`signed and stored per second, ${r.store}`, round(r.signedPerSecond), '/s', { what: 'raw secp256k1 signatures/s (viem/noble JS, same process)', value: round(r.ceiling.rawSignPerSecond) })] : []),
     figure(`backlog done, ${r.store}`, r.signed + r.rejected, '', { what: 'backlog size', value: r.backlog }, `${r.signed} signed, ${r.rejected} rejected in ${round(r.seconds)} s${r.signed + r.rejected < r.backlog ? ' (time cap reached)' : ''}`),
     figure(`full tx sign (viem signTransaction), ${r.store} run`, round(r.ceiling.txSignPerSecond), '/s', undefined, `native secp256k1 addon: ${r.ceiling.nativeAddon}${r.ceiling.nativeSignPerSecond ? ` (${Math.round(r.ceiling.nativeSignPerSecond)}/s)` : ''}`),
   ]);
@@ -72,7 +76,7 @@ export async function runSignerScenario(ctx: ScenarioContext): Promise<Omit<Sect
       goal: `≥ ${GOAL.toLocaleString('en-US')}/s`,
       measured: round(keystore.signedPerSecond),
       unit: '/s',
-      ratio: { to: 'raw secp256k1 ceiling', value: ratio(keystore.signedPerSecond, keystore.ceiling.rawSignPerSecond) },
+      ratio: { to: ceilingOf(keystore).what, value: ratio(keystore.signedPerSecond, ceilingOf(keystore).value) },
       pass: keystore.signedPerSecond >= GOAL,
       note: keystore.signed + keystore.rejected < keystore.backlog ? `${keystore.signed.toLocaleString('en-US')} of ${keystore.backlog.toLocaleString('en-US')} in the ${round(keystore.seconds)} s cap` : undefined,
     },
@@ -83,9 +87,16 @@ export async function runSignerScenario(ctx: ScenarioContext): Promise<Omit<Sect
   }
   notes.push(
     `Backlogs: ${p.backlog.toLocaleString('en-US')} (keystore), ${p.kmsBacklog.toLocaleString('en-US')} (KMS on moto_server, smaller: every signature is an HTTP call to the emulator) ETH withdrawals over ${USERS} users with ledger credits, ${p.wallets} keystore / ${p.kmsWallets} KMS hot wallets funded on anvil; measured until all are signed or the cap (${p.capSeconds} s / ${p.kmsCapSeconds} s).`,
-    'The signer runs alone in its own process (compiled dist/, in-process queues); nothing consumes its signed queue.',
+    `The signer runs alone in its own process (compiled dist/, in-process queues); nothing consumes its signed queue, so the per-wallet in-flight cap is set to ${MAX_PENDING.toLocaleString('en-US')} (SLUICE_DEVNET_MAX_PENDING_PER_WALLET) for this scenario.`,
   );
   return { ok: true, figures, targets, raw: { runs }, notes };
+}
+
+/** The fastest raw secp256k1 signing this process can do: the native addon when installed (the signer uses it then), else noble. */
+function ceilingOf(r: SignerResult): { what: string; value: number } {
+  return r.ceiling.nativeSignPerSecond
+    ? { what: 'raw secp256k1 signatures/s (native addon, same process)', value: round(r.ceiling.nativeSignPerSecond) }
+    : { what: 'raw secp256k1 signatures/s (viem/noble, same process)', value: round(r.ceiling.rawSignPerSecond) };
 }
 
 type Setup = { rpcUrl: string; dataDir: string; dbUrl: string; chainId: number };
@@ -98,7 +109,9 @@ async function withSignerSetup<T>(ctx: ScenarioContext, fn: (setup: Setup) => Pr
   const anvil = await startAnvil({ blockTime: 1, silent: true });
   const database = await createBenchDatabase('sqlite', dataDir);
   try {
-    const dev = await startSluiceDev({ dataDir, dbUrl: database.url, rpcUrl: anvil.rpcUrl, hotWallets: p.wallets, logFile: path.join(ctx.workDir, 'signer-dev.log') });
+    // Nothing sends or mines in this scenario, so the per-wallet in-flight cap (back-pressure from an
+    // unmined pool) is lifted: it measures signing, not the chain.
+    const dev = await startSluiceDev({ dataDir, dbUrl: database.url, rpcUrl: anvil.rpcUrl, hotWallets: p.wallets, logFile: path.join(ctx.workDir, 'signer-dev.log'), env: { SLUICE_DEVNET_MAX_PENDING_PER_WALLET: String(MAX_PENDING) } });
     await dev.stop();
     const db = openDatabase(database.url);
     let chainId: number;
@@ -129,7 +142,7 @@ async function runOne(ctx: ScenarioContext, setup: Setup, store: 'keystore' | 'k
       progress.phase(name, `kms: ${p.kmsWallets} KMS keys on moto_server via sluice wallet create; the keystore wallets are disabled`);
       await db.kysely.updateTable('wallets').set({ enabled: 0 }).execute();
       // What the keystore run left unsigned (time cap) is not this run's backlog.
-      await db.kysely.updateTable('withdrawals').set({ status: 'CANCELLED', failure_code: 'bench_leftover' }).where('status', '=', 'RECEIVED').execute();
+      await db.kysely.updateTable('withdrawals').set({ status: 'CANCELLED', failure_code: 'bench_leftover', failure_reason: 'left unsigned by the keystore run' }).where('status', '=', 'RECEIVED').execute();
       const created = await Promise.all(Array.from({ length: p.kmsWallets }, () => createKmsWallet(setup.chainId)));
       for (const wallet of created) {
         await setDevBalance(setup.rpcUrl, wallet.address, parseEther('10000'));
@@ -151,7 +164,7 @@ async function runOne(ctx: ScenarioContext, setup: Setup, store: 'keystore' | 'k
   }
 
   progress.phase(name, `${store}: signer process working the backlog (cap ${capSeconds} s)`);
-  const settings: SignerRunSettings = { store, dataDir: setup.dataDir, dbUrl: setup.dbUrl, keystorePassword: BENCH_KEYSTORE_PASSWORD, kmsUrl: MOTO_URL, capSeconds, ceilingSeconds: p.ceilingSeconds };
+  const settings: SignerRunSettings = { store, dataDir: setup.dataDir, dbUrl: setup.dbUrl, keystorePassword: BENCH_KEYSTORE_PASSWORD, kmsUrl: MOTO_URL, capSeconds, ceilingSeconds: p.ceilingSeconds, keyPrefix: `signer-${store}` };
   const child = spawnBenchChild<SignerMessage>('bench/servers/signer.mjs', [JSON.stringify(settings)], { tsx: false, logFile: path.join(ctx.workDir, `signer-${store}.log`) });
   const stopRss = ctx.rss.track(`signer (${store})`, 'signer', child.pid);
   const onMessage = (m: SignerMessage) => {

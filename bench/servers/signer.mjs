@@ -43,11 +43,12 @@ const queues = {
 };
 const services = createServices({ common, db, queues, chains, keys, cache: createMemoryCache() });
 
-const backlog = await db.kysely.selectFrom('withdrawals').select('id').where('status', '=', 'RECEIVED').execute();
+const mine = `${settings.keyPrefix}-%`;
+const backlog = await db.kysely.selectFrom('withdrawals').select('id').where('status', '=', 'RECEIVED').where('idempotency_key', 'like', mine).execute();
 for (const { id } of backlog) await queues.requests.send({ withdrawalId: id });
 
 async function counts() {
-  const rows = await db.kysely.selectFrom('withdrawals').select(['status', (eb) => eb.fn.countAll().as('n')]).groupBy('status').execute();
+  const rows = await db.kysely.selectFrom('withdrawals').select(['status', (eb) => eb.fn.countAll().as('n')]).where('idempotency_key', 'like', mine).groupBy('status').execute();
   /** @type {Record<string, number>} */ const by = {};
   for (const r of rows) by[r.status] = Number(r.n);
   return by;
@@ -75,7 +76,7 @@ shutdown.abort();
 const drained = await Promise.race([workers.done.then(() => true), new Promise((r) => setTimeout(() => r(false), 40_000))]);
 console.error('bench signer: workers stopped; measuring the secp256k1 ceiling');
 const attempts = await db.kysely.selectFrom('tx_attempts').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow();
-const firstFailure = await db.kysely.selectFrom('withdrawals').select(['failure_code', 'failure_reason']).where('failure_code', 'is not', null).executeTakeFirst();
+const firstFailure = await db.kysely.selectFrom('withdrawals').select(['failure_code', 'failure_reason']).where('failure_code', 'is not', null).where('idempotency_key', 'like', mine).executeTakeFirst();
 
 // Ceiling: raw secp256k1 signatures of 32-byte hashes, same process, same event loop.
 const privateKey = generatePrivateKey();
@@ -96,7 +97,8 @@ const txSignPerSecond = await loop((i) =>
 /** @type {number | null} */ let nativePerSecond = null;
 let native = 'not installed';
 try {
-  const addon = /** @type {any} */ (await import(/* the optional native addon */ 'secp256k1' + ''));
+  const mod = /** @type {any} */ (await import(/* the optional native addon */ 'secp256k1' + ''));
+  const addon = mod.default ?? mod;
   const key = Buffer.from(privateKey.slice(2), 'hex');
   nativePerSecond = await loop(async (i) => addon.ecdsaSign(Buffer.from(hashAt(i).slice(2), 'hex'), key));
   native = 'installed';
