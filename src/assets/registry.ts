@@ -70,16 +70,28 @@ export function createAssetRegistry(db: Db, options: { refreshMs?: number } = {}
   }
 
   let loading: Promise<AssetNetwork[]> | undefined;
+  let generation = 0;
 
-  async function all(): Promise<AssetNetwork[]> {
-    if (cache && Date.now() - cache.at <= refreshMs) return cache.networks;
-    // One query however many requests find the cache stale at once.
+  /**
+   * Past `refreshMs` one reload starts and callers keep the current list until it lands (they wait
+   * only when there is none yet). Never waiting on a reload matters on SQLite: its one connection
+   * may be held by the very transaction that is asking (the signer checks the asset inside its
+   * transaction), and a reload queued behind that transaction would wait for it forever.
+   */
+  function all(): Promise<AssetNetwork[]> {
+    if (cache && Date.now() - cache.at <= refreshMs) return Promise.resolve(cache.networks);
+    const started = generation;
     loading ??= load()
       .then((networks) => {
-        cache = { at: Date.now(), networks };
+        // An upsert meanwhile: this list may predate it, so it is not kept.
+        if (generation === started) cache = { at: Date.now(), networks };
         return networks;
       })
       .finally(() => (loading = undefined));
+    if (cache) {
+      loading.catch(() => {}); // a failed reload keeps the current list; the next call tries again
+      return Promise.resolve(cache.networks);
+    }
     return loading;
   }
 
@@ -102,6 +114,7 @@ export function createAssetRegistry(db: Db, options: { refreshMs?: number } = {}
         .orIgnore()
         .execute();
       cache = undefined;
+      generation += 1;
     },
     async upsertNetwork(n: AssetNetworkInput): Promise<void> {
       const values = networkRow(n);
@@ -115,6 +128,7 @@ export function createAssetRegistry(db: Db, options: { refreshMs?: number } = {}
         if (Number(updated.numUpdatedRows) === 0) await trx.insertInto('asset_networks').values(values).execute();
       });
       cache = undefined;
+      generation += 1;
     },
   };
 }

@@ -1,8 +1,9 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import type { FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance } from 'fastify';
 import { createConnection } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { registerHealthRoutes } from '../../src/api/routes/health.js';
 import { createApiServer } from '../../src/api/server.js';
 import { SCOPES } from '../../src/auth/api-keys.js';
 import { createMemoryCache } from '../../src/cache/memory-cache.js';
@@ -23,6 +24,7 @@ const dbKind = inject('db');
 const CHAIN_ID = 31337;
 const KEY_A = 'sk_intake_test_key_a_0123456789abcdef';
 const KEY_B = 'sk_intake_test_key_b_0123456789abcdef';
+const KEY_NO_ADMIN = 'sk_intake_test_key_c_0123456789abcdef';
 
 /**
  * The group-committed accept path (POST /v1/withdrawals) on a real database, without a chain: only
@@ -56,6 +58,7 @@ describe(`withdrawal intake (group commit) on ${dbKind}`, () => {
     });
     await services.apiKeys.ensure({ name: 'client-a', scopes: [...SCOPES], key: KEY_A });
     await services.apiKeys.ensure({ name: 'client-b', scopes: [...SCOPES], key: KEY_B });
+    await services.apiKeys.ensure({ name: 'client-c', scopes: ['withdrawals:write', 'withdrawals:read'], key: KEY_NO_ADMIN });
     apiKeyIds = { a: (await services.apiKeys.authenticate(KEY_A))!.id, b: (await services.apiKeys.authenticate(KEY_B))!.id };
     app = await createApiServer(services);
     await app.listen({ host: '127.0.0.1', port: 0 });
@@ -188,6 +191,28 @@ describe(`withdrawal intake (group commit) on ${dbKind}`, () => {
     // The unique index itself, not only the code, keeps one row per (API key, key).
     const row = (await rowsFor([key], apiKeyIds.a))[0]!;
     await expect(services.db.kysely.insertInto('withdrawals').values({ ...row, id: `wd_${randomUUID().slice(0, 20)}` }).execute()).rejects.toThrow();
+  });
+
+  it('anonymous /readyz says only ready or not; the checks and their errors need an admin key', async () => {
+    expect(await (await fetch(`${url}/readyz`)).json()).toEqual({ status: 'ready' });
+
+    const down = Fastify({ logger: false });
+    const secret = 'error: connect ECONNREFUSED 10.1.2.3:3306 (user sluice_prod)';
+    registerHealthRoutes(down, services, async () => ({ ready: false, checks: { database: secret, cache: 'ok' } }));
+    await down.listen({ host: '127.0.0.1', port: 0 });
+    try {
+      const base = `http://127.0.0.1:${(down.server.address() as { port: number }).port}`;
+      const anonymous = await fetch(`${base}/readyz`);
+      const text = await anonymous.text();
+      expect([anonymous.status, JSON.parse(text)]).toEqual([503, { status: 'not_ready' }]);
+      expect(text).not.toContain('10.1.2.3');
+      expect((await fetch(`${base}/readyz/details`)).status).toBe(401);
+      expect((await fetch(`${base}/readyz/details`, { headers: { authorization: `Bearer ${KEY_NO_ADMIN}` } })).status).toBe(403);
+      const details = await fetch(`${base}/readyz/details`, { headers: { authorization: `Bearer ${KEY_A}` } });
+      expect([details.status, await details.json()]).toEqual([503, { status: 'not_ready', checks: { database: secret, cache: 'ok' } }]);
+    } finally {
+      await down.close();
+    }
   });
 
   if (dbKind === 'sqlite') {

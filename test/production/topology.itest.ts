@@ -151,7 +151,7 @@ describe(`production topology (${dbKind})`, () => {
       const file = path.join(logDir, 'sluice.yaml');
       fs.writeFileSync(file, toYaml(config));
       await stack.oneShot(['config', 'apply', file]);
-      apiKey = JSON.parse(await stack.oneShot(['api-key', 'create', '--name', 'topology-test', '--scopes', 'withdrawals:write,withdrawals:read,ledger:write,ledger:read'])).key;
+      apiKey = JSON.parse(await stack.oneShot(['api-key', 'create', '--name', 'topology-test', '--scopes', 'withdrawals:write,withdrawals:read,ledger:write,ledger:read,admin'])).key;
       expect(apiKey).toBeTruthy();
 
       for (const name of Object.keys(ports)) stack.start(name, name.split('-')[0] as never, ports[name]!);
@@ -263,7 +263,7 @@ describe(`production topology (${dbKind})`, () => {
               const exit = await redis.stop('SIGTERM');
               console.log(`[chaos +${Date.now() - t0} ms] redis stopped (${exit.signal ?? exit.code})`);
               await sleep(1_000);
-              cacheDuringOutage = (await stack.readyz('api-0')).body.checks.cache ?? '';
+              cacheDuringOutage = (await stack.readyz('api-0', apiKey)).body.checks.cache ?? '';
               await sleep(4_000);
               await redis.start();
               console.log(`[chaos +${Date.now() - t0} ms] redis restarted on ${redis.port}`);
@@ -273,7 +273,7 @@ describe(`production topology (${dbKind})`, () => {
                 (['api-0', 'api-1'] as const).map(async (name) => {
                   const deadline = Date.now() + 60_000;
                   for (;;) {
-                    const r = await stack.readyz(name).catch(() => undefined);
+                    const r = await stack.readyz(name, apiKey).catch(() => undefined);
                     cacheAfterRestart[name] = r?.body.checks.cache ?? 'no answer';
                     if (cacheAfterRestart[name] === 'ok' || Date.now() > deadline) return;
                     await sleep(500);
@@ -458,7 +458,7 @@ describe(`production topology (${dbKind})`, () => {
       console.log(`api-0 cache check while redis was down: ${cacheDuringOutage}`);
       expect(cacheDuringOutage).not.toBe('ok');
       expect(cacheAfterRestart).toEqual({ 'api-0': 'ok', 'api-1': 'ok' });
-      for (const name of ['api-0', 'api-1']) expect((await stack.readyz(name)).body.checks.cache).toBe('ok');
+      for (const name of ['api-0', 'api-1']) expect((await stack.readyz(name, apiKey)).body.checks.cache).toBe('ok');
       if (oddAnswers.length) console.log(`answers other than 202 while submitting (retried with the same key):\n${oddAnswers.join('\n')}`);
       expect(oddAnswers, 'every POST answered 202 the first time, chaos or not').toEqual([]);
 

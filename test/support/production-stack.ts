@@ -144,8 +144,9 @@ export class ProductionStack {
     throw new Error(`${name} not ready within ${timeoutMs} ms (last: ${last}):\n${tail(proc.logFile)}`);
   }
 
-  async readyz(name: string): Promise<{ status: number; body: { status: string; checks: Record<string, string> } }> {
-    const res = await fetch(`${this.roles.get(name)!.url}/readyz`, { signal: AbortSignal.timeout(5_000) });
+  /** The role's readiness with every check: /readyz/details, which needs an API key with the admin scope. */
+  async readyz(name: string, adminKey: string): Promise<{ status: number; body: { status: string; checks: Record<string, string> } }> {
+    const res = await fetch(`${this.roles.get(name)!.url}/readyz/details`, { headers: { authorization: `Bearer ${adminKey}` }, signal: AbortSignal.timeout(5_000) });
     return { status: res.status, body: (await res.json()) as never };
   }
 
