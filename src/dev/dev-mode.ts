@@ -25,6 +25,7 @@ import { createServices, type Services } from '../runtime/services.js';
 import { startWorkers } from '../runtime/workers.js';
 import { createBlockPacer } from './block-pacer.js';
 import { ensureDemoAssets } from './demo-assets.js';
+import { pausedScopes } from '../settings/pause.js';
 import { loadDevSecrets } from './dev-credentials.js';
 import { ensureChainIdentity, ensureHotWallets } from './dev-wallet.js';
 
@@ -118,7 +119,7 @@ export async function startDev(
     const resumed = await reconciler.tick(0);
     if (resumed.requeued > 0) out(`Resuming ${resumed.requeued} in-flight withdrawal(s) from ${dataDir}.`);
 
-    const stateMetrics = createStateMetrics({ db, metrics: common.metrics, logger, chains: services.chains, assets: services.assets });
+    const stateMetrics = createStateMetrics({ db, metrics: common.metrics, logger, chains: services.chains, assets: services.assets, paused: () => pausedScopes(services.pauses) });
     const app = await createApiServer(services, { stateMetrics });
     await app.listen({ host: config.host, port: config.port });
     const address = app.server.address();

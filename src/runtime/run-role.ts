@@ -10,6 +10,7 @@ import { createPrettyDestination } from '../observability/pretty-logs.js';
 import { createStateMetrics } from '../observability/state-metrics.js';
 import { createReconciler } from '../reconciler/reconciler.js';
 import { createTracker } from '../tracker/tracker.js';
+import { pausedScopes } from '../settings/pause.js';
 import { openProductionServices } from './production-services.js';
 import { createReadiness } from './readiness.js';
 import { startWorkers, type WorkerRole } from './workers.js';
@@ -63,7 +64,7 @@ export async function startRole(role: RoleName, config: Config): Promise<Running
       server = Fastify({ logger: false, return503OnClosing: false });
       // The pipeline-state gauges come from one process only (counters would count twice): the tracker.
       const stateMetrics =
-        role === 'tracker' ? createStateMetrics({ db: services.db, metrics: common.metrics, logger: common.logger, chains: services.chains, assets: services.assets }) : undefined;
+        role === 'tracker' ? createStateMetrics({ db: services.db, metrics: common.metrics, logger: common.logger, chains: services.chains, assets: services.assets, paused: () => pausedScopes(services.pauses) }) : undefined;
       registerHealthRoutes(server, services, readiness, stateMetrics ? { stateMetrics } : {});
       await server.listen({ host: config.host, port: config.healthPort });
       // A worker loop that died would leave a live, ready-looking process doing nothing (a stalled

@@ -134,3 +134,16 @@ export async function waitIfPaused(
   }
   return true;
 }
+
+/**
+ * What is paused, as the `sluice_paused{scope}` gauge names it: `global`, a chain id, or
+ * `ASSET@chainId` for one asset-network (a handful of values: operators pause few things).
+ */
+export async function pausedScopes(pauses: Pauses): Promise<Array<{ scope: string; since: number }>> {
+  const state = await pauses.read();
+  const scopes: Array<{ scope: string; since: number }> = [];
+  if (state.global.paused) scopes.push({ scope: 'global', since: state.global.at ?? Date.now() });
+  for (const [chainId, p] of state.chains) scopes.push({ scope: String(chainId), since: p.at });
+  for (const p of state.networks.values()) scopes.push({ scope: `${p.asset}@${p.chainId}`, since: p.at });
+  return scopes;
+}

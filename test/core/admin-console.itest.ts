@@ -381,6 +381,9 @@ describe(`operator console Admin API on ${dbKind}`, () => {
       expect((await k().selectFrom('withdrawals').select('nonce').where('id', '=', id).executeTakeFirstOrThrow()).nonce).toBeNull();
       const overview = (await asConsole(stack, logins.viewer, 'GET', '/admin/api/stats/overview')).body;
       expect(overview.paused.global || overview.paused.chains.length > 0 || overview.paused.networks.length > 0).toBe(true);
+      // The alert `SluicePausedLong` reads this gauge.
+      const label = scope.scope === 'global' ? 'global' : scope.scope === 'chain' ? String(stack.chainId) : `ETH@${stack.chainId}`;
+      expect((await stack.request('GET', '/metrics')).body).toMatch(new RegExp(`^sluice_paused\\{scope="${label}"\\} 1$`, 'm'));
 
       const off = await pause({ ...scope, paused: false, reason: 'resolved' });
       expect(off.body.networks.find((n: { asset: string }) => n.asset === 'ETH')).toMatchObject({ paused: false });
