@@ -152,8 +152,11 @@ export function createWithdrawalIntake(options: WithdrawalIntakeOptions) {
         const earlier = inFlight.get(key);
         if (!earlier) break;
         const first = await earlier.catch(() => undefined);
-        // The first one failed: this request gets its own try (below, or behind another retry).
-        if (!first) continue;
+        if (!first) {
+          // The first one failed: this request gets its own try (below, or behind another retry).
+          if (inFlight.get(key) === earlier) inFlight.delete(key);
+          continue;
+        }
         if (first.row.request_hash !== input.requestHash) throw new IdempotencyKeyReusedError();
         return { row: first.row, response: first.response, replayed: true };
       }
