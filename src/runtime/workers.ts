@@ -1,9 +1,13 @@
+import { createChainSettingsRefresh } from '../chain/chain-settings.js';
 import { createErrorHandler } from '../dlq/error-handler.js';
 import { createReconciler } from '../reconciler/reconciler.js';
 import { createSender } from '../sender/sender.js';
 import { createSigner } from '../signer/signer.js';
 import { createTracker } from '../tracker/tracker.js';
 import type { Services } from './services.js';
+
+/** How soon a chain setting edited in the console reaches running workers. */
+const CHAIN_SETTINGS_REFRESH_MS = 5_000;
 
 export type WorkerRole = 'signer' | 'sender' | 'tracker' | 'reconciler' | 'error-handler';
 
@@ -32,5 +36,7 @@ export function startWorkers(services: Services, roles: WorkerRole[], options: {
         throw err;
       }),
   );
-  return { done: Promise.allSettled(running) };
+  // Every worker reads its chain's confirmations, fee cap and in-flight limit live from the chains table.
+  const settings = createChainSettingsRefresh({ db, chains: services.chains, logger: common.logger, intervalMs: CHAIN_SETTINGS_REFRESH_MS, signal: common.signal }).run();
+  return { done: Promise.allSettled([...running, settings]) };
 }

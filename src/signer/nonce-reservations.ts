@@ -54,12 +54,13 @@ export function createNonceReservations(deps: {
 }) {
   const { db, ledger, assets, wallets, chain } = deps;
   const chainId = chain.chain.chainId;
-  const limit = chain.chain.maxPendingPerWallet;
+  // Read at use: an operator may change it while Sluice runs (chain-settings.ts).
+  const limit = () => chain.chain.maxPendingPerWallet;
 
   async function plan(requests: ReserveRequest[], fees: FeePair, networks: AssetNetwork[]) {
     const lanes = await wallets.forChain(chainId);
     const loads = await Promise.all(lanes.map((l) => laneLoad(db.kysely, { networks, chainId, wallet: getAddress(l.address), maxFeePerGas: fees.maxFeePerGas })));
-    const open = lanes.map((lane, i) => ({ lane, load: loads[i]! })).filter((l) => l.load.pending < limit);
+    const open = lanes.map((lane, i) => ({ lane, load: loads[i]! })).filter((l) => l.load.pending < limit());
     const tokens = requests.filter((r) => r.network.kind === 'erc20').map((r) => r.network.contract!);
     const balances = await Promise.all(open.map((l) => walletBalances(chain, getAddress(l.lane.address), tokens)));
     const byWallet = new Map<string, { lane: Wallet; balances: WalletBalances; items: ReserveRequest[] }>();
@@ -71,7 +72,7 @@ export function createNonceReservations(deps: {
       }
       const payout = payoutOf(request, fees);
       // Fewest in flight first; the first that can cover it takes it.
-      const order = open.map((l, i) => ({ ...l, balances: balances[i]! })).filter((l) => l.load.pending < limit).sort((a, b) => a.load.pending - b.load.pending);
+      const order = open.map((l, i) => ({ ...l, balances: balances[i]! })).filter((l) => l.load.pending < limit()).sort((a, b) => a.load.pending - b.load.pending);
       if (order.length === 0) {
         outcome.set(request, { kind: 'busy' });
         continue;
@@ -138,7 +139,7 @@ export function createNonceReservations(deps: {
           results.set(request, { kind: 'skipped' });
           continue;
         }
-        if (load.pending >= limit) {
+        if (load.pending >= limit()) {
           results.set(request, { kind: 'busy' });
           continue;
         }

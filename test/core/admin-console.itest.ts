@@ -407,6 +407,11 @@ describe(`operator console Admin API on ${dbKind}`, () => {
     expect({ status: bad.status, code: bad.body.code }).toEqual({ status: 400, code: 'invalid_limits' });
     const chain = await asConsole(stack, logins.admin, 'PATCH', `/admin/api/settings/chains/${stack.chainId}`, { body: { confirmations: 3, reason: 'safer' } });
     expect(chain.body.chains.find((c: { chainId: number }) => c.chainId === stack.chainId)).toMatchObject({ confirmations: 3, maxFeePerGasGwei: '500' });
+    // Running workers take it without a restart: the next withdrawal completes only at 3 confirmations.
+    await waitFor('the workers to read 3 confirmations', async () => (stack.services.chains.get(stack.chainId)!.chain.confirmations === 3 ? true : undefined), 15_000, 100);
+    const deeper = await withdraw(userId);
+    await waitStatus(deeper, 'COMPLETED');
+    expect((await wd(deeper)).confirmations).toBeGreaterThanOrEqual(3);
     expect((await asConsole(stack, logins.admin, 'PATCH', '/admin/api/settings/chains/424242', { body: { confirmations: 3, reason: 'x' } })).status).toBe(404);
     await asConsole(stack, logins.admin, 'PATCH', `/admin/api/settings/networks/ETH/${stack.chainId}`, { body: { minAmount: '0.001', reason: 'back' } });
   });
@@ -445,7 +450,7 @@ describe(`operator console Admin API on ${dbKind}`, () => {
     const traversal = await fetch(`${stack.url}/admin/..%2f..%2fpackage.json`);
     expect(await traversal.text()).not.toContain('"dependencies"');
     const ready = await fetch(`${stack.url}/readyz`);
-    expect(Object.values(((await ready.json()) as any).checks).every((v) => typeof v === 'string' && !String(v).includes(':') || String(v).startsWith('degraded'))).toBe(true);
+    expect(await ready.json()).toEqual({ status: 'ready' }); // anonymous: ready or not, no dependency text
   });
 
   it('locks a username out after 5 failures with 429 and Retry-After, even for the right password', async () => {

@@ -157,7 +157,7 @@ export function SettingsPage() {
       {editChain && (
         <EditDialog
           title={`Edit chain ${editChain.name}`}
-          note="Chain settings take effect when the roles restart."
+          note="Running workers apply chain settings within 5 seconds."
           fields={[
             { key: 'confirmations', label: 'Required confirmations', value: String(editChain.confirmations), numeric: true },
             { key: 'maxFeePerGasGwei', label: 'Fee cap (max fee per gas, gwei)', value: editChain.maxFeePerGasGwei },
