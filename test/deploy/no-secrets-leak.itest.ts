@@ -20,7 +20,8 @@ const REVERTING_RECIPIENT = '0x00000000000000000000000000000000000bad02' as Addr
  * Secrets never leave through logs or HTTP: `sluice dev` with known secrets runs withdrawals that
  * complete, one that is dead-lettered and retried by an operator, failed logins and bad requests,
  * at debug level in JSON; every log line and every HTTP response (bodies and headers) is scanned
- * for the API key, the keystore password, the admin password and the hot wallet's private key.
+ * for the API key, the keystore password, the admin password, a console session cookie and the hot
+ * wallet's private key.
  * The dev banner prints the API key and admin login on purpose (it is the developer's own
  * terminal); it is the only place they may appear.
  */
@@ -111,12 +112,25 @@ describe('no secret in any log line or HTTP response', () => {
     expect((await call('POST', '/v1/withdrawals', { body: { userId: 'dave', asset: 'ETH', chainId, toAddress: '0x1', amount: '1' }, headers: { 'idempotency-key': 'y' } })).status).toBe(400);
     for (const route of ['/v1/users/dave/balances', '/v1/assets', '/metrics', '/healthz', '/readyz', '/docs/json', '/no-such-route']) await call('GET', route);
 
+    // A console session: its cookie is a bearer secret too. Only the login's own Set-Cookie may carry it
+    // (that answer is not recorded); the session is then used and ended like an operator would.
+    const login = await fetch(`${url}/admin/api/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'admin', password: SECRETS.adminPassword }) });
+    expect(login.status).toBe(200);
+    const sessionCookie = /sluice_session=([^;]+)/.exec(login.headers.get('set-cookie') ?? '')?.[1];
+    expect(sessionCookie).toBeTruthy();
+    const { csrfToken } = (await login.json()) as { csrfToken: string };
+    const cookie = { cookie: `sluice_session=${sessionCookie}` };
+    expect((await call('GET', '/admin/api/session', { key: '', headers: cookie })).status).toBe(200);
+    expect((await call('GET', '/admin/api/stats/overview', { key: '', headers: cookie })).status).toBe(200);
+    expect((await call('POST', '/admin/api/session', { key: '', body: { username: 'admin', password: 'wrong-password-1234' } })).status).toBe(401);
+    expect((await call('DELETE', '/admin/api/session', { key: '', headers: { ...cookie, 'x-csrf-token': csrfToken } })).status).toBe(204);
+
     // What must not appear anywhere: the secrets, and the hot wallet's private key (with and without 0x).
     const keystoreDir = path.join(dir, 'data', 'keystore');
     const keyFiles = fs.readdirSync(keystoreDir).filter((f) => f.endsWith('.json'));
     expect(keyFiles.length).toBeGreaterThan(0);
     const privateKeys = keyFiles.map((f) => decryptKey(JSON.parse(fs.readFileSync(path.join(keystoreDir, f), 'utf8')) as KeystoreV3, SECRETS.keystorePassword));
-    const needles = [...Object.values(SECRETS), ...privateKeys, ...privateKeys.map((k) => k.slice(2))];
+    const needles = [...Object.values(SECRETS), sessionCookie!, ...privateKeys, ...privateKeys.map((k) => k.slice(2))];
 
     const output = sluice.output();
     expect(output).toContain(SECRETS.apiKey); // the banner shows it: the scan below would see a leak
