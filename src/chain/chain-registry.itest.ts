@@ -52,7 +52,7 @@ for (const kind of ['sqlite', 'mysql'] as const) {
       const huge = 2n ** 200n + 1n;
       await upsertChain(db, { ...devnet, maxFeePerGas: huge });
       expect(await loadChainConfigs(db, policy)).toEqual([
-        { chainId: 31337, name: 'Anvil Devnet', rpc: devnet.rpc, confirmations: 2, maxFeePerGas: huge, defaultPriorityFee: 1_000_000_000n, policy },
+        { chainId: 31337, name: 'Anvil Devnet', rpc: devnet.rpc, confirmations: 2, maxFeePerGas: huge, defaultPriorityFee: 1_000_000_000n, maxPendingPerWallet: 16, policy },
       ]);
     });
 
