@@ -12,6 +12,8 @@ Options:
   --only LIST        comma-separated subset of: ${SCENARIOS.join(', ')}
                      (memory reports the peak RSS sampled during the other scenarios)
   --out DIR          where the .md and .json go (default bench/results)
+  --cpu-prof DIR     write a V8 CPU profile of every child process (the roles
+                     under test, load generators) into DIR (.cpuprofile files)
   --keep             keep the scratch directory (databases, child logs) even when every section ran
   --help             this text
 `;
@@ -25,7 +27,7 @@ export type Profile = {
   history: { rows: number; probeSeconds: number; probeRate: number; ticks: number };
 };
 
-export type Options = { profile: Profile; only: ScenarioName[]; outDir: string; keep: boolean };
+export type Options = { profile: Profile; only: ScenarioName[]; outDir: string; keep: boolean; cpuProfDir?: string };
 
 const DEFAULT: Profile = {
   quick: false,
@@ -48,6 +50,7 @@ export function parseArgs(argv: string[]): Options | { help: true } {
   let only: ScenarioName[] = [...SCENARIOS];
   let outDir = 'bench/results';
   let keep = false;
+  let cpuProfDir: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const value = () => {
@@ -59,6 +62,7 @@ export function parseArgs(argv: string[]): Options | { help: true } {
     else if (arg === '--quick') quick = true;
     else if (arg === '--keep') keep = true;
     else if (arg === '--out') outDir = value();
+    else if (arg === '--cpu-prof') cpuProfDir = value();
     else if (arg === '--only') {
       const names = value().split(',').map((s) => s.trim()).filter(Boolean);
       const unknown = names.filter((n) => !(SCENARIOS as readonly string[]).includes(n));
@@ -66,5 +70,5 @@ export function parseArgs(argv: string[]): Options | { help: true } {
       only = names as ScenarioName[];
     } else throw new Error(`unknown option ${arg}`);
   }
-  return { profile: quick ? QUICK : DEFAULT, only, outDir, keep };
+  return { profile: quick ? QUICK : DEFAULT, only, outDir, keep, ...(cpuProfDir ? { cpuProfDir } : {}) };
 }

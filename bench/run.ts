@@ -38,6 +38,9 @@ try {
   process.exit(2);
 }
 
+// Read by bench/lib/child.ts when it spawns each child.
+if (options.cpuProfDir) process.env.BENCH_CPU_PROF_DIR = path.resolve(options.cpuProfDir);
+
 const startedAt = new Date();
 const machine = machineInfo();
 const progress = createProgress();

@@ -15,6 +15,12 @@ export type BenchChild<M> = {
   tail(): string;
 };
 
+/** `npm run bench -- --cpu-prof DIR` profiles every child (servers, signer, load generators). */
+function profileArgs(): string[] {
+  const dir = process.env.BENCH_CPU_PROF_DIR;
+  return dir ? ['--cpu-prof', '--cpu-prof-dir', dir] : [];
+}
+
 /**
  * Runs a bench TypeScript file (via tsx) or a built JS file as a separate OS process: the load
  * generator must never share the event loop of the server it measures. It talks back over IPC;
@@ -27,7 +33,7 @@ export function spawnBenchChild<M = unknown>(
 ): BenchChild<M> {
   fs.mkdirSync(path.dirname(options.logFile), { recursive: true });
   const log = fs.openSync(options.logFile, 'a');
-  const nodeArgs = options.tsx === false ? [] : ['--import', 'tsx'];
+  const nodeArgs = [...(options.tsx === false ? [] : ['--import', 'tsx']), ...profileArgs()];
   // The child's SLUICE_* settings are exactly what the scenario gives it, never the caller's shell.
   const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('SLUICE_')));
   const child = spawn(process.execPath, [...nodeArgs, path.resolve(ROOT, script), ...args], {
@@ -82,6 +88,9 @@ export function spawnBenchChild<M = unknown>(
       });
     },
     async stop(graceMs = 15_000) {
+      if (gone) return;
+      // A profile is written only on a normal exit: a child that is about to exit gets the chance.
+      if (process.env.BENCH_CPU_PROF_DIR) await Promise.race([exited, new Promise((r) => setTimeout(r, 5_000))]);
       if (gone) return;
       child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);

@@ -311,6 +311,28 @@ describe('chain rpc against anvil', () => {
     });
   });
 
+  it('code(): concurrent calls share one JSON-RPC batch, and each caller gets its own address\'s code', async () => {
+    const proxy = await startRpcProxy(anvil.rpcUrl);
+    const rpc = createChainRpc(config([proxy.url]), logger);
+    try {
+      const contract = privateKeyToAccount(generatePrivateKey()).address;
+      const runtime = '0x6080604052600080fd';
+      await createPublicClient({ transport: http(anvil.rpcUrl) }).request({ method: 'anvil_setCode' as never, params: [contract, runtime] as never });
+      await rpc.blockNumber(); // heads known, so the reads below need no head round
+      proxy.resetCounts();
+      const plain = Array.from({ length: 20 }, () => privateKeyToAccount(generatePrivateKey()).address);
+      const codes = await Promise.all([...plain, contract].map((a) => rpc.code(a)));
+      expect(codes.slice(0, 20).every((c) => c === '0x')).toBe(true);
+      expect(codes[20]).toBe(runtime);
+      expect(proxy.counts.eth_getCode).toBe(21);
+      // Head polls (eth_blockNumber) go one per exchange; every getCode rode in a single one.
+      expect(proxy.httpRequests - (proxy.counts.eth_blockNumber ?? 0)).toBe(1);
+    } finally {
+      rpc.close();
+      await proxy.close();
+    }
+  });
+
   it('the proxy handles JSON-RPC batches (viem batch transport), counting each method, in stale mode too', async () => {
     const proxy = await startRpcProxy(anvil.rpcUrl);
     try {

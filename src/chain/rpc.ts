@@ -1,4 +1,5 @@
 import {
+  type Address,
   BaseError,
   createPublicClient,
   type Hash,
@@ -12,6 +13,7 @@ import {
   toHex,
 } from 'viem';
 import type { Cache } from '../cache/types.js';
+import { createMicroBatcher } from '../util/micro-batch.js';
 import type { Logger } from '../observability/logger.js';
 import { type CircuitOptions, EndpointHealth, type EndpointState, type Permit, bestHead, lagBlocks, rankForReads, sharedHealthKey } from './endpoint-health.js';
 import { AlreadyKnownError, type ChainError, NodeTimeoutError, NodeUnavailableError } from './errors.js';
@@ -51,6 +53,9 @@ export type ChainRpcOptions = {
   cache?: Cache;
 };
 
+/** Most addresses one `code()` batch asks for in one HTTP exchange. */
+const CODE_BATCH = 256;
+
 const DEFAULTS = { headPollMs: 1_000, headFreshMs: 0, headGraceMs: 200, idleMs: 30_000 };
 
 type Endpoint = {
@@ -58,6 +63,8 @@ type Endpoint = {
   redacted: string;
   weight: number;
   client: PublicClient;
+  /** Same endpoint, JSON-RPC batching on: only for `code()`, whose calls come in bursts. */
+  batchClient: PublicClient;
   health: EndpointHealth;
   /** The head poll in flight, so a hanging endpoint is never polled twice at once. */
   polling: Promise<void> | undefined;
@@ -88,6 +95,8 @@ export function createChainRpc(chain: ChainConfig, logger: Logger, options: Chai
     // No batching: one call is one HTTP exchange, so one failed exchange is one failure sample.
     // viem aborts the fetch (AbortController) when `timeout` passes, body read included.
     client: createPublicClient({ transport: http(url, { timeout: rpcTimeoutMs, retryCount: 0, batch: false }) }),
+    // Calls made in the same tick share one HTTP exchange; `code()` issues them together.
+    batchClient: createPublicClient({ transport: http(url, { timeout: rpcTimeoutMs, retryCount: 0, batch: { batchSize: CODE_BATCH, wait: 0 } }) }),
     health: new EndpointHealth(circuit, Date.now, options.cache && { cache: options.cache, key: sharedHealthKey(chain.chainId, url) }),
     polling: undefined,
     lastError: undefined,
@@ -145,9 +154,9 @@ export function createChainRpc(chain: ChainConfig, logger: Logger, options: Chai
     return Promise.race([p, deadline]).finally(() => clearTimeout(timer));
   }
 
-  async function attempt<T>(e: Endpoint, permit: Permit, fn: (client: PublicClient) => Promise<T>): Promise<T> {
+  async function attempt<T>(e: Endpoint, permit: Permit, fn: (client: PublicClient, endpoint: Endpoint) => Promise<T>): Promise<T> {
     try {
-      const result = await withDeadline(fn(e.client));
+      const result = await withDeadline(fn(e.client, e));
       e.health.succeed(permit);
       return result;
     } catch (raw) {
@@ -261,7 +270,7 @@ export function createChainRpc(chain: ChainConfig, logger: Logger, options: Chai
    * unreachable, 5xx, rate-limited, timed out, lagging), on the next. A node's verdict (any other
    * ChainError) is thrown at once, not asked elsewhere.
    */
-  async function read<T>(fn: (client: PublicClient) => Promise<T>): Promise<T> {
+  async function read<T>(fn: (client: PublicClient, endpoint: Endpoint) => Promise<T>): Promise<T> {
     await ready(staleMs);
     let last: AnyChainError | undefined;
     for (const e of rankForReads(endpoints, maxHeadLagBlocks)) {
@@ -350,12 +359,27 @@ export function createChainRpc(chain: ChainConfig, logger: Logger, options: Chai
     });
   }
 
+  /**
+   * Account code, many addresses per HTTP exchange: concurrent callers (the signer checks every
+   * native payout's recipient) are gathered into one JSON-RPC batch on one endpoint, with the same
+   * failover as `read` (a failed exchange is one failure sample of that endpoint).
+   */
+  const codes = createMicroBatcher<Address, Hex>({
+    maxSize: CODE_BATCH,
+    concurrency: 4,
+    run: (addresses) =>
+      read((_, e) => Promise.all(addresses.map(async (address) => (await e.batchClient.getCode({ address })) ?? '0x'))),
+  });
+
   // ---- the client ---------------------------------------------------------------------------
 
   return {
     chain,
-    read,
+    read: <T>(fn: (client: PublicClient) => Promise<T>): Promise<T> => read((c) => fn(c)),
     broadcast,
+
+    /** The code at `address` ('0x' for none); concurrent calls share JSON-RPC batches. */
+    code: (address: Address): Promise<Hex> => codes.submit(address),
 
     async suggestFees(): Promise<FeeSuggestion> {
       return read(async (c) => {

@@ -15,8 +15,8 @@ export async function recipientGas(
   chain: ChainRpc,
   input: { wallet: Address; to: Address; value: bigint; defaultGas: bigint },
 ): Promise<{ gasLimit: bigint | undefined } | { problem: WithdrawalProblem }> {
-  const code = await chain.read((c) => c.getCode({ address: input.to }));
-  if (!code || code === '0x') return { gasLimit: undefined };
+  const code = await chain.code(input.to);
+  if (code === '0x') return { gasLimit: undefined };
   let estimate: bigint;
   try {
     estimate = await chain.read((c) => c.estimateGas({ account: input.wallet, to: input.to, value: input.value }));

@@ -1,10 +1,11 @@
 import type { Address, Hash, Hex, TransactionReceipt } from 'viem';
+import type { Kysely } from 'kysely';
 import type { AssetRegistry } from '../assets/registry.js';
 import type { ChainRpc } from '../chain/rpc.js';
 import type { Common } from '../common.js';
 import { isRetryable } from '../errors/base.js';
 import type { Db } from '../db/connect.js';
-import type { WithdrawalStatus } from '../db/schema.js';
+import type { Database, WithdrawalStatus } from '../db/schema.js';
 import { withTransaction } from '../db/transaction.js';
 import { byBalanceRow } from '../util/lock-order.js';
 import { batchConcurrency, createMicroBatcher } from '../util/micro-batch.js';
@@ -379,14 +380,9 @@ export function createTracker(deps: TrackerDeps) {
     common.metrics.chainHead.set({ chain_id: String(chain.chain.chainId) }, Number(head));
     // Every hot wallet is a lane, idle or not (an idle one can still lose settled txs to a reorg).
     const [inflight, registered] = await Promise.all([
-      db.kysely
-        .selectFrom('withdrawals')
-        .select('wallet')
-        .distinct()
-        .where('chain_id', '=', chain.chain.chainId)
-        .where('status', 'in', ['SIGNED', 'BROADCAST', 'CONFIRMING'])
-        .where('wallet', 'is not', null)
-        .execute(),
+      inFlightWallets(db.kysely)
+        .execute()
+        .then((rows) => rows.filter((r) => Number(r.chain_id) === chain.chain.chainId)),
       db.kysely.selectFrom('wallets').select(['address', 'next_nonce']).where('chain_id', '=', chain.chain.chainId).execute(),
     ]);
     const nextNonce = new Map(registered.map((r) => [r.address, Number(r.next_nonce)]));
@@ -449,4 +445,18 @@ export function createTracker(deps: TrackerDeps) {
       }
     },
   };
+}
+
+/**
+ * Every (chain, wallet) with a tx in flight. Asked by status alone, not by chain: a chain_id
+ * condition lets the planner take the (chain_id, wallet, …) index and walk the chain's whole
+ * history (100 ms a tick at 1M settled rows); by status it reads only what is in flight.
+ */
+export function inFlightWallets(kysely: Kysely<Database>) {
+  return kysely
+    .selectFrom('withdrawals')
+    .select(['chain_id', 'wallet'])
+    .distinct()
+    .where('status', 'in', ['SIGNED', 'BROADCAST', 'CONFIRMING'])
+    .where('wallet', 'is not', null);
 }

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase, type Db } from '../../src/db/connect.js';
 import { migrateToLatest } from '../../src/db/migrate.js';
 import { ACTIVE_STATUSES, createTxStats, RANGES, statsQueries } from '../../src/stats/tx-stats.js';
+import { inFlightWallets } from '../../src/tracker/tracker.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 
 const ROWS = 1_000_000;
@@ -15,7 +16,7 @@ type PlanRow = { table: string; type: string; key: string | null; rows: number; 
  * per request is an index range or lookup (no full scan of withdrawals or events), shown by the
  * plans this prints; the answers agree with plain counts.
  */
-describe('TX Status API query plans on 1M withdrawals (MariaDB)', () => {
+describe('TX Status API and tracker query plans on 1M withdrawals (MariaDB)', () => {
   let database: TestDatabase;
   let db: Db;
   let conn: Awaited<ReturnType<typeof createConnection>>;
@@ -84,6 +85,8 @@ describe('TX Status API query plans on 1M withdrawals (MariaDB)', () => {
       ['completed per bucket (24h)', q.settledPerBucket(['COMPLETED'], now - day.spanMs, day.bucketMs), 100_000],
       ['failed per bucket (24h)', q.settledPerBucket(['REJECTED', 'FAILED', 'CANCELLED'], now - day.spanMs, day.bucketMs), 100_000],
       ['stage latency (24h, COMPLETED)', q.stageTimes('COMPLETED', now - day.spanMs), 100_000],
+      // Not the TX Status API, but the same rule: the tracker's tick must not grow with history.
+      ['tracker: wallets with txs in flight', inFlightWallets(db.kysely), 5_000],
     ];
     for (const [name, query, maxRows] of plans) {
       const plan = await explain(name, query);
