@@ -12,6 +12,12 @@ import { runLoad } from '../load/run-load.js';
 const BLOCK_TIME_SECONDS = 1;
 const CONFIRMATIONS = 2;
 const NATIVE_TRANSFER_GAS = 21_000;
+/**
+ * Per-wallet in-flight limit for this chain. anvil has no per-sender pool limit (geth guarantees
+ * 16 executable per sender and takes more while its global pool has room); at the offered rate a
+ * tx is in flight for about two blocks, so the pool must hold rate × 2 s, here across the wallets.
+ */
+const MAX_PENDING_PER_WALLET = 256;
 const TERMINAL = ['COMPLETED', 'REJECTED', 'FAILED', 'CANCELLED'];
 
 /**
@@ -41,7 +47,7 @@ export async function runE2eScenario(ctx: ScenarioContext): Promise<Omit<Section
       rpcUrl: anvil.rpcUrl,
       hotWallets: p.wallets,
       logFile: path.join(ctx.workDir, 'e2e-dev.log'),
-      env: { SLUICE_ANVIL_BLOCK_TIME: String(BLOCK_TIME_SECONDS), SLUICE_DEVNET_CONFIRMATIONS: String(CONFIRMATIONS) },
+      env: { SLUICE_ANVIL_BLOCK_TIME: String(BLOCK_TIME_SECONDS), SLUICE_DEVNET_CONFIRMATIONS: String(CONFIRMATIONS), SLUICE_DEVNET_MAX_PENDING_PER_WALLET: String(MAX_PENDING_PER_WALLET) },
     });
     const stopRss = ctx.rss.track('sluice dev (all roles)', name, dev.child.pid);
     const db = openDatabase(database.url);
@@ -149,7 +155,7 @@ export async function runE2eScenario(ctx: ScenarioContext): Promise<Omit<Section
       },
     ];
     const notes = [
-      `${p.withdrawals.toLocaleString('en-US')} ETH withdrawals from ${p.users} credited users posted by autocannon (separate process) at ${rate}/s; ${p.wallets} hot wallets (SLUICE_DEV_HOT_WALLETS); posting took ${round(submitSeconds)} s, settling ${round(drainSeconds)} s more (cap ${p.drainCapSeconds} s).`,
+      `${p.withdrawals.toLocaleString('en-US')} ETH withdrawals from ${p.users} credited users posted by autocannon (separate process) at ${rate}/s; ${p.wallets} hot wallets (SLUICE_DEV_HOT_WALLETS) of at most ${MAX_PENDING_PER_WALLET} txs in flight each (SLUICE_DEVNET_MAX_PENDING_PER_WALLET; anvil has no per-sender pool limit, and with the dev default of 64 the pool, ${p.wallets} × 64 txs over ~3.5 s in flight, caps payouts near 150/s); posting took ${round(submitSeconds)} s, settling ${round(drainSeconds)} s more (cap ${p.drainCapSeconds} s).`,
       'Times come from the database after the run: withdrawals.created_at (request stored), the first tx_attempts.broadcast_at (a node accepted the tx), the COMPLETED withdrawal_events row.',
       'A withdrawal not broadcast / not completed by the end of the run counts as slower than every finished one; a percentile it falls into is reported as — (not reached).',
     ];

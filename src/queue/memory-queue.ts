@@ -22,7 +22,10 @@ export function createMemoryQueue<T>(
   const duplicateRate = options.duplicateRate ?? 0;
   const visibilityMs = options.visibilityMs ?? 30_000;
   const dedupWindowMs = options.dedupWindowMs ?? 5 * 60_000;
-  const entries: Entry<T>[] = [];
+  // Insertion order is queue order; ack and retry find their entry by id, not by a scan.
+  const entries = new Map<string, Entry<T>>();
+  /** Entries handed out and not acked or retried, by group: what makes a FIFO group busy. */
+  const inFlightByGroup = new Map<string, Set<Entry<T>>>();
   const dedup = new Map<string, number>();
   const waiters = new Set<() => void>();
 
@@ -31,34 +34,69 @@ export function createMemoryQueue<T>(
     waiters.clear();
   };
 
+  function setInFlight(e: Entry<T>, inFlight: boolean): void {
+    e.inFlight = inFlight;
+    if (!e.groupId) return;
+    let set = inFlightByGroup.get(e.groupId);
+    if (inFlight) {
+      if (!set) inFlightByGroup.set(e.groupId, (set = new Set()));
+      set.add(e);
+    } else if (set) {
+      set.delete(e);
+      if (set.size === 0) inFlightByGroup.delete(e.groupId);
+    }
+  }
+
+  /** A group with a delivery out and still hidden waits for its ack, retry or timeout. */
+  function groupBusy(groupId: string, now: number): boolean {
+    const set = inFlightByGroup.get(groupId);
+    if (!set) return false;
+    for (const e of set) if (e.visibleAt > now) return true;
+    return false;
+  }
+
+  /**
+   * As SQS FIFO: a receive returns as many messages of a free group as it can, in order; the
+   * group then stays closed to other receives until those are acked, retried or time out.
+   */
   function take(max: number): QueueMessage<T>[] {
     const now = Date.now();
-    const busyGroups = new Set<string>();
-    for (const e of entries) if (e.inFlight && e.visibleAt > now && e.groupId) busyGroups.add(e.groupId);
+    const blocked = new Set<string>();
+    const openedNow = new Set<string>();
     const out: QueueMessage<T>[] = [];
-    for (const e of entries) {
+    for (const e of entries.values()) {
       if (out.length >= max) break;
-      if (e.visibleAt > now) {
-        // A group's head that is not visible yet blocks the rest of the group, as in SQS FIFO.
-        if (e.groupId) busyGroups.add(e.groupId);
+      const g = e.groupId;
+      if (g && (blocked.has(g) || (!openedNow.has(g) && groupBusy(g, now)))) {
+        blocked.add(g);
         continue;
       }
-      if (e.groupId && busyGroups.has(e.groupId)) continue;
-      e.inFlight = true;
+      if (e.visibleAt > now) {
+        // A group's message that is not visible yet blocks the rest of the group.
+        if (g) blocked.add(g);
+        continue;
+      }
+      setInFlight(e, true);
       e.visibleAt = now + visibilityMs;
       e.receiveCount += 1;
       e.receipt = randomUUID();
-      if (e.groupId) busyGroups.add(e.groupId);
-      out.push({ id: e.id, receipt: e.receipt, body: e.body, receiveCount: e.receiveCount, ...(e.groupId ? { groupId: e.groupId } : {}) });
+      if (g) openedNow.add(g);
+      out.push({ id: e.id, receipt: e.receipt, body: e.body, receiveCount: e.receiveCount, ...(g ? { groupId: g } : {}) });
     }
     return out;
+  }
+
+  /** The current delivery of `message`, if it still is current (not acked, not handed out again). */
+  function current(message: QueueMessage<T>): Entry<T> | undefined {
+    const e = entries.get(message.id);
+    return e && e.receipt === message.receipt ? e : undefined;
   }
 
   function nextVisibleIn(): number {
     const now = Date.now();
     let min = Infinity;
     // Only entries that become visible later; visible ones stuck behind a group head wait for an ack.
-    for (const e of entries) if (e.visibleAt > now) min = Math.min(min, e.visibleAt - now);
+    for (const e of entries.values()) if (e.visibleAt > now) min = Math.min(min, e.visibleAt - now);
     return min;
   }
 
@@ -72,8 +110,9 @@ export function createMemoryQueue<T>(
     // Test-only fault: SQS may deliver a message twice; consumers must not care.
     const copies = duplicateRate > 0 && Math.random() < duplicateRate ? 2 : 1;
     for (let i = 0; i < copies; i++) {
-      entries.push({
-        id: randomUUID(),
+      const id = randomUUID();
+      entries.set(id, {
+        id,
         body,
         groupId: opts.groupId,
         visibleAt: now + (opts.delayMs ?? 0) + i * 50,
@@ -121,15 +160,18 @@ export function createMemoryQueue<T>(
     },
 
     async ack(message: QueueMessage<T>): Promise<void> {
-      const i = entries.findIndex((e) => e.id === message.id && e.receipt === message.receipt);
-      if (i >= 0) entries.splice(i, 1);
+      const e = current(message);
+      if (e) {
+        setInFlight(e, false);
+        entries.delete(e.id);
+      }
       wake();
     },
 
     async retry(message: QueueMessage<T>, delayMs: number): Promise<void> {
-      const e = entries.find((x) => x.id === message.id && x.receipt === message.receipt);
+      const e = current(message);
       if (e) {
-        e.inFlight = false;
+        setInFlight(e, false);
         e.visibleAt = Date.now() + delayMs;
       }
       wake();
@@ -137,12 +179,12 @@ export function createMemoryQueue<T>(
 
     async extendVisibility(message: QueueMessage<T>, ms: number): Promise<void> {
       // Only the current, unfinished delivery: a retried or acked one must not be hidden again.
-      const e = entries.find((x) => x.id === message.id && x.receipt === message.receipt);
+      const e = current(message);
       if (e?.inFlight) e.visibleAt = Date.now() + ms;
     },
 
     async depth(): Promise<number> {
-      return entries.length;
+      return entries.size;
     },
   };
 }
