@@ -33,7 +33,7 @@ const DEFAULT: Profile = {
   quick: false,
   api: { users: 500, maxRateSeconds: 10, fixedSeconds: 8, dbCeilingSeconds: 4, connections: 64 },
   signer: { backlog: 50_000, kmsBacklog: 2_000, capSeconds: 45, kmsCapSeconds: 20, ceilingSeconds: 2, wallets: 8, kmsWallets: 4 },
-  e2e: { withdrawals: 20_000, rate: 400, wallets: 8, drainCapSeconds: 60, users: 500 },
+  e2e: { withdrawals: 20_000, rate: 400, wallets: 32, drainCapSeconds: 60, users: 500 },
   history: { rows: 1_000_000, probeSeconds: 5, probeRate: 500, ticks: 9 },
 };
 

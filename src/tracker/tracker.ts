@@ -137,6 +137,8 @@ export function createTracker(deps: TrackerDeps) {
     /** Nonces below this are used on chain (the wallet's mined tx count). */
     mined: number;
     blockHashes: Map<bigint, Promise<Hash | null>>;
+    /** Newest attempt of each pending row, read in one query at the start of the lane's tick. */
+    latest: Map<string, AttemptRow>;
     finalMined?: Promise<number>;
     baseFee?: Promise<bigint>;
   };
@@ -276,7 +278,9 @@ export function createTracker(deps: TrackerDeps) {
   /** A nonce not used on chain yet. */
   async function trackPending(w: WithdrawalRow, ctx: LaneContext): Promise<boolean> {
     if (w.status === 'CONFIRMING') return reorged(w, ctx, `nonce ${w.nonce} is no longer used on chain`);
-    const latest = await attempts.latest(w.id);
+    // As of the tick's start, like `w` itself: a replacement made since only makes a request stale,
+    // and the signer drops stale requests (`replaces`).
+    const latest = ctx.latest.get(w.id) ?? (await attempts.latest(w.id));
     if (!latest) return false;
     const policy = ctx.chain.chain.policy;
     const now = Date.now();
@@ -362,7 +366,8 @@ export function createTracker(deps: TrackerDeps) {
     if (lowest !== undefined && mined < lowest) await refillSettledGap(chain, wallet, mined, lowest);
     const inFlight = rows.filter((w) => w.status !== 'RECEIVED');
     if (inFlight.length === 0) return { checked: 0, transitions: 0 };
-    const ctx: LaneContext = { chain, head, wallet, mined, blockHashes: new Map() };
+    const pendingIds = inFlight.filter((w) => w.status !== 'CONFIRMING' && Number(w.nonce) >= mined).map((w) => w.id);
+    const ctx: LaneContext = { chain, head, wallet, mined, blockHashes: new Map(), latest: await attempts.latestOf(pendingIds) };
     let transitions = 0;
     for (let i = 0; i < inFlight.length; i += ROW_PARALLELISM) {
       const batch = inFlight.slice(i, i + ROW_PARALLELISM);

@@ -8,6 +8,9 @@ export type NewAttempt = Pick<
   'withdrawal_id' | 'chain_id' | 'wallet' | 'nonce' | 'tx_hash' | 'raw_tx' | 'kind' | 'max_fee_per_gas' | 'max_priority_fee_per_gas' | 'gas_limit'
 >;
 
+/** Ids per `in (…)` list: far below SQLite's and MySQL's placeholder limits. */
+const IN_LIST_CHUNK = 500;
+
 /** Kinds whose mining pays the withdrawal out; a mined `cancel` pays nothing (invariant 7). */
 export const PAYOUT_KINDS: ReadonlyArray<TxAttemptsTable['kind']> = ['transfer', 'bump'];
 
@@ -27,6 +30,16 @@ export function createAttempts(db: Db) {
 
     latest(withdrawalId: string, trx: Tx | Db['kysely'] = k): Promise<AttemptRow | undefined> {
       return trx.selectFrom('tx_attempts').selectAll().where('withdrawal_id', '=', withdrawalId).orderBy('id', 'desc').limit(1).executeTakeFirst() as Promise<AttemptRow | undefined>;
+    },
+
+    /** The newest attempt of each of these withdrawals (those with none are absent), in few queries. */
+    async latestOf(withdrawalIds: string[], trx: Tx | Db['kysely'] = k): Promise<Map<string, AttemptRow>> {
+      const latest = new Map<string, AttemptRow>();
+      for (let i = 0; i < withdrawalIds.length; i += IN_LIST_CHUNK) {
+        const rows = (await trx.selectFrom('tx_attempts').selectAll().where('withdrawal_id', 'in', withdrawalIds.slice(i, i + IN_LIST_CHUNK)).orderBy('id').execute()) as AttemptRow[];
+        for (const row of rows) latest.set(row.withdrawal_id, row); // ascending ids: the last one wins
+      }
+      return latest;
     },
 
     of(withdrawalId: string, trx: Tx | Db['kysely'] = k): Promise<AttemptRow[]> {

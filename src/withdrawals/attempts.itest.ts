@@ -1,0 +1,59 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { withdrawalRow } from '../../bench/lib/rows.js';
+import { createTestDatabase, type TestDatabase } from '../../test/support/database.js';
+import { type Db, openDatabase } from '../db/connect.js';
+import { migrateToLatest } from '../db/migrate.js';
+import { createAttempts } from './attempts.js';
+
+describe.each(['sqlite', 'mysql'] as const)('attempts.latestOf on %s', (kind) => {
+  let database: TestDatabase;
+  let db: Db;
+  const ids: string[] = [];
+
+  beforeAll(async () => {
+    database = await createTestDatabase(kind);
+    db = openDatabase(database.url);
+    await migrateToLatest(db);
+    // 1,200 withdrawals (more than one `in` list): the first has three attempts, every other one
+    // with an odd index has one, the rest none.
+    const rows = Array.from({ length: 1_200 }, (_, n) =>
+      withdrawalRow({ keyPrefix: 'latest', n, userId: `u${n}`, asset: 'ETH', chainId: 31337, toAddress: '0x000000000000000000000000000000000000bEEF', amount: '1', fee: '0', status: 'SIGNED', wallet: '0x00000000000000000000000000000000000000aa', nonce: n }),
+    );
+    await db.kysely.insertInto('withdrawals').values(rows).execute();
+    ids.push(...rows.map((r) => r.id));
+    const attempts = createAttempts(db);
+    const attempt = (i: number, tag: string) => ({
+      withdrawal_id: ids[i]!,
+      chain_id: 31337,
+      wallet: '0x00000000000000000000000000000000000000aa',
+      nonce: i,
+      tx_hash: `0x${tag}${String(i).padStart(8, '0')}`,
+      raw_tx: '0x02',
+      kind: 'transfer' as const,
+      max_fee_per_gas: '1',
+      max_priority_fee_per_gas: '1',
+      gas_limit: 21_000,
+    });
+    await db.kysely.transaction().execute(async (trx) => {
+      await attempts.insert(trx, attempt(0, 'a1'));
+      for (let i = 1; i < ids.length; i += 2) await attempts.insert(trx, attempt(i, 'b1'));
+      await attempts.insert(trx, attempt(0, 'a2'));
+      await attempts.insert(trx, { ...attempt(0, 'a3'), kind: 'bump' });
+    });
+  }, 60_000);
+  afterAll(async () => {
+    await db?.close();
+    await database?.drop();
+  });
+
+  it('gives the newest attempt of each withdrawal that has one, the same as latest() one by one', async () => {
+    const attempts = createAttempts(db);
+    const got = await attempts.latestOf(ids);
+    expect(got.size).toBe(1 + ids.filter((_, i) => i % 2 === 1).length);
+    expect(got.get(ids[0]!)?.tx_hash).toBe('0xa300000000');
+    expect(got.get(ids[0]!)?.kind).toBe('bump');
+    expect(got.has(ids[2]!)).toBe(false);
+    for (const i of [1, 499, 501, 1_199]) expect(got.get(ids[i]!)).toEqual(await attempts.latest(ids[i]!));
+    expect((await attempts.latestOf([])).size).toBe(0);
+  });
+});
