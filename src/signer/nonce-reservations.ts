@@ -25,7 +25,8 @@ export type ReserveRequest = {
 };
 
 export type Reservation =
-  | { kind: 'reserved'; wallet: Wallet; nonce: number; intent: TransferIntent }
+  /** `tx` is built from `intent` and verified against it: what gets signed. */
+  | { kind: 'reserved'; wallet: Wallet; nonce: number; intent: TransferIntent; tx: TransactionSerializableEIP1559 }
   /** Someone else reserved or moved it meanwhile (a duplicate delivery). */
   | { kind: 'skipped' }
   | { kind: 'insufficient_balance' }
@@ -152,8 +153,10 @@ export function createNonceReservations(deps: {
           continue;
         }
         const intent = intentAt(request, next, fees);
-        // Verified here too (it is cheap), so a tx that could never be signed reserves nothing.
-        verifyTransfer(serializeUnsigned(deps.build(intent)), intent);
+        // Verified before anything is reserved, so a tx that could never be signed reserves nothing;
+        // the signer signs exactly this object.
+        const tx = Object.freeze(deps.build(intent));
+        verifyTransfer(serializeUnsigned(tx), intent);
         try {
           await holdFunds(trx, request.w);
         } catch (err) {
@@ -172,7 +175,7 @@ export function createNonceReservations(deps: {
         if (Number(reserved.numUpdatedRows) !== 1) throw new StaleTransitionError(request.w.id, 'RECEIVED', 'RECEIVED');
         current.set(request.w.id, { ...now, nonce: next });
         addToLoad(load, payout);
-        results.set(request, { kind: 'reserved', wallet: lane, nonce: next, intent });
+        results.set(request, { kind: 'reserved', wallet: lane, nonce: next, intent, tx });
         next += 1;
       }
       if (next !== Number(row.next_nonce)) {

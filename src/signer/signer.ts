@@ -243,7 +243,7 @@ export function createSigner(deps: SignerDeps) {
     const walletAddress = getAddress(reservation.wallet.address);
     crashIfAsked(common, 'after-reserve');
     log.debug({ withdrawalId: w.id, chainId: w.chain_id, wallet: walletAddress, nonce: reservation.nonce }, 'nonce reserved');
-    return signAndStore({ ...w, wallet: walletAddress, nonce: reservation.nonce }, reservation.wallet.key_ref, reservation.intent, 'transfer');
+    return signAndStore({ ...w, wallet: walletAddress, nonce: reservation.nonce }, reservation.wallet.key_ref, reservation.intent, 'transfer', reservation.tx);
   }
 
   /**
@@ -308,11 +308,15 @@ export function createSigner(deps: SignerDeps) {
     keyRef: string,
     intent: TransferIntent | CancelIntent,
     kind: 'transfer' | 'cancel',
+    /** Already built from `intent` and verified against it (the reservation did): not done twice. */
+    verified?: TransactionSerializableEIP1559,
   ): Promise<SignOutcome> {
     const wallet = getAddress(w.wallet!);
     const nonce = Number(w.nonce);
     let tx: TransactionSerializableEIP1559;
-    if (kind === 'cancel') {
+    if (verified) {
+      tx = verified;
+    } else if (kind === 'cancel') {
       tx = buildCancel(intent as CancelIntent);
       verifyCancel(serializeUnsigned(tx), intent as CancelIntent);
     } else {
