@@ -405,14 +405,18 @@ describe(`operator console Admin API on ${dbKind}`, () => {
     expect({ status: below.status, code: below.body.code }).toEqual({ status: 422, code: 'amount_below_minimum' });
     const bad = await asConsole(stack, logins.admin, 'PATCH', `/admin/api/settings/networks/ETH/${stack.chainId}`, { body: { minAmount: '2', maxAmount: '1', reason: 'min over max' } });
     expect({ status: bad.status, code: bad.body.code }).toEqual({ status: 400, code: 'invalid_limits' });
-    const chain = await asConsole(stack, logins.admin, 'PATCH', `/admin/api/settings/chains/${stack.chainId}`, { body: { confirmations: 3, reason: 'safer' } });
-    expect(chain.body.chains.find((c: { chainId: number }) => c.chainId === stack.chainId)).toMatchObject({ confirmations: 3, maxFeePerGasGwei: '500' });
+    const inFlight = stack.services.chains.get(stack.chainId)!.chain.maxPendingPerWallet;
+    expect((await asConsole(stack, logins.admin, 'PATCH', `/admin/api/settings/chains/${stack.chainId}`, { body: { maxPendingPerWallet: 0, reason: 'none' } })).status).toBe(400);
+    const chain = await asConsole(stack, logins.admin, 'PATCH', `/admin/api/settings/chains/${stack.chainId}`, { body: { confirmations: 3, maxPendingPerWallet: inFlight + 7, reason: 'safer' } });
+    expect(chain.body.chains.find((c: { chainId: number }) => c.chainId === stack.chainId)).toMatchObject({ confirmations: 3, maxFeePerGasGwei: '500', maxPendingPerWallet: inFlight + 7 });
     // Running workers take it without a restart: the next withdrawal completes only at 3 confirmations.
     await waitFor('the workers to read 3 confirmations', async () => (stack.services.chains.get(stack.chainId)!.chain.confirmations === 3 ? true : undefined), 15_000, 100);
+    expect(stack.services.chains.get(stack.chainId)!.chain.maxPendingPerWallet).toBe(inFlight + 7);
     const deeper = await withdraw(userId);
     await waitStatus(deeper, 'COMPLETED');
     expect((await wd(deeper)).confirmations).toBeGreaterThanOrEqual(3);
     expect((await asConsole(stack, logins.admin, 'PATCH', '/admin/api/settings/chains/424242', { body: { confirmations: 3, reason: 'x' } })).status).toBe(404);
+    await asConsole(stack, logins.admin, 'PATCH', `/admin/api/settings/chains/${stack.chainId}`, { body: { maxPendingPerWallet: inFlight, reason: 'back' } });
     await asConsole(stack, logins.admin, 'PATCH', `/admin/api/settings/networks/ETH/${stack.chainId}`, { body: { minAmount: '0.001', reason: 'back' } });
   });
 

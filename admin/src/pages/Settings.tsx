@@ -5,7 +5,7 @@ import { useApi } from '../hooks';
 import { useCan } from '../session';
 import { Badge, Button, Card, ConfirmDialog, DataTable, ErrorState, Field, PageHeader, Spinner, useToast } from '../ui';
 
-type Chain = { chainId: number; name: string; confirmations: number; maxFeePerGasGwei: string; paused: boolean; pausedReason: string | null; explorerUrl?: string | null };
+type Chain = { chainId: number; name: string; confirmations: number; maxFeePerGasGwei: string; maxPendingPerWallet: number; paused: boolean; pausedReason: string | null; explorerUrl?: string | null };
 type Network = { asset: string; chainId: number; kind: string; enabled: boolean; paused: boolean; pausedReason?: string | null; minAmount: string; maxAmount: string | null; withdrawalFee: string };
 type Settings = { global: { paused: boolean; pausedReason: string | null; pausedBy?: string | null; pausedAt?: number | null }; chains: Chain[]; networks: Network[] };
 
@@ -77,6 +77,7 @@ export function SettingsPage() {
             { key: 'state', header: 'State', render: (c) => (c.paused ? <Badge tone="warning" dot>paused</Badge> : <Badge tone="success" dot>running</Badge>) },
             { key: 'conf', header: 'Confirmations', align: 'right', render: (c) => c.confirmations },
             { key: 'fee', header: 'Fee cap (gwei)', align: 'right', render: (c) => <span className="num">{c.maxFeePerGasGwei}</span> },
+            { key: 'inflight', header: 'In flight per wallet', align: 'right', render: (c) => c.maxPendingPerWallet },
             { key: 'exp', header: 'Explorer', render: (c) => (c.explorerUrl ? <a href={c.explorerUrl} target="_blank" rel="noreferrer">{c.explorerUrl.replace(/^https?:\/\//, '')}</a> : <span className="muted">none</span>) },
             { key: 'why', header: 'Pause reason', render: (c) => <span className="muted">{c.paused ? c.pausedReason : ''}</span> },
             {
@@ -161,10 +162,11 @@ export function SettingsPage() {
           fields={[
             { key: 'confirmations', label: 'Required confirmations', value: String(editChain.confirmations), numeric: true },
             { key: 'maxFeePerGasGwei', label: 'Fee cap (max fee per gas, gwei)', value: editChain.maxFeePerGasGwei },
+            { key: 'maxPendingPerWallet', label: 'Transactions in flight per hot wallet', value: String(editChain.maxPendingPerWallet), numeric: true },
           ]}
           onClose={() => setEditChain(null)}
           onSave={async (values, reason) => {
-            await api('PATCH', `/settings/chains/${editChain.chainId}`, { confirmations: Number(values.confirmations), maxFeePerGasGwei: values.maxFeePerGasGwei, reason });
+            await api('PATCH', `/settings/chains/${editChain.chainId}`, { confirmations: Number(values.confirmations), maxFeePerGasGwei: values.maxFeePerGasGwei, maxPendingPerWallet: Number(values.maxPendingPerWallet), reason });
             toast('success', `Saved chain ${editChain.chainId}`);
             setEditChain(null);
             s.reload();

@@ -25,6 +25,7 @@ const settingsSchema = {
           name: { type: 'string' },
           confirmations: { type: 'integer' },
           maxFeePerGasGwei: { type: 'string' },
+          maxPendingPerWallet: { type: 'integer' },
           explorerUrl: { type: ['string', 'null'] },
           paused: { type: 'boolean' },
           pausedReason: { type: ['string', 'null'] },
@@ -79,6 +80,7 @@ export function registerAdminSettingsRoutes(app: FastifyInstance, services: Serv
           name: c.name,
           confirmations: Number(c.confirmations),
           maxFeePerGasGwei: formatUnits(BigInt(c.max_fee_per_gas), GWEI_DECIMALS),
+          maxPendingPerWallet: Number(c.max_pending_per_wallet),
           explorerUrl: c.explorer_url,
           paused: !!pause,
           pausedReason: pause?.reason ?? null,
@@ -106,34 +108,44 @@ export function registerAdminSettingsRoutes(app: FastifyInstance, services: Serv
 
   app.get('/admin/api/settings', { config: { adminRole: 'viewer' }, schema: { tags: ['admin'], summary: 'Chains, asset networks and pause switches', response: { 200: settingsSchema, ...adminErrors } } }, settings);
 
-  app.patch<{ Params: { chainId: string }; Body: { confirmations?: number; maxFeePerGasGwei?: string; reason: string } }>(
+  app.patch<{ Params: { chainId: string }; Body: { confirmations?: number; maxFeePerGasGwei?: string; maxPendingPerWallet?: number; reason: string } }>(
     '/admin/api/settings/chains/:chainId',
     {
       config: { adminRole: 'admin' },
       schema: {
         tags: ['admin'],
-        summary: 'Change a chain\'s confirmations or fee cap (takes effect as roles restart)',
+        summary: 'Change a chain\'s confirmations, fee cap or per-wallet in-flight limit (running workers within 5 s)',
         params: { type: 'object', required: ['chainId'], properties: { chainId: chainIdParam } },
         body: {
           type: 'object',
           required: ['reason'],
           additionalProperties: false,
-          properties: { confirmations: { type: 'integer', minimum: 1, maximum: 10_000 }, maxFeePerGasGwei: gweiSchema, reason: reasonSchema },
+          properties: {
+            confirmations: { type: 'integer', minimum: 1, maximum: 10_000 },
+            maxFeePerGasGwei: gweiSchema,
+            maxPendingPerWallet: { type: 'integer', minimum: 1, maximum: 10_000 },
+            reason: reasonSchema,
+          },
         },
         response: { 200: settingsSchema, ...adminErrors },
       },
     },
     async (request) => {
       const chainId = Number(request.params.chainId);
-      const { confirmations, maxFeePerGasGwei, reason } = request.body;
+      const { confirmations, maxFeePerGasGwei, maxPendingPerWallet, reason } = request.body;
       await withTransaction(db, async (trx) => {
         const before = await trx.selectFrom('chains').selectAll().where('chain_id', '=', chainId).executeTakeFirst();
         if (!before) throw new ProblemError(404, 'chain_not_found', `No chain ${chainId}.`);
         const set: Partial<ChainsTable> = {};
         if (confirmations !== undefined) set.confirmations = confirmations;
         if (maxFeePerGasGwei !== undefined) set.max_fee_per_gas = parseUnits(maxFeePerGasGwei, GWEI_DECIMALS).toString();
+        if (maxPendingPerWallet !== undefined) set.max_pending_per_wallet = maxPendingPerWallet;
         if (Object.keys(set).length > 0) await trx.updateTable('chains').set({ ...set, updated_at: Date.now() }).where('chain_id', '=', chainId).execute();
-        const show = (c: Pick<ChainsTable, 'confirmations' | 'max_fee_per_gas'>) => ({ confirmations: Number(c.confirmations), maxFeePerGasGwei: formatUnits(BigInt(c.max_fee_per_gas), GWEI_DECIMALS) });
+        const show = (c: Pick<ChainsTable, 'confirmations' | 'max_fee_per_gas' | 'max_pending_per_wallet'>) => ({
+          confirmations: Number(c.confirmations),
+          maxFeePerGasGwei: formatUnits(BigInt(c.max_fee_per_gas), GWEI_DECIMALS),
+          maxPendingPerWallet: Number(c.max_pending_per_wallet),
+        });
         await auditLog.record(trx, { actor: request.admin!.actor, action: 'settings.chain', targetType: 'chain', targetId: String(chainId), reason, before: show(before), after: show({ ...before, ...set }) });
       });
       return settings();
