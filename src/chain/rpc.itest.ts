@@ -286,6 +286,24 @@ describe('chain rpc against anvil', () => {
       expect(b.count('eth_getTransactionReceipt')).toBe(1);
     });
 
+    it('receipts asked together share one JSON-RPC batch per endpoint; only the ones A lacks go on to B', async () => {
+      const before = await minedTransfer(); // both endpoints have it
+      await a.setMode('stale');
+      const after = await minedTransfer(); // mined after A froze: only B has it
+      const unknown: Hash = `0x${'ef'.repeat(32)}`;
+      await rpc.blockNumber(); // heads known, so no head round rides along
+      a.resetCounts();
+      b.resetCounts();
+      const [httpA, httpB] = [a.httpRequests - (a.counts.eth_blockNumber ?? 0), b.httpRequests - (b.counts.eth_blockNumber ?? 0)];
+      const found = await Promise.all([before.hash, after.hash, unknown].map((h) => rpc.receipt(h)));
+      expect(found.map((r) => r?.blockHash ?? null)).toEqual([before.receipt.blockHash, after.receipt.blockHash, null]);
+      expect(a.count('eth_getTransactionReceipt')).toBe(3);
+      expect(b.count('eth_getTransactionReceipt')).toBe(2); // the two A answered "not found"
+      expect(a.httpRequests - (a.counts.eth_blockNumber ?? 0) - httpA).toBe(1);
+      expect(b.httpRequests - (b.counts.eth_blockNumber ?? 0) - httpB).toBe(1);
+      await a.setMode('pass');
+    });
+
     it.each<ProxyMode>(['down', 'http503', 'hang'])('all endpoints %s: NodeUnavailableError, retryable, in bounded time', async (mode) => {
       await Promise.all([a.setMode(mode), b.setMode(mode)]);
       const fresh = twoEndpoints(); // nothing known yet about either

@@ -53,8 +53,8 @@ export type ChainRpcOptions = {
   cache?: Cache;
 };
 
-/** Most addresses one `code()` batch asks for in one HTTP exchange. */
-const CODE_BATCH = 256;
+/** Most calls one JSON-RPC batch (`code()`, `receipt()`) carries in one HTTP exchange. */
+const RPC_BATCH = 256;
 
 const DEFAULTS = { headPollMs: 1_000, headFreshMs: 0, headGraceMs: 200, idleMs: 30_000 };
 
@@ -63,7 +63,7 @@ type Endpoint = {
   redacted: string;
   weight: number;
   client: PublicClient;
-  /** Same endpoint, JSON-RPC batching on: only for `code()`, whose calls come in bursts. */
+  /** Same endpoint, JSON-RPC batching on: only for `code()` and `receipt()`, whose calls come in bursts. */
   batchClient: PublicClient;
   health: EndpointHealth;
   /** The head poll in flight, so a hanging endpoint is never polled twice at once. */
@@ -95,8 +95,8 @@ export function createChainRpc(chain: ChainConfig, logger: Logger, options: Chai
     // No batching: one call is one HTTP exchange, so one failed exchange is one failure sample.
     // viem aborts the fetch (AbortController) when `timeout` passes, body read included.
     client: createPublicClient({ transport: http(url, { timeout: rpcTimeoutMs, retryCount: 0, batch: false }) }),
-    // Calls made in the same tick share one HTTP exchange; `code()` issues them together.
-    batchClient: createPublicClient({ transport: http(url, { timeout: rpcTimeoutMs, retryCount: 0, batch: { batchSize: CODE_BATCH, wait: 0 } }) }),
+    // Calls made in the same tick share one HTTP exchange; `code()` and `receipt()` issue them together.
+    batchClient: createPublicClient({ transport: http(url, { timeout: rpcTimeoutMs, retryCount: 0, batch: { batchSize: RPC_BATCH, wait: 0 } }) }),
     health: new EndpointHealth(circuit, Date.now, options.cache && { cache: options.cache, key: sharedHealthKey(chain.chainId, url) }),
     polling: undefined,
     lastError: undefined,
@@ -299,32 +299,61 @@ export function createChainRpc(chain: ChainConfig, logger: Logger, options: Chai
     maxAgeMs = staleMs,
     prefer?: (e: Endpoint) => boolean,
   ): Promise<T> {
+    const [value] = await readConfirmedEach(what, [null], async (e) => [await fn(e.client)], isNegative, maxAgeMs, prefer);
+    return value!;
+  }
+
+  /**
+   * `readConfirmed` for many keys at once: `fn` asks one endpoint about several keys (one
+   * JSON-RPC batch, one health sample) and answers one value per key, in order. A key with a
+   * positive answer is done; a key with a negative one is asked again on the next current endpoint,
+   * with the other unconfirmed keys only. Each key ends as `readConfirmed` would end it alone; a
+   * key that cannot be settled fails the whole call.
+   */
+  async function readConfirmedEach<K, T>(
+    what: string,
+    keys: K[],
+    fn: (endpoint: Endpoint, keys: K[]) => Promise<T[]>,
+    isNegative: (v: T) => boolean,
+    maxAgeMs = staleMs,
+    prefer?: (e: Endpoint) => boolean,
+  ): Promise<T[]> {
     await ready(maxAgeMs);
     let ranked = rankForReads(endpoints, maxHeadLagBlocks, true);
     if (prefer) ranked = [...ranked.filter(prefer), ...ranked.filter((e) => !prefer(e))];
-    let negative: { value: T } | undefined;
+    const results: T[] = new Array<T>(keys.length);
+    /** Indices of keys without a trusted answer yet. */
+    let open = keys.map((_, i) => i);
+    /** Keys one endpoint answered negatively: the next negative confirms it. */
+    const negativeOnce = new Set<number>();
     let last: AnyChainError | undefined;
     const answered = new Set<Endpoint>();
     for (const e of ranked) {
+      if (open.length === 0) break;
       const permit = e.health.acquire();
       if (!permit) continue;
-      let value: T;
+      let values: T[];
       try {
-        value = await attempt(e, permit, fn);
+        values = await attempt(e, permit, (_, endpoint) => fn(endpoint, open.map((i) => keys[i]!)));
       } catch (err) {
         if (!(err instanceof NodeUnavailableError)) throw err; // a node's verdict
         last = err as AnyChainError;
         continue;
       }
-      if (!isNegative(value)) return value;
-      if (negative) return value; // confirmed by a second current endpoint
-      negative = { value };
       answered.add(e);
+      open = open.filter((i, n) => {
+        const value = values[n] as T;
+        results[i] = value;
+        if (!isNegative(value) || negativeOnce.has(i)) return false; // positive, or confirmed by a second endpoint
+        negativeOnce.add(i);
+        return true;
+      });
     }
     // No second opinion: fine if no other endpoint is current any more (say its circuit just
     // opened); otherwise one that is still current could not be asked, so do not trust it.
-    if (negative && rankForReads(endpoints, maxHeadLagBlocks, true).every((e) => answered.has(e))) return negative.value;
-    throw unavailable(negative ? `confirming ${what}` : what, last);
+    if (open.length === 0) return results;
+    if (open.every((i) => negativeOnce.has(i)) && rankForReads(endpoints, maxHeadLagBlocks, true).every((e) => answered.has(e))) return results;
+    throw unavailable(negativeOnce.size > 0 ? `confirming ${what}` : what, last);
   }
 
   /**
@@ -365,10 +394,21 @@ export function createChainRpc(chain: ChainConfig, logger: Logger, options: Chai
    * failover as `read` (a failed exchange is one failure sample of that endpoint).
    */
   const codes = createMicroBatcher<Address, Hex>({
-    maxSize: CODE_BATCH,
+    maxSize: RPC_BATCH,
     concurrency: 4,
     run: (addresses) =>
       read((_, e) => Promise.all(addresses.map(async (address) => (await e.batchClient.getCode({ address })) ?? '0x'))),
+  });
+
+  /**
+   * Receipts, many per HTTP exchange: the tracker asks for the receipts of every lane's newly
+   * mined txs at once. "Not found" is confirmed per hash as `readConfirmed` does.
+   */
+  const receipts = createMicroBatcher<Hash, TransactionReceipt | null>({
+    maxSize: RPC_BATCH,
+    concurrency: 4,
+    run: (hashes) =>
+      readConfirmedEach('a missing receipt', hashes, (e, batch) => Promise.all(batch.map((hash) => receiptOn(e.batchClient, hash))), (r) => r === null),
   });
 
   // ---- the client ---------------------------------------------------------------------------
@@ -402,21 +442,10 @@ export function createChainRpc(chain: ChainConfig, logger: Logger, options: Chai
 
     /**
      * null when no current endpoint knows a receipt for this hash (pending, dropped or reorged
-     * out); a "not found" is confirmed by a second current endpoint when there is one.
+     * out); a "not found" is confirmed by a second current endpoint when there is one. Concurrent
+     * calls share JSON-RPC batches.
      */
-    receipt: (hash: Hash): Promise<TransactionReceipt | null> =>
-      readConfirmed(
-        'a missing receipt',
-        async (c) => {
-          try {
-            return await c.getTransactionReceipt({ hash });
-          } catch (err) {
-            if (err instanceof TransactionReceiptNotFoundError) return null;
-            throw err;
-          }
-        },
-        (r) => r === null,
-      ),
+    receipt: (hash: Hash): Promise<TransactionReceipt | null> => receipts.submit(hash),
 
     /** The canonical block hash at `number`, or null when the chain is not that high (confirmed). */
     blockHash: (number: bigint): Promise<Hash | null> =>
@@ -471,6 +500,15 @@ export function createChainRpc(chain: ChainConfig, logger: Logger, options: Chai
 }
 
 export type ChainRpc = ReturnType<typeof createChainRpc>;
+
+async function receiptOn(client: PublicClient, hash: Hash): Promise<TransactionReceipt | null> {
+  try {
+    return await client.getTransactionReceipt({ hash });
+  } catch (err) {
+    if (err instanceof TransactionReceiptNotFoundError) return null;
+    throw err;
+  }
+}
 
 function isTimeout(err: unknown): boolean {
   if (err instanceof NodeTimeoutError) return true;

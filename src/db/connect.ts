@@ -4,6 +4,8 @@ import SqliteDatabase from 'better-sqlite3';
 import { Kysely, MysqlDialect, SqliteDialect } from 'kysely';
 import { createPool } from 'mysql2';
 import type { Database } from './schema.js';
+import { configureSqlite } from './sqlite-pragmas.js';
+import { createSqliteWriteWorker, type SqliteWriteWorker } from './sqlite-write-worker.js';
 
 export type SqlDialect = 'sqlite' | 'mysql';
 
@@ -16,6 +18,8 @@ export type Db = {
    * statements would land in whatever transaction another caller has open.
    */
   sqlite?: SqliteDatabase.Database;
+  /** SQLite file (not `:memory:`) only: a second connection in a worker thread, for hot write paths. */
+  sqliteWriter?: SqliteWriteWorker;
   close(): Promise<void>;
 };
 
@@ -32,25 +36,37 @@ export function openDatabase(url: string, options: { poolSize?: number } = {}): 
 function openSqlite(file: string): Db {
   if (file !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
   const sqlite = new SqliteDatabase(file);
-  // WAL keeps readers off the writer's back; synchronous=FULL so a committed 202 survives power loss too.
-  sqlite.pragma('journal_mode = WAL');
-  sqlite.pragma('synchronous = FULL');
-  sqlite.pragma('busy_timeout = 5000');
-  sqlite.pragma('foreign_keys = ON');
+  configureSqlite(sqlite);
   cachePreparedStatements(sqlite);
   const kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
-  return { kysely, dialect: 'sqlite', sqlite, close: () => kysely.destroy() };
+  if (file === ':memory:') return { kysely, dialect: 'sqlite', sqlite, close: () => kysely.destroy() };
+  const sqliteWriter = createSqliteWriteWorker(file);
+  return {
+    kysely,
+    dialect: 'sqlite',
+    sqlite,
+    sqliteWriter,
+    close: async () => {
+      await sqliteWriter.close();
+      await kysely.destroy();
+    },
+  };
 }
 
 /**
  * Kysely prepares every query anew; parsing and planning the SQL was the largest share of the
  * signer's SQLite time. The hot paths run a few dozen distinct statements, so a small cache keeps
  * them all. Safe because better-sqlite3 runs one statement at a time on the one connection.
+ *
+ * Kysely opens transactions with a deferred BEGIN. With the write worker's connection beside this
+ * one, a deferred transaction that reads and then writes after the worker committed fails at once
+ * with SQLITE_BUSY_SNAPSHOT; BEGIN IMMEDIATE takes the write lock first and waits for it instead.
  */
 function cachePreparedStatements(sqlite: SqliteDatabase.Database, max = 1000): void {
   const prepare = sqlite.prepare.bind(sqlite);
   const cache = new Map<string, SqliteDatabase.Statement>();
-  sqlite.prepare = ((source: string) => {
+  sqlite.prepare = ((sql: string) => {
+    const source = sql === 'begin' ? 'begin immediate' : sql;
     let statement = cache.get(source);
     if (!statement) {
       statement = prepare(source);

@@ -3,6 +3,8 @@
  * `code`, Node's socket `code`), never by message text. This module must not import errors/base.ts:
  * base.ts imports it.
  */
+import { WORKER_EXITED } from './sqlite-write-worker.js';
+
 type DriverError = { code?: unknown; errno?: unknown; cause?: unknown; errors?: unknown; fatal?: unknown };
 
 export function isUniqueViolation(err: unknown): boolean {
@@ -31,6 +33,7 @@ const TRANSIENT_ERRNOS = new Set([
 
 /** String codes (mysql2 names, Node socket codes) with the same meaning. */
 const TRANSIENT_CODES = new Set([
+  WORKER_EXITED,
   'PROTOCOL_CONNECTION_LOST',
   'PROTOCOL_SEQUENCE_TIMEOUT',
   'ECONNREFUSED',

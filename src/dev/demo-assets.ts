@@ -54,7 +54,7 @@ export async function ensureDemoAssets(input: {
     enabled: true,
   });
 
-  const deployerKey = loadDeployerKey(input.dataDir, input.keystorePassword);
+  const deployerKey = await loadDeployerKey(input.dataDir, input.keystorePassword);
   const existing = await assets.find('USDT', chainId);
   let token = existing?.contract ?? null;
   if (!token || !(await hasCode(rpcUrl, token))) {
@@ -89,11 +89,11 @@ export async function ensureDemoAssets(input: {
 }
 
 /** The demo token's owner key: dev-only, encrypted like the hot wallet's, never a hot wallet. */
-export function loadDeployerKey(dataDir: string, password: string): Hex {
+export async function loadDeployerKey(dataDir: string, password: string): Promise<Hex> {
   const file = path.join(dataDir, 'keystore', 'dev-deployer.json');
   if (fs.existsSync(file)) return decryptKey(JSON.parse(fs.readFileSync(file, 'utf8')), password);
   const key = generatePrivateKey();
   fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-  fs.writeFileSync(file, JSON.stringify(encryptKey(key, password)), { mode: 0o600 });
+  fs.writeFileSync(file, JSON.stringify(await encryptKey(key, password)), { mode: 0o600 });
   return key;
 }

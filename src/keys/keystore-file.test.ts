@@ -9,13 +9,13 @@ import { createFileKeyStore, decryptKey, encryptKey, KeystoreError } from './key
 const cheap = { n: 1024, r: 8, p: 1 };
 
 describe('file keystore', () => {
-  it('round-trips a key and rejects a wrong password', () => {
+  it('round-trips a key and rejects a wrong password', async () => {
     const pk = generatePrivateKey();
-    const file = encryptKey(pk, 'correct horse', cheap);
-    expect(decryptKey(file, 'correct horse')).toBe(pk);
+    const file = await encryptKey(pk, 'correct horse', cheap);
+    expect(await decryptKey(file, 'correct horse')).toBe(pk);
     expect(file.address).toBe(privateKeyToAccount(pk).address.slice(2).toLowerCase());
     expect(JSON.stringify(file)).not.toContain(pk.slice(2));
-    expect(() => decryptKey(file, 'wrong')).toThrow(KeystoreError);
+    await expect(decryptKey(file, 'wrong')).rejects.toThrow(KeystoreError);
   });
 
   it('creates keys on disk and signs transactions that recover to the wallet address', async () => {

@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, randomBytes, scryptSync } from 'node:crypto';
+import { createCipheriv, createDecipheriv, randomBytes, scrypt } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { type Address, bytesToHex, getAddress, type Hex, hexToBytes, keccak256 } from 'viem';
@@ -35,18 +35,26 @@ type V3 = {
 export type ScryptCost = { n: number; r: number; p: number };
 const DEFAULT_COST: ScryptCost = { n: 1 << 15, r: 8, p: 1 };
 
-function derive(password: string, salt: Buffer, cost: ScryptCost, dklen: number): Buffer {
-  return scryptSync(password, salt, dklen, { N: cost.n, r: cost.r, p: cost.p, maxmem: 256 * cost.n * cost.r + 1024 * 1024 });
+/**
+ * scrypt at the v3 default cost takes ~100 ms of CPU: the async form runs it on libuv's thread
+ * pool, so unlocking a wallet never stalls the event loop (the API, the other lanes).
+ */
+function derive(password: string, salt: Buffer, cost: ScryptCost, dklen: number): Promise<Buffer> {
+  return new Promise((resolve, reject) =>
+    scrypt(password, salt, dklen, { N: cost.n, r: cost.r, p: cost.p, maxmem: 256 * cost.n * cost.r + 1024 * 1024 }, (err, key) =>
+      err ? reject(err) : resolve(key),
+    ),
+  );
 }
 
 function mac(derived: Buffer, ciphertext: Buffer): string {
   return keccak256(Buffer.concat([derived.subarray(16, 32), ciphertext])).slice(2);
 }
 
-export function encryptKey(privateKey: Hex, password: string, cost: ScryptCost = DEFAULT_COST): V3 {
+export async function encryptKey(privateKey: Hex, password: string, cost: ScryptCost = DEFAULT_COST): Promise<V3> {
   const salt = randomBytes(32);
   const iv = randomBytes(16);
-  const derived = derive(password, salt, cost, 32);
+  const derived = await derive(password, salt, cost, 32);
   const cipher = createCipheriv('aes-128-ctr', derived.subarray(0, 16), iv);
   const ciphertext = Buffer.concat([cipher.update(hexToBytes(privateKey)), cipher.final()]);
   return {
@@ -64,13 +72,13 @@ export function encryptKey(privateKey: Hex, password: string, cost: ScryptCost =
   };
 }
 
-export function decryptKey(file: V3, password: string): Hex {
+export async function decryptKey(file: V3, password: string): Promise<Hex> {
   if (file.version !== 3 || file.crypto.kdf !== 'scrypt' || file.crypto.cipher !== 'aes-128-ctr') {
     throw new KeystoreError('Unsupported keystore file (want v3, scrypt, aes-128-ctr).', { code: 'keystore_unsupported' });
   }
   const { kdfparams, ciphertext, cipherparams } = file.crypto;
   const ct = Buffer.from(ciphertext, 'hex');
-  const derived = derive(password, Buffer.from(kdfparams.salt, 'hex'), kdfparams, kdfparams.dklen);
+  const derived = await derive(password, Buffer.from(kdfparams.salt, 'hex'), kdfparams, kdfparams.dklen);
   if (mac(derived, ct) !== file.crypto.mac.toLowerCase()) {
     throw new KeystoreError('Wrong keystore password (MAC mismatch).', { code: 'keystore_bad_password' });
   }
@@ -80,7 +88,22 @@ export function decryptKey(file: V3, password: string): Hex {
 
 export function createFileKeyStore(options: { dir: string; password: string; cost?: ScryptCost }): KeyStore {
   const { dir, password } = options;
-  const signers = new Map<string, TxSigner>();
+  const signers = new Map<string, Promise<TxSigner>>();
+
+  async function unlock(keyRef: string): Promise<TxSigner> {
+    let parsed: V3;
+    try {
+      parsed = JSON.parse(fs.readFileSync(fileFor(keyRef), 'utf8')) as V3;
+    } catch (cause) {
+      throw new KeystoreError(`Cannot read keystore file ${keyRef}.`, { cause, code: 'keystore_unreadable' });
+    }
+    const privateKey = await decryptKey(parsed, password);
+    const keyBytes = hexToBytes(privateKey);
+    return {
+      address: privateKeyToAccount(privateKey).address as Address,
+      signTransaction: (tx) => signTransactionWithKey(tx, keyBytes),
+    };
+  }
 
   function fileFor(keyRef: string): string {
     // Refs may carry the `keystore:` scheme (key-refs.ts); bare names are the older dev form.
@@ -94,29 +117,24 @@ export function createFileKeyStore(options: { dir: string; password: string; cos
     async createKey(label: string) {
       fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
       const privateKey = generatePrivateKey();
-      const v3 = encryptKey(privateKey, password, options.cost);
+      const v3 = await encryptKey(privateKey, password, options.cost);
       const address = getAddress(`0x${v3.address}`);
       // Named by its scheme, as sluice.yaml names it; bare file names (older dev rows) still work.
       const keyRef = `keystore:${label}--${address}.json`;
       fs.writeFileSync(fileFor(keyRef), JSON.stringify(v3), { mode: 0o600, flag: 'wx' });
       return { keyRef, address };
     },
-    async signer(keyRef: string): Promise<TxSigner> {
-      const cached = signers.get(keyRef);
-      if (cached) return cached;
-      let parsed: V3;
-      try {
-        parsed = JSON.parse(fs.readFileSync(fileFor(keyRef), 'utf8')) as V3;
-      } catch (cause) {
-        throw new KeystoreError(`Cannot read keystore file ${keyRef}.`, { cause, code: 'keystore_unreadable' });
+    signer(keyRef: string): Promise<TxSigner> {
+      // The promise is cached, so concurrent first uses of a wallet share one file read and scrypt run.
+      let signer = signers.get(keyRef);
+      if (!signer) {
+        signer = unlock(keyRef);
+        signers.set(keyRef, signer);
+        const mine = signer;
+        mine.catch(() => {
+          if (signers.get(keyRef) === mine) signers.delete(keyRef);
+        });
       }
-      const privateKey = decryptKey(parsed, password);
-      const keyBytes = hexToBytes(privateKey);
-      const signer: TxSigner = {
-        address: privateKeyToAccount(privateKey).address as Address,
-        signTransaction: (tx) => signTransactionWithKey(tx, keyBytes),
-      };
-      signers.set(keyRef, signer);
       return signer;
     },
   };

@@ -81,7 +81,7 @@ describe('Secrets Manager key store (moto)', () => {
     const secret = await secretOf(keyRef);
     const v3 = JSON.parse(secret) as KeystoreV3;
     expect(v3.version).toBe(3);
-    const privateKey = decryptKey(v3, PASSWORD);
+    const privateKey = await decryptKey(v3, PASSWORD);
     expect(privateKeyToAccount(privateKey).address).toBe(address);
     expect(secret.toLowerCase()).not.toContain(privateKey.slice(2).toLowerCase());
 
@@ -107,7 +107,7 @@ describe('Secrets Manager key store (moto)', () => {
 
     // Rotation: the secret now holds another key; the next read after the TTL uses it.
     const rotated = generatePrivateKey();
-    await client.send(new PutSecretValueCommand({ SecretId: keyRef.slice('secretsmanager:'.length), SecretString: JSON.stringify(encryptKey(rotated, PASSWORD, cheap)) }));
+    await client.send(new PutSecretValueCommand({ SecretId: keyRef.slice('secretsmanager:'.length), SecretString: JSON.stringify(await encryptKey(rotated, PASSWORD, cheap)) }));
     expect((await cached.signer(keyRef)).address).toBe(address);
     t += 10_001;
     const next = await cached.signer(keyRef);
@@ -151,7 +151,7 @@ describe('Secrets Manager key store (moto)', () => {
     expect(plain).toMatchObject({ code: 'secret_malformed', retryable: false });
     expect(JSON.stringify({ m: plain.message, d: plain.details, c: String(plain.cause) })).not.toContain(raw.slice(4, 40));
 
-    const lying = { ...encryptKey(generatePrivateKey(), PASSWORD, cheap), address: privateKeyToAccount(raw).address.slice(2).toLowerCase() };
+    const lying = { ...(await encryptKey(generatePrivateKey(), PASSWORD, cheap)), address: privateKeyToAccount(raw).address.slice(2).toLowerCase() };
     await client.send(new PutSecretValueCommand({ SecretId: id, SecretString: JSON.stringify(lying) }));
     expect(await failure(store().signer(keyRef))).toMatchObject({ code: 'secret_address_mismatch', retryable: false });
 

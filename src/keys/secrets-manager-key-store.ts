@@ -54,7 +54,7 @@ export function createSecretsManagerKeyStore(options: SecretsManagerKeyStoreOpti
     const v3 = parseV3(secret, secretId);
     let privateKey: Hex;
     try {
-      privateKey = decryptKey(v3, password);
+      privateKey = await decryptKey(v3, password);
     } catch (err) {
       const wrongPassword = err instanceof KeystoreError && err.code === 'keystore_bad_password';
       throw new SecretsManagerKeyError(
@@ -78,7 +78,7 @@ export function createSecretsManagerKeyStore(options: SecretsManagerKeyStoreOpti
     kind: 'secrets-manager',
     async createKey(label: string) {
       const privateKey = generatePrivateKey();
-      const v3 = encryptKey(privateKey, password, options.cost);
+      const v3 = await encryptKey(privateKey, password, options.cost);
       const address = getAddress(`0x${v3.address}`);
       const name = `${SECRET_PREFIX}${sanitizeLabel(label)}-${address}`;
       try {

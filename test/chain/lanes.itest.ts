@@ -339,7 +339,7 @@ describe(`wallet lanes recover on ${dbKind}`, () => {
   it('fails a token payout whose receipt shows no Transfer, and releases the hold', async () => {
     const user = await fund('USDT', '100');
     const to = newAddress();
-    await setFailSilently({ rpcUrl: stack.rpcUrl, deployerPrivateKey: loadDeployerKey(stack.dataDir, TEST_KEYSTORE_PASSWORD), token, account: to, on: true });
+    await setFailSilently({ rpcUrl: stack.rpcUrl, deployerPrivateKey: await loadDeployerKey(stack.dataDir, TEST_KEYSTORE_PASSWORD), token, account: to, on: true });
     const id = await withdraw(user, 'USDT', to, '40');
     const done = await waitStatus(id, TERMINAL);
     expect(done).toMatchObject({ status: 'FAILED', failureCode: 'transfer_not_executed' });

@@ -179,10 +179,10 @@ describe(`money-path guards on ${dbKind}`, () => {
     }, 60_000, 100);
 
     const keystoreDir = path.join(stack.dataDir, 'keystore');
-    const hotKeys = fs
-      .readdirSync(keystoreDir)
-      .map((f) => decryptKey(JSON.parse(fs.readFileSync(path.join(keystoreDir, f), 'utf8')), TEST_KEYSTORE_PASSWORD));
-    const secrets = [TEST_API_KEY, TEST_KEYSTORE_PASSWORD, ADMIN_PASSWORD, loadDeployerKey(stack.dataDir, TEST_KEYSTORE_PASSWORD), ...hotKeys];
+    const hotKeys = await Promise.all(
+      fs.readdirSync(keystoreDir).map((f) => decryptKey(JSON.parse(fs.readFileSync(path.join(keystoreDir, f), 'utf8')), TEST_KEYSTORE_PASSWORD)),
+    );
+    const secrets = [TEST_API_KEY, TEST_KEYSTORE_PASSWORD, ADMIN_PASSWORD, await loadDeployerKey(stack.dataDir, TEST_KEYSTORE_PASSWORD), ...hotKeys];
     expect(hotKeys.length).toBeGreaterThanOrEqual(2); // the hot wallet and the demo deployer
     expect(logLines.length).toBeGreaterThan(20);
     expect(services().common.logger.level).toBe('trace'); // everything any component logs was written

@@ -222,7 +222,7 @@ describe(`core pipeline on ${dbKind}`, () => {
     const user = newUser();
     const blocked = newAddress();
     await credit(user, 'USDT', '50');
-    await setBlocked({ rpcUrl: stack.rpcUrl, deployerPrivateKey: loadDeployerKey(stack.dataDir, TEST_KEYSTORE_PASSWORD), token, account: blocked, blocked: true });
+    await setBlocked({ rpcUrl: stack.rpcUrl, deployerPrivateKey: await loadDeployerKey(stack.dataDir, TEST_KEYSTORE_PASSWORD), token, account: blocked, blocked: true });
     const res = await withdraw({ userId: user, asset: 'USDT', chainId: stack.chainId, toAddress: blocked, amount: '20' });
     const done = await waitTerminal(res.body.id);
     expect(done).toMatchObject({ status: 'FAILED', failureCode: 'reverted' });

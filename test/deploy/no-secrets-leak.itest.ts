@@ -129,7 +129,7 @@ describe('no secret in any log line or HTTP response', () => {
     const keystoreDir = path.join(dir, 'data', 'keystore');
     const keyFiles = fs.readdirSync(keystoreDir).filter((f) => f.endsWith('.json'));
     expect(keyFiles.length).toBeGreaterThan(0);
-    const privateKeys = keyFiles.map((f) => decryptKey(JSON.parse(fs.readFileSync(path.join(keystoreDir, f), 'utf8')) as KeystoreV3, SECRETS.keystorePassword));
+    const privateKeys = await Promise.all(keyFiles.map((f) => decryptKey(JSON.parse(fs.readFileSync(path.join(keystoreDir, f), 'utf8')) as KeystoreV3, SECRETS.keystorePassword)));
     const needles = [...Object.values(SECRETS), sessionCookie!, ...privateKeys, ...privateKeys.map((k) => k.slice(2))];
 
     const output = sluice.output();
