@@ -63,7 +63,7 @@ for (const kind of ['sqlite', 'mysql'] as const) {
         asset: 'ETH', chainId: 31337, chainName: 'devnet', kind: 'native', contract: null, decimals: 18,
         withdrawalFee: 0n, minAmount: 1n, maxAmount: 10n, gasLimit: 21_000, enabled: true,
       });
-      const rpc = [{ url: 'http://127.0.0.1:8545', weight: 3 }, { url: 'https://backup.example.com', weight: 1 }];
+      const rpc = [{ url: 'http://127.0.0.1:8545', weight: 3 }, { url: 'https://backup.example.com', weight: 1, batch: 10 }];
       await upsertChain(db, { ...devnet, name: 'Local', rpc, explorerUrl: 'https://explorer.example.com' });
       await upsertChain(db, { ...devnet, chainId: 5, name: 'Old testnet', enabled: false });
 

@@ -75,7 +75,7 @@ export async function writeChain(k: Kysely<Database>, chain: ChainRecord, now = 
   if (chain.rpc.length === 0) throw new ChainRegistryError(`Chain ${chain.chainId} needs at least one RPC endpoint.`, { code: 'chain_no_rpc' });
   const values = {
     name: chain.name,
-    rpc_endpoints: JSON.stringify(chain.rpc.map((e) => ({ url: e.url, weight: e.weight }))),
+    rpc_endpoints: JSON.stringify(chain.rpc.map((e) => ({ url: e.url, weight: e.weight, ...(e.batch === undefined ? {} : { batch: e.batch }) }))),
     confirmations: chain.confirmations,
     max_fee_per_gas: chain.maxFeePerGas.toString(),
     priority_fee: chain.defaultPriorityFee.toString(),
@@ -137,10 +137,13 @@ function parseEndpoints(chainId: number, text: string): RpcEndpointConfig[] {
   }
   if (!Array.isArray(parsed) || parsed.length === 0) throw bad('not a non-empty list');
   return parsed.map((e: unknown, i) => {
-    const { url, weight } = (e ?? {}) as { url?: unknown; weight?: unknown };
+    const { url, weight, batch } = (e ?? {}) as { url?: unknown; weight?: unknown; batch?: unknown };
     if (typeof url !== 'string' || !URL.canParse(url)) throw bad(`entry ${i} has no valid url`);
     const w = weight === undefined ? 1 : Number(weight);
     if (!Number.isInteger(w) || w < 1) throw bad(`entry ${i} has a bad weight`);
-    return { url, weight: w };
+    if (batch === undefined) return { url, weight: w };
+    const b = Number(batch);
+    if (!Number.isInteger(b) || b < 1) throw bad(`entry ${i} has a bad batch`);
+    return { url, weight: w, batch: b };
   });
 }

@@ -87,6 +87,29 @@ describe('chain rpc against anvil', () => {
     expect(err.retryable).toBe(false);
   });
 
+  it('broadcasts made together share one JSON-RPC batch per endpoint, and each caller gets its own verdict', async () => {
+    const proxy = await startRpcProxy(anvil.rpcUrl);
+    const rpc = createChainRpc(config([proxy.url, deadUrl]), logger);
+    try {
+      const good = await Promise.all([0, 1, 2].map(() => signedTransfer(0)));
+      const unfunded = await signedTransfer(0, false);
+      const mined = await signedTransfer(0);
+      const minedHash = await rpc.broadcast(mined.raw);
+      await expectMined(rpc, minedHash);
+      proxy.resetCounts();
+      const results = await Promise.all([...good.map((g) => g.raw), unfunded.raw, mined.raw].map((raw) => rpc.broadcast(raw).catch((e: unknown) => e)));
+      expect(results.slice(0, 3).every((r) => typeof r === 'string' && /^0x[0-9a-f]{64}$/.test(r))).toBe(true);
+      expect(results[3]).toBeInstanceOf(InsufficientFundsError); // the node's verdict beats the dead endpoint's "unreachable"
+      expect(results[4]).toBeInstanceOf(NonceTooLowError);
+      expect(proxy.count('eth_sendRawTransaction')).toBe(5);
+      expect(proxy.httpRequests - (proxy.counts.eth_blockNumber ?? 0)).toBe(1);
+      for (const r of results.slice(0, 3)) await expectMined(rpc, r as Hash);
+    } finally {
+      rpc.close();
+      await proxy.close();
+    }
+  });
+
   it('returns null for a receipt the node does not have', async () => {
     const rpc = createChainRpc(config([anvil.rpcUrl]), logger);
     expect(await rpc.receipt(`0x${'ab'.repeat(32)}`)).toBeNull();
@@ -345,6 +368,21 @@ describe('chain rpc against anvil', () => {
       expect(proxy.counts.eth_getCode).toBe(21);
       // Head polls (eth_blockNumber) go one per exchange; every getCode rode in a single one.
       expect(proxy.httpRequests - (proxy.counts.eth_blockNumber ?? 0)).toBe(1);
+    } finally {
+      rpc.close();
+      await proxy.close();
+    }
+  });
+
+  it('an endpoint configured with batch: 1 gets one HTTP exchange per call (for providers that refuse batches)', async () => {
+    const proxy = await startRpcProxy(anvil.rpcUrl);
+    const rpc = createChainRpc({ ...config([]), rpc: [{ url: proxy.url, weight: 1, batch: 1 }] }, logger);
+    try {
+      await rpc.blockNumber();
+      proxy.resetCounts();
+      const addresses = Array.from({ length: 5 }, () => privateKeyToAccount(generatePrivateKey()).address);
+      expect(await Promise.all(addresses.map((a) => rpc.code(a)))).toEqual(addresses.map(() => '0x'));
+      expect(proxy.httpRequests - (proxy.counts.eth_blockNumber ?? 0)).toBe(5);
     } finally {
       rpc.close();
       await proxy.close();

@@ -53,8 +53,14 @@ export type ChainRpcOptions = {
   cache?: Cache;
 };
 
-/** Most calls one JSON-RPC batch (`code()`, `receipt()`) carries in one HTTP exchange. */
+/** Calls gathered for one batched round (`code()`, `receipt()`, broadcasts); split per endpoint by its `batch`. */
 const RPC_BATCH = 256;
+
+/**
+ * JSON-RPC calls per HTTP exchange when an endpoint names no `batch`. Providers cap batches
+ * (some at 100, some lower; a few refuse them): `batch: 1` turns batching off for such an endpoint.
+ */
+const DEFAULT_ENDPOINT_BATCH = 100;
 
 const DEFAULTS = { headPollMs: 1_000, headFreshMs: 0, headGraceMs: 200, idleMs: 30_000 };
 
@@ -63,7 +69,7 @@ type Endpoint = {
   redacted: string;
   weight: number;
   client: PublicClient;
-  /** Same endpoint, JSON-RPC batching on: only for `code()` and `receipt()`, whose calls come in bursts. */
+  /** Same endpoint, JSON-RPC batching on: for `code()`, `receipt()` and broadcasts, whose calls come in bursts. */
   batchClient: PublicClient;
   health: EndpointHealth;
   /** The head poll in flight, so a hanging endpoint is never polled twice at once. */
@@ -88,15 +94,15 @@ export function createChainRpc(chain: ChainConfig, logger: Logger, options: Chai
   const opts = { ...DEFAULTS, ...options };
   const circuit: Partial<CircuitOptions> = { probeTimeoutMs: rpcTimeoutMs * 2, ...options.circuit };
 
-  const endpoints: Endpoint[] = chain.rpc.map(({ url, weight }) => ({
+  const endpoints: Endpoint[] = chain.rpc.map(({ url, weight, batch = DEFAULT_ENDPOINT_BATCH }) => ({
     url,
     redacted: redact(url),
     weight,
     // No batching: one call is one HTTP exchange, so one failed exchange is one failure sample.
     // viem aborts the fetch (AbortController) when `timeout` passes, body read included.
     client: createPublicClient({ transport: http(url, { timeout: rpcTimeoutMs, retryCount: 0, batch: false }) }),
-    // Calls made in the same tick share one HTTP exchange; `code()` and `receipt()` issue them together.
-    batchClient: createPublicClient({ transport: http(url, { timeout: rpcTimeoutMs, retryCount: 0, batch: { batchSize: RPC_BATCH, wait: 0 } }) }),
+    // Calls made in the same tick share one HTTP exchange; the batched calls issue them together.
+    batchClient: createPublicClient({ transport: http(url, { timeout: rpcTimeoutMs, retryCount: 0, batch: batch > 1 && { batchSize: batch, wait: 0 } }) }),
     health: new EndpointHealth(circuit, Date.now, options.cache && { cache: options.cache, key: sharedHealthKey(chain.chainId, url) }),
     polling: undefined,
     lastError: undefined,
@@ -357,35 +363,67 @@ export function createChainRpc(chain: ChainConfig, logger: Logger, options: Chai
   }
 
   /**
-   * Sends the same signed bytes to every endpoint whose circuit is not open, in parallel.
-   * Resolves as soon as one accepted it (or already had it); otherwise throws the most telling
-   * error: a node's verdict beats "unreachable".
+   * Sends the same signed bytes to every endpoint whose circuit is not open, in parallel, many txs
+   * per HTTP exchange (one JSON-RPC batch per endpoint; each element gets the node's own answer,
+   * and the exchange is one health sample). A tx is done as soon as one endpoint accepted it (or
+   * already had it); otherwise, once every endpoint answered, it fails with the most telling error:
+   * a node's verdict beats "unreachable". A slow endpoint holds up no tx another one accepted.
    */
-  async function broadcast(raw: Hex): Promise<Hash> {
+  async function broadcastMany(raws: Hex[]): Promise<Array<AnyChainError | null>> {
     void ready(Number.POSITIVE_INFINITY); // keeps the head poll going; a broadcast needs no head
     const targets: Array<{ e: Endpoint; permit: Permit }> = [];
     for (const e of endpoints) {
       const permit = e.health.acquire();
       if (permit) targets.push({ e, permit });
     }
-    if (targets.length === 0) throw unavailable('broadcasts');
-    // A typed transaction's hash is the keccak of its signed bytes, whoever accepted it.
-    const hash = keccak256(raw);
-    return new Promise<Hash>((resolve, reject) => {
-      const errors: AnyChainError[] = [];
-      let pending = targets.length;
+    if (targets.length === 0) return raws.map(() => unavailable('broadcasts'));
+    const errors: AnyChainError[][] = raws.map(() => []);
+    const outcome: Array<AnyChainError | null | undefined> = raws.map(() => undefined);
+    let undecided = raws.length;
+    return new Promise((resolve) => {
+      const decide = (i: number, value: AnyChainError | null) => {
+        if (outcome[i] !== undefined) return;
+        outcome[i] = value;
+        undecided -= 1;
+        if (undecided === 0) resolve(outcome as Array<AnyChainError | null>);
+      };
+      let answered = 0;
       for (const { e, permit } of targets) {
-        attempt(e, permit, (c) => c.request({ method: 'eth_sendRawTransaction', params: [raw] })).then(
-          () => resolve(hash),
-          (err: AnyChainError) => {
-            if (err instanceof AlreadyKnownError) resolve(hash);
-            else errors.push(err);
-            pending -= 1;
-            if (pending === 0) reject(errors.find((x) => !(x instanceof NodeUnavailableError)) ?? errors[0]!);
+        const exchange = attempt(e, permit, async (_, endpoint) => {
+          const settled = await Promise.allSettled(raws.map((raw) => endpoint.batchClient.request({ method: 'eth_sendRawTransaction', params: [raw] })));
+          const verdicts = settled.map((r) => (r.status === 'fulfilled' ? null : toChainError(r.reason)));
+          // Every element unreachable: the exchange failed, and the endpoint's health says so.
+          const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+          if (failed && verdicts.every((v) => v instanceof NodeUnavailableError)) throw failed.reason;
+          return verdicts;
+        });
+        void exchange.then(
+          (verdicts) => {
+            for (const [i, v] of verdicts.entries()) {
+              if (v === null || v instanceof AlreadyKnownError) decide(i, null);
+              else errors[i]!.push(v);
+            }
           },
-        );
+          (err: AnyChainError) => {
+            for (const list of errors) list.push(err);
+          },
+        ).finally(() => {
+          answered += 1;
+          if (answered < targets.length) return;
+          for (const [i, list] of errors.entries()) decide(i, list.find((x) => !(x instanceof NodeUnavailableError)) ?? list[0]!);
+        });
       }
     });
+  }
+
+  const broadcasts = createMicroBatcher<Hex, AnyChainError | null>({ maxSize: RPC_BATCH, concurrency: 4, run: broadcastMany });
+
+  /** Broadcasts one signed tx (see broadcastMany); concurrent calls share JSON-RPC batches. */
+  async function broadcast(raw: Hex): Promise<Hash> {
+    const err = await broadcasts.submit(raw);
+    if (err) throw err;
+    // A typed transaction's hash is the keccak of its signed bytes, whoever accepted it.
+    return keccak256(raw);
   }
 
   /**

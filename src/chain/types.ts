@@ -1,5 +1,10 @@
 /** One JSON-RPC endpoint of a chain. Weight biases reads among equally healthy endpoints. */
-export type RpcEndpointConfig = { url: string; weight: number };
+export type RpcEndpointConfig = {
+  url: string;
+  weight: number;
+  /** Most JSON-RPC calls per HTTP exchange for batched calls (receipts, code, broadcasts); 1 never batches. Default 100. */
+  batch?: number;
+};
 
 /** How a chain's stuck transactions are handled (rebroadcast, fee bumps, contract recipients). */
 export type ChainPolicy = {

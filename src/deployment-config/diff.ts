@@ -55,7 +55,9 @@ function chainView(c: ChainRecord): Record<string, string> {
   return {
     name: c.name,
     // Weight as in SLUICE_DEVNET_RPC_URL (`url#weight`); a row with unreadable endpoints shows as such.
-    rpc: c.rpc.length ? c.rpc.map((e) => (e.weight === 1 ? e.url : `${e.url}#${e.weight}`)).join(', ') : '(unusable)',
+    rpc: c.rpc.length
+      ? c.rpc.map((e) => `${e.weight === 1 ? e.url : `${e.url}#${e.weight}`}${e.batch === undefined ? '' : ` (batch ${e.batch})`}`).join(', ')
+      : '(unusable)',
     confirmations: String(c.confirmations),
     maxFeePerGasGwei: formatUnits(c.maxFeePerGas, 9),
     priorityFeeGwei: formatUnits(c.defaultPriorityFee, 9),

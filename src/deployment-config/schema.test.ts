@@ -14,7 +14,7 @@ const valid = () => ({
     {
       chainId: 31337,
       name: 'Anvil Devnet',
-      rpc: [{ url: 'http://127.0.0.1:8545', weight: 2 }, 'http://127.0.0.1:8546'],
+      rpc: [{ url: 'http://127.0.0.1:8545', weight: 2 }, 'http://127.0.0.1:8546', { url: 'https://provider.example.com', batch: 1 }],
       confirmations: 2,
       maxFeePerGasGwei: '500',
       priorityFeeGwei: '1.5',
@@ -50,7 +50,7 @@ describe('deployment file schema', () => {
     expect(file.chains[0]).toEqual({
       chainId: 31337,
       name: 'Anvil Devnet',
-      rpc: [{ url: 'http://127.0.0.1:8545', weight: 2 }, { url: 'http://127.0.0.1:8546', weight: 1 }],
+      rpc: [{ url: 'http://127.0.0.1:8545', weight: 2 }, { url: 'http://127.0.0.1:8546', weight: 1 }, { url: 'https://provider.example.com', weight: 1, batch: 1 }],
       confirmations: 2,
       maxFeePerGas: 500_000_000_000n,
       defaultPriorityFee: 1_500_000_000n,
@@ -67,12 +67,14 @@ describe('deployment file schema', () => {
   it('names the path of every problem, all at once', () => {
     const raw = valid();
     (raw.chains[0]!.rpc as unknown[])[1] = { url: 'not a url' };
+    (raw.chains[0]!.rpc as unknown[])[2] = { url: 'https://provider.example.com', batch: 0 };
     (raw.chains[0] as Record<string, unknown>).rpcs = [];
     (raw.assets[0]!.networks[0] as Record<string, unknown>).contract = USDT.toLowerCase();
     (raw.assets[1]!.networks[0] as Record<string, unknown>).contract = USDT;
     raw.hotWallets[0]!.keyRef = 'env:PRIVATE_KEY';
     expect(problems(() => parseDeploymentConfig(raw))).toEqual([
       'chains[0].rpc[1].url: must be a URL',
+      'chains[0].rpc[2].batch: must be a whole number from 1 to 1000',
       'chains[0].rpcs: unknown key (misspelt? see docs/config-file.md)',
       `assets[0].networks[0].contract: must be checksummed (EIP-55): ${USDT}`,
       'assets[1].networks[0].contract: a native network has no contract',

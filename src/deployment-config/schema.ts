@@ -63,14 +63,14 @@ const chainId = int(1, Number.MAX_SAFE_INTEGER);
 
 const rpcEndpoint = z.preprocess(
   (v) => (typeof v === 'string' ? { url: v } : v),
-  z.object({ url: httpUrl, weight: int(1, 1000).default(1) }, { invalid_type_error: 'must be a URL or { url, weight }' }).strict(),
+  z.object({ url: httpUrl, weight: int(1, 1000).default(1), batch: int(1, 1000).optional() }, { invalid_type_error: 'must be a URL or { url, weight, batch }' }).strict(),
 );
 
 const chain = z
   .object({
     chainId,
     name: quoted('a name').min(1, 'must not be empty').max(64, 'must be at most 64 characters'),
-    rpc: z.array(rpcEndpoint, { ...required, invalid_type_error: 'must be a list of URLs or { url, weight }' }).min(1, 'needs at least one endpoint'),
+    rpc: z.array(rpcEndpoint, { ...required, invalid_type_error: 'must be a list of URLs or { url, weight, batch }' }).min(1, 'needs at least one endpoint'),
     confirmations: int(1, 10_000),
     maxFeePerGasGwei: decimalString,
     priorityFeeGwei: decimalString,
