@@ -374,6 +374,24 @@ describe('chain rpc against anvil', () => {
     }
   });
 
+  it('balance(): concurrent calls share one JSON-RPC batch, and each caller gets its own address\'s balance', async () => {
+    const proxy = await startRpcProxy(anvil.rpcUrl);
+    const rpc = createChainRpc(config([proxy.url]), logger);
+    try {
+      const addresses = Array.from({ length: 12 }, () => privateKeyToAccount(generatePrivateKey()).address);
+      await Promise.all(addresses.slice(0, 3).map((a, i) => setDevBalance(anvil.rpcUrl, a, parseEther(String(i + 1)))));
+      await rpc.blockNumber();
+      proxy.resetCounts();
+      const found = await Promise.all(addresses.map((a) => rpc.balance(a)));
+      expect(found).toEqual([parseEther('1'), parseEther('2'), parseEther('3'), ...Array(9).fill(0n)]);
+      expect(proxy.count('eth_getBalance')).toBe(12);
+      expect(proxy.httpRequests - (proxy.counts.eth_blockNumber ?? 0)).toBe(1);
+    } finally {
+      rpc.close();
+      await proxy.close();
+    }
+  });
+
   it('an endpoint configured with batch: 1 gets one HTTP exchange per call (for providers that refuse batches)', async () => {
     const proxy = await startRpcProxy(anvil.rpcUrl);
     const rpc = createChainRpc({ ...config([]), rpc: [{ url: proxy.url, weight: 1, batch: 1 }] }, logger);

@@ -438,6 +438,13 @@ export function createChainRpc(chain: ChainConfig, logger: Logger, options: Chai
       read((_, e) => Promise.all(addresses.map(async (address) => (await e.batchClient.getCode({ address })) ?? '0x'))),
   });
 
+  /** Native balances at the latest block, many per HTTP exchange, as `code()`: the signer's pool plan asks for every lane's at once. */
+  const balances = createMicroBatcher<Address, bigint>({
+    maxSize: RPC_BATCH,
+    concurrency: 4,
+    run: (addresses) => read((_, e) => Promise.all(addresses.map((address) => e.batchClient.getBalance({ address })))),
+  });
+
   /**
    * Receipts, many per HTTP exchange: the tracker asks for the receipts of every lane's newly
    * mined txs at once. "Not found" is confirmed per hash as `readConfirmed` does.
@@ -455,6 +462,9 @@ export function createChainRpc(chain: ChainConfig, logger: Logger, options: Chai
     chain,
     read: <T>(fn: (client: PublicClient) => Promise<T>): Promise<T> => read((c) => fn(c)),
     broadcast,
+
+    /** The native balance of `address` at the latest block; concurrent calls share JSON-RPC batches. */
+    balance: (address: Address): Promise<bigint> => balances.submit(address),
 
     /** The code at `address` ('0x' for none); concurrent calls share JSON-RPC batches. */
     code: (address: Address): Promise<Hex> => codes.submit(address),

@@ -22,7 +22,7 @@ export type WalletBalances = { native: bigint; tokens: Map<string, bigint> };
 export async function walletBalances(chain: ChainRpc, wallet: Address, tokenContracts: Iterable<Address>): Promise<WalletBalances> {
   const contracts = [...new Set([...tokenContracts].map((c) => c.toLowerCase() as Address))];
   const [native, ...tokens] = await Promise.all([
-    chain.read((c) => c.getBalance({ address: wallet })),
+    chain.balance(wallet),
     ...contracts.map((address) => chain.read((c) => c.readContract({ address, abi: erc20Abi, functionName: 'balanceOf', args: [wallet] }))),
   ]);
   return { native: native!, tokens: new Map(contracts.map((c, i) => [c, tokens[i]!])) };
