@@ -35,22 +35,26 @@ export function openDatabase(url: string, options: { poolSize?: number } = {}): 
 
 function openSqlite(file: string): Db {
   if (file !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  const db = openSqliteConnection(file);
+  if (file === ':memory:') return db;
+  const sqliteWriter = createSqliteWriteWorker(file);
+  return {
+    ...db,
+    sqliteWriter,
+    close: async () => {
+      await sqliteWriter.close();
+      await db.close();
+    },
+  };
+}
+
+/** One connection to a SQLite file and its Kysely, without a write worker (the worker's own uses this). */
+export function openSqliteConnection(file: string): Db {
   const sqlite = new SqliteDatabase(file);
   configureSqlite(sqlite);
   cachePreparedStatements(sqlite);
   const kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
-  if (file === ':memory:') return { kysely, dialect: 'sqlite', sqlite, close: () => kysely.destroy() };
-  const sqliteWriter = createSqliteWriteWorker(file);
-  return {
-    kysely,
-    dialect: 'sqlite',
-    sqlite,
-    sqliteWriter,
-    close: async () => {
-      await sqliteWriter.close();
-      await kysely.destroy();
-    },
-  };
+  return { kysely, dialect: 'sqlite', sqlite, close: () => kysely.destroy() };
 }
 
 /**

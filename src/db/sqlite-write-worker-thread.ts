@@ -1,36 +1,35 @@
 /**
  * Entry of the SQLite write worker (see sqlite-write-worker.ts): owns a second connection to the
- * file and runs each task in its own IMMEDIATE transaction, so the commit's fsync and the B-tree
- * work happen off the main event loop.
+ * file and runs each task in its own transaction on it (BEGIN IMMEDIATE, see connect.ts), so the
+ * commit's fsync and the B-tree work happen off the main event loop.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import SqliteDatabase from 'better-sqlite3';
-import { configureSqlite } from './sqlite-pragmas.js';
-import type { WorkerReply, WorkerRequest, WriteTaskFn } from './sqlite-write-worker.js';
+import { openSqliteConnection } from './connect.js';
+import type { WorkerReply, WorkerRequest } from './sqlite-write-worker.js';
+import type { WriteTask } from './write-task.js';
 
 const { file } = workerData as { file: string };
-const sqlite = new SqliteDatabase(file);
-configureSqlite(sqlite);
+const db = openSqliteConnection(file);
 const modules = new Map<string, Promise<Record<string, unknown>>>();
 
-async function taskFn(module: string, name: string): Promise<WriteTaskFn> {
+async function taskOf(module: string, name: string): Promise<WriteTask<unknown[], unknown>> {
   let loaded = modules.get(module);
   if (!loaded) {
     loaded = import(module) as Promise<Record<string, unknown>>;
     modules.set(module, loaded);
   }
-  const fn = (await loaded)[name];
-  if (typeof fn !== 'function') throw new Error(`${module} has no export ${name}`);
-  return fn as WriteTaskFn;
+  const task = (await loaded)[name] as WriteTask<unknown[], unknown> | undefined;
+  if (typeof task?.run !== 'function') throw new Error(`${module} has no write task ${name}`);
+  return task;
 }
 
 parentPort!.on('message', (request: WorkerRequest) => {
   void (async () => {
     let reply: WorkerReply;
     try {
-      const fn = await taskFn(request.module, request.name);
-      const value = sqlite.transaction(() => fn(sqlite, ...(request.args as never[]))).immediate();
-      reply = { id: request.id, ok: true, value };
+      const task = await taskOf(request.module, request.name);
+      // One try: a busy file is the caller's to retry, by its own policy (intake answers 503 after its tries).
+      reply = { id: request.id, ok: true, value: await db.kysely.transaction().execute((trx) => Promise.resolve(task.run({ db, trx }, ...request.args))) };
     } catch (err) {
       const e = err as { name?: unknown; message?: unknown; code?: unknown };
       reply = { id: request.id, ok: false, error: { name: String(e?.name ?? 'Error'), message: String(e?.message ?? err), code: typeof e?.code === 'string' ? e.code : undefined } };

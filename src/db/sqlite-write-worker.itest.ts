@@ -6,9 +6,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type Db, openDatabase } from './connect.js';
 import { isTransientDbError, isUniqueViolation } from './errors.js';
 import { WORKER_EXITED } from './sqlite-write-worker.js';
-
-const tasks = new URL('../../test/support/sqlite-worker-tasks.ts', import.meta.url).href;
-const insertNote = { module: tasks, name: 'insertNote' };
+import { runWriteTask } from './write-task.js';
+import { exitThread, insertNote, insertThenFail } from '../../test/support/sqlite-worker-tasks.js';
 
 describe('SQLite write worker (a second connection in a worker thread)', () => {
   let dir: string;
@@ -37,14 +36,19 @@ describe('SQLite write worker (a second connection in a worker thread)', () => {
     ]);
   });
 
+  it('runs concurrent tasks one transaction at a time (async task bodies never interleave on the one connection)', async () => {
+    const counts = await Promise.all(Array.from({ length: 20 }, (_, i) => runWriteTask(db, insertNote, i + 1, `note ${i + 1}`)));
+    expect([...counts].sort((a, b) => a - b)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+  });
+
   it('a failing task rolls back all it wrote and rejects with the driver code callers classify by', async () => {
-    const err = await db.sqliteWriter!.run({ module: tasks, name: 'insertThenFail' }, [7]).catch((e: unknown) => e);
+    const err = await db.sqliteWriter!.run(insertThenFail, [7]).catch((e: unknown) => e);
     expect(isUniqueViolation(err)).toBe(true);
     expect(await notes()).toEqual([]);
   });
 
   it('a worker that dies fails its task with a transient error, and the next task starts a new one', async () => {
-    const err = await db.sqliteWriter!.run({ module: tasks, name: 'exitThread' }, []).catch((e: unknown) => e);
+    const err = await db.sqliteWriter!.run(exitThread, []).catch((e: unknown) => e);
     expect((err as { code?: string }).code).toBe(WORKER_EXITED);
     expect(isTransientDbError(err)).toBe(true);
     expect(await db.sqliteWriter!.run<number>(insertNote, [1, 'after restart'])).toBe(1);
@@ -69,6 +73,9 @@ describe('SQLite write worker (a second connection in a worker thread)', () => {
     const mem = openDatabase('sqlite::memory:');
     try {
       expect(mem.sqliteWriter).toBeUndefined();
+      // A task runs here instead, in its own transaction.
+      await sql`create table notes (id integer primary key, text text not null)`.execute(mem.kysely);
+      expect(await runWriteTask(mem, insertNote, 1, 'here')).toBe(1);
     } finally {
       await mem.close();
     }

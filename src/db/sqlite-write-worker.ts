@@ -1,16 +1,9 @@
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import type SqliteDatabase from 'better-sqlite3';
 
-/**
- * A function a module exports for the write worker: it runs inside an IMMEDIATE transaction on the
- * worker's connection, gets structured-cloneable arguments and returns a structured-cloneable value.
- */
-export type WriteTaskFn = (sqlite: SqliteDatabase.Database, ...args: never[]) => unknown;
-
-/** Names a WriteTaskFn: the URL of its module (its `import.meta.url`) and its export name. */
-export type WriteTask = { module: string; name: string };
+/** Names a WriteTask (write-task.ts): the URL of its module (its `import.meta.url`) and its export name. */
+export type WriteTaskRef = { module: string; name: string };
 
 export type WorkerRequest = { id: number; module: string; name: string; args: unknown[] };
 export type WorkerReply =
@@ -22,16 +15,20 @@ export const WORKER_EXITED = 'SLUICE_SQLITE_WORKER_EXITED';
 
 export type SqliteWriteWorker = {
   /** Runs the task in its own transaction on the worker's connection; resolves after COMMIT. */
-  run<T>(task: WriteTask, args: unknown[]): Promise<T>;
+  run<T>(task: WriteTaskRef, args: unknown[]): Promise<T>;
   close(): Promise<void>;
 };
 
 /**
  * A worker thread with its own connection to the SQLite file, for hot write paths. better-sqlite3
  * is synchronous: on the main thread every commit (an fsync under synchronous=FULL) and all B-tree
- * work stop the event loop, so the API could not parse requests while it stored them. In the worker
- * both overlap with the main thread's work. Started on first use; a worker that dies fails its
- * tasks with a transient error and is started again by the next task.
+ * work stop the event loop, so the API could not parse requests while it stored them and the
+ * signer could not sign. In the worker both overlap with the main thread's work. Each task runs in
+ * its own transaction on the worker's Kysely (one at a time: one connection). Started on first
+ * use; a worker that dies fails its tasks with a transient error and is started again by the next.
+ *
+ * A task must never be awaited inside a main-thread transaction: the worker would wait for that
+ * transaction's write lock while the transaction waits for the task.
  */
 export function createSqliteWriteWorker(file: string): SqliteWriteWorker {
   let worker: Worker | null = null;
@@ -75,7 +72,7 @@ export function createSqliteWriteWorker(file: string): SqliteWriteWorker {
   }
 
   return {
-    run<T>(task: WriteTask, args: unknown[]): Promise<T> {
+    run<T>(task: WriteTaskRef, args: unknown[]): Promise<T> {
       if (closed) return Promise.reject(new Error('The database is closed.'));
       worker ??= start();
       const id = nextId++;

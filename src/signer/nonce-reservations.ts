@@ -1,28 +1,17 @@
-import { type Address, getAddress, type TransactionSerializableEIP1559 } from 'viem';
+import { getAddress, type TransactionSerializableEIP1559 } from 'viem';
 import type { AssetNetwork, AssetRegistry } from '../assets/registry.js';
 import type { ChainRpc } from '../chain/rpc.js';
 import type { Db } from '../db/connect.js';
-import { lockForUpdate, type Tx, withTransaction } from '../db/transaction.js';
-import { InsufficientBalanceError } from '../ledger/errors.js';
-import type { Ledger } from '../ledger/ledger.js';
-import { byBalanceRow } from '../util/lock-order.js';
+import { withTransaction } from '../db/transaction.js';
+import { runWriteTask } from '../db/write-task.js';
 import { batchConcurrency, createMicroBatcher } from '../util/micro-batch.js';
 import type { Wallet, Wallets } from '../wallets/wallets.js';
-import { StaleTransitionError } from '../withdrawals/errors.js';
-import type { WithdrawalRow } from '../withdrawals/repository.js';
-import { serializeUnsigned, type TransferIntent, verifyTransfer } from './build-tx.js';
+import { buildTransfer, type TransferIntent } from './build-tx.js';
 import type { FeeOracle, FeePair } from './fees.js';
-import { addToLoad, assertCovers, HotWalletShortError, type LaneLoad, laneLoad, type Payout, type WalletBalances, walletBalances } from './wallet-funds.js';
+import { type LaneOutcome, type LaneShare, payoutOf, type ReserveLanesInput, type ReserveRequest, reserveLanes, reserveLanesWith } from './reserve-lanes.js';
+import { addToLoad, assertCovers, HotWalletShortError, laneLoad, walletBalances } from './wallet-funds.js';
 
-/** A RECEIVED withdrawal, checked and ready to take a nonce. */
-export type ReserveRequest = {
-  w: WithdrawalRow;
-  network: AssetNetwork;
-  to: Address;
-  chainAmount: bigint;
-  /** Set for a native payout to a contract recipient (estimated); otherwise the network's. */
-  gasLimit?: bigint;
-};
+export type { ReserveRequest } from './reserve-lanes.js';
 
 export type Reservation =
   /** `tx` is built from `intent` and verified against it: what gets signed. */
@@ -46,14 +35,13 @@ const MAX_BATCH = 256;
  */
 export function createNonceReservations(deps: {
   db: Db;
-  ledger: Ledger;
   assets: AssetRegistry;
   wallets: Wallets;
   chain: ChainRpc;
   fees: FeeOracle;
   build: (intent: TransferIntent) => TransactionSerializableEIP1559;
 }) {
-  const { db, ledger, assets, wallets, chain } = deps;
+  const { db, assets, wallets, chain } = deps;
   const chainId = chain.chain.chainId;
   // Read at use: an operator may change it while Sluice runs (chain-settings.ts).
   const limit = () => chain.chain.maxPendingPerWallet;
@@ -64,7 +52,7 @@ export function createNonceReservations(deps: {
     const open = lanes.map((lane, i) => ({ lane, load: loads[i]! })).filter((l) => l.load.pending < limit());
     const tokens = requests.filter((r) => r.network.kind === 'erc20').map((r) => r.network.contract!);
     const balances = await Promise.all(open.map((l) => walletBalances(chain, getAddress(l.lane.address), tokens)));
-    const byWallet = new Map<string, { lane: Wallet; balances: WalletBalances; items: ReserveRequest[] }>();
+    const byWallet = new Map<string, LaneShare>();
     const outcome = new Map<ReserveRequest, Reservation>();
     for (const request of requests) {
       if (open.length === 0) {
@@ -101,92 +89,26 @@ export function createNonceReservations(deps: {
     return { byWallet, outcome };
   }
 
-  function payoutOf(request: ReserveRequest, fees: FeePair): Payout {
-    return { network: request.network, chainAmount: request.chainAmount, gasLimit: request.gasLimit ?? BigInt(request.network.gasLimit), maxFeePerGas: fees.maxFeePerGas };
-  }
-
-  function intentAt(request: ReserveRequest, nonce: number, fees: FeePair): TransferIntent {
-    return {
-      chainId,
-      network: request.network,
-      to: request.to,
-      chainAmount: request.chainAmount,
-      nonce,
-      ...fees,
-      ...(request.gasLimit !== undefined ? { gasLimit: request.gasLimit } : {}),
-    };
-  }
-
   /**
-   * One wallet's share of the batch, in one transaction. Lock order everywhere: withdrawal rows,
-   * then the wallet row, then balance rows (taken in user/asset order, so two replicas' batches
-   * over the same users cannot deadlock). The pool plan was made outside the lock; here it is
-   * checked again exactly: the lane's limit, what it has in flight, each user's balance.
+   * One transaction per lane where lanes can commit side by side (MySQL); SQLite has one writer,
+   * so there the whole batch is one transaction and one commit.
    */
-  async function reserveOnLane(lane: Wallet, balances: WalletBalances, items: ReserveRequest[], fees: FeePair, networks: AssetNetwork[]): Promise<Reservation[]> {
-    const wallet = getAddress(lane.address);
-    return withTransaction(db, async (trx) => {
-      const results = new Map<ReserveRequest, Reservation>();
-      const ids = items.map((r) => r.w.id);
-      const rows = await lockForUpdate(db, trx.selectFrom('withdrawals').select(['id', 'status', 'nonce']).where('id', 'in', ids).orderBy('id')).execute();
-      const current = new Map(rows.map((r) => [r.id, r]));
-      const row = await lockForUpdate(db, trx.selectFrom('wallets').select('next_nonce').where('chain_id', '=', chainId).where('address', '=', wallet)).executeTakeFirstOrThrow();
-      let next = Number(row.next_nonce);
-      const load = await laneLoad(trx, { networks, chainId, wallet, maxFeePerGas: fees.maxFeePerGas });
-      const ordered = [...items].sort((a, b) => byBalanceRow(a.w, b.w));
-      for (const request of ordered) {
-        const now = current.get(request.w.id);
-        if (now?.status !== 'RECEIVED' || now.nonce !== null) {
-          results.set(request, { kind: 'skipped' });
-          continue;
-        }
-        if (load.pending >= limit()) {
-          results.set(request, { kind: 'busy' });
-          continue;
-        }
-        const payout = payoutOf(request, fees);
-        try {
-          assertCovers(wallet, balances, load, payout);
-        } catch (err) {
-          if (!(err instanceof HotWalletShortError)) throw err;
-          results.set(request, { kind: 'short', error: err });
-          continue;
-        }
-        const intent = intentAt(request, next, fees);
-        // Verified before anything is reserved, so a tx that could never be signed reserves nothing;
-        // the signer signs exactly this object.
-        const tx = Object.freeze(deps.build(intent));
-        verifyTransfer(serializeUnsigned(tx), intent);
-        try {
-          await holdFunds(trx, request.w);
-        } catch (err) {
-          if (!(err instanceof InsufficientBalanceError)) throw err;
-          results.set(request, { kind: 'insufficient_balance' });
-          continue;
-        }
-        const reserved = await trx
-          .updateTable('withdrawals')
-          .set({ wallet, nonce: next, failure_code: null, failure_reason: null, updated_at: Date.now() })
-          .where('id', '=', request.w.id)
-          .where('status', '=', 'RECEIVED')
-          .where('nonce', 'is', null)
-          .executeTakeFirst();
-        // Locked above, so this cannot lose; if it ever does, nothing of this batch may commit.
-        if (Number(reserved.numUpdatedRows) !== 1) throw new StaleTransitionError(request.w.id, 'RECEIVED', 'RECEIVED');
-        current.set(request.w.id, { ...now, nonce: next });
-        addToLoad(load, payout);
-        results.set(request, { kind: 'reserved', wallet: lane, nonce: next, intent, tx });
-        next += 1;
-      }
-      if (next !== Number(row.next_nonce)) {
-        await trx.updateTable('wallets').set({ next_nonce: next }).where('chain_id', '=', chainId).where('address', '=', wallet).execute();
-      }
-      return items.map((r) => results.get(r)!);
-    });
+  async function reserveShares(input: ReserveLanesInput): Promise<LaneOutcome[][]> {
+    const reserve = (one: ReserveLanesInput): Promise<LaneOutcome[][]> =>
+      deps.build === buildTransfer ? runWriteTask(db, reserveLanes, one) : withTransaction(db, (trx) => reserveLanesWith({ db, trx }, one, deps.build));
+    if (db.dialect === 'sqlite') return reserve(input);
+    return (await Promise.all(input.shares.map((share) => reserve({ ...input, shares: [share] })))).map((r) => r[0]!);
   }
 
-  function holdFunds(trx: Tx, w: WithdrawalRow): Promise<void> {
-    return ledger.hold(trx, { userId: w.user_id, asset: w.asset, amount: BigInt(w.amount) + BigInt(w.fee), withdrawalId: w.id });
+  function reservationOf(lane: Wallet, outcome: LaneOutcome): Reservation {
+    switch (outcome.kind) {
+      case 'reserved':
+        return { kind: 'reserved', wallet: lane, nonce: outcome.nonce, intent: outcome.intent, tx: Object.freeze(outcome.tx) };
+      case 'short':
+        return { kind: 'short', error: new HotWalletShortError(outcome.message, { code: 'hot_wallet_insufficient_funds' }) };
+      default:
+        return outcome;
+    }
   }
 
   async function run(requests: ReserveRequest[]): Promise<Reservation[]> {
@@ -195,13 +117,11 @@ export function createNonceReservations(deps: {
     const unique = requests.filter((r) => !seen.has(r.w.id) && seen.add(r.w.id));
     const [fees, networks] = await Promise.all([deps.fees.current(), assets.all()]);
     const { byWallet, outcome } = await plan(unique, fees, networks);
-    // Lanes are independent: on MySQL their transactions run side by side.
-    await Promise.all(
-      [...byWallet.values()].map(async ({ lane, balances, items }) => {
-        const results = await reserveOnLane(lane, balances, items, fees, networks);
-        items.forEach((item, i) => outcome.set(item, results[i]!));
-      }),
-    );
+    const shares = [...byWallet.values()];
+    if (shares.length > 0) {
+      const results = await reserveShares({ chainId, maxPendingPerWallet: limit(), fees, networks, shares });
+      shares.forEach((share, s) => share.items.forEach((item, i) => outcome.set(item, reservationOf(share.lane, results[s]![i]!))));
+    }
     return requests.map((r) => outcome.get(r) ?? { kind: 'skipped' });
   }
 

@@ -32,6 +32,8 @@ import {
 } from './build-tx.js';
 import { createFeeOracle, type FeeOracle, type FeePair, replacementFees } from './fees.js';
 import { recipientGas } from './recipient-gas.js';
+import { attemptRow, type StoreRequest, storeSignatures } from './store-signatures.js';
+import { runWriteTask } from '../db/write-task.js';
 import { createNonceReservations, type NonceReservations, type Reservation, type ReserveRequest } from './nonce-reservations.js';
 import { HotWalletShortError } from './wallet-funds.js';
 import { batchConcurrency, createMicroBatcher } from '../util/micro-batch.js';
@@ -57,8 +59,6 @@ export type SignerDeps = {
 };
 
 export type SignOutcome = 'signed' | 'rejected' | 'skipped' | 'at-fee-cap';
-
-type StoreRequest = { id: string; wallet: Address; nonce: number; txHash: Hex; raw: Hex; kind: 'transfer' | 'cancel'; fees: FeePair; gas: bigint };
 
 /** Every hot wallet of the chain has its limit of txs in flight: the withdrawal waits for blocks. */
 export class HotWalletsBusyError extends RetryableError {
@@ -92,40 +92,10 @@ export function createSigner(deps: SignerDeps) {
   const feeOracles = new Map<number, FeeOracle>();
   const reservations = new Map<number, NonceReservations>();
 
-  /**
-   * Stores signatures by compare-and-set on their reservation, many per commit: only if the
-   * withdrawal still holds exactly this wallet and nonce, has no signed tx yet, and still wants
-   * this kind of tx (a cancel once cancel_reason is set, the payout otherwise).
-   */
   const signatures = createMicroBatcher<StoreRequest, boolean>({
     maxSize: 256,
     concurrency: batchConcurrency(db),
-    run: (items) =>
-      withTransaction(db, async (trx) => {
-        const ids = [...new Set(items.map((i) => i.id))];
-        const rows = await lockForUpdate(db, trx.selectFrom('withdrawals').selectAll().where('id', 'in', ids).orderBy('id')).execute();
-        const current = new Map(rows.map((r) => [r.id, r]));
-        const results: boolean[] = [];
-        for (const item of items) {
-          const row = current.get(item.id);
-          if (!row || row.status !== 'RECEIVED' || row.tx_hash !== null || row.wallet !== item.wallet || Number(row.nonce) !== item.nonce || (item.kind === 'cancel') !== (row.cancel_reason !== null)) {
-            results.push(false);
-            continue;
-          }
-          await attempts.insert(trx, attemptRow(row, item.wallet, item.nonce, item.txHash, item.raw, item.kind, item.fees, item.gas));
-          await withdrawals.transition(
-            trx,
-            item.id,
-            'RECEIVED',
-            'SIGNED',
-            { tx_hash: item.txHash, failure_code: null, failure_reason: null },
-            item.kind === 'cancel' ? { code: 'cancel', detail: `nonce ${item.nonce} to be filled with a cancel: ${row.cancel_reason}` } : {},
-          );
-          current.set(item.id, { ...row, status: 'SIGNED', tx_hash: item.txHash });
-          results.push(true);
-        }
-        return results;
-      }),
+    run: (items) => runWriteTask(db, storeSignatures, items),
   });
 
   function feesFor(chain: ChainRpc): FeeOracle {
@@ -184,7 +154,7 @@ export function createSigner(deps: SignerDeps) {
   function reservationsFor(chain: ChainRpc): NonceReservations {
     let r = reservations.get(chain.chain.chainId);
     if (!r) {
-      r = createNonceReservations({ db, ledger, assets, wallets, chain, fees: feesFor(chain), build });
+      r = createNonceReservations({ db, assets, wallets, chain, fees: feesFor(chain), build });
       reservations.set(chain.chain.chainId, r);
     }
     return r;
@@ -348,21 +318,6 @@ export function createSigner(deps: SignerDeps) {
 
   async function takeNonce(trx: Tx, chainId: number, wallet: Address, nonce: number): Promise<void> {
     await trx.updateTable('wallets').set({ next_nonce: nonce + 1 }).where('chain_id', '=', chainId).where('address', '=', wallet).execute();
-  }
-
-  function attemptRow(w: WithdrawalRow, wallet: Address, nonce: number, txHash: Hex, raw: Hex, kind: AttemptRow['kind'], fees: FeePair, gas: bigint) {
-    return {
-      withdrawal_id: w.id,
-      chain_id: w.chain_id,
-      wallet,
-      nonce,
-      tx_hash: txHash,
-      raw_tx: raw,
-      kind,
-      max_fee_per_gas: fees.maxFeePerGas.toString(),
-      max_priority_fee_per_gas: fees.maxPriorityFeePerGas.toString(),
-      gas_limit: Number(gas),
-    };
   }
 
   /** The transfer this withdrawal pays, rebuilt from the row (the truth), at `nonce` with `fees`. */

@@ -1,6 +1,6 @@
 import type SqliteDatabase from 'better-sqlite3';
 import type { Db } from '../db/connect.js';
-import type { WriteTask } from '../db/sqlite-write-worker.js';
+import { defineWriteTask, runWriteTask } from '../db/write-task.js';
 import type { WithdrawalRow } from './repository.js';
 
 /** What the database holds for one requested row after `insertWithdrawals`. */
@@ -27,9 +27,7 @@ export const MAX_INSERT_ROWS = 500;
  */
 export async function insertWithdrawals(db: Db, rows: WithdrawalRow[]): Promise<InsertOutcome[]> {
   if (rows.length === 0) return [];
-  if (db.sqliteWriter) return db.sqliteWriter.run<InsertOutcome[]>(INSERT_SQLITE_TASK, [rows]);
-  const sqlite = db.sqlite;
-  if (sqlite) return db.kysely.transaction().execute(async () => insertSqlite(sqlite, rows));
+  if (db.sqlite) return runWriteTask(db, insertSqliteTask, rows);
   return db.kysely.transaction().execute(async (trx) => {
     const byApiKey = new Map<string, string[]>();
     for (const r of rows) {
@@ -75,15 +73,14 @@ type SqliteStatements = { find: SqliteStatement; insert: SqliteStatement; event:
 type SqliteStatement = SqliteDatabase.Statement;
 const statements = new WeakMap<SqliteDatabase.Database, SqliteStatements>();
 
-/** insertSqlite, run by the SQLite write worker in its own transaction (files; `:memory:` has no worker). */
-const INSERT_SQLITE_TASK: WriteTask = { module: import.meta.url, name: 'insertSqlite' };
-
 /**
  * The same steps as the Kysely path with statements prepared once per connection: at thousands of
- * rows a second, compiling and preparing each batch's SQL cost more than running it. Called inside
- * a transaction: the write worker's, or a Kysely one, which holds the connection (see Db.sqlite).
+ * rows a second, compiling and preparing each batch's SQL cost more than running it. Runs on the
+ * write worker for files; the task's transaction holds the connection (see Db.sqlite).
  */
-export function insertSqlite(sqlite: SqliteDatabase.Database, rows: WithdrawalRow[]): InsertOutcome[] {
+export const insertSqliteTask = defineWriteTask(import.meta.url, 'insertSqliteTask', ({ db }, rows: WithdrawalRow[]) => insertSqlite(db.sqlite!, rows));
+
+function insertSqlite(sqlite: SqliteDatabase.Database, rows: WithdrawalRow[]): InsertOutcome[] {
   let s = statements.get(sqlite);
   if (!s) {
     s = {

@@ -1,3 +1,4 @@
+import { WORKER_EXITED } from '../../src/db/sqlite-write-worker.js';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -150,10 +151,14 @@ describe(`money-path guards on ${dbKind}`, () => {
         return typeof value === 'function' ? value.bind(target) : value;
       },
     });
+    // A SQLite file's write transactions run on the write worker: it dies under every task.
+    const exited = Object.assign(new Error('The SQLite write worker stopped; the task may or may not have committed.'), { code: WORKER_EXITED });
+    const sqliteWriter = services().db.sqliteWriter && { run: () => Promise.reject(exited), close: async () => {} };
     const requests = createMemoryQueue<RequestMessage>('blink-requests');
     const stop = new AbortController();
     const common = { ...services().common, signal: stop.signal, config: { ...services().common.config, signerMaxAttempts: 1 } };
-    const running = createSigner({ ...signerDeps(), common, db: { ...services().db, kysely }, requests }).run();
+    const db = { ...services().db, kysely, ...(sqliteWriter ? { sqliteWriter } : {}) };
+    const running = createSigner({ ...signerDeps(), common, db, requests }).run();
     await requests.send({ withdrawalId: id });
     await waitFor('the request to be given up', async () => ((await requests.depth()) === 0 ? true : undefined), 10_000, 20);
     stop.abort();

@@ -1,19 +1,18 @@
 /** Write-worker tasks for src/db/sqlite-write-worker.itest.ts; they run in the worker thread. */
-import type SqliteDatabase from 'better-sqlite3';
+import { sql } from 'kysely';
+import { defineWriteTask } from '../../src/db/write-task.js';
 
-export function insertNote(sqlite: SqliteDatabase.Database, id: number, text: string): number {
-  sqlite.prepare('insert into notes (id, text) values (?, ?)').run(id, text);
-  return Number((sqlite.prepare('select count(*) as n from notes').get() as { n: number }).n);
-}
+export const insertNote = defineWriteTask(import.meta.url, 'insertNote', async ({ trx }, id: number, text: string) => {
+  await sql`insert into notes (id, text) values (${id}, ${text})`.execute(trx);
+  return Number((await sql<{ n: number }>`select count(*) as n from notes`.execute(trx)).rows[0]!.n);
+});
 
 /** Inserts, then fails: the transaction must leave nothing behind. */
-export function insertThenFail(sqlite: SqliteDatabase.Database, id: number): never {
-  sqlite.prepare('insert into notes (id, text) values (?, ?)').run(id, 'doomed');
-  sqlite.prepare('insert into notes (id, text) values (?, ?)').run(id, 'duplicate id');
+export const insertThenFail = defineWriteTask(import.meta.url, 'insertThenFail', async ({ trx }, id: number) => {
+  await sql`insert into notes (id, text) values (${id}, 'doomed')`.execute(trx);
+  await sql`insert into notes (id, text) values (${id}, 'duplicate id')`.execute(trx);
   throw new Error('unreachable: the second insert violates the primary key');
-}
+});
 
 /** Ends the worker thread (not the process) mid-task, as a crash of the thread would. */
-export function exitThread(): never {
-  process.exit(3);
-}
+export const exitThread = defineWriteTask(import.meta.url, 'exitThread', () => process.exit(3));
