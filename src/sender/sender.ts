@@ -5,6 +5,7 @@ import type { ChainRpc } from '../chain/rpc.js';
 import { type Common, crashIfAsked } from '../common.js';
 import type { Db } from '../db/connect.js';
 import { withTransaction } from '../db/transaction.js';
+import { runWriteTask } from '../db/write-task.js';
 import { batchConcurrency, createMicroBatcher } from '../util/micro-batch.js';
 import type { DeadLetters } from '../dlq/dead-letters.js';
 import { errorCode, isRetryable, RetryableError, SluiceError } from '../errors/base.js';
@@ -12,6 +13,7 @@ import { runConsumer } from '../queue/consumer.js';
 import type { Queue, RequestMessage, SignedMessage } from '../queue/types.js';
 import { createAttempts } from '../withdrawals/attempts.js';
 import type { WithdrawalRepository, WithdrawalRow } from '../withdrawals/repository.js';
+import { markAccepted } from './mark-accepted.js';
 
 export type SenderDeps = {
   common: Common;
@@ -47,32 +49,10 @@ export function createSender(deps: SenderDeps) {
   const log = common.logger.child({ component: 'sender' });
   const attempts = createAttempts(db);
 
-  /**
-   * What a node's acceptance changes, for many broadcasts per commit: the attempt's broadcast
-   * times, a wait the row described is over, and SIGNED -> BROADCAST by compare-and-set (only
-   * while in flight: a settled row never changes again, the status API caches it).
-   */
   const accepted = createMicroBatcher<{ id: string; txHash: string }, boolean>({
     maxSize: 256,
     concurrency: batchConcurrency(db),
-    run: (items) =>
-      withTransaction(db, async (trx) => {
-        const results: boolean[] = [];
-        for (const item of items) {
-          await attempts.markBroadcast(item.txHash, trx);
-          const current = await withdrawals.get(item.id, trx);
-          if ((current?.status === 'SIGNED' || current?.status === 'BROADCAST') && (current.failure_code === 'hot_wallet_insufficient_funds' || current.failure_code === 'fee_cap_reached')) {
-            await trx.updateTable('withdrawals').set({ failure_code: null, failure_reason: null }).where('id', '=', item.id).where('status', '=', current.status).execute();
-          }
-          if (current?.status !== 'SIGNED') {
-            results.push(false);
-            continue;
-          }
-          await withdrawals.transition(trx, item.id, 'SIGNED', 'BROADCAST');
-          results.push(true);
-        }
-        return results;
-      }),
+    run: (items) => runWriteTask(db, markAccepted, items),
   });
 
   async function refuse(w: WithdrawalRow, txHash: string, code: string, reason: string, receives: number): Promise<SendOutcome> {

@@ -6,8 +6,7 @@ import type { Common } from '../common.js';
 import { isRetryable } from '../errors/base.js';
 import type { Db } from '../db/connect.js';
 import type { Database, WithdrawalStatus } from '../db/schema.js';
-import { withTransaction } from '../db/transaction.js';
-import { byBalanceRow } from '../util/lock-order.js';
+import { runWriteTask } from '../db/write-task.js';
 import { batchConcurrency, createMicroBatcher } from '../util/micro-batch.js';
 import type { DeadLetters } from '../dlq/dead-letters.js';
 import type { Ledger } from '../ledger/ledger.js';
@@ -15,8 +14,8 @@ import type { Queue, RequestMessage, SignedMessage } from '../queue/types.js';
 import { createSender } from '../sender/sender.js';
 import { sleep } from '../util/sleep.js';
 import { type AttemptRow, createAttempts, PAYOUT_KINDS } from '../withdrawals/attempts.js';
-import { StaleTransitionError } from '../withdrawals/errors.js';
 import type { TransitionPatch, WithdrawalRepository, WithdrawalRow } from '../withdrawals/repository.js';
+import { applyMoves, type Move, recordConfirmations, type Settlement } from './apply-moves.js';
 import { payoutInReceipt } from './payout-evidence.js';
 
 export type TrackerDeps = {
@@ -34,8 +33,6 @@ export type TrackerDeps = {
 };
 
 export type TickResult = { checked: number; transitions: number };
-
-type Settlement = 'complete' | 'release' | null;
 
 /** Lowest nonces of a lane looked at per tick: a lane only moves in nonce order, so these are the ones that matter. */
 const LANE_WINDOW = 256;
@@ -82,39 +79,15 @@ export function createTracker(deps: TrackerDeps) {
 
   const count = (chainId: number, action: string) => common.metrics.trackerActions.inc({ chain_id: String(chainId), action });
 
-  type Move = { w: WithdrawalRow; path: WithdrawalStatus[]; patch: TransitionPatch; settle: Settlement; event: { code?: string; detail?: string } };
-
-  /**
-   * Moves for many withdrawals per commit. Each move's first compare-and-set decides: a stale one
-   * (another tracker pass got there first) writes nothing and the others go on. Balance rows are
-   * locked in user/asset order, as the signer's batches take them, so no two batches deadlock.
-   */
   const moves = createMicroBatcher<Move, boolean>({
     maxSize: 256,
     concurrency: batchConcurrency(db),
-    run: (items) =>
-      withTransaction(db, async (trx) => {
-        const results = new Map<Move, boolean>();
-        const ordered = [...items].sort((a, b) => byBalanceRow(a.w, b.w));
-        for (const m of ordered) {
-          try {
-            await withdrawals.transition(trx, m.w.id, m.path[0]!, m.path[1]!, m.patch, m.path.length === 2 ? m.event : {});
-          } catch (err) {
-            if (!(err instanceof StaleTransitionError)) throw err;
-            results.set(m, false);
-            continue;
-          }
-          for (let i = 1; i + 1 < m.path.length; i++) {
-            await withdrawals.transition(trx, m.w.id, m.path[i]!, m.path[i + 1]!, m.patch, i + 2 === m.path.length ? m.event : {});
-          }
-          const amount = BigInt(m.w.amount);
-          const fee = BigInt(m.w.fee);
-          if (m.settle === 'complete') await ledger.settle(trx, { userId: m.w.user_id, asset: m.w.asset, amount, fee, withdrawalId: m.w.id });
-          if (m.settle === 'release') await ledger.release(trx, { userId: m.w.user_id, asset: m.w.asset, amount: amount + fee, withdrawalId: m.w.id });
-          results.set(m, true);
-        }
-        return items.map((m) => results.get(m)!);
-      }),
+    run: (items) => runWriteTask(db, applyMoves, items),
+  });
+  const confirmations = createMicroBatcher<{ id: string; confirmations: number }, boolean>({
+    maxSize: 256,
+    concurrency: batchConcurrency(db),
+    run: (items) => runWriteTask(db, recordConfirmations, items),
   });
 
   async function move(w: WithdrawalRow, path: WithdrawalStatus[], patch: TransitionPatch, settle: Settlement, event: { code?: string; detail?: string } = {}): Promise<boolean> {
@@ -197,7 +170,7 @@ export function createTracker(deps: TrackerDeps) {
       if (canonical !== w.block_hash) return reorged(w, ctx, `block ${block} was replaced (${w.block_hash} -> ${canonical})`);
       const depth = Number(ctx.head - block + 1n);
       if (depth >= required) return settle(w, ctx);
-      if (depth !== w.confirmations) await withdrawals.updateConfirmations(w.id, 'CONFIRMING', Math.max(depth, 0));
+      if (depth !== w.confirmations) await confirmations.submit({ id: w.id, confirmations: Math.max(depth, 0) });
       return false;
     }
 

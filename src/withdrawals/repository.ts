@@ -107,16 +107,6 @@ export function createWithdrawalRepository(db: Db) {
         .execute();
     },
 
-    /** Non-status progress (confirmation count) — not a transition, no event. */
-    async updateConfirmations(id: string, status: WithdrawalStatus, confirmations: number): Promise<void> {
-      await k
-        .updateTable('withdrawals')
-        .set({ confirmations, updated_at: Date.now() })
-        .where('id', '=', id)
-        .where('status', '=', status)
-        .execute();
-    },
-
     events(id: string) {
       return k.selectFrom('withdrawal_events').selectAll().where('withdrawal_id', '=', id).orderBy('id').execute();
     },
