@@ -40,7 +40,7 @@ describe('loadConfig', () => {
       senderMaxAttempts: 8,
       signerMaxAttempts: 10,
       signerConcurrency: 256,
-      senderConcurrency: 16,
+      senderConcurrency: 256,
       testDuplicateDeliveryRate: 0,
       nodeEnv: 'development',
       healthPort: 9090,

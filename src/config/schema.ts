@@ -80,7 +80,7 @@ export const configSchema = z.object({
   signerMaxAttempts: positiveInt.default(10),
   /** SLUICE_SIGNER_CONCURRENCY / SLUICE_SENDER_CONCURRENCY: messages handled at once per worker. */
   signerConcurrency: positiveInt.default(256),
-  senderConcurrency: positiveInt.default(16),
+  senderConcurrency: positiveInt.default(256),
 
   /** NODE_ENV: `production` refuses raw private keys (keystore files, keys in env): KMS or Secrets Manager only. */
   nodeEnv: z.string().default('development'),

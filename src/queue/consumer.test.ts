@@ -416,6 +416,37 @@ describe('runConsumer: visibility and shutdown', () => {
     expect(log.indexOf('end x')).toBeLessThan(log.indexOf('end a1'));
   });
 
+  it('with startGroupRunsTogether, starts a group\'s messages of one receive together, in order, and a later receive of the group after them', async () => {
+    const { queue, calls } = scriptedQueue<string>([[msg('a1', 'A'), msg('a2', 'A'), msg('a3', 'A')], [msg('a4', 'A')]]);
+    const log: string[] = [];
+    const gate = deferred();
+    const controller = new AbortController();
+    const done = runConsumer({
+      queue,
+      handle: async (m) => {
+        log.push(`start ${m.body}`);
+        if (m.body !== 'a4') await gate.promise;
+        if (m.body === 'a2') throw new Error('a2 fails on its own');
+        log.push(`end ${m.body}`);
+      },
+      onGiveUp: async () => {},
+      maxReceives: 1,
+      concurrency: 10,
+      signal: controller.signal,
+      logger,
+      backoff,
+      startGroupRunsTogether: true,
+    });
+    await until(() => log.length === 3);
+    expect(log).toEqual(['start a1', 'start a2', 'start a3']); // all running at once, none finished
+    gate.resolve();
+    await until(() => calls.filter((c) => c.startsWith('ack')).length === 4);
+    controller.abort();
+    await done;
+    // a2 failed alone (given up here: maxReceives 1); a1 and a3 were still acked; a4 came after the run.
+    expect(log.slice(3)).toEqual(['end a1', 'end a3', 'start a4', 'end a4']);
+  });
+
   it('hands back the rest of a group unhandled when an earlier message of it is retried', async () => {
     const { queue, calls } = scriptedQueue<string>([[msg('a1', 'A'), msg('a2', 'A'), msg('a3', 'A')]]);
     const handled: string[] = [];

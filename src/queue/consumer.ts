@@ -21,6 +21,14 @@ export type ConsumerOptions<T> = {
   shutdownGraceMs?: number;
   /** Long-poll wait of one receive (SQS caps it at 20 s); abort ends it early. */
   pollWaitMs?: number;
+  /**
+   * Messages of one FIFO group that came in the same receive start together, in receive order,
+   * instead of each waiting for the one before (each is still acked or retried on its own, and a
+   * later receive of the group waits for all of them). For handlers whose work may overlap as long
+   * as it starts in group order: the sender, whose broadcasts of a lane's next nonces then ride in
+   * one JSON-RPC batch instead of one round trip and one commit each.
+   */
+  startGroupRunsTogether?: boolean;
 };
 
 export function backoffDelay(attempt: number, baseMs: number, maxMs: number): number {
@@ -117,15 +125,40 @@ export async function runConsumer<T>(options: ConsumerOptions<T>): Promise<void>
     }
   }
 
-  function start(message: QueueMessage<T>): void {
-    const h = hold(message);
-    const group = message.groupId;
+  /** Starts a run of messages: of one group (all after that group's earlier ones), or one message of none. */
+  function startRun(run: QueueMessage<T>[]): void {
+    const group = run[0]!.groupId;
     const before = group ? groupTails.get(group) : undefined;
-    const outcome = before ? before.then((o) => (o === 'done' ? process(message, h) : release(message))) : process(message, h);
+    const outcomes = run.map((message) => {
+      const h = hold(message);
+      const outcome = before ? before.then((o) => (o === 'done' ? process(message, h) : release(message))) : process(message, h);
+      track(message, outcome);
+      return outcome;
+    });
     if (group) {
-      groupTails.set(group, outcome);
-      void outcome.finally(() => groupTails.get(group) === outcome && groupTails.delete(group)).catch(() => {});
+      const tail = outcomes.length === 1 ? outcomes[0]! : Promise.all(outcomes).then((os) => os.find((o) => o !== 'done') ?? 'done');
+      groupTails.set(group, tail);
+      void tail.finally(() => groupTails.get(group) === tail && groupTails.delete(group)).catch(() => {});
     }
+  }
+
+  /** Runs of this receive: per group together when asked, else each message alone (chained in its group). */
+  function runsOf(messages: QueueMessage<T>[]): QueueMessage<T>[][] {
+    if (!options.startGroupRunsTogether) return messages.map((m) => [m]);
+    const runs: QueueMessage<T>[][] = [];
+    const byGroup = new Map<string, QueueMessage<T>[]>();
+    for (const m of messages) {
+      const run = m.groupId ? byGroup.get(m.groupId) : undefined;
+      if (run) run.push(m);
+      else {
+        runs.push([m]);
+        if (m.groupId) byGroup.set(m.groupId, runs.at(-1)!);
+      }
+    }
+    return runs;
+  }
+
+  function track(message: QueueMessage<T>, outcome: Promise<Outcome>): void {
     const settled: Promise<void> = outcome.then(
       () => {},
       (err) => logger.error({ err, queue: queue.name, messageId: message.id }, 'consumer step failed'),
@@ -147,7 +180,7 @@ export async function runConsumer<T>(options: ConsumerOptions<T>): Promise<void>
       await sleep(1_000, signal);
       continue;
     }
-    for (const m of messages) start(m); // after an abort, process() hands them straight back
+    for (const run of runsOf(messages)) startRun(run); // after an abort, process() hands them straight back
   }
 
   // Shutdown: what has not started goes back now; running handlers get the grace period.

@@ -185,6 +185,16 @@ describe('createMemoryQueue', () => {
       expect((await q.receive({ max: 10, waitMs: 0 })).map((m) => m.body)).toEqual(['a3']);
     });
 
+    it('a receive is filled from the first free group first, then with the heads of others (as SQS FIFO)', async () => {
+      const q = createMemoryQueue<string>('q', { visibilityMs: 10_000 });
+      for (let i = 1; i <= 3; i++) for (const g of ['A', 'B', 'C']) await q.send(`${g.toLowerCase()}${i}`, { groupId: g });
+      await q.send('free');
+      // Interleaved by send time, yet one receive gets A's run, not one message of each group.
+      expect((await q.receive({ max: 2, waitMs: 0 })).map((m) => m.body)).toEqual(['a1', 'a2']);
+      expect((await q.receive({ max: 5, waitMs: 0 })).map((m) => m.body)).toEqual(['b1', 'b2', 'b3', 'c1', 'c2']);
+      expect((await q.receive({ max: 10, waitMs: 0 })).map((m) => m.body)).toEqual(['free']);
+    });
+
     it('a retried group head blocks the rest of its group until it is delivered again', async () => {
       const q = createMemoryQueue<string>('q', { visibilityMs: 10_000 });
       await q.send('a1', { groupId: 'A' });

@@ -56,18 +56,24 @@ export function createMemoryQueue<T>(
   }
 
   /**
-   * As SQS FIFO: a receive returns as many messages of a free group as it can, in order; the
-   * group then stays closed to other receives until those are acked, retried or time out.
+   * As SQS FIFO: a receive returns as many messages of one free group as it can, in order (the
+   * first free group found; SQS fills a receive from one group first), then the first messages of
+   * other free groups; each group then stays closed to other receives until those are acked,
+   * retried or time out.
    */
   function take(max: number): QueueMessage<T>[] {
     const now = Date.now();
     const blocked = new Set<string>();
-    const openedNow = new Set<string>();
-    const out: QueueMessage<T>[] = [];
+    const runs: Entry<T>[][] = [];
+    const runOf = new Map<string, Entry<T>[]>();
+    let count = 0;
     for (const e of entries.values()) {
-      if (out.length >= max) break;
+      const first = runs[0];
+      // Past `max`, only the first group's later messages can still make it into this receive.
+      if (count >= max && (!first || first.length >= max || first[0]!.groupId === undefined)) break;
       const g = e.groupId;
-      if (g && (blocked.has(g) || (!openedNow.has(g) && groupBusy(g, now)))) {
+      if (count >= max && g !== first![0]!.groupId) continue;
+      if (g && (blocked.has(g) || (!runOf.has(g) && groupBusy(g, now)))) {
         blocked.add(g);
         continue;
       }
@@ -76,14 +82,24 @@ export function createMemoryQueue<T>(
         if (g) blocked.add(g);
         continue;
       }
-      setInFlight(e, true);
-      e.visibleAt = now + visibilityMs;
-      e.receiveCount += 1;
-      e.receipt = randomUUID();
-      if (g) openedNow.add(g);
-      out.push({ id: e.id, receipt: e.receipt, body: e.body, receiveCount: e.receiveCount, ...(g ? { groupId: g } : {}) });
+      const run = g ? runOf.get(g) : undefined;
+      if (run) run.push(e);
+      else {
+        runs.push([e]);
+        if (g) runOf.set(g, runs.at(-1)!);
+      }
+      count += 1;
     }
-    return out;
+    return runs
+      .flat()
+      .slice(0, max)
+      .map((e) => {
+        setInFlight(e, true);
+        e.visibleAt = now + visibilityMs;
+        e.receiveCount += 1;
+        e.receipt = randomUUID();
+        return { id: e.id, receipt: e.receipt, body: e.body, receiveCount: e.receiveCount, ...(e.groupId ? { groupId: e.groupId } : {}) };
+      });
   }
 
   /** The current delivery of `message`, if it still is current (not acked, not handed out again). */

@@ -158,6 +158,9 @@ export function createSender(deps: SenderDeps) {
         shutdownGraceMs: common.config.shutdownTimeoutMs,
         pollWaitMs: common.config.queuePollWaitSeconds * 1000,
         logger: log,
+        // A lane's messages of one receive are its next nonces, in order: their broadcasts ride in
+        // one JSON-RPC batch and their acceptance in one commit, instead of a round trip each.
+        startGroupRunsTogether: true,
         handle: async (m) => {
           await sendWithdrawal(m.body, m.receiveCount);
         },
