@@ -1,10 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import SqliteDatabase from 'better-sqlite3';
-import { Kysely, MysqlDialect, SqliteDialect } from 'kysely';
+import type SqliteDatabase from 'better-sqlite3';
+import { Kysely, MysqlDialect } from 'kysely';
 import { createPool } from 'mysql2';
 import type { Database } from './schema.js';
-import { configureSqlite } from './sqlite-pragmas.js';
+import { openSqliteConnection } from './sqlite-connection.js';
 import { createSqliteWriteWorker, type SqliteWriteWorker } from './sqlite-write-worker.js';
 
 export type SqlDialect = 'sqlite' | 'mysql';
@@ -38,6 +38,9 @@ function openSqlite(file: string): Db {
   const db = openSqliteConnection(file);
   if (file === ':memory:') return db;
   const sqliteWriter = createSqliteWriteWorker(file);
+  // Booting the thread (its own V8, Kysely, the task modules) takes a few hundred ms: done now,
+  // beside whatever the caller does next, rather than under the first request's batch.
+  sqliteWriter.start();
   return {
     ...db,
     sqliteWriter,
@@ -46,39 +49,6 @@ function openSqlite(file: string): Db {
       await db.close();
     },
   };
-}
-
-/** One connection to a SQLite file and its Kysely, without a write worker (the worker's own uses this). */
-export function openSqliteConnection(file: string): Db {
-  const sqlite = new SqliteDatabase(file);
-  configureSqlite(sqlite);
-  cachePreparedStatements(sqlite);
-  const kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
-  return { kysely, dialect: 'sqlite', sqlite, close: () => kysely.destroy() };
-}
-
-/**
- * Kysely prepares every query anew; parsing and planning the SQL was the largest share of the
- * signer's SQLite time. The hot paths run a few dozen distinct statements, so a small cache keeps
- * them all. Safe because better-sqlite3 runs one statement at a time on the one connection.
- *
- * Kysely opens transactions with a deferred BEGIN. With the write worker's connection beside this
- * one, a deferred transaction that reads and then writes after the worker committed fails at once
- * with SQLITE_BUSY_SNAPSHOT; BEGIN IMMEDIATE takes the write lock first and waits for it instead.
- */
-function cachePreparedStatements(sqlite: SqliteDatabase.Database, max = 1000): void {
-  const prepare = sqlite.prepare.bind(sqlite);
-  const cache = new Map<string, SqliteDatabase.Statement>();
-  sqlite.prepare = ((sql: string) => {
-    const source = sql === 'begin' ? 'begin immediate' : sql;
-    let statement = cache.get(source);
-    if (!statement) {
-      statement = prepare(source);
-      if (cache.size >= max) cache.delete(cache.keys().next().value!);
-      cache.set(source, statement);
-    }
-    return statement;
-  }) as typeof sqlite.prepare;
 }
 
 function openMysql(url: string, connectionLimit: number): Db {

@@ -4,7 +4,7 @@
  * commit's fsync and the B-tree work happen off the main event loop.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { openSqliteConnection } from './connect.js';
+import { openSqliteConnection } from './sqlite-connection.js';
 import type { WorkerReply, WorkerRequest } from './sqlite-write-worker.js';
 import type { WriteTask } from './write-task.js';
 

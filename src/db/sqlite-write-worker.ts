@@ -16,6 +16,8 @@ export const WORKER_EXITED = 'SLUICE_SQLITE_WORKER_EXITED';
 export type SqliteWriteWorker = {
   /** Runs the task in its own transaction on the worker's connection; resolves after COMMIT. */
   run<T>(task: WriteTaskRef, args: unknown[]): Promise<T>;
+  /** Boots the thread now if it is not running (it never keeps the process alive while idle). */
+  start(): void;
   close(): Promise<void>;
 };
 
@@ -85,6 +87,9 @@ export function createSqliteWriteWorker(file: string): SqliteWriteWorker {
       }).finally(() => {
         if (pending.size === 0) w.unref();
       });
+    },
+    start() {
+      if (!closed) worker ??= start();
     },
     async close() {
       closed = true;
