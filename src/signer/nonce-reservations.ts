@@ -29,9 +29,9 @@ const MAX_BATCH = 256;
 /**
  * Reserves nonces for many withdrawals of one chain at once: the hot-wallet pool's scheduler.
  * Each withdrawal goes to the wallet with the fewest txs in flight that is under the chain's
- * per-wallet limit and can cover it; then, per wallet, one short transaction holds the users'
- * funds and takes a run of the lane's nonces (one commit for the lot). Signatures are made after
- * commit, outside any lock (signer.ts).
+ * per-wallet limit and can cover it; then a short transaction holds the users' funds and takes a
+ * run of each lane's nonces (reserve-lanes.ts: one per lane on MySQL, one for the batch on SQLite,
+ * on its write worker). Signatures are made after commit, outside any lock (signer.ts).
  */
 export function createNonceReservations(deps: {
   db: Db;
