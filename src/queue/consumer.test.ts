@@ -447,6 +447,51 @@ describe('runConsumer: visibility and shutdown', () => {
     expect(log.slice(3)).toEqual(['end a1', 'end a3', 'start a4', 'end a4']);
   });
 
+  it('with startGroupRunsTogether, a group redelivered while its earlier run is still settling is handled, not handed back again and again', async () => {
+    // a1 fails at once (short backoff) while a2 of the same run is still working: when a2 is acked,
+    // the queue redelivers a1 at once, before the earlier run's outcome has settled. That
+    // redelivery must be handled. Once, it was handed back because the earlier run had "failed",
+    // then received again at once, forever, in microtasks alone: the process stopped dead.
+    const { queue, retries, acks } = recordingQueue<string>();
+    await queue.sendBatch([
+      { body: 'a1', options: { groupId: 'A' } },
+      { body: 'a2', options: { groupId: 'A' } },
+    ]);
+    const controller = new AbortController();
+    const guarded: Queue<string> = {
+      ...queue,
+      async retry(m, delayMs) {
+        if (retries.length >= 50) controller.abort(); // the spin never yields to a timer: stop it here
+        return queue.retry(m, delayMs);
+      },
+    };
+    const a2Slow = deferred();
+    const handled: string[] = [];
+    const done = runConsumer({
+      queue: guarded,
+      handle: async (m) => {
+        handled.push(`${m.body}#${m.receiveCount}`);
+        if (m.body === 'a1' && m.receiveCount === 1) throw new Error('a1 fails once');
+        if (m.body === 'a2' && m.receiveCount === 1) await a2Slow.promise;
+      },
+      onGiveUp: async () => {},
+      maxReceives: 5,
+      concurrency: 10,
+      signal: controller.signal,
+      logger,
+      backoff: { baseMs: 1, maxMs: 1 },
+      startGroupRunsTogether: true,
+    });
+    await until(() => retries.length === 1); // a1 handed back with its backoff
+    await new Promise((r) => setTimeout(r, 20)); // a1 visible again; the group waits on a2
+    a2Slow.resolve();
+    await until(() => acks.length === 2 || controller.signal.aborted);
+    controller.abort();
+    await done;
+    expect(retries).toHaveLength(1);
+    expect(handled).toEqual(['a1#1', 'a2#1', 'a1#2']);
+  });
+
   it('hands back the rest of a group unhandled when an earlier message of it is retried', async () => {
     const { queue, calls } = scriptedQueue<string>([[msg('a1', 'A'), msg('a2', 'A'), msg('a3', 'A')]]);
     const handled: string[] = [];

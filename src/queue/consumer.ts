@@ -1,3 +1,4 @@
+import { setImmediate } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { sleep } from '../util/sleep.js';
 import type { Queue, QueueMessage } from './types.js';
@@ -59,7 +60,9 @@ export async function runConsumer<T>(options: ConsumerOptions<T>): Promise<void>
   const graceMs = options.shutdownGraceMs ?? 25_000;
   const running = new Set<Promise<void>>();
   const held = new Map<QueueMessage<T>, Held>();
-  const groupTails = new Map<string, Promise<Outcome>>();
+  /** Per FIFO group, the outcome of its latest run and the receive that run came from. */
+  const groupTails = new Map<string, { outcome: Promise<Outcome>; receive: number }>();
+  let receives = 0;
 
   function hold(message: QueueMessage<T>): Held {
     const h: Held = { started: false, released: false };
@@ -125,20 +128,32 @@ export async function runConsumer<T>(options: ConsumerOptions<T>): Promise<void>
     }
   }
 
-  /** Starts a run of messages: of one group (all after that group's earlier ones), or one message of none. */
-  function startRun(run: QueueMessage<T>[]): void {
+  /**
+   * Starts a run of messages: of one group (after that group's earlier ones), or one message of none.
+   *
+   * After an earlier message of the same receive that was not done, the rest of its group goes back
+   * unhandled, so the group keeps its order. A run from an earlier receive is only waited for: the
+   * queue delivered this one after that one was acked or handed back (it may not have settled here
+   * yet), so its outcome is history. Handing this delivery back for it would get it redelivered at
+   * once, and handed back again, in microtasks alone, starving the event loop for good.
+   */
+  function startRun(run: QueueMessage<T>[], receive: number): void {
     const group = run[0]!.groupId;
     const before = group ? groupTails.get(group) : undefined;
     const outcomes = run.map((message) => {
       const h = hold(message);
-      const outcome = before ? before.then((o) => (o === 'done' ? process(message, h) : release(message))) : process(message, h);
+      let outcome: Promise<Outcome>;
+      if (!before) outcome = process(message, h);
+      else if (before.receive === receive) outcome = before.outcome.then((o) => (o === 'done' ? process(message, h) : release(message)));
+      else outcome = before.outcome.then(() => process(message, h));
       track(message, outcome);
       return outcome;
     });
     if (group) {
-      const tail = outcomes.length === 1 ? outcomes[0]! : Promise.all(outcomes).then((os) => os.find((o) => o !== 'done') ?? 'done');
+      const outcome = outcomes.length === 1 ? outcomes[0]! : Promise.all(outcomes).then((os) => os.find((o) => o !== 'done') ?? 'done');
+      const tail = { outcome, receive };
       groupTails.set(group, tail);
-      void tail.finally(() => groupTails.get(group) === tail && groupTails.delete(group)).catch(() => {});
+      void outcome.finally(() => groupTails.get(group) === tail && groupTails.delete(group)).catch(() => {});
     }
   }
 
@@ -180,7 +195,11 @@ export async function runConsumer<T>(options: ConsumerOptions<T>): Promise<void>
       await sleep(1_000, signal);
       continue;
     }
-    for (const run of runsOf(messages)) startRun(run); // after an abort, process() hands them straight back
+    receives += 1;
+    for (const run of runsOf(messages)) startRun(run, receives); // after an abort, process() hands them straight back
+    // Let timers and I/O in between receives: the memory queue answers without any I/O, so a loop
+    // of receives and hand-backs could otherwise starve the process (no logs, no SIGTERM).
+    await setImmediate();
   }
 
   // Shutdown: what has not started goes back now; running handlers get the grace period.
