@@ -103,6 +103,7 @@ export async function runE2eScenario(ctx: ScenarioContext): Promise<Omit<Section
     const toCompleted = latencies(rows.map((r) => (r.completed_at == null ? null : r.completed_at - r.created_at)));
     const completed = rows.filter((r) => r.completed_at != null);
     const firstCreated = Math.min(...rows.map((r) => r.created_at));
+    const windows = byWindow(rows, firstCreated, WINDOW_SECONDS);
     const lastCompleted = Math.max(...completed.map((r) => r.completed_at!));
     const payoutsPerSecond = completed.length > 0 ? completed.length / ((lastCompleted - firstCreated) / 1000) : 0;
     const floorMs = CONFIRMATIONS * BLOCK_TIME_SECONDS * 1000;
@@ -154,13 +155,35 @@ export async function runE2eScenario(ctx: ScenarioContext): Promise<Omit<Section
       `${p.withdrawals.toLocaleString('en-US')} ETH withdrawals from ${p.users} credited users posted by autocannon (separate process) at ${rate}/s; ${p.wallets} hot wallets (SLUICE_DEV_HOT_WALLETS) of at most ${MAX_PENDING_PER_WALLET} txs in flight each (the dev default). A wallet is one nonce lane: its txs are broadcast one after another, in nonce order (one FIFO group), and at most ${MAX_PENDING_PER_WALLET} are in flight for ~2–3 s each, so throughput grows with the number of wallets (8 wallets gave ~170 payouts/s here); posting took ${round(submitSeconds)} s, settling ${round(drainSeconds)} s more (cap ${p.drainCapSeconds} s).`,
       'Times come from the database after the run: withdrawals.created_at (request stored), the first tx_attempts.broadcast_at (a node accepted the tx), the COMPLETED withdrawal_events row.',
       'A withdrawal not broadcast / not completed by the end of the run counts as slower than every finished one; a percentile it falls into is reported as — (not reached).',
+      `By ${WINDOW_SECONDS} s window of request time (requests, then request→broadcast P50/P99, request→COMPLETED P99, in ms): ${windows.map((w) => `${w.from}–${w.from + WINDOW_SECONDS} s: ${w.requests}, ${w.toBroadcast.p50 ?? '—'}/${w.toBroadcast.p99 ?? '—'}, ${w.toCompleted.p99 ?? '—'}`).join('; ')}.`,
     ];
-    return { ok: true, figures, targets, raw: { rate, chain: { gasLimit, blockTimeSeconds: BLOCK_TIME_SECONDS, ceilingPerSecond: chainCeiling, confirmations: CONFIRMATIONS }, submitted, submitSeconds, drainSeconds, statuses: finalCounts, toBroadcast, toCompleted, payoutsPerSecond, peakRss: peak }, notes };
+    return { ok: true, figures, targets, raw: { rate, chain: { gasLimit, blockTimeSeconds: BLOCK_TIME_SECONDS, ceilingPerSecond: chainCeiling, confirmations: CONFIRMATIONS }, submitted, submitSeconds, drainSeconds, statuses: finalCounts, toBroadcast, toCompleted, windows, payoutsPerSecond, peakRss: peak }, notes };
   } finally {
     stopAnvilRss();
     await anvil.stop();
     await database.drop();
   }
+}
+
+const WINDOW_SECONDS = 10;
+
+/** The latencies of the requests made in each window from the first: a start-up tail shows apart from the steady state. */
+function byWindow(rows: { created_at: number; broadcast_at: number | null; completed_at: number | null }[], first: number, seconds: number) {
+  const groups = new Map<number, typeof rows>();
+  for (const r of rows) {
+    const w = Math.floor((r.created_at - first) / (seconds * 1000));
+    const group = groups.get(w);
+    if (group) group.push(r);
+    else groups.set(w, [r]);
+  }
+  return [...groups.entries()]
+    .sort(([a], [b]) => a - b)
+    .map(([w, rs]) => ({
+      from: w * seconds,
+      requests: rs.length,
+      toBroadcast: latencies(rs.map((r) => (r.broadcast_at == null ? null : r.broadcast_at - r.created_at))),
+      toCompleted: latencies(rs.map((r) => (r.completed_at == null ? null : r.completed_at - r.created_at))),
+    }));
 }
 
 /** Percentiles where unfinished ones (null) rank above every finished one. */

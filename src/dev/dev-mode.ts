@@ -19,6 +19,7 @@ import { createMetrics } from '../observability/metrics.js';
 import { createPrettyDestination } from '../observability/pretty-logs.js';
 import { createStateMetrics } from '../observability/state-metrics.js';
 import { createMemoryQueue } from '../queue/memory-queue.js';
+import { warmKeys } from '../signer/warm-keys.js';
 import type { DeadLetterMessage, RequestMessage, SignedMessage } from '../queue/types.js';
 import { createReconciler } from '../reconciler/reconciler.js';
 import { createServices, type Services } from '../runtime/services.js';
@@ -118,6 +119,9 @@ export async function startDev(
     const reconciler = createReconciler({ common, db, requests: queues.requests, signed: queues.signed, pauses: services.pauses });
     const resumed = await reconciler.tick(0);
     if (resumed.requeued > 0) out(`Resuming ${resumed.requeued} in-flight withdrawal(s) from ${dataDir}.`);
+
+    // Before the API opens, so the first withdrawals do not wait behind one scrypt run per wallet.
+    await warmKeys({ wallets: services.wallets, keys, chainIds: [chainId], logger });
 
     const stateMetrics = createStateMetrics({ db, metrics: common.metrics, logger, chains: services.chains, assets: services.assets, paused: () => pausedScopes(services.pauses) });
     const app = await createApiServer(services, { stateMetrics });

@@ -36,6 +36,7 @@ import { attemptRow, type StoreRequest, storeSignatures } from './store-signatur
 import { runWriteTask } from '../db/write-task.js';
 import { createNonceReservations, type NonceReservations, type Reservation, type ReserveRequest } from './nonce-reservations.js';
 import { HotWalletShortError } from './wallet-funds.js';
+import { warmKeys } from './warm-keys.js';
 import { batchConcurrency, createMicroBatcher } from '../util/micro-batch.js';
 import { sleep } from '../util/sleep.js';
 
@@ -484,7 +485,9 @@ export function createSigner(deps: SignerDeps) {
     /** Signs a RECEIVED withdrawal (what a plain request message asks). */
     signWithdrawal: (id: string, receives = 1) => handle({ withdrawalId: id }, receives),
 
-    run(): Promise<void> {
+    async run(): Promise<void> {
+      // Every hot wallet's key unlocked before the first request rather than under it (warm-keys.ts).
+      log.info(await warmKeys({ wallets, keys, chainIds: [...deps.chains.keys()], logger: log }), 'hot-wallet keys unlocked');
       return runConsumer({
         queue: deps.requests,
         concurrency: common.config.signerConcurrency,
