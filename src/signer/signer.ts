@@ -485,9 +485,14 @@ export function createSigner(deps: SignerDeps) {
     /** Signs a RECEIVED withdrawal (what a plain request message asks). */
     signWithdrawal: (id: string, receives = 1) => handle({ withdrawalId: id }, receives),
 
-    async run(): Promise<void> {
-      // Every hot wallet's key unlocked before the first request rather than under it (warm-keys.ts).
-      log.info(await warmKeys({ wallets, keys, chainIds: [...deps.chains.keys()], logger: log }), 'hot-wallet keys unlocked');
+    run(): Promise<void> {
+      // Every hot wallet's key unlocked now rather than under the first requests (warm-keys.ts).
+      // Alongside the consumer, not before it: a request waits only for its own wallet's unlock,
+      // and a key store that is slow to fail at start delays no other wallet.
+      void warmKeys({ wallets, keys, chainIds: [...deps.chains.keys()], logger: log }).then(
+        (warmed) => log.info(warmed, 'hot-wallet keys unlocked'),
+        (err) => log.warn({ err }, 'hot-wallet keys not unlocked ahead; each unlocks on first use'),
+      );
       return runConsumer({
         queue: deps.requests,
         concurrency: common.config.signerConcurrency,
