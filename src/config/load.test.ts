@@ -39,7 +39,7 @@ describe('loadConfig', () => {
       trackerIntervalMs: 1_000,
       senderMaxAttempts: 8,
       signerMaxAttempts: 10,
-      signerConcurrency: 256,
+      signerConcurrency: 1024,
       senderConcurrency: 256,
       testDuplicateDeliveryRate: 0,
       nodeEnv: 'development',

@@ -79,7 +79,7 @@ export const configSchema = z.object({
   /** SLUICE_SIGNER_MAX_ATTEMPTS: deliveries of one signing request that fail before it is given up (transient: the reconciler retries; otherwise Invalid DLQ). */
   signerMaxAttempts: positiveInt.default(10),
   /** SLUICE_SIGNER_CONCURRENCY / SLUICE_SENDER_CONCURRENCY: messages handled at once per worker. */
-  signerConcurrency: positiveInt.default(256),
+  signerConcurrency: positiveInt.default(1024),
   senderConcurrency: positiveInt.default(256),
 
   /** NODE_ENV: `production` refuses raw private keys (keystore files, keys in env): KMS or Secrets Manager only. */

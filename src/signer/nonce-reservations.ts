@@ -125,7 +125,13 @@ export function createNonceReservations(deps: {
     return requests.map((r) => outcome.get(r) ?? { kind: 'skipped' });
   }
 
-  const batcher = createMicroBatcher<ReserveRequest, Reservation>({ run, maxSize: MAX_BATCH, concurrency: batchConcurrency(db) });
+  // Two batches at once on SQLite too, though its one writer runs their transactions one after
+  // the other: the next batch's plan and transaction are then ready while the main thread signs
+  // the last one's withdrawals, instead of the worker waiting for it (bench signer: 2,150 ->
+  // 2,600/s with the signer's concurrency at 1,024). A plan made beside another is checked again
+  // under the lock (reserve-lanes.ts), as with several replicas or on MySQL.
+  const concurrency = db.dialect === 'sqlite' ? 2 : batchConcurrency(db);
+  const batcher = createMicroBatcher<ReserveRequest, Reservation>({ run, maxSize: MAX_BATCH, concurrency });
   return { reserve: (request: ReserveRequest) => batcher.submit(request) };
 }
 
