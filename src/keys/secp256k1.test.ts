@@ -1,7 +1,7 @@
-import { getAddress, hexToBytes, keccak256, parseTransaction, recoverTransactionAddress, serializeTransaction, type TransactionSerializableEIP1559 } from 'viem';
+import { bytesToHex, getAddress, hexToBytes, keccak256, parseTransaction, recoverTransactionAddress, serializeTransaction, type TransactionSerializableEIP1559 } from 'viem';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 import { describe, expect, it } from 'vitest';
-import { recoverHashSigner, recoverTransactionSigner, secp256k1Backend, signHash, signTransactionWithKey } from './secp256k1.js';
+import { keccak256Bytes, keccak256Hex, keccakBackend, recoverHashSigner, recoverTransactionSigner, secp256k1Backend, signHash, signTransactionWithKey } from './secp256k1.js';
 
 const HALF_N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n >> 1n;
 
@@ -21,6 +21,14 @@ function transfer(nonce: number, value: bigint): TransactionSerializableEIP1559 
 describe('secp256k1 signing', () => {
   it('uses the native addon on this machine (installed as an optional dependency)', () => {
     expect(secp256k1Backend).toBe('native');
+    expect(keccakBackend).toBe('native');
+  });
+
+  it('hashes as viem does', () => {
+    for (const hex of ['0x', '0x00', `0x${'ab'.repeat(135)}`, `0x${'cd'.repeat(136)}`, `0x${'ef'.repeat(1000)}`] as const) {
+      expect(keccak256Hex(hex)).toBe(keccak256(hex));
+      expect(bytesToHex(keccak256Bytes(hexToBytes(hex)))).toBe(keccak256(hex));
+    }
   });
 
   it('signs byte-for-byte what viem signs, and recovers to the same address viem recovers', async () => {

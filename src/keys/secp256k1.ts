@@ -4,14 +4,13 @@ import {
   getAddress,
   type Hex,
   hexToBytes,
-  keccak256,
-  numberToHex,
-  parseTransaction,
+  keccak256 as keccak256Js,
   recoverAddress,
   serializeTransaction,
   type TransactionSerializableEIP1559,
 } from 'viem';
-import { publicKeyToAddress, sign } from 'viem/accounts';
+import { sign } from 'viem/accounts';
+import { splitSignedEip1559 } from './eip1559-envelope.js';
 
 /**
  * secp256k1 for the signer's hot path: libsecp256k1 through the optional `secp256k1` addon when
@@ -24,21 +23,60 @@ type NativeSecp256k1 = {
   ecdsaRecover(sig: Uint8Array, recid: number, msg32: Uint8Array, compressed: boolean): Uint8Array;
 };
 
-function loadNative(): NativeSecp256k1 | null {
+/** The `keccak` addon's hash factory (its `bindings` entry is the addon alone, no JS fallback). */
+type NativeKeccak = (algorithm: 'keccak256') => { update(data: Buffer): { digest(): Buffer } };
+
+function loadAddon<T>(id: string): T | null {
   try {
-    // `secp256k1/bindings` is the addon alone; the package's main would fall back to elliptic.
-    return createRequire(import.meta.url)('secp256k1/bindings') as NativeSecp256k1;
+    return createRequire(import.meta.url)(id) as T;
   } catch {
     return null;
   }
 }
 
-const native = loadNative();
+// `secp256k1/bindings` is the addon alone; the package's main would fall back to elliptic.
+const native = loadAddon<NativeSecp256k1>('secp256k1/bindings');
+const nativeKeccak = loadAddon<NativeKeccak>('keccak/bindings');
 
 export type Signature = { r: Hex; s: Hex; yParity: 0 | 1 };
 
 /** Which implementation signs in this process (reported by the benchmark and the signer's start log). */
 export const secp256k1Backend: 'native' | 'js' = native ? 'native' : 'js';
+/** Which keccak-256 hashes transactions here: the optional `keccak` addon (≈3× faster) or viem's JS. */
+export const keccakBackend: 'native' | 'js' = nativeKeccak ? 'native' : 'js';
+
+function toBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+export function keccak256Bytes(data: Uint8Array): Uint8Array {
+  return nativeKeccak ? nativeKeccak('keccak256').update(toBuffer(data)).digest() : keccak256Js(data, 'bytes');
+}
+
+/** keccak-256 of hex data, as hex: a transaction's hash from its signed bytes. */
+export function keccak256Hex(data: Hex): Hex {
+  if (!nativeKeccak) return keccak256Js(data);
+  return `0x${nativeKeccak('keccak256').update(Buffer.from(data.slice(2), 'hex')).digest().toString('hex')}`;
+}
+
+/**
+ * Addresses of public keys seen recovering signatures: the hot wallets, a handful. Deriving one
+ * costs a keccak and an EIP-55 checksum (another keccak) per signature otherwise. Bounded, so a
+ * stream of foreign signatures cannot grow it.
+ */
+const addressOfPublicKey = new Map<string, Address>();
+const ADDRESS_CACHE_LIMIT = 1024;
+
+function addressOf(publicKey: Uint8Array): Address {
+  const key = toBuffer(publicKey).toString('hex');
+  let address = addressOfPublicKey.get(key);
+  if (address === undefined) {
+    address = getAddress(`0x${toBuffer(keccak256Bytes(publicKey.subarray(1))).subarray(12).toString('hex')}`);
+    if (addressOfPublicKey.size >= ADDRESS_CACHE_LIMIT) addressOfPublicKey.clear();
+    addressOfPublicKey.set(key, address);
+  }
+  return address;
+}
 
 function bytesToHex32(bytes: Uint8Array): Hex {
   return `0x${Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex')}` as Hex;
@@ -58,24 +96,26 @@ export async function recoverHashSigner(hash: Uint8Array, signature: Signature):
     const compact = new Uint8Array(64);
     compact.set(hexToBytes(signature.r, { size: 32 }), 0);
     compact.set(hexToBytes(signature.s, { size: 32 }), 32);
-    const publicKey = native.ecdsaRecover(compact, signature.yParity, hash, false);
-    return publicKeyToAddress(bytesToHex32(publicKey));
+    return addressOf(native.ecdsaRecover(compact, signature.yParity, hash, false));
   }
   return getAddress(await recoverAddress({ hash: bytesToHex32(hash), signature: { r: signature.r, s: signature.s, yParity: signature.yParity } }));
 }
 
 /** Signs an EIP-1559 transaction with a raw key; returns the serialized signed bytes. */
 export async function signTransactionWithKey(tx: TransactionSerializableEIP1559, privateKey: Uint8Array): Promise<Hex> {
-  const hash = keccak256(serializeTransaction(tx), 'bytes');
+  const hash = keccak256Bytes(hexToBytes(serializeTransaction(tx)));
   return serializeTransaction(tx, await signHash(hash, privateKey));
 }
 
-/** The address that signed a serialized EIP-1559 transaction. */
+/** The address that signed a serialized EIP-1559 transaction, recovered from exactly these bytes. */
 export async function recoverTransactionSigner(raw: Hex): Promise<Address> {
-  const parsed = parseTransaction(raw as `0x02${string}`);
-  const { r, s, yParity, v: _v, ...unsigned } = parsed as TransactionSerializableEIP1559 & { r?: Hex; s?: Hex; yParity?: number; v?: bigint };
-  if (!r || !s || (yParity !== 0 && yParity !== 1)) throw new Error('transaction is not signed');
-  const hash = keccak256(serializeTransaction({ ...unsigned, type: 'eip1559' }), 'bytes');
-  // Leading zero bytes are stripped in RLP; pad back to the 32-byte scalars.
-  return recoverHashSigner(hash, { r: numberToHex(BigInt(r), { size: 32 }), s: numberToHex(BigInt(s), { size: 32 }), yParity });
+  const { unsigned, yParity, r, s } = splitSignedEip1559(hexToBytes(raw));
+  const hash = keccak256Bytes(unsigned);
+  if (native) {
+    const compact = new Uint8Array(64);
+    compact.set(r, 0);
+    compact.set(s, 32);
+    return addressOf(native.ecdsaRecover(compact, yParity, hash, false));
+  }
+  return recoverHashSigner(hash, { r: bytesToHex32(r), s: bytesToHex32(s), yParity });
 }

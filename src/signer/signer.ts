@@ -1,4 +1,4 @@
-import { type Address, getAddress, type Hex, keccak256, type TransactionSerializableEIP1559 } from 'viem';
+import { type Address, getAddress, type Hex, type TransactionSerializableEIP1559 } from 'viem';
 import type { AssetNetwork, AssetRegistry } from '../assets/registry.js';
 import type { Cache } from '../cache/types.js';
 import { InsufficientFundsError } from '../chain/errors.js';
@@ -8,6 +8,7 @@ import type { Db } from '../db/connect.js';
 import { lockForUpdate, type Tx, withTransaction } from '../db/transaction.js';
 import type { DeadLetters } from '../dlq/dead-letters.js';
 import { errorCode, isRetryable, RetryableError, SluiceError } from '../errors/base.js';
+import { keccak256Hex } from '../keys/secp256k1.js';
 import type { KeyStore } from '../keys/types.js';
 import { InsufficientBalanceError } from '../ledger/errors.js';
 import type { Ledger } from '../ledger/ledger.js';
@@ -131,7 +132,7 @@ export function createSigner(deps: SignerDeps) {
     const signer = await keys.signer(keyRef);
     const raw = await signer.signTransaction(tx);
     await verifySigner(raw, wallet);
-    return { raw, txHash: keccak256(raw) };
+    return { raw, txHash: keccak256Hex(raw) };
   }
 
   /** A visible wait, not a failure: the row says why, an alert fires, the message is retried. */

@@ -1,0 +1,58 @@
+import fc from 'fast-check';
+import { bytesToHex, hexToBytes, serializeTransaction, type TransactionSerializableEIP1559 } from 'viem';
+import { describe, expect, it } from 'vitest';
+import { MalformedSignedTxError, splitSignedEip1559 } from './eip1559-envelope.js';
+
+const address = fc.uint8Array({ minLength: 20, maxLength: 20 }).map((b) => bytesToHex(b));
+const scalar = fc.bigInt({ min: 1n, max: (1n << 256n) - 1n });
+const tx = fc.record({
+  chainId: fc.integer({ min: 1, max: 2 ** 31 }),
+  nonce: fc.integer({ min: 0, max: 2 ** 40 }),
+  to: address,
+  value: fc.bigInt({ min: 0n, max: (1n << 200n) - 1n }),
+  gas: fc.bigInt({ min: 0n, max: 30_000_000n }),
+  maxPriorityFeePerGas: fc.bigInt({ min: 0n, max: 10n ** 12n }),
+  feeAboveTip: fc.bigInt({ min: 0n, max: 10n ** 15n }),
+  // Long data pushes the list past 55 bytes and the data past its own short form.
+  data: fc.uint8Array({ maxLength: 300 }).map((b) => bytesToHex(b)),
+  accessList: fc.array(fc.record({ address, storageKeys: fc.array(fc.uint8Array({ minLength: 32, maxLength: 32 }).map((b) => bytesToHex(b)), { maxLength: 2 }) }), { maxLength: 2 }),
+});
+
+describe('splitSignedEip1559', () => {
+  it('returns the exact bytes viem serializes unsigned, and the signature, for any transaction', () => {
+    fc.assert(
+      fc.property(tx, scalar, scalar, fc.constantFrom(0, 1), (t, r, s, yParity) => {
+        const { feeAboveTip, ...fields } = t;
+        const unsignedTx = { type: 'eip1559', ...fields, maxFeePerGas: fields.maxPriorityFeePerGas + feeAboveTip } as TransactionSerializableEIP1559;
+        const raw = serializeTransaction(unsignedTx, { r: `0x${r.toString(16)}`, s: `0x${s.toString(16)}`, yParity });
+        const split = splitSignedEip1559(hexToBytes(raw));
+        expect(bytesToHex(split.unsigned)).toBe(serializeTransaction(unsignedTx));
+        expect(split.yParity).toBe(yParity);
+        // Scalars with leading zero bytes (stripped by RLP) come back padded to 32 bytes.
+        expect(split.r.length).toBe(32);
+        expect(BigInt(bytesToHex(split.r))).toBe(r);
+        expect(BigInt(bytesToHex(split.s))).toBe(s);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('refuses what is not one signed EIP-1559 transaction', () => {
+    const raw = hexToBytes(
+      serializeTransaction(
+        { type: 'eip1559', chainId: 1, nonce: 0, to: '0x000000000000000000000000000000000000dEaD', value: 1n, gas: 21_000n, maxFeePerGas: 2n, maxPriorityFeePerGas: 1n },
+        { r: '0x01', s: '0x02', yParity: 1 },
+      ),
+    );
+    const bad = [
+      Uint8Array.of(0x01, ...raw.subarray(1)), // another tx type
+      raw.subarray(0, raw.length - 1), // truncated
+      Uint8Array.of(...raw, 0x00), // trailing byte
+      hexToBytes(serializeTransaction({ type: 'eip1559', chainId: 1, nonce: 0, to: '0x000000000000000000000000000000000000dEaD', value: 1n, gas: 21_000n, maxFeePerGas: 2n, maxPriorityFeePerGas: 1n })), // unsigned
+    ];
+    for (const bytes of bad) expect(() => splitSignedEip1559(bytes)).toThrow(MalformedSignedTxError);
+    const parity2 = Uint8Array.from(raw);
+    parity2[raw.length - 3] = 0x02; // yParity (0x01) sits before r (0x01) and s (0x02)
+    expect(() => splitSignedEip1559(parity2)).toThrow(/yParity/);
+  });
+});

@@ -1,0 +1,85 @@
+import { SluiceError } from '../errors/base.js';
+
+/**
+ * Splits a signed EIP-1559 transaction (0x02 || rlp([chainId, nonce, maxPriorityFeePerGas,
+ * maxFeePerGas, gas, to, value, data, accessList, yParity, r, s])) into the bytes its signature
+ * covers (0x02 || rlp([first nine fields])) and the signature, by walking the RLP items' lengths
+ * only. The signer checks every signature it makes against exactly the bytes it will broadcast;
+ * decoding every field into a transaction object and encoding it again (viem's parse and
+ * serialize) cost more than the recovery itself, and told nothing more: the fields are not
+ * interpreted here, so the covered bytes are the broadcast bytes, not a re-encoding of them.
+ */
+export class MalformedSignedTxError extends SluiceError {
+  override name = 'MalformedSignedTxError';
+  constructor(shortMessage: string) {
+    super(`Malformed signed transaction: ${shortMessage}.`, { code: 'malformed_signed_tx' });
+  }
+}
+
+export type SignedEnvelope = { unsigned: Uint8Array; yParity: 0 | 1; r: Uint8Array; s: Uint8Array };
+
+const EIP1559_TYPE = 0x02;
+const FIELDS = 12;
+const SIGNED_FIELDS = 9;
+
+type Item = { start: number; dataStart: number; end: number; list: boolean };
+
+function readLength(bytes: Uint8Array, at: number, size: number): number {
+  if (size > 4 || at + size > bytes.length) throw new MalformedSignedTxError('RLP length out of range');
+  let n = 0;
+  for (let i = 0; i < size; i++) n = n * 256 + bytes[at + i]!;
+  return n;
+}
+
+function item(bytes: Uint8Array, at: number): Item {
+  const b = bytes[at];
+  if (b === undefined) throw new MalformedSignedTxError('RLP ends inside an item');
+  let dataStart: number;
+  let length: number;
+  if (b < 0x80) return { start: at, dataStart: at, end: at + 1, list: false };
+  if (b <= 0xb7) [dataStart, length] = [at + 1, b - 0x80];
+  else if (b <= 0xbf) [dataStart, length] = [at + 1 + (b - 0xb7), readLength(bytes, at + 1, b - 0xb7)];
+  else if (b <= 0xf7) [dataStart, length] = [at + 1, b - 0xc0];
+  else [dataStart, length] = [at + 1 + (b - 0xf7), readLength(bytes, at + 1, b - 0xf7)];
+  const end = dataStart + length;
+  if (end > bytes.length) throw new MalformedSignedTxError('RLP item longer than the transaction');
+  return { start: at, dataStart, end, list: b >= 0xc0 };
+}
+
+function listHeader(length: number): Uint8Array {
+  if (length <= 55) return Uint8Array.of(0xc0 + length);
+  const size: number[] = [];
+  for (let n = length; n > 0; n = Math.floor(n / 256)) size.unshift(n % 256);
+  return Uint8Array.of(0xf7 + size.length, ...size);
+}
+
+function scalar(bytes: Uint8Array, it: Item): Uint8Array {
+  if (it.list || it.end - it.dataStart > 32) throw new MalformedSignedTxError('signature scalar is not a 32-byte string');
+  const out = new Uint8Array(32);
+  // A one-byte value below 0x80 is its own encoding (no header): then dataStart === start.
+  out.set(bytes.subarray(it.dataStart, it.end), 32 - (it.end - it.dataStart));
+  return out;
+}
+
+export function splitSignedEip1559(raw: Uint8Array): SignedEnvelope {
+  if (raw[0] !== EIP1559_TYPE) throw new MalformedSignedTxError('not an EIP-1559 transaction');
+  const list = item(raw, 1);
+  if (!list.list || list.end !== raw.length) throw new MalformedSignedTxError('not one RLP list after the type byte');
+  const items: Item[] = [];
+  for (let at = list.dataStart; at < list.end; ) {
+    const it = item(raw, at);
+    items.push(it);
+    at = it.end;
+  }
+  if (items.length !== FIELDS || items[FIELDS - 1]!.end !== list.end) throw new MalformedSignedTxError(`expected ${FIELDS} fields, found ${items.length}`);
+  const parity = items[SIGNED_FIELDS]!;
+  const parityValue = parity.end - parity.start === 1 ? raw[parity.start] : undefined;
+  if (parityValue !== 0x80 && parityValue !== 0x01) throw new MalformedSignedTxError('yParity is neither 0 nor 1');
+  const covered = raw.subarray(list.dataStart, items[SIGNED_FIELDS]!.start);
+  const header = listHeader(covered.length);
+  const unsigned = new Uint8Array(1 + header.length + covered.length);
+  unsigned[0] = EIP1559_TYPE;
+  unsigned.set(header, 1);
+  unsigned.set(covered, 1 + header.length);
+  return { unsigned, yParity: parityValue === 0x01 ? 1 : 0, r: scalar(raw, items[10]!), s: scalar(raw, items[11]!) };
+}
