@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { type Address, parseEther } from 'viem';
@@ -35,6 +36,8 @@ type SignerResult = {
   seconds: number;
   lastSignedAtSeconds: number | null;
   signedPerSecond: number;
+  /** CPU time (all threads of the signer process) per withdrawal signed, until the backlog was done. */
+  cpuMicrosPerSigned: number | null;
   drainedOnStop: boolean;
   attemptsStored: number;
   firstFailure: { failure_code: string | null; failure_reason: string | null } | null;
@@ -68,6 +71,9 @@ export async function runSignerScenario(ctx: ScenarioContext): Promise<Omit<Sect
   const figures = runs.flatMap((r) => [
     figure(`signed and stored per second, ${r.store}`, round(r.signedPerSecond), '/s', ceilingOf(r)),
     ...(r.ceiling.nativeSignPerSecond ? [figure(`signed and stored per second, ${r.store}`, round(r.signedPerSecond), '/s', { what: 'raw secp256k1 signatures/s (viem/noble JS, same process)', value: round(r.ceiling.rawSignPerSecond) })] : []),
+    ...(r.cpuMicrosPerSigned !== null
+      ? [figure(`CPU time per withdrawal signed and stored, ${r.store}`, round(r.cpuMicrosPerSigned), 'µs', undefined, `all threads of the signer process (main + SQLite write worker); ${os.cpus().length} cores at this cost bound the rate at ${Math.round((os.cpus().length * 1e6) / r.cpuMicrosPerSigned).toLocaleString('en-US')}/s`)]
+      : []),
     figure(`backlog done, ${r.store}`, r.signed + r.rejected, '', { what: 'backlog size', value: r.backlog }, `${r.signed} signed, ${r.rejected} rejected in ${round(r.seconds)} s${r.signed + r.rejected < r.backlog ? ' (time cap reached)' : ''}`),
     figure(`full tx sign (viem signTransaction), ${r.store} run`, round(r.ceiling.txSignPerSecond), '/s', undefined, `native secp256k1 addon: ${r.ceiling.nativeAddon}${r.ceiling.nativeSignPerSecond ? ` (${Math.round(r.ceiling.nativeSignPerSecond)}/s)` : ''}`),
   ]);
@@ -176,7 +182,7 @@ async function runOne(ctx: ScenarioContext, setup: Setup, store: 'keystore' | 'k
   child.process.on('message', onMessage);
   try {
     const { result } = await child.message((m): m is Extract<SignerMessage, { type: 'result' }> => m.type === 'result', (capSeconds + 180) * 1000);
-    progress.update(`${result.signed} signed in ${round(result.seconds)} s = ${Math.round(result.signedPerSecond)}/s; raw secp256k1 ${Math.round(result.ceiling.rawSignPerSecond)}/s`);
+    progress.update(`${result.signed} signed in ${round(result.seconds)} s = ${Math.round(result.signedPerSecond)}/s (${result.cpuMicrosPerSigned === null ? '—' : Math.round(result.cpuMicrosPerSigned)} µs CPU each); raw secp256k1 ${Math.round(result.ceiling.rawSignPerSecond)}/s`);
     return result;
   } finally {
     await chain.stop();

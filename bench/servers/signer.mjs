@@ -72,6 +72,9 @@ async function counted(/** @type {'signed' | 'rejected'} */ which) {
 }
 
 const started = performance.now();
+// CPU time of every thread of this process (main and the SQLite write worker): unlike the rate,
+// it barely moves when a shared machine lends the cores to someone else for a while.
+const cpuAtStart = process.cpuUsage();
 const workers = startWorkers(services, ['signer']);
 /** @type {number | null} */ let lastSignedAt = null;
 let signedSoFar = 0;
@@ -84,6 +87,8 @@ for (;;) {
   await tell({ type: 'progress', signed, rejected, total: backlog.length, seconds: now });
   if (signed + rejected >= backlog.length || now >= settings.capSeconds) break;
 }
+const cpu = process.cpuUsage(cpuAtStart);
+const cpuMicrosPerSigned = signedSoFar > 0 ? (cpu.user + cpu.system) / signedSoFar : null;
 console.error(`bench signer: stopping after ${((performance.now() - started) / 1000).toFixed(1)} s`);
 shutdown.abort();
 // A signer that does not drain is a finding, not a reason to hang the run.
@@ -135,6 +140,7 @@ await tell({
     seconds,
     lastSignedAtSeconds: lastSignedAt,
     signedPerSecond: signed / seconds,
+    cpuMicrosPerSigned,
     drainedOnStop: drained,
     attemptsStored: Number(attempts.n),
     firstFailure: firstFailure ?? null,
