@@ -66,7 +66,10 @@ for (const name of options.only) {
     sections.push({ name, ok: false, error: (err as Error).message.split('\n')[0], seconds: (performance.now() - t0) / 1000, figures: [], targets: [], raw: { error: String((err as Error).stack ?? err) }, notes: [] });
   }
 }
-if (options.only.includes('memory')) sections.push({ name: 'memory', seconds: 0, ...memorySection(rss.peaks) });
+if (options.only.includes('memory')) {
+  const failed = new Set(sections.filter((s) => !s.ok).map((s) => s.name));
+  sections.push({ name: 'memory', seconds: 0, ...memorySection(rss.peaks, failed) });
+}
 progress.done();
 
 const finishedAt = new Date();

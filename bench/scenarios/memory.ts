@@ -4,7 +4,7 @@ import type { RssPeak } from '../lib/rss.js';
 const LIMIT_MB = 200;
 
 /** Peak RSS of each role process, sampled while the other scenarios loaded it. */
-export function memorySection(peaks: RssPeak[]): Omit<SectionResult, 'name' | 'seconds'> {
+export function memorySection(peaks: RssPeak[], failedScenarios: ReadonlySet<string> = new Set()): Omit<SectionResult, 'name' | 'seconds'> {
   const byRole = new Map<string, RssPeak>();
   for (const p of peaks) if (!byRole.has(p.role) || byRole.get(p.role)!.peakMiB < p.peakMiB) byRole.set(p.role, p);
   const targets: Target[] = [...byRole.values()]
@@ -16,8 +16,9 @@ export function memorySection(peaks: RssPeak[]): Omit<SectionResult, 'name' | 's
       measured: Math.round(p.peakMiB * 1.048576 * 10) / 10,
       unit: 'MB',
       ratio: { to: `the ${LIMIT_MB} MB budget`, value: Math.round(((p.peakMiB * 1.048576) / LIMIT_MB) * 1000) / 1000 },
-      pass: p.peakMiB * 1.048576 < LIMIT_MB,
-      note: `during ${p.scenario}`,
+      // A role whose scenario failed may have died before the load: its peak proves nothing.
+      pass: !failedScenarios.has(p.scenario) && p.peakMiB * 1.048576 < LIMIT_MB,
+      note: failedScenarios.has(p.scenario) ? `during ${p.scenario}, which failed: not a peak under load` : `during ${p.scenario}`,
     }));
   const notes = [
     'VmHWM (kernel high-water mark) of each process, sampled every 500 ms while its scenario ran; MB = 10^6 bytes.',

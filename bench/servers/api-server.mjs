@@ -7,6 +7,7 @@ import { createSinkQueue, fromDist, tell } from './dist.mjs';
 /** @type {typeof import('../../src/api/server.js')} */ const { createApiServer } = await fromDist('api/server.js');
 /** @type {typeof import('../../src/auth/api-keys.js')} */ const { SCOPES } = await fromDist('auth/api-keys.js');
 /** @type {typeof import('../../src/cache/memory-cache.js')} */ const { createMemoryCache } = await fromDist('cache/memory-cache.js');
+/** @type {typeof import('../../src/runtime/heap.js')} */ const { applyHeapGrowth } = await fromDist('runtime/heap.js');
 /** @type {typeof import('../../src/config/load.js')} */ const { loadConfig } = await fromDist('config/load.js');
 /** @type {typeof import('../../src/db/connect.js')} */ const { openDatabase } = await fromDist('db/connect.js');
 /** @type {typeof import('../../src/db/migrate.js')} */ const { migrateToLatest } = await fromDist('db/migrate.js');
@@ -19,6 +20,7 @@ import { createSinkQueue, fromDist, tell } from './dist.mjs';
 const settings = JSON.parse(process.argv[2] ?? '{}');
 // Rate limiting is per key and would turn the load into 429s: the bench measures the accept path.
 const config = loadConfig({}, { dbUrl: settings.dbUrl, port: 0, logLevel: settings.logLevel, rateLimitPerSecond: 0 });
+applyHeapGrowth(config); // as `sluice <role>` and `sluice dev` do at start
 const shutdown = new AbortController();
 const common = { config, logger: createLogger({ level: config.logLevel, name: 'bench-api' }), metrics: createMetrics(), signal: shutdown.signal };
 const db = openDatabase(settings.dbUrl, { poolSize: config.dbPoolSize });

@@ -11,6 +11,7 @@ import { fromDist, tell } from './dist.mjs';
 /** @type {typeof import('../../src/cache/memory-cache.js')} */ const { createMemoryCache } = await fromDist('cache/memory-cache.js');
 /** @type {typeof import('../../src/chain/chain-registry.js')} */ const { chainPolicy, loadChainConfigs } = await fromDist('chain/chain-registry.js');
 /** @type {typeof import('../../src/chain/rpc.js')} */ const { createChainRpc } = await fromDist('chain/rpc.js');
+/** @type {typeof import('../../src/runtime/heap.js')} */ const { applyHeapGrowth } = await fromDist('runtime/heap.js');
 /** @type {typeof import('../../src/config/load.js')} */ const { loadConfig } = await fromDist('config/load.js');
 /** @type {typeof import('../../src/db/connect.js')} */ const { openDatabase } = await fromDist('db/connect.js');
 /** @type {typeof import('../../src/keys/open-key-stores.js')} */ const { openKeyStores } = await fromDist('keys/open-key-stores.js');
@@ -29,6 +30,7 @@ const config = loadConfig({}, {
   logLevel: 'warn',
   ...(settings.store === 'kms' ? { awsRegion: 'us-east-1', awsEndpointUrlKms: settings.kmsUrl } : {}),
 });
+applyHeapGrowth(config); // as `sluice <role>` and `sluice dev` do at start
 const shutdown = new AbortController();
 const logger = createLogger({ level: config.logLevel, name: 'bench-signer' });
 const common = { config, logger, metrics: createMetrics(), signal: shutdown.signal };

@@ -88,6 +88,8 @@ export const configSchema = z.object({
   healthPort: port.default(9090),
   /** SLUICE_DB_POOL_SIZE: MySQL connections per process. */
   dbPoolSize: positiveInt.max(500).default(10),
+  /** SLUICE_HEAP_GROWTH_PERCENT: how far the JS heap may grow past its live set before a full collection (runtime/heap.ts); 0 = V8's own heuristic. */
+  heapGrowthPercent: z.coerce.number().int().min(0).max(1_000).default(50),
   /** SLUICE_SHUTDOWN_TIMEOUT_MS: after SIGTERM, how long in-flight work may take before it is released and the process exits. */
   shutdownTimeoutMs: positiveInt.default(25_000),
 
@@ -189,6 +191,7 @@ export const envNames: Record<keyof Config, string> = {
   healthPort: 'SLUICE_HEALTH_PORT',
   dbPoolSize: 'SLUICE_DB_POOL_SIZE',
   shutdownTimeoutMs: 'SLUICE_SHUTDOWN_TIMEOUT_MS',
+  heapGrowthPercent: 'SLUICE_HEAP_GROWTH_PERCENT',
   redisUrl: 'SLUICE_REDIS_URL',
   rateLimitPerSecond: 'SLUICE_RATE_LIMIT_PER_SECOND',
   queuePrefix: 'SLUICE_QUEUE_PREFIX',

@@ -29,6 +29,7 @@ import { ensureDemoAssets } from './demo-assets.js';
 import { pausedScopes } from '../settings/pause.js';
 import { loadDevSecrets } from './dev-credentials.js';
 import { ensureChainIdentity, ensureHotWallets } from './dev-wallet.js';
+import { applyHeapGrowth } from '../runtime/heap.js';
 
 export type DevHandle = { url: string; apiKey: string; services: Services; stop(): Promise<void> };
 
@@ -41,6 +42,7 @@ export async function startDev(
   out: (line: string) => void = console.log,
   options: { logDestination?: NodeJS.WritableStream } = {},
 ): Promise<DevHandle> {
+  applyHeapGrowth(config);
   const dataDir = path.resolve(config.dataDir);
   fs.mkdirSync(dataDir, { recursive: true });
   // On a terminal, one readable line per log entry, held until the banner is out; JSON otherwise

@@ -14,6 +14,7 @@ import { pausedScopes } from '../settings/pause.js';
 import { openProductionServices } from './production-services.js';
 import { createReadiness } from './readiness.js';
 import { startWorkers, type WorkerRole } from './workers.js';
+import { applyHeapGrowth } from './heap.js';
 
 export type RoleName = 'api' | 'signer' | 'sender' | 'tracker';
 export const ROLES: RoleName[] = ['api', 'signer', 'sender', 'tracker'];
@@ -47,6 +48,7 @@ function commonFor(config: Config, name: string, signal: AbortSignal): Common {
  * (consumers hand back what is still running: visibility 0), then closes every connection.
  */
 export async function startRole(role: RoleName, config: Config): Promise<RunningRole> {
+  applyHeapGrowth(config);
   const shutdown = new AbortController();
   const common = commonFor(config, role, shutdown.signal);
   const log = common.logger;
