@@ -79,7 +79,14 @@ function addressOf(publicKey: Uint8Array): Address {
 }
 
 function bytesToHex32(bytes: Uint8Array): Hex {
-  return `0x${Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex')}` as Hex;
+  return `0x${toBuffer(bytes).toString('hex')}`;
+}
+
+function recoverNative(addon: NativeSecp256k1, hash: Uint8Array, r: Uint8Array, s: Uint8Array, yParity: 0 | 1): Address {
+  const compact = new Uint8Array(64);
+  compact.set(r, 0);
+  compact.set(s, 32);
+  return addressOf(addon.ecdsaRecover(compact, yParity, hash, false));
 }
 
 export async function signHash(hash: Uint8Array, privateKey: Uint8Array): Promise<Signature> {
@@ -93,10 +100,7 @@ export async function signHash(hash: Uint8Array, privateKey: Uint8Array): Promis
 
 export async function recoverHashSigner(hash: Uint8Array, signature: Signature): Promise<Address> {
   if (native) {
-    const compact = new Uint8Array(64);
-    compact.set(hexToBytes(signature.r, { size: 32 }), 0);
-    compact.set(hexToBytes(signature.s, { size: 32 }), 32);
-    return addressOf(native.ecdsaRecover(compact, signature.yParity, hash, false));
+    return recoverNative(native, hash, hexToBytes(signature.r, { size: 32 }), hexToBytes(signature.s, { size: 32 }), signature.yParity);
   }
   return getAddress(await recoverAddress({ hash: bytesToHex32(hash), signature: { r: signature.r, s: signature.s, yParity: signature.yParity } }));
 }
@@ -111,11 +115,5 @@ export async function signTransactionWithKey(tx: TransactionSerializableEIP1559,
 export async function recoverTransactionSigner(raw: Hex): Promise<Address> {
   const { unsigned, yParity, r, s } = splitSignedEip1559(hexToBytes(raw));
   const hash = keccak256Bytes(unsigned);
-  if (native) {
-    const compact = new Uint8Array(64);
-    compact.set(r, 0);
-    compact.set(s, 32);
-    return addressOf(native.ecdsaRecover(compact, yParity, hash, false));
-  }
-  return recoverHashSigner(hash, { r: bytesToHex32(r), s: bytesToHex32(s), yParity });
+  return native ? recoverNative(native, hash, r, s, yParity) : recoverHashSigner(hash, { r: bytesToHex32(r), s: bytesToHex32(s), yParity });
 }
