@@ -3,6 +3,9 @@ import type { Logger } from 'pino';
 import type { KeyStore } from '../keys/types.js';
 import type { Wallets } from '../wallets/wallets.js';
 
+/** scrypt runs on libuv's pool (4 threads): more unlocks at once would only queue there. */
+const UNLOCKS_AT_ONCE = 4;
+
 /**
  * Unlocks the key of every enabled hot wallet of these chains (a keystore's scrypt run, a secret's
  * fetch, a KMS key's public key) before the first withdrawal needs it, so the first seconds after
@@ -10,7 +13,7 @@ import type { Wallets } from '../wallets/wallets.js';
  * its wallet's, shows in the log at start rather than on a payout. A failure only logs: signing
  * with that wallet fails visibly later, as it would have without this.
  */
-export async function warmKeys(deps: { wallets: Wallets; keys: KeyStore; chainIds: number[]; logger: Logger; concurrency?: number }): Promise<{ unlocked: number; failed: number }> {
+export async function warmKeys(deps: { wallets: Wallets; keys: KeyStore; chainIds: number[]; logger: Logger }): Promise<{ unlocked: number; failed: number }> {
   const { wallets, keys, logger } = deps;
   const todo = (await Promise.all(deps.chainIds.map((id) => wallets.forChain(id)))).flat();
   let unlocked = 0;
@@ -32,7 +35,6 @@ export async function warmKeys(deps: { wallets: Wallets; keys: KeyStore; chainId
       }
     }
   };
-  // scrypt runs on libuv's pool (4 threads): more at once would only queue there.
-  await Promise.all(Array.from({ length: Math.min(deps.concurrency ?? 4, todo.length) }, worker));
+  await Promise.all(Array.from({ length: Math.min(UNLOCKS_AT_ONCE, todo.length) }, worker));
   return { unlocked, failed };
 }
