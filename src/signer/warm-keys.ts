@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { KeyStore } from '../keys/types.js';
 import type { Wallets } from '../wallets/wallets.js';
 
-/** scrypt runs on libuv's pool (4 threads): more unlocks at once would only queue there. */
+/** A KMS public key or a secret is a network round trip; keystore scrypt runs are limited where they run (keystore-file.ts). */
 const UNLOCKS_AT_ONCE = 4;
 
 /**
