@@ -50,14 +50,17 @@ const services = createServices({ common, db, queues, chains, keys, cache: creat
 
 const mine = `${settings.keyPrefix}-%`;
 const backlog = await db.kysely.selectFrom('withdrawals').select('id').where('status', '=', 'RECEIVED').where('idempotency_key', 'like', mine).execute();
-/** The backlog not yet queued: held as ids only, queued as the signer takes messages (feedBacklog). */
-let unqueued = backlog.map((r) => r.id);
+/** The backlog, held as ids only and queued as the signer takes messages (feedBacklog) from `queuedSoFar` on. */
+const ids = backlog.map((r) => r.id);
+let queuedSoFar = 0;
 const QUEUED_AHEAD = 4 * config.signerConcurrency;
 async function feedBacklog() {
   const depth = await queues.requests.depth();
-  if (depth >= QUEUED_AHEAD || unqueued.length === 0) return;
-  const next = unqueued.slice(0, QUEUED_AHEAD - depth);
-  unqueued = unqueued.slice(next.length);
+  if (depth >= QUEUED_AHEAD || queuedSoFar === ids.length) return;
+  // An index, not a sliced copy: copying what is left of 50,000 ids every 20 ms cost the signer's
+  // thread ~1% (bench --cpu-prof), work that SQS would not put on it.
+  const next = ids.slice(queuedSoFar, queuedSoFar + QUEUED_AHEAD - depth);
+  queuedSoFar += next.length;
   await queues.requests.sendBatch(next.map((withdrawalId) => ({ body: { withdrawalId } })));
 }
 await feedBacklog();
