@@ -22,6 +22,14 @@ export type SqliteWriteWorker = {
 };
 
 /**
+ * The worker's young generation: 12 MB (4 MB semi-spaces) where V8 would grow it to 48 MB. What the
+ * worker allocates lives for one transaction, so a smaller nursery is only collected more often:
+ * the signer process lost 25-30 MB of RSS for throughput within noise (bench signer, two same-hour
+ * A/B pairs: peak RSS 290 -> 266 and 297 -> 266 MB; 1,513 -> 1,692/s and 1,743 -> 1,512/s).
+ */
+const RESOURCE_LIMITS = { maxYoungGenerationSizeMb: 12 };
+
+/**
  * A worker thread with its own connection to the SQLite file, for hot write paths. better-sqlite3
  * is synchronous: on the main thread every commit (an fsync under synchronous=FULL) and all B-tree
  * work stop the event loop, so the API could not parse requests while it stored them and the
@@ -32,14 +40,6 @@ export type SqliteWriteWorker = {
  * A task must never be awaited inside a main-thread transaction: the worker would wait for that
  * transaction's write lock while the transaction waits for the task.
  */
-/**
- * The worker's young generation: 12 MB (4 MB semi-spaces) where V8 would grow it to 48 MB. What the
- * worker allocates lives for one transaction, so a smaller nursery is only collected more often:
- * the signer process lost 25-30 MB of RSS for throughput within noise (bench signer, two same-hour
- * A/B pairs: peak RSS 290 -> 266 and 297 -> 266 MB; 1,513 -> 1,692/s and 1,743 -> 1,512/s).
- */
-const RESOURCE_LIMITS = { maxYoungGenerationSizeMb: 12 };
-
 export function createSqliteWriteWorker(file: string): SqliteWriteWorker {
   let worker: Worker | null = null;
   let nextId = 1;

@@ -38,8 +38,8 @@ const DEFAULT_COST: ScryptCost = { n: 1 << 15, r: 8, p: 1 };
 /**
  * scrypt holds 128·N·r bytes while it runs (32 MB at the v3 default), outside the JS heap. Two
  * derivations at a time keep both cores busy; more only queue on the cores while each holds its
- * 32 MB: a signer unlocking 8 wallets four at a time peaked at 308 MB RSS at start, against 2xx MB
- * at its busiest afterwards (bench signer).
+ * 32 MB: a keystore signer unlocking 8 wallets four at a time had its peak RSS at start, not under
+ * load (bench signer, same hour: 316 MB; 290 MB with two at a time).
  */
 const DERIVATIONS_AT_ONCE = 2;
 let derivationsRunning = 0;
