@@ -1,4 +1,6 @@
+import type { Insertable } from 'kysely';
 import type { Db } from '../db/connect.js';
+import type { LedgerEntriesTable } from '../db/schema.js';
 import { isUniqueViolation } from '../db/errors.js';
 import { lockForUpdate, type Tx, withTransaction } from '../db/transaction.js';
 import { MAX_STORED_UNITS } from '../money/decimal.js';
@@ -19,10 +21,41 @@ export type LedgerMovement = { userId: string; asset: string; amount: bigint; re
 
 export type MovementResult = { journalId: string; replayed: boolean; balance: Balance };
 
+function balanceKey(userId: string, asset: string): string {
+  return `${userId}\u0000${asset}`;
+}
+
 const account = {
   available: (userId: string) => `user:${userId}:available`,
   held: (userId: string) => `user:${userId}:held`,
 };
+
+/** One balance row: a user's asset. */
+export type BalanceKey = { userId: string; asset: string };
+export type HoldInput = { userId: string; asset: string; amount: bigint; withdrawalId: string };
+export type SettleInput = { userId: string; asset: string; amount: bigint; fee: bigint; withdrawalId: string };
+
+/**
+ * Holds, releases and settlements in one transaction over balance rows read (on MySQL: locked)
+ * together by `ledger.openBatch`. Each movement applies in memory at once, so a later one sees an
+ * earlier one's effect, and one that throws changes nothing. Nothing reaches the database before
+ * `flush()`, which the caller awaits before its transaction commits.
+ */
+export type LedgerBatch = {
+  /** Moves `amount` from available to held; InsufficientBalanceError if available is short. */
+  hold(input: HoldInput): void;
+  /** Gives a hold back to available (rejected, failed or cancelled withdrawal). */
+  release(input: HoldInput): void;
+  /** Turns a hold of `amount + fee` into a payout and a fee (completed withdrawal). */
+  settle(input: SettleInput): void;
+  /** Writes each changed balance row once and every journal entry in one multi-row insert. */
+  flush(): Promise<void>;
+};
+
+/** Balance rows per locking read and journal entries per insert: far below both databases' placeholder limits. */
+const ROWS_PER_STATEMENT = 500;
+
+type EntryRow = Insertable<LedgerEntriesTable>;
 
 export function createLedger(db: Db) {
   async function lockBalance(trx: Tx, userId: string, asset: string, create: boolean): Promise<Balance> {
@@ -43,6 +76,26 @@ export function createLedger(db: Db) {
     return { asset, available: BigInt(row?.available ?? '0'), held: BigInt(row?.held ?? '0') };
   }
 
+  /** The balance rows of `keys`, locked in user/asset order (the order every batch takes them in). */
+  async function lockBalances(trx: Tx, keys: BalanceKey[]): Promise<Map<string, Balance>> {
+    const distinct = [...new Map(keys.map((k) => [balanceKey(k.userId, k.asset), k])).values()];
+    const balances = new Map<string, Balance>();
+    for (let i = 0; i < distinct.length; i += ROWS_PER_STATEMENT) {
+      const chunk = distinct.slice(i, i + ROWS_PER_STATEMENT);
+      const rows = await lockForUpdate(
+        db,
+        trx
+          .selectFrom('balances')
+          .select(['user_id', 'asset', 'available', 'held'])
+          .where(({ eb, refTuple, tuple }) => eb(refTuple('user_id', 'asset'), 'in', chunk.map((k) => tuple(k.userId, k.asset))))
+          .orderBy('user_id')
+          .orderBy('asset'),
+      ).execute();
+      for (const r of rows) balances.set(balanceKey(r.user_id, r.asset), { asset: r.asset, available: BigInt(r.available), held: BigInt(r.held) });
+    }
+    return balances;
+  }
+
   async function writeBalance(trx: Tx, userId: string, balance: Balance): Promise<void> {
     if (balance.available < 0n || balance.held < 0n) {
       // Unreachable by construction; refuse rather than persist a negative balance.
@@ -56,11 +109,10 @@ export function createLedger(db: Db) {
       .execute();
   }
 
-  async function journal(
-    trx: Tx,
+  function journalRows(
     meta: { kind: string; reference: string; asset: string; userId: string; withdrawalId?: string },
     legs: Array<[account: string, amount: bigint]>,
-  ): Promise<string> {
+  ): { journalId: string; rows: EntryRow[] } {
     const journalId = newId('jn');
     const now = Date.now();
     const rows = legs
@@ -76,8 +128,85 @@ export function createLedger(db: Db) {
         withdrawal_id: meta.withdrawalId ?? null,
         created_at: now,
       }));
-    if (rows.length > 0) await trx.insertInto('ledger_entries').values(rows).execute();
+    return { journalId, rows };
+  }
+
+  async function insertEntries(trx: Tx, rows: EntryRow[]): Promise<void> {
+    for (let i = 0; i < rows.length; i += ROWS_PER_STATEMENT) await trx.insertInto('ledger_entries').values(rows.slice(i, i + ROWS_PER_STATEMENT)).execute();
+  }
+
+  async function journal(
+    trx: Tx,
+    meta: { kind: string; reference: string; asset: string; userId: string; withdrawalId?: string },
+    legs: Array<[account: string, amount: bigint]>,
+  ): Promise<string> {
+    const { journalId, rows } = journalRows(meta, legs);
+    await insertEntries(trx, rows);
     return journalId;
+  }
+
+  async function openBatch(trx: Tx, keys: BalanceKey[]): Promise<LedgerBatch> {
+    const balances = await lockBalances(trx, keys);
+    const opened = new Set(keys.map((k) => balanceKey(k.userId, k.asset)));
+    const changed = new Map<string, { userId: string; balance: Balance }>();
+    const entries: EntryRow[] = [];
+
+    /** `change` returns the new available and held; a negative one is refused before anything changes. */
+    function move(
+      meta: { kind: 'hold' | 'release' | 'settle'; userId: string; asset: string; withdrawalId: string },
+      change: (b: Balance) => { available: bigint; held: bigint },
+      legs: Array<[account: string, amount: bigint]>,
+    ): void {
+      const key = balanceKey(meta.userId, meta.asset);
+      if (!opened.has(key)) throw new Error(`Ledger batch not opened for ${meta.userId}/${meta.asset}`);
+      // A row that does not exist holds nothing: a hold fails as short, a release or settle as negative.
+      const balance = balances.get(key) ?? { asset: meta.asset, available: 0n, held: 0n };
+      const next = change(balance);
+      if (next.available < 0n || next.held < 0n) throw new Error(`Refusing negative balance for ${meta.userId}/${meta.asset}`);
+      balance.available = next.available;
+      balance.held = next.held;
+      balances.set(key, balance);
+      changed.set(key, { userId: meta.userId, balance });
+      entries.push(...journalRows({ ...meta, reference: meta.withdrawalId }, legs).rows);
+    }
+
+    return {
+      hold(input) {
+        move({ kind: 'hold', ...input }, (b) => {
+          if (b.available < input.amount) throw new InsufficientBalanceError(input.userId, input.asset);
+          return { available: b.available - input.amount, held: b.held + input.amount };
+        }, [
+          [account.available(input.userId), -input.amount],
+          [account.held(input.userId), input.amount],
+        ]);
+      },
+      release(input) {
+        move({ kind: 'release', ...input }, (b) => ({ available: b.available + input.amount, held: b.held - input.amount }), [
+          [account.held(input.userId), -input.amount],
+          [account.available(input.userId), input.amount],
+        ]);
+      },
+      settle(input) {
+        const total = input.amount + input.fee;
+        move({ kind: 'settle', ...input }, (b) => ({ available: b.available, held: b.held - total }), [
+          [account.held(input.userId), -total],
+          ['payouts', input.amount],
+          ['fees', input.fee],
+        ]);
+      },
+      async flush() {
+        for (const { userId, balance } of changed.values()) await writeBalance(trx, userId, balance);
+        changed.clear();
+        await insertEntries(trx, entries.splice(0));
+      },
+    };
+  }
+
+  /** One movement as a batch of one, inside the caller's transaction. */
+  async function single(trx: Tx, key: BalanceKey, apply: (batch: LedgerBatch) => void): Promise<void> {
+    const batch = await openBatch(trx, [key]);
+    apply(batch);
+    await batch.flush();
   }
 
   /** Credits and debits are idempotent by (kind, reference). */
@@ -142,46 +271,20 @@ export function createLedger(db: Db) {
     credit: (input: LedgerMovement) => move('credit', input),
     debit: (input: LedgerMovement) => move('debit', input),
 
+    /**
+     * Holds, releases and settlements for many withdrawals in the caller's transaction: their
+     * balance rows read (on MySQL: locked) in one query now, written back in `flush()`.
+     */
+    openBatch,
+
     /** Moves `amount` from available to held, inside the caller's transaction. */
-    async hold(trx: Tx, input: { userId: string; asset: string; amount: bigint; withdrawalId: string }): Promise<void> {
-      const balance = await lockBalance(trx, input.userId, input.asset, false);
-      if (balance.available < input.amount) throw new InsufficientBalanceError(input.userId, input.asset);
-      balance.available -= input.amount;
-      balance.held += input.amount;
-      await journal(trx, { kind: 'hold', reference: input.withdrawalId, ...input }, [
-        [account.available(input.userId), -input.amount],
-        [account.held(input.userId), input.amount],
-      ]);
-      await writeBalance(trx, input.userId, balance);
-    },
+    hold: (trx: Tx, input: HoldInput): Promise<void> => single(trx, input, (b) => b.hold(input)),
 
     /** Gives a hold back to available (rejected, failed or cancelled withdrawal). */
-    async release(trx: Tx, input: { userId: string; asset: string; amount: bigint; withdrawalId: string }): Promise<void> {
-      const balance = await lockBalance(trx, input.userId, input.asset, false);
-      balance.held -= input.amount;
-      balance.available += input.amount;
-      await journal(trx, { kind: 'release', reference: input.withdrawalId, ...input }, [
-        [account.held(input.userId), -input.amount],
-        [account.available(input.userId), input.amount],
-      ]);
-      await writeBalance(trx, input.userId, balance);
-    },
+    release: (trx: Tx, input: HoldInput): Promise<void> => single(trx, input, (b) => b.release(input)),
 
     /** Turns a hold of `amount + fee` into a payout and a fee (completed withdrawal). */
-    async settle(
-      trx: Tx,
-      input: { userId: string; asset: string; amount: bigint; fee: bigint; withdrawalId: string },
-    ): Promise<void> {
-      const total = input.amount + input.fee;
-      const balance = await lockBalance(trx, input.userId, input.asset, false);
-      balance.held -= total;
-      await journal(trx, { kind: 'settle', reference: input.withdrawalId, ...input }, [
-        [account.held(input.userId), -total],
-        ['payouts', input.amount],
-        ['fees', input.fee],
-      ]);
-      await writeBalance(trx, input.userId, balance);
-    },
+    settle: (trx: Tx, input: SettleInput): Promise<void> => single(trx, input, (b) => b.settle(input)),
 
     async balances(userId: string): Promise<Balance[]> {
       const rows = await db.kysely

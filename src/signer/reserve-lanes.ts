@@ -69,6 +69,8 @@ async function reserveOnLane(
   let next = Number(row.next_nonce);
   const load = await laneLoad(trx, { networks, chainId, wallet, maxFeePerGas: fees.maxFeePerGas });
   const ordered = [...items].sort((a, b) => byBalanceRow(a.w, b.w));
+  const open = ordered.filter((r) => current.get(r.w.id)?.status === 'RECEIVED' && current.get(r.w.id)?.nonce === null);
+  const holds = await ledger.openBatch(trx, open.map((r) => ({ userId: r.w.user_id, asset: r.w.asset })));
   for (const request of ordered) {
     const now = current.get(request.w.id);
     if (now?.status !== 'RECEIVED' || now.nonce !== null) {
@@ -93,7 +95,7 @@ async function reserveOnLane(
     const tx = build(intent);
     verifyTransfer(serializeUnsigned(tx), intent);
     try {
-      await holdFunds(ledger, trx, request.w);
+      holds.hold({ userId: request.w.user_id, asset: request.w.asset, amount: BigInt(request.w.amount) + BigInt(request.w.fee), withdrawalId: request.w.id });
     } catch (err) {
       if (!(err instanceof InsufficientBalanceError)) throw err;
       results.set(request, { kind: 'insufficient_balance' });
@@ -113,14 +115,11 @@ async function reserveOnLane(
     results.set(request, { kind: 'reserved', nonce: next, intent, tx });
     next += 1;
   }
+  await holds.flush();
   if (next !== Number(row.next_nonce)) {
     await trx.updateTable('wallets').set({ next_nonce: next }).where('chain_id', '=', chainId).where('address', '=', wallet).execute();
   }
   return items.map((r) => results.get(r)!);
-}
-
-function holdFunds(ledger: ReturnType<typeof createLedger>, trx: Tx, w: WithdrawalRow): Promise<void> {
-  return ledger.hold(trx, { userId: w.user_id, asset: w.asset, amount: BigInt(w.amount) + BigInt(w.fee), withdrawalId: w.id });
 }
 
 export function payoutOf(request: ReserveRequest, fees: FeePair): Payout {

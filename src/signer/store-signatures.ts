@@ -1,8 +1,8 @@
 import type { Address, Hex } from 'viem';
 import { lockForUpdate } from '../db/transaction.js';
 import { defineWriteTask } from '../db/write-task.js';
-import { type AttemptRow, createAttempts } from '../withdrawals/attempts.js';
-import { createWithdrawalRepository, type WithdrawalRow } from '../withdrawals/repository.js';
+import { type AttemptRow, createAttempts, type NewAttempt } from '../withdrawals/attempts.js';
+import { openTransitions, type WithdrawalRow } from '../withdrawals/repository.js';
 import type { FeePair } from './fees.js';
 
 export type StoreRequest = { id: string; wallet: Address; nonce: number; txHash: Hex; raw: Hex; kind: 'transfer' | 'cancel'; fees: FeePair; gas: bigint };
@@ -14,11 +14,11 @@ export type StoreRequest = { id: string; wallet: Address; nonce: number; txHash:
  * request: whether it was stored. A write task: on SQLite it runs on the write worker.
  */
 export const storeSignatures = defineWriteTask(import.meta.url, 'storeSignatures', async ({ db, trx }, items: StoreRequest[]): Promise<boolean[]> => {
-  const attempts = createAttempts(db);
-  const withdrawals = createWithdrawalRepository(db);
   const ids = [...new Set(items.map((i) => i.id))];
   const rows = await lockForUpdate(db, trx.selectFrom('withdrawals').selectAll().where('id', 'in', ids).orderBy('id')).execute();
   const current = new Map(rows.map((r) => [r.id, r]));
+  const transitions = openTransitions(trx);
+  const stored: NewAttempt[] = [];
   const results: boolean[] = [];
   for (const item of items) {
     const row = current.get(item.id);
@@ -26,18 +26,19 @@ export const storeSignatures = defineWriteTask(import.meta.url, 'storeSignatures
       results.push(false);
       continue;
     }
-    await attempts.insert(trx, attemptRow(row, item.wallet, item.nonce, item.txHash, item.raw, item.kind, item.fees, item.gas));
-    await withdrawals.transition(
-      trx,
+    await transitions.move(
       item.id,
       'RECEIVED',
       'SIGNED',
       { tx_hash: item.txHash, failure_code: null, failure_reason: null },
       item.kind === 'cancel' ? { code: 'cancel', detail: `nonce ${item.nonce} to be filled with a cancel: ${row.cancel_reason}` } : {},
     );
+    stored.push(attemptRow(row, item.wallet, item.nonce, item.txHash, item.raw, item.kind, item.fees, item.gas));
     current.set(item.id, { ...row, status: 'SIGNED', tx_hash: item.txHash });
     results.push(true);
   }
+  await createAttempts(db).insertMany(trx, stored);
+  await transitions.flush();
   return results;
 });
 

@@ -3,7 +3,7 @@ import { defineWriteTask } from '../db/write-task.js';
 import { createLedger } from '../ledger/ledger.js';
 import { byBalanceRow } from '../util/lock-order.js';
 import { StaleTransitionError } from '../withdrawals/errors.js';
-import { createWithdrawalRepository, type TransitionPatch, type WithdrawalRow } from '../withdrawals/repository.js';
+import { openTransitions, type TransitionPatch, type WithdrawalRow } from '../withdrawals/repository.js';
 
 /** What settling does to the user's hold: pay it out (COMPLETED), give it back, or nothing yet. */
 export type Settlement = 'complete' | 'release' | null;
@@ -18,27 +18,33 @@ export type Move = { w: WithdrawalRow; path: WithdrawalStatus[]; patch: Transiti
  * One result per move: whether it was made. A write task: on SQLite it runs on the write worker.
  */
 export const applyMoves = defineWriteTask(import.meta.url, 'applyMoves', async ({ db, trx }, items: Move[]): Promise<boolean[]> => {
-  const withdrawals = createWithdrawalRepository(db);
-  const ledger = createLedger(db);
+  const transitions = openTransitions(trx);
   const results = new Map<Move, boolean>();
   const ordered = [...items].sort((a, b) => byBalanceRow(a.w, b.w));
   for (const m of ordered) {
     try {
-      await withdrawals.transition(trx, m.w.id, m.path[0]!, m.path[1]!, m.patch, m.path.length === 2 ? m.event : {});
+      await transitions.move(m.w.id, m.path[0]!, m.path[1]!, m.patch, m.path.length === 2 ? m.event : {});
     } catch (err) {
       if (!(err instanceof StaleTransitionError)) throw err;
       results.set(m, false);
       continue;
     }
     for (let i = 1; i + 1 < m.path.length; i++) {
-      await withdrawals.transition(trx, m.w.id, m.path[i]!, m.path[i + 1]!, m.patch, i + 2 === m.path.length ? m.event : {});
+      await transitions.move(m.w.id, m.path[i]!, m.path[i + 1]!, m.patch, i + 2 === m.path.length ? m.event : {});
     }
-    const amount = BigInt(m.w.amount);
-    const fee = BigInt(m.w.fee);
-    if (m.settle === 'complete') await ledger.settle(trx, { userId: m.w.user_id, asset: m.w.asset, amount, fee, withdrawalId: m.w.id });
-    if (m.settle === 'release') await ledger.release(trx, { userId: m.w.user_id, asset: m.w.asset, amount: amount + fee, withdrawalId: m.w.id });
     results.set(m, true);
   }
+  // Balance rows after the withdrawal rows, as the signer's reservations lock them.
+  const settling = ordered.filter((m) => results.get(m) && m.settle !== null);
+  const ledger = await createLedger(db).openBatch(trx, settling.map((m) => ({ userId: m.w.user_id, asset: m.w.asset })));
+  for (const m of settling) {
+    const amount = BigInt(m.w.amount);
+    const fee = BigInt(m.w.fee);
+    if (m.settle === 'complete') ledger.settle({ userId: m.w.user_id, asset: m.w.asset, amount, fee, withdrawalId: m.w.id });
+    else ledger.release({ userId: m.w.user_id, asset: m.w.asset, amount: amount + fee, withdrawalId: m.w.id });
+  }
+  await ledger.flush();
+  await transitions.flush();
   return items.map((m) => results.get(m)!);
 });
 

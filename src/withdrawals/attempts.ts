@@ -10,6 +10,8 @@ export type NewAttempt = Pick<
 
 /** Ids per `in (…)` list: far below SQLite's and MySQL's placeholder limits. */
 const IN_LIST_CHUNK = 500;
+/** Rows per multi-row insert: 15 columns each, far below both databases' placeholder limits. */
+const ATTEMPTS_PER_INSERT = 500;
 
 /** Kinds whose mining pays the withdrawal out; a mined `cancel` pays nothing (invariant 7). */
 export const PAYOUT_KINDS: ReadonlyArray<TxAttemptsTable['kind']> = ['transfer', 'bump'];
@@ -20,13 +22,21 @@ export const PAYOUT_KINDS: ReadonlyArray<TxAttemptsTable['kind']> = ['transfer',
  */
 export function createAttempts(db: Db) {
   const k = db.kysely;
-  return {
-    async insert(trx: Tx, attempt: NewAttempt): Promise<void> {
+
+  async function insertMany(trx: Tx, attempts: NewAttempt[]): Promise<void> {
+    const now = Date.now();
+    for (let i = 0; i < attempts.length; i += ATTEMPTS_PER_INSERT) {
       await trx
         .insertInto('tx_attempts')
-        .values({ ...attempt, created_at: Date.now(), broadcast_at: null, last_broadcast_at: null, broadcast_count: 0, last_error: null })
+        .values(attempts.slice(i, i + ATTEMPTS_PER_INSERT).map((a) => ({ ...a, created_at: now, broadcast_at: null, last_broadcast_at: null, broadcast_count: 0, last_error: null })))
         .execute();
-    },
+    }
+  }
+
+  return {
+    insert: (trx: Tx, attempt: NewAttempt): Promise<void> => insertMany(trx, [attempt]),
+    /** Many attempts in few multi-row inserts (a batch's signatures). */
+    insertMany,
 
     latest(withdrawalId: string, trx: Tx | Db['kysely'] = k): Promise<AttemptRow | undefined> {
       return trx.selectFrom('tx_attempts').selectAll().where('withdrawal_id', '=', withdrawalId).orderBy('id', 'desc').limit(1).executeTakeFirst() as Promise<AttemptRow | undefined>;

@@ -1,7 +1,8 @@
 import type { Db } from '../db/connect.js';
 import { isUniqueViolation } from '../db/errors.js';
 import type { Tx } from '../db/transaction.js';
-import type { WithdrawalStatus, WithdrawalsTable } from '../db/schema.js';
+import type { Insertable } from 'kysely';
+import type { WithdrawalEventsTable, WithdrawalStatus, WithdrawalsTable } from '../db/schema.js';
 import { newId } from '../util/ids.js';
 import { IdempotencyKeyReusedError, StaleTransitionError } from './errors.js';
 import { type InsertOutcome, insertWithdrawals } from './insert-batch.js';
@@ -23,6 +24,37 @@ export type NewWithdrawal = {
 export type TransitionPatch = Partial<
   Pick<WithdrawalRow, 'wallet' | 'nonce' | 'tx_hash' | 'block_number' | 'block_hash' | 'confirmations' | 'failure_code' | 'failure_reason' | 'cancel_reason'>
 >;
+
+/** Events per multi-row insert: far below both databases' placeholder limits. */
+const EVENTS_PER_INSERT = 500;
+
+/**
+ * Compare-and-set status changes of many withdrawals in one transaction: each `move` updates its
+ * row at once (StaleTransitionError when the row was not in `from`) and queues its event; `flush()`
+ * writes the queued events in one insert and must run before the transaction commits.
+ */
+export function openTransitions(trx: Tx) {
+  const events: Array<Insertable<WithdrawalEventsTable>> = [];
+  return {
+    async move(id: string, from: WithdrawalStatus, to: WithdrawalStatus, patch: TransitionPatch = {}, event: { code?: string; detail?: string } = {}): Promise<void> {
+      const now = Date.now();
+      const result = await trx
+        .updateTable('withdrawals')
+        .set({ ...patch, status: to, updated_at: now })
+        .where('id', '=', id)
+        .where('status', '=', from)
+        .executeTakeFirst();
+      if (Number(result.numUpdatedRows) !== 1) throw new StaleTransitionError(id, from, to);
+      events.push({ withdrawal_id: id, from_status: from, to_status: to, code: event.code ?? null, detail: event.detail ?? null, created_at: now });
+    },
+    async flush(): Promise<void> {
+      const rows = events.splice(0);
+      for (let i = 0; i < rows.length; i += EVENTS_PER_INSERT) await trx.insertInto('withdrawal_events').values(rows.slice(i, i + EVENTS_PER_INSERT)).execute();
+    },
+  };
+}
+
+export type Transitions = ReturnType<typeof openTransitions>;
 
 export function createWithdrawalRepository(db: Db) {
   const k = db.kysely;
@@ -86,26 +118,13 @@ export function createWithdrawalRepository(db: Db) {
       patch: TransitionPatch = {},
       event: { code?: string; detail?: string } = {},
     ): Promise<void> {
-      const now = Date.now();
-      const result = await trx
-        .updateTable('withdrawals')
-        .set({ ...patch, status: to, updated_at: now })
-        .where('id', '=', id)
-        .where('status', '=', from)
-        .executeTakeFirst();
-      if (Number(result.numUpdatedRows) !== 1) throw new StaleTransitionError(id, from, to);
-      await trx
-        .insertInto('withdrawal_events')
-        .values({
-          withdrawal_id: id,
-          from_status: from,
-          to_status: to,
-          code: event.code ?? null,
-          detail: event.detail ?? null,
-          created_at: now,
-        })
-        .execute();
+      const transitions = openTransitions(trx);
+      await transitions.move(id, from, to, patch, event);
+      await transitions.flush();
     },
+
+    /** For batch writers: transitions whose events go into one multi-row insert (see openTransitions). */
+    openTransitions,
 
     events(id: string) {
       return k.selectFrom('withdrawal_events').selectAll().where('withdrawal_id', '=', id).orderBy('id').execute();
