@@ -72,8 +72,15 @@ export const configSchema = z.object({
   reconcileAfterSeconds: positiveInt.default(30),
   /** SLUICE_RECONCILE_INTERVAL_MS */
   reconcileIntervalMs: positiveInt.default(5_000),
-  /** SLUICE_TRACKER_INTERVAL_MS: how often the tracker polls receipts. */
+  /** SLUICE_TRACKER_INTERVAL_MS: the longest the tracker waits between passes over what is in flight (rebroadcasts, bumps and stuck lanes are timed by it). */
   trackerIntervalMs: positiveInt.default(1_000),
+  /**
+   * SLUICE_TRACKER_HEAD_POLL_MS: between passes, how often the tracker asks each chain for its
+   * head (one eth_blockNumber per endpoint); a new block starts the next pass at once, so a
+   * receipt is seen this soon after its block, not up to a whole interval later. At or above the
+   * interval: off.
+   */
+  trackerHeadPollMs: positiveInt.default(200),
   /** SLUICE_SENDER_MAX_ATTEMPTS: deliveries of one broadcast that fail transiently before the sender lets go (the tracker rebroadcasts). */
   senderMaxAttempts: positiveInt.default(8),
   /** SLUICE_SIGNER_MAX_ATTEMPTS: deliveries of one signing request that fail before it is given up (transient: the reconciler retries; otherwise Invalid DLQ). */
@@ -183,6 +190,7 @@ export const envNames: Record<keyof Config, string> = {
   reconcileAfterSeconds: 'SLUICE_RECONCILE_AFTER_SECONDS',
   reconcileIntervalMs: 'SLUICE_RECONCILE_INTERVAL_MS',
   trackerIntervalMs: 'SLUICE_TRACKER_INTERVAL_MS',
+  trackerHeadPollMs: 'SLUICE_TRACKER_HEAD_POLL_MS',
   senderMaxAttempts: 'SLUICE_SENDER_MAX_ATTEMPTS',
   signerMaxAttempts: 'SLUICE_SIGNER_MAX_ATTEMPTS',
   signerConcurrency: 'SLUICE_SIGNER_CONCURRENCY',

@@ -75,7 +75,7 @@ export function createSender(deps: SenderDeps) {
   }
 
   async function sendWithdrawal(message: SignedMessage, receives = 1): Promise<SendOutcome> {
-    const w = await withdrawals.get(message.withdrawalId);
+    const w = await withdrawals.read(message.withdrawalId);
     // Already mined (CONFIRMING) or terminal: a repeat or late delivery.
     if (!w || (w.status !== 'SIGNED' && w.status !== 'BROADCAST')) return 'skipped';
     const latest = await attempts.latest(w.id);

@@ -458,7 +458,7 @@ export function createSigner(deps: SignerDeps) {
   }
 
   async function handle(message: RequestMessage, receives = 1): Promise<SignOutcome> {
-    const w = await withdrawals.get(message.withdrawalId);
+    const w = await withdrawals.read(message.withdrawalId);
     if (!w) {
       log.error({ withdrawalId: message.withdrawalId }, 'request for unknown withdrawal dropped');
       return 'skipped';

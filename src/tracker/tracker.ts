@@ -353,8 +353,12 @@ export function createTracker(deps: TrackerDeps) {
     return { checked: inFlight.length, transitions };
   }
 
+  /** The head each chain's last pass worked at: a newer one starts the next pass early. */
+  const headAtPass = new Map<number, bigint>();
+
   async function tickChain(chain: ChainRpc): Promise<TickResult> {
     const head = await chain.blockNumber();
+    headAtPass.set(chain.chain.chainId, head);
     common.metrics.chainHead.set({ chain_id: String(chain.chain.chainId) }, Number(head));
     // Every hot wallet is a lane, idle or not (an idle one can still lose settled txs to a reorg).
     const [inflight, registered] = await Promise.all([
@@ -394,6 +398,37 @@ export function createTracker(deps: TrackerDeps) {
     }
   }
 
+  async function untilNewHead(intervalMs: number, pollMs: number, signal: AbortSignal): Promise<void> {
+    const until = Date.now() + intervalMs;
+    const deadline = sleep(intervalMs, signal).then(() => true);
+    while (Date.now() < until && !signal.aborted) {
+      if (await Promise.race([sleep(pollMs, signal).then(() => false), deadline])) return;
+      // Chains asked side by side, never waited on past the interval: a hanging endpoint delays nothing.
+      if (await Promise.race([anyHeadAdvanced(), deadline])) return;
+    }
+  }
+
+  /** Whether some chain's head is past the one its last pass worked at (an unreachable chain: no; its pass reports it). */
+  function anyHeadAdvanced(): Promise<boolean> {
+    const chains = [...deps.chains.values()];
+    return new Promise((resolve) => {
+      let left = chains.length;
+      if (left === 0) resolve(false);
+      for (const chain of chains) {
+        chain
+          .blockNumber()
+          .then((head) => {
+            const seen = headAtPass.get(chain.chain.chainId);
+            if (seen === undefined || head > seen) resolve(true);
+          })
+          .catch(() => {})
+          .finally(() => {
+            if (--left === 0) resolve(false);
+          });
+      }
+    });
+  }
+
   async function tick(): Promise<TickResult> {
     const total = { checked: 0, transitions: 0 };
     for (const chain of deps.chains.values()) {
@@ -413,13 +448,16 @@ export function createTracker(deps: TrackerDeps) {
 
   return {
     tick,
-    /** Loop until shutdown; a tick that moved something goes again at once. */
+    /**
+     * Loop until shutdown. A tick that moved something goes again at once; otherwise the next
+     * waits for a new block on any chain (a receipt can only appear with one), at most the interval.
+     */
     async run(): Promise<void> {
       const { signal } = common;
       while (!signal.aborted) {
         const r = await tick();
         if (r.transitions > 0) continue;
-        await sleep(common.config.trackerIntervalMs, signal);
+        await untilNewHead(common.config.trackerIntervalMs, common.config.trackerHeadPollMs, signal);
       }
     },
   };

@@ -37,7 +37,7 @@ describe(`tracker cost with ${STUCK} in flight on ${dbKind}`, () => {
 
   beforeAll(async () => {
     // The background tracker idles for an hour after its first empty tick: this test drives it.
-    stack = await startStack(dbKind, { trackerIntervalMs: 3_600_000 });
+    stack = await startStack(dbKind, { trackerIntervalMs: 3_600_000, trackerHeadPollMs: 3_600_000 });
     const k = stack.services.db.kysely;
     const now = Date.now();
     const lanes = Array.from({ length: STUCK_LANES }, () => privateKeyToAccount(generatePrivateKey()).address);

@@ -40,7 +40,7 @@ describe(`money-path guards on ${dbKind}`, () => {
     });
     stack = await startStack(
       dbKind,
-      { logLevel: 'trace', trackerIntervalMs: 3_600_000, reconcileAfterSeconds: 3_600, reconcileIntervalMs: 3_600_000, devAdminPassword: ADMIN_PASSWORD },
+      { logLevel: 'trace', trackerIntervalMs: 3_600_000, trackerHeadPollMs: 3_600_000, reconcileAfterSeconds: 3_600, reconcileIntervalMs: 3_600_000, devAdminPassword: ADMIN_PASSWORD },
       { logDestination: sink },
     );
   });
