@@ -37,6 +37,7 @@ describe('loadConfig', () => {
       reconcileAfterSeconds: 30,
       reconcileIntervalMs: 5_000,
       trackerIntervalMs: 1_000,
+      trackerHeadPollMs: 200,
       senderMaxAttempts: 8,
       signerMaxAttempts: 10,
       signerConcurrency: 1024,
