@@ -13,6 +13,9 @@ export function openSqliteConnection(file: string): Db {
   return { kysely, dialect: 'sqlite', sqlite, close: () => kysely.destroy() };
 }
 
+/** Longer SQL is prepared per use, not cached (see below). */
+const MAX_CACHED_SQL_LENGTH = 16_000;
+
 /**
  * Kysely prepares every query anew; parsing and planning the SQL was the largest share of the
  * signer's SQLite time. The hot paths run a few dozen distinct statements, so a small cache keeps
@@ -27,6 +30,10 @@ function cachePreparedStatements(sqlite: SqliteDatabase.Database, max = 1000): v
   const cache = new Map<string, SqliteDatabase.Statement>();
   sqlite.prepare = ((sql: string) => {
     const source = sql === 'begin' ? 'begin immediate' : sql;
+    // Multi-row inserts come in a few sizes (insert-chunks.ts) and are kept; SQL longer still is
+    // a one-off whose large program would only crowd the cache (any-size batches kept here once
+    // cost sluice dev 40 MB of RSS).
+    if (source.length > MAX_CACHED_SQL_LENGTH) return prepare(source);
     let statement = cache.get(source);
     if (!statement) {
       statement = prepare(source);

@@ -2,6 +2,7 @@ import type { Insertable } from 'kysely';
 import type { Db } from '../db/connect.js';
 import type { LedgerEntriesTable } from '../db/schema.js';
 import { isUniqueViolation } from '../db/errors.js';
+import { insertChunks } from '../db/insert-chunks.js';
 import { lockForUpdate, type Tx, withTransaction } from '../db/transaction.js';
 import { MAX_STORED_UNITS } from '../money/decimal.js';
 import { newId } from '../util/ids.js';
@@ -52,7 +53,7 @@ export type LedgerBatch = {
   flush(): Promise<void>;
 };
 
-/** Balance rows per locking read and journal entries per insert: far below both databases' placeholder limits. */
+/** Balance rows per locking read: far below both databases' placeholder limits. */
 const ROWS_PER_STATEMENT = 500;
 
 type EntryRow = Insertable<LedgerEntriesTable>;
@@ -132,7 +133,7 @@ export function createLedger(db: Db) {
   }
 
   async function insertEntries(trx: Tx, rows: EntryRow[]): Promise<void> {
-    for (let i = 0; i < rows.length; i += ROWS_PER_STATEMENT) await trx.insertInto('ledger_entries').values(rows.slice(i, i + ROWS_PER_STATEMENT)).execute();
+    for (const chunk of insertChunks(rows)) await trx.insertInto('ledger_entries').values(chunk).execute();
   }
 
   async function journal(

@@ -1,5 +1,6 @@
 import type { Db } from '../db/connect.js';
 import type { TxAttemptsTable } from '../db/schema.js';
+import { insertChunks } from '../db/insert-chunks.js';
 import type { Tx } from '../db/transaction.js';
 
 export type AttemptRow = Omit<TxAttemptsTable, 'id'> & { id: number };
@@ -10,8 +11,7 @@ export type NewAttempt = Pick<
 
 /** Ids per `in (…)` list: far below SQLite's and MySQL's placeholder limits. */
 const IN_LIST_CHUNK = 500;
-/** Rows per multi-row insert: 15 columns each, far below both databases' placeholder limits. */
-const ATTEMPTS_PER_INSERT = 500;
+
 
 /** Kinds whose mining pays the withdrawal out; a mined `cancel` pays nothing (invariant 7). */
 export const PAYOUT_KINDS: ReadonlyArray<TxAttemptsTable['kind']> = ['transfer', 'bump'];
@@ -25,10 +25,10 @@ export function createAttempts(db: Db) {
 
   async function insertMany(trx: Tx, attempts: NewAttempt[]): Promise<void> {
     const now = Date.now();
-    for (let i = 0; i < attempts.length; i += ATTEMPTS_PER_INSERT) {
+    for (const chunk of insertChunks(attempts)) {
       await trx
         .insertInto('tx_attempts')
-        .values(attempts.slice(i, i + ATTEMPTS_PER_INSERT).map((a) => ({ ...a, created_at: now, broadcast_at: null, last_broadcast_at: null, broadcast_count: 0, last_error: null })))
+        .values(chunk.map((a) => ({ ...a, created_at: now, broadcast_at: null, last_broadcast_at: null, broadcast_count: 0, last_error: null })))
         .execute();
     }
   }

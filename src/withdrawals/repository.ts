@@ -1,5 +1,6 @@
 import type { Db } from '../db/connect.js';
 import { isUniqueViolation } from '../db/errors.js';
+import { insertChunks } from '../db/insert-chunks.js';
 import type { Tx } from '../db/transaction.js';
 import type { Insertable } from 'kysely';
 import type { WithdrawalEventsTable, WithdrawalStatus, WithdrawalsTable } from '../db/schema.js';
@@ -29,9 +30,6 @@ export type TransitionPatch = Partial<
 /** Ids per batched read. */
 const ROWS_PER_READ = 256;
 
-/** Events per multi-row insert: far below both databases' placeholder limits. */
-const EVENTS_PER_INSERT = 500;
-
 /**
  * Compare-and-set status changes of many withdrawals in one transaction: each `move` updates its
  * row at once (StaleTransitionError when the row was not in `from`) and queues its event; `flush()`
@@ -53,7 +51,7 @@ export function openTransitions(trx: Tx) {
     },
     async flush(): Promise<void> {
       const rows = events.splice(0);
-      for (let i = 0; i < rows.length; i += EVENTS_PER_INSERT) await trx.insertInto('withdrawal_events').values(rows.slice(i, i + EVENTS_PER_INSERT)).execute();
+      for (const chunk of insertChunks(rows)) await trx.insertInto('withdrawal_events').values(chunk).execute();
     },
   };
 }
