@@ -1,6 +1,6 @@
 import { type Address, getAddress, type TransactionSerializableEIP1559 } from 'viem';
 import type { AssetNetwork } from '../assets/registry.js';
-import { lockForUpdate, type Tx } from '../db/transaction.js';
+import { lockForUpdate } from '../db/transaction.js';
 import { defineWriteTask, type WriteContext } from '../db/write-task.js';
 import { InsufficientBalanceError } from '../ledger/errors.js';
 import { createLedger } from '../ledger/ledger.js';

@@ -12,7 +12,6 @@ export type NewAttempt = Pick<
 /** Ids per `in (…)` list: far below SQLite's and MySQL's placeholder limits. */
 const IN_LIST_CHUNK = 500;
 
-
 /** Kinds whose mining pays the withdrawal out; a mined `cancel` pays nothing (invariant 7). */
 export const PAYOUT_KINDS: ReadonlyArray<TxAttemptsTable['kind']> = ['transfer', 'bump'];
 

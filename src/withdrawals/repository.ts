@@ -56,8 +56,6 @@ export function openTransitions(trx: Tx) {
   };
 }
 
-export type Transitions = ReturnType<typeof openTransitions>;
-
 export function createWithdrawalRepository(db: Db) {
   const k = db.kysely;
   const reads = createMicroBatcher<string, WithdrawalRow | undefined>({
@@ -140,9 +138,6 @@ export function createWithdrawalRepository(db: Db) {
       await transitions.move(id, from, to, patch, event);
       await transitions.flush();
     },
-
-    /** For batch writers: transitions whose events go into one multi-row insert (see openTransitions). */
-    openTransitions,
 
     events(id: string) {
       return k.selectFrom('withdrawal_events').selectAll().where('withdrawal_id', '=', id).orderBy('id').execute();
