@@ -92,18 +92,23 @@ export async function runE2eScenario(ctx: ScenarioContext): Promise<Omit<Section
       await dev.stop();
     }
 
-    type Row = { id: string; created_at: number; status: string; broadcast_at: number | null; completed_at: number | null };
+    type Row = { id: string; created_at: number; status: string; signed_at: number | null; broadcast_at: number | null; completed_at: number | null };
     const rows = (
       await sql<Row>`
         SELECT w.id, w.created_at, w.status,
+          (SELECT MIN(e.created_at) FROM withdrawal_events e WHERE e.withdrawal_id = w.id AND e.to_status = 'SIGNED') AS signed_at,
           (SELECT MIN(a.broadcast_at) FROM tx_attempts a WHERE a.withdrawal_id = w.id) AS broadcast_at,
           (SELECT MIN(e.created_at) FROM withdrawal_events e WHERE e.withdrawal_id = w.id AND e.to_status = 'COMPLETED') AS completed_at
         FROM withdrawals w`.execute(db.kysely)
-    ).rows.map((r) => ({ ...r, created_at: Number(r.created_at), broadcast_at: r.broadcast_at == null ? null : Number(r.broadcast_at), completed_at: r.completed_at == null ? null : Number(r.completed_at) }));
+    ).rows.map((r) => ({ ...r, created_at: Number(r.created_at), signed_at: orNull(r.signed_at), broadcast_at: orNull(r.broadcast_at), completed_at: orNull(r.completed_at) }));
     await db.close();
 
     const toBroadcast = latencies(rows.map((r) => (r.broadcast_at == null ? null : r.broadcast_at - r.created_at)));
     const toCompleted = latencies(rows.map((r) => (r.completed_at == null ? null : r.completed_at - r.created_at)));
+    // Where the request→broadcast time goes: the signer's part (queue, reservation, signature,
+    // stored) and the sender's (signed queue, lane order, the node's answer).
+    const toSigned = latencies(rows.map((r) => (r.signed_at == null ? null : r.signed_at - r.created_at)));
+    const signedToBroadcast = latencies(rows.filter((r) => r.signed_at != null).map((r) => (r.broadcast_at == null ? null : r.broadcast_at - r.signed_at!)));
     const completed = rows.filter((r) => r.completed_at != null);
     const firstCreated = Math.min(...rows.map((r) => r.created_at));
     const windows = byWindow(rows, firstCreated, WINDOW_SECONDS);
@@ -119,6 +124,8 @@ export async function runE2eScenario(ctx: ScenarioContext): Promise<Omit<Section
       figure('COMPLETED', completed.length, '', { what: 'accepted', value: submitted }, describe(finalCounts)),
       figure('request→broadcast P50', toBroadcast.p50, 'ms', undefined, toBroadcast.note),
       figure('request→broadcast P99', toBroadcast.p99, 'ms', undefined, toBroadcast.note),
+      figure('request→SIGNED P99 (the signer\'s part)', toSigned.p99, 'ms', undefined, `P50 ${toSigned.p50 ?? '—'} ms, P99 ${toSigned.p99 ?? '—'} ms`),
+      figure('SIGNED→broadcast P99 (the sender\'s part)', signedToBroadcast.p99, 'ms', undefined, `P50 ${signedToBroadcast.p50 ?? '—'} ms, P99 ${signedToBroadcast.p99 ?? '—'} ms`),
       figure('request→COMPLETED P50', toCompleted.p50, 'ms', { what: `confirmations × block time (${CONFIRMATIONS} × ${BLOCK_TIME_SECONDS} s), the floor`, value: floorMs }, toCompleted.note),
       figure('request→COMPLETED P99', toCompleted.p99, 'ms', { what: `confirmations × block time (${CONFIRMATIONS} × ${BLOCK_TIME_SECONDS} s), the floor`, value: floorMs }, toCompleted.note),
       figure('peak RSS of sluice dev (all roles in one process)', peak.peakMiB, 'MiB'),
@@ -158,9 +165,9 @@ export async function runE2eScenario(ctx: ScenarioContext): Promise<Omit<Section
       `${p.withdrawals.toLocaleString('en-US')} ETH withdrawals from ${p.users} credited users posted by autocannon (separate process) at ${rate}/s; ${p.wallets} hot wallets (SLUICE_DEV_HOT_WALLETS) of at most ${MAX_PENDING_PER_WALLET} txs in flight each (the dev default). A wallet is one nonce lane: its txs are broadcast one after another, in nonce order (one FIFO group), and at most ${MAX_PENDING_PER_WALLET} are in flight for ~2–3 s each, so throughput grows with the number of wallets (8 wallets gave ~170 payouts/s here); posting took ${round(submitSeconds)} s, settling ${round(drainSeconds)} s more (cap ${p.drainCapSeconds} s).`,
       'Times come from the database after the run: withdrawals.created_at (request stored), the first tx_attempts.broadcast_at (a node accepted the tx), the COMPLETED withdrawal_events row.',
       'A withdrawal not broadcast / not completed by the end of the run counts as slower than every finished one; a percentile it falls into is reported as — (not reached).',
-      `By ${WINDOW_SECONDS} s window of request time (requests, then request→broadcast P50/P99, request→COMPLETED P99, in ms): ${windows.map((w) => `${w.from}–${w.from + WINDOW_SECONDS} s: ${w.requests}, ${w.toBroadcast.p50 ?? '—'}/${w.toBroadcast.p99 ?? '—'}, ${w.toCompleted.p99 ?? '—'}`).join('; ')}.`,
+      `By ${WINDOW_SECONDS} s window of request time (requests, then request→SIGNED P50/P99, request→broadcast P50/P99, request→COMPLETED P99, in ms): ${windows.map((w) => `${w.from}–${w.from + WINDOW_SECONDS} s: ${w.requests}, ${w.toSigned.p50 ?? '—'}/${w.toSigned.p99 ?? '—'}, ${w.toBroadcast.p50 ?? '—'}/${w.toBroadcast.p99 ?? '—'}, ${w.toCompleted.p99 ?? '—'}`).join('; ')}.`,
     ];
-    return { ok: true, figures, targets, raw: { rate, chain: { gasLimit, blockTimeSeconds: BLOCK_TIME_SECONDS, ceilingPerSecond: chainCeiling, confirmations: CONFIRMATIONS }, submitted, submitSeconds, drainSeconds, statuses: finalCounts, toBroadcast, toCompleted, windows, payoutsPerSecond, peakRss: peak }, notes };
+    return { ok: true, figures, targets, raw: { rate, toSigned, signedToBroadcast, chain: { gasLimit, blockTimeSeconds: BLOCK_TIME_SECONDS, ceilingPerSecond: chainCeiling, confirmations: CONFIRMATIONS }, submitted, submitSeconds, drainSeconds, statuses: finalCounts, toBroadcast, toCompleted, windows, payoutsPerSecond, peakRss: peak }, notes };
   } finally {
     stopAnvilRss();
     await anvil.stop();
@@ -170,8 +177,10 @@ export async function runE2eScenario(ctx: ScenarioContext): Promise<Omit<Section
 
 const WINDOW_SECONDS = 10;
 
+const orNull = (v: unknown): number | null => (v == null ? null : Number(v));
+
 /** The latencies of the requests made in each window from the first: a start-up tail shows apart from the steady state. */
-function byWindow(rows: { created_at: number; broadcast_at: number | null; completed_at: number | null }[], first: number, seconds: number) {
+function byWindow(rows: { created_at: number; signed_at: number | null; broadcast_at: number | null; completed_at: number | null }[], first: number, seconds: number) {
   const groups = new Map<number, typeof rows>();
   for (const r of rows) {
     const w = Math.floor((r.created_at - first) / (seconds * 1000));
@@ -184,6 +193,7 @@ function byWindow(rows: { created_at: number; broadcast_at: number | null; compl
     .map(([w, rs]) => ({
       from: w * seconds,
       requests: rs.length,
+      toSigned: latencies(rs.map((r) => (r.signed_at == null ? null : r.signed_at - r.created_at))),
       toBroadcast: latencies(rs.map((r) => (r.broadcast_at == null ? null : r.broadcast_at - r.created_at))),
       toCompleted: latencies(rs.map((r) => (r.completed_at == null ? null : r.completed_at - r.created_at))),
     }));

@@ -31,6 +31,7 @@ export function createSinkQueue(name) {
   let sent = 0;
   return {
     name,
+    maxReceive: 10,
     sent: () => sent,
     send: async () => void (sent += 1),
     sendBatch: async (messages) => void (sent += messages.length),

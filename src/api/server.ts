@@ -3,12 +3,14 @@ import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, LogController } from 'fastify';
 import type { ApiKeyIdentity, Scope } from '../auth/api-keys.js';
 import { isTransientDbError } from '../db/errors.js';
+import { preloadWriteTasks } from '../db/write-task.js';
 import type { StateMetrics } from '../observability/state-metrics.js';
 import type { AdminRole } from '../db/schema.js';
 import { type AdminIdentity, authenticateAdmin } from './admin-auth.js';
 import { registerConsole } from './console-static.js';
 import { createReadiness, type Readiness } from '../runtime/readiness.js';
 import { DatabaseUnavailableError } from '../withdrawals/create-batcher.js';
+import { insertSqliteTask } from '../withdrawals/insert-batch.js';
 import type { Services } from '../runtime/services.js';
 import { ProblemError, problemSchema, sendProblem } from './problem.js';
 import { createRateLimiter, enforceRateLimit } from './rate-limit.js';
@@ -45,6 +47,7 @@ declare module 'fastify' {
  */
 export async function createApiServer(services: Services, options: { readiness?: Readiness; stateMetrics?: StateMetrics } = {}): Promise<FastifyInstance> {
   const { common } = services;
+  preloadWriteTasks(services.db, insertSqliteTask);
   const app = Fastify({
     loggerInstance: common.logger.child({ component: 'api' }) as FastifyBaseLogger,
     // Per-request lines would drown the withdrawal logs; latency goes to metrics instead.

@@ -368,6 +368,19 @@ describe('chain rpc against anvil', () => {
       expect(proxy.counts.eth_getCode).toBe(21);
       // Head polls (eth_blockNumber) go one per exchange; every getCode rode in a single one.
       expect(proxy.httpRequests - (proxy.counts.eth_blockNumber ?? 0)).toBe(1);
+      // Read again soon after: remembered (CODE_MAX_AGE_MS), no second call, even though the address
+      // has code by now (the documented window); another client reads it afresh.
+      await createPublicClient({ transport: http(anvil.rpcUrl) }).request({ method: 'anvil_setCode' as never, params: [plain[0], runtime] as never });
+      expect(await rpc.code(plain[0]!)).toBe('0x');
+      expect(await rpc.code(contract)).toBe(runtime);
+      expect(proxy.counts.eth_getCode).toBe(21);
+      const other = createChainRpc(config([proxy.url]), logger);
+      try {
+        expect(await other.code(plain[0]!)).toBe(runtime);
+        expect(proxy.counts.eth_getCode).toBe(22);
+      } finally {
+        other.close();
+      }
     } finally {
       rpc.close();
       await proxy.close();

@@ -20,6 +20,17 @@ import { AlreadyKnownError, type ChainError, NodeTimeoutError, NodeUnavailableEr
 import { toChainError } from './node-error.js';
 import type { ChainConfig } from './types.js';
 
+/**
+ * How long an account's code, once read, is taken as current. The signer checks every native
+ * payout's recipient, and an exchange pays the same addresses again and again. An address that
+ * gets code within this window (a deployment, an EIP-7702 delegation) is paid with 21,000 gas: the
+ * tx reverts and the withdrawal FAILS with the user's hold released. That can happen anyway
+ * between the read and the tx's inclusion, a window of seconds to minutes; this widens it little.
+ */
+const CODE_MAX_AGE_MS = 30_000;
+/** Addresses whose code is remembered at most (the oldest is forgotten first). */
+const CODE_CACHE_LIMIT = 10_000;
+
 export type FeeSuggestion = { baseFee: bigint; maxPriorityFeePerGas: bigint };
 
 /** What `endpoints()` reports per endpoint, for metrics and the console. */
@@ -438,6 +449,9 @@ export function createChainRpc(chain: ChainConfig, logger: Logger, options: Chai
       read((_, e) => Promise.all(addresses.map(async (address) => (await e.batchClient.getCode({ address })) ?? '0x'))),
   });
 
+  /** Recently read account code by lowercase address, oldest first (see CODE_MAX_AGE_MS). */
+  const codeSeen = new Map<string, { code: Hex; at: number }>();
+
   /** Native balances at the latest block, many per HTTP exchange, as `code()`: the signer's pool plan asks for every lane's at once. */
   const balances = createMicroBatcher<Address, bigint>({
     maxSize: RPC_BATCH,
@@ -466,8 +480,17 @@ export function createChainRpc(chain: ChainConfig, logger: Logger, options: Chai
     /** The native balance of `address` at the latest block; concurrent calls share JSON-RPC batches. */
     balance: (address: Address): Promise<bigint> => balances.submit(address),
 
-    /** The code at `address` ('0x' for none); concurrent calls share JSON-RPC batches. */
-    code: (address: Address): Promise<Hex> => codes.submit(address),
+    /** The code at `address` ('0x' for none), as read within CODE_MAX_AGE_MS; concurrent calls share JSON-RPC batches. */
+    async code(address: Address): Promise<Hex> {
+      const key = address.toLowerCase();
+      const seen = codeSeen.get(key);
+      if (seen && Date.now() - seen.at < CODE_MAX_AGE_MS) return seen.code;
+      const code = await codes.submit(address);
+      codeSeen.delete(key);
+      if (codeSeen.size >= CODE_CACHE_LIMIT) codeSeen.delete(codeSeen.keys().next().value!);
+      codeSeen.set(key, { code, at: Date.now() });
+      return code;
+    },
 
     async suggestFees(): Promise<FeeSuggestion> {
       return read(async (c) => {

@@ -5,7 +5,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { openSqliteConnection } from './sqlite-connection.js';
-import type { WorkerReply, WorkerRequest } from './sqlite-write-worker.js';
+import type { WorkerPreload, WorkerReply, WorkerRequest } from './sqlite-write-worker.js';
 import type { WriteTask } from './write-task.js';
 
 const { file } = workerData as { file: string };
@@ -23,7 +23,12 @@ async function taskOf(module: string, name: string): Promise<WriteTask<unknown[]
   return task;
 }
 
-parentPort!.on('message', (request: WorkerRequest) => {
+parentPort!.on('message', (request: WorkerRequest | WorkerPreload) => {
+  if ('preload' in request) {
+    // A task that cannot load says so when it is run, to its caller.
+    for (const { module, name } of request.preload) taskOf(module, name).catch(() => {});
+    return;
+  }
   void (async () => {
     let reply: WorkerReply;
     try {

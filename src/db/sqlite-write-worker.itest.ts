@@ -47,6 +47,14 @@ describe('SQLite write worker (a second connection in a worker thread)', () => {
     expect(await notes()).toEqual([]);
   });
 
+  it('preloads task modules ahead of use; one that cannot load is left for its run to report, and the worker carries on', async () => {
+    const missing = { module: new URL('./no-such-module.js', import.meta.url).href, name: 'nothing' };
+    db.sqliteWriter!.preload([insertNote, missing]);
+    expect(await db.sqliteWriter!.run<number>(insertNote, [1, 'after preload'])).toBe(1);
+    await expect(db.sqliteWriter!.run(missing, [])).rejects.toThrow();
+    expect(await db.sqliteWriter!.run<number>(insertNote, [2, 'still working'])).toBe(2);
+  });
+
   it('a worker that dies fails its task with a transient error, and the next task starts a new one', async () => {
     const err = await db.sqliteWriter!.run(exitThread, []).catch((e: unknown) => e);
     expect((err as { code?: string }).code).toBe(WORKER_EXITED);

@@ -6,6 +6,8 @@ import { Worker } from 'node:worker_threads';
 export type WriteTaskRef = { module: string; name: string };
 
 export type WorkerRequest = { id: number; module: string; name: string; args: unknown[] };
+/** Imports task modules ahead of their first use; no reply. */
+export type WorkerPreload = { preload: WriteTaskRef[] };
 export type WorkerReply =
   | { id: number; ok: true; value: unknown }
   | { id: number; ok: false; error: { name: string; message: string; code: string | undefined } };
@@ -18,6 +20,12 @@ export type SqliteWriteWorker = {
   run<T>(task: WriteTaskRef, args: unknown[]): Promise<T>;
   /** Boots the thread now if it is not running (it never keeps the process alive while idle). */
   start(): void;
+  /**
+   * Boots the thread and has it import these tasks' modules now: the first import costs hundreds
+   * of ms (the module and what it imports, viem for the signer's), which the first requests after
+   * a start would otherwise wait for.
+   */
+  preload(tasks: WriteTaskRef[]): void;
   close(): Promise<void>;
 };
 
@@ -98,6 +106,11 @@ export function createSqliteWriteWorker(file: string): SqliteWriteWorker {
     },
     start() {
       if (!closed) worker ??= start();
+    },
+    preload(tasks) {
+      if (closed) return;
+      worker ??= start();
+      worker.postMessage({ preload: tasks.map(({ module, name }) => ({ module, name })) } satisfies WorkerPreload);
     },
     async close() {
       closed = true;

@@ -1,4 +1,5 @@
 import type { Db } from './connect.js';
+import type { WriteTaskRef } from './sqlite-write-worker.js';
 import { type Tx, withTransaction } from './transaction.js';
 
 /** What a write task runs with: the database of the thread it runs on, and its open transaction. */
@@ -25,6 +26,11 @@ export function defineWriteTask<A extends unknown[], T>(module: string, name: st
 export function runWriteTask<A extends unknown[], T>(db: Db, task: WriteTask<A, T>, ...args: A): Promise<T> {
   if (db.sqliteWriter) return db.sqliteWriter.run<T>(task, args);
   return runWriteTaskHere(db, task, ...args);
+}
+
+/** Has the SQLite write worker import these tasks now, ahead of their first run (a role's start); elsewhere nothing to do. */
+export function preloadWriteTasks(db: Db, ...tasks: WriteTaskRef[]): void {
+  db.sqliteWriter?.preload(tasks);
 }
 
 /** The same, always on this thread (a caller whose task depends on something it cannot send). */

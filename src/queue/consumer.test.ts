@@ -207,6 +207,42 @@ describe('runConsumer', () => {
     expect(await queue.depth()).toBe(0);
   });
 
+  it('receives as many as the queue hands out at once (its maxReceive), up to the free handler slots', async () => {
+    const { queue } = recordingQueue<number>();
+    const asked: number[] = [];
+    const receive = queue.receive.bind(queue);
+    queue.receive = (options) => {
+      asked.push(options.max);
+      return receive(options);
+    };
+    await queue.sendBatch(Array.from({ length: 300 }, (_, i) => ({ body: i })));
+    let started = 0;
+    let release!: () => void;
+    const hold = new Promise<void>((r) => (release = r));
+    const controller = new AbortController();
+    const done = runConsumer({
+      queue,
+      handle: async () => {
+        started += 1;
+        await hold;
+      },
+      onGiveUp: async () => {},
+      maxReceives: 3,
+      concurrency: 1_000,
+      signal: controller.signal,
+      logger,
+      backoff,
+    });
+    await until(() => started === 300);
+    // The memory queue's 256, not SQS's 10: a burst is taken in two receives, not thirty.
+    expect(queue.maxReceive).toBe(256);
+    expect(asked.slice(0, 2)).toEqual([256, 256]);
+    release();
+    await until(async () => (await queue.depth()) === 0);
+    controller.abort();
+    await done;
+  });
+
   it('on abort, resolves only after in-flight handlers finish, and acks their messages', async () => {
     const { queue, acks } = recordingQueue<string>();
     await queue.send('slow');
@@ -286,6 +322,7 @@ function scriptedQueue<T>(batches: QueueMessage<T>[][]) {
   const calls: string[] = [];
   const queue: Queue<T> = {
     name: 'scripted',
+    maxReceive: 10,
     async send() {},
     async sendBatch() {},
     async receive({ signal }) {

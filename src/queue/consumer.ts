@@ -189,7 +189,7 @@ export async function runConsumer<T>(options: ConsumerOptions<T>): Promise<void>
     }
     let messages: QueueMessage<T>[];
     try {
-      messages = await queue.receive({ max: Math.min(free, 10), waitMs: options.pollWaitMs ?? 20_000, signal });
+      messages = await queue.receive({ max: Math.min(free, queue.maxReceive), waitMs: options.pollWaitMs ?? 20_000, signal });
     } catch (error) {
       logger.error({ err: error, queue: queue.name }, 'receive failed');
       await sleep(1_000, signal);

@@ -13,6 +13,9 @@ import type { Logger } from 'pino';
 import { RetryableError, SluiceError } from '../errors/base.js';
 import type { Queue, QueueMessage, SendOptions } from './types.js';
 
+/** ReceiveMessage returns at most 10 messages (an SQS limit). */
+const MAX_RECEIVE = 10;
+
 /** SQS did not do what we asked (outage, throttling, a refused entry): a later try may succeed (invariant 11). */
 export class QueueUnavailableError extends RetryableError {
   override name = 'QueueUnavailableError';
@@ -127,6 +130,7 @@ export function createSqsQueue<T>(options: SqsQueueOptions<T>): Queue<T> {
   return {
     name,
     visibilityMs: options.visibilitySeconds * 1000,
+    maxReceive: MAX_RECEIVE,
     send,
     // The batcher already packs concurrent sends into SendMessageBatch calls of 10.
     async sendBatch(messages): Promise<void> {
@@ -140,7 +144,7 @@ export function createSqsQueue<T>(options: SqsQueueOptions<T>): Queue<T> {
         out = await client.send(
           new ReceiveMessageCommand({
             QueueUrl: url,
-            MaxNumberOfMessages: clamp(max, 1, 10),
+            MaxNumberOfMessages: clamp(max, 1, MAX_RECEIVE),
             WaitTimeSeconds: clamp(Math.ceil(waitMs / 1000), 0, 20),
             VisibilityTimeout: options.visibilitySeconds,
             MessageSystemAttributeNames: ['ApproximateReceiveCount', 'MessageGroupId'],

@@ -35,6 +35,8 @@ export interface Queue<T> {
   extendVisibility(message: QueueMessage<T>, visibilityMs: number): Promise<void>;
   /** How long a received message stays hidden unless extended; the consumer extends before it runs out. */
   readonly visibilityMs?: number;
+  /** Most messages one receive returns (SQS: 10); consumers ask for up to this many at a time. */
+  readonly maxReceive: number;
   /** Approximate number of visible + in-flight messages. */
   depth(): Promise<number>;
 }

@@ -5,7 +5,7 @@ import type { ChainRpc } from '../chain/rpc.js';
 import { type Common, crashIfAsked } from '../common.js';
 import type { Db } from '../db/connect.js';
 import { withTransaction } from '../db/transaction.js';
-import { runWriteTask } from '../db/write-task.js';
+import { preloadWriteTasks, runWriteTask } from '../db/write-task.js';
 import { batchConcurrency, createMicroBatcher } from '../util/micro-batch.js';
 import type { DeadLetters } from '../dlq/dead-letters.js';
 import { errorCode, isRetryable, RetryableError, SluiceError } from '../errors/base.js';
@@ -13,7 +13,7 @@ import { runConsumer } from '../queue/consumer.js';
 import type { Queue, RequestMessage, SignedMessage } from '../queue/types.js';
 import { createAttempts } from '../withdrawals/attempts.js';
 import type { WithdrawalRepository, WithdrawalRow } from '../withdrawals/repository.js';
-import { markAccepted } from './mark-accepted.js';
+import { type AcceptedTx, markAccepted } from './mark-accepted.js';
 
 export type SenderDeps = {
   common: Common;
@@ -49,7 +49,7 @@ export function createSender(deps: SenderDeps) {
   const log = common.logger.child({ component: 'sender' });
   const attempts = createAttempts(db);
 
-  const accepted = createMicroBatcher<{ id: string; txHash: string }, boolean>({
+  const accepted = createMicroBatcher<AcceptedTx, boolean>({
     maxSize: 256,
     concurrency: batchConcurrency(db),
     run: (items) => runWriteTask(db, markAccepted, items),
@@ -137,7 +137,7 @@ export function createSender(deps: SenderDeps) {
       }
     }
 
-    const moved = await accepted.submit({ id: w.id, txHash: latest.tx_hash });
+    const moved = await accepted.submit({ id: w.id, txHash: latest.tx_hash, acceptedAt: Date.now() });
     if (!moved) return 'broadcast';
     common.metrics.transitions.inc({ from: 'SIGNED', to: 'BROADCAST' });
     log.info(fields, 'transaction broadcast');
@@ -149,6 +149,7 @@ export function createSender(deps: SenderDeps) {
     sendWithdrawal,
 
     run(): Promise<void> {
+      preloadWriteTasks(db, markAccepted);
       return runConsumer({
         queue: deps.signed,
         concurrency: common.config.senderConcurrency,

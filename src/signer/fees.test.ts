@@ -76,23 +76,54 @@ describe('createFeeOracle', () => {
       base = 20;
       vi.advanceTimersByTime(50);
       expect((await oracle.current()).maxFeePerGas).toBe(gwei(21));
-      vi.advanceTimersByTime(50); // exactly ttl: still fresh
+      vi.advanceTimersByTime(25); // three quarters of the ttl: not yet renewed
       expect((await oracle.current()).maxFeePerGas).toBe(gwei(21));
       expect(suggestFees).toHaveBeenCalledTimes(1);
 
-      vi.advanceTimersByTime(1);
+      vi.advanceTimersByTime(26); // past the ttl, nobody asked in between: this caller waits for new fees
       expect((await oracle.current()).maxFeePerGas).toBe(gwei(41));
       expect(suggestFees).toHaveBeenCalledTimes(2);
+    });
+
+    it('past three quarters of the ttl, answers with the cached fees and renews them behind the caller, once', async () => {
+      let base = 10;
+      const { rpc, suggestFees } = fakeRpc(gwei(500), async () => ({ baseFee: gwei(base), maxPriorityFeePerGas: gwei(1) }));
+      const oracle = createFeeOracle(rpc, { ttlMs: 100 });
+      expect((await oracle.current()).maxFeePerGas).toBe(gwei(21));
+      base = 20;
+      vi.advanceTimersByTime(80);
+      expect((await oracle.current()).maxFeePerGas).toBe(gwei(21)); // no wait for the node
+      expect((await oracle.current()).maxFeePerGas).toBe(gwei(21));
+      expect(suggestFees).toHaveBeenCalledTimes(2); // one renewal for both
+      await vi.advanceTimersByTimeAsync(30); // past the first answer's ttl: the renewed fees, already there
+      expect((await oracle.current()).maxFeePerGas).toBe(gwei(41));
+      expect(suggestFees).toHaveBeenCalledTimes(2);
+    });
+
+    it('a renewal that fails leaves the cached fees until their ttl, then the next caller asks the node itself', async () => {
+      let fail = false;
+      const { rpc, suggestFees } = fakeRpc(gwei(500), async () => {
+        if (fail) throw new Error('node down');
+        return { baseFee: gwei(10), maxPriorityFeePerGas: gwei(1) };
+      });
+      const oracle = createFeeOracle(rpc, { ttlMs: 100 });
+      await oracle.current();
+      fail = true;
+      vi.advanceTimersByTime(80);
+      expect((await oracle.current()).maxFeePerGas).toBe(gwei(21));
+      await vi.advanceTimersByTimeAsync(21);
+      await expect(oracle.current()).rejects.toThrow('node down');
+      expect(suggestFees).toHaveBeenCalledTimes(3);
     });
 
     it('defaults to a 1 s ttl', async () => {
       const { rpc, suggestFees } = fakeRpc(gwei(500), async () => ({ baseFee: gwei(1), maxPriorityFeePerGas: gwei(1) }));
       const oracle = createFeeOracle(rpc);
       await oracle.current();
-      vi.advanceTimersByTime(1_000);
+      vi.advanceTimersByTime(750);
       await oracle.current();
       expect(suggestFees).toHaveBeenCalledTimes(1);
-      vi.advanceTimersByTime(1);
+      vi.advanceTimersByTime(251);
       await oracle.current();
       expect(suggestFees).toHaveBeenCalledTimes(2);
     });

@@ -12,7 +12,6 @@ export type Fees = { maxFeePerGas: bigint; maxPriorityFeePerGas: bigint; capped:
 export function createFeeOracle(rpc: ChainRpc, options: { ttlMs?: number; cache?: Cache } = {}) {
   const ttlMs = options.ttlMs ?? 1_000;
   const cacheKey = `fees:${rpc.chain.chainId}`;
-  let cached: { at: number; fees: Promise<Fees> } | undefined;
 
   async function suggestion(): Promise<FeeSuggestion> {
     const shared = await options.cache?.get(cacheKey);
@@ -33,19 +32,49 @@ export function createFeeOracle(rpc: ChainRpc, options: { ttlMs?: number; cache?
     return { maxFeePerGas: wanted < cap ? wanted : cap, maxPriorityFeePerGas: tip, capped: wanted > cap };
   }
 
+  type Entry = { at: number; fees: Promise<Fees> };
+  let cached: Entry | undefined;
+  let refreshing = false;
+
+  function fetchFees(): Entry {
+    const entry = { at: Date.now(), fees: compute() };
+    entry.fees.catch(() => {
+      if (cached === entry) cached = undefined;
+    });
+    return entry;
+  }
+
   return {
+    /**
+     * Never older than the ttl. Past REFRESH_AHEAD of it, callers still get the cached fees while
+     * one request for new ones goes out behind them: under steady load the cache is renewed before
+     * it expires, so no signing batch waits a node round trip for fees.
+     */
     current(): Promise<Fees> {
-      if (!cached || Date.now() - cached.at > ttlMs) {
-        const fees = compute();
-        cached = { at: Date.now(), fees };
-        fees.catch(() => {
-          if (cached?.fees === fees) cached = undefined;
-        });
+      const now = Date.now();
+      if (!cached || now - cached.at > ttlMs) {
+        cached = fetchFees();
+        return cached.fees;
+      }
+      if (!refreshing && now - cached.at > ttlMs * REFRESH_AHEAD) {
+        refreshing = true;
+        const next = fetchFees();
+        next.fees
+          .then(
+            () => {
+              if (!cached || cached.at < next.at) cached = next;
+            },
+            () => {}, // the cached fees serve until the ttl; then a caller asks and sees the error
+          )
+          .finally(() => (refreshing = false));
       }
       return cached.fees;
     },
   };
 }
+
+/** Share of the ttl after which fees are renewed behind the callers. */
+const REFRESH_AHEAD = 0.75;
 
 export type FeeOracle = ReturnType<typeof createFeeOracle>;
 

@@ -9,7 +9,7 @@ import type { Wallet, Wallets } from '../wallets/wallets.js';
 import { buildTransfer, type TransferIntent } from './build-tx.js';
 import type { FeeOracle, FeePair } from './fees.js';
 import { type LaneOutcome, type LaneShare, payoutOf, type ReserveLanesInput, type ReserveRequest, reserveLanes, reserveLanesWith } from './reserve-lanes.js';
-import { addToLoad, assertCovers, HotWalletShortError, laneLoad, walletBalances } from './wallet-funds.js';
+import { addToLoad, assertCovers, HotWalletShortError, laneLoads, walletBalances } from './wallet-funds.js';
 
 export type { ReserveRequest } from './reserve-lanes.js';
 
@@ -48,8 +48,8 @@ export function createNonceReservations(deps: {
 
   async function plan(requests: ReserveRequest[], fees: FeePair, networks: AssetNetwork[]) {
     const lanes = await wallets.forChain(chainId);
-    const loads = await Promise.all(lanes.map((l) => laneLoad(db.kysely, { networks, chainId, wallet: getAddress(l.address), maxFeePerGas: fees.maxFeePerGas })));
-    const open = lanes.map((lane, i) => ({ lane, load: loads[i]! })).filter((l) => l.load.pending < limit());
+    const loads = await laneLoads(db.kysely, { networks, chainId, wallets: lanes.map((l) => getAddress(l.address)), maxFeePerGas: fees.maxFeePerGas });
+    const open = lanes.map((lane) => ({ lane, load: loads.get(getAddress(lane.address))! })).filter((l) => l.load.pending < limit());
     const tokens = requests.filter((r) => r.network.kind === 'erc20').map((r) => r.network.contract!);
     const balances = await Promise.all(open.map((l) => walletBalances(chain, getAddress(l.lane.address), tokens)));
     const byWallet = new Map<string, LaneShare>();

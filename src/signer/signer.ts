@@ -33,8 +33,9 @@ import {
 } from './build-tx.js';
 import { createFeeOracle, type FeeOracle, type FeePair, replacementFees } from './fees.js';
 import { recipientGas } from './recipient-gas.js';
+import { reserveLanes } from './reserve-lanes.js';
 import { attemptRow, type StoreRequest, storeSignatures } from './store-signatures.js';
-import { runWriteTask } from '../db/write-task.js';
+import { preloadWriteTasks, runWriteTask } from '../db/write-task.js';
 import { createNonceReservations, type NonceReservations, type Reservation, type ReserveRequest } from './nonce-reservations.js';
 import { HotWalletShortError } from './wallet-funds.js';
 import { warmKeys } from './warm-keys.js';
@@ -487,6 +488,7 @@ export function createSigner(deps: SignerDeps) {
     signWithdrawal: (id: string, receives = 1) => handle({ withdrawalId: id }, receives),
 
     run(): Promise<void> {
+      preloadWriteTasks(db, reserveLanes, storeSignatures);
       // Every hot wallet's key unlocked now rather than under the first requests (warm-keys.ts).
       // Alongside the consumer, not before it: a request waits only for its own wallet's unlock,
       // and a key store that is slow to fail at start delays no other wallet.

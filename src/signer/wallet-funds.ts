@@ -42,23 +42,34 @@ export type LaneLoad = { pending: number; nativeNeed: bigint; tokenNeed: Map<str
  * Read under the wallet's row lock by the signer, so every replica sees the same in-flight set.
  * `networks` is passed in, not looked up: a registry refresh inside the transaction would wait
  * for SQLite's one connection, which this transaction holds.
- * One indexed range per wallet (chain_id, wallet, status): its cost follows what is in flight,
- * never the wallet's history.
+ * Indexed ranges on (chain_id, wallet, status): the cost follows what is in flight, never the
+ * wallets' history. Wallets are stored checksummed (getAddress), as they must be passed here.
  */
 export async function laneLoad(
   trx: Tx | Kysely<Database>,
   input: { networks: AssetNetwork[]; chainId: number; wallet: Address; maxFeePerGas: bigint },
 ): Promise<LaneLoad> {
+  return (await laneLoads(trx, { ...input, wallets: [input.wallet] })).get(input.wallet)!;
+}
+
+/** laneLoad of several wallets of one chain in one query (the pool plan reads every lane per batch). */
+export async function laneLoads(
+  trx: Tx | Kysely<Database>,
+  input: { networks: AssetNetwork[]; chainId: number; wallets: Address[]; maxFeePerGas: bigint },
+): Promise<Map<Address, LaneLoad>> {
+  const loads = new Map<Address, LaneLoad>(input.wallets.map((w) => [w, { pending: 0, nativeNeed: 0n, tokenNeed: new Map() }]));
+  if (input.wallets.length === 0) return loads;
   const rows = await trx
     .selectFrom('withdrawals')
-    .select(['asset', 'amount', 'status', 'nonce', 'cancel_reason'])
+    .select(['wallet', 'asset', 'amount', 'status', 'nonce', 'cancel_reason'])
     .where('chain_id', '=', input.chainId)
-    .where('wallet', '=', input.wallet)
+    .where('wallet', 'in', input.wallets)
     .where('status', 'in', [...IN_FLIGHT_STATUSES])
     .execute();
-  const load: LaneLoad = { pending: 0, nativeNeed: 0n, tokenNeed: new Map() };
   // Summed here, not in SQL: SQLite's SUM over TEXT amounts would go through floating point.
   for (const r of rows) {
+    const load = loads.get(r.wallet as Address);
+    if (!load) continue;
     if (r.status === 'RECEIVED' && r.nonce === null) continue;
     load.pending += 1;
     if (r.cancel_reason !== null) continue; // a cancel pays nothing
@@ -66,7 +77,7 @@ export async function laneLoad(
     if (!network) continue;
     addNeed(load, network, rescale(BigInt(r.amount), network.ledgerDecimals, network.decimals), BigInt(network.gasLimit) * input.maxFeePerGas);
   }
-  return load;
+  return loads;
 }
 
 function addNeed(load: LaneLoad, network: AssetNetwork, chainAmount: bigint, gasCost: bigint): void {

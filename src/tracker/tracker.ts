@@ -6,7 +6,7 @@ import type { Common } from '../common.js';
 import { isRetryable } from '../errors/base.js';
 import type { Db } from '../db/connect.js';
 import type { Database, WithdrawalStatus } from '../db/schema.js';
-import { runWriteTask } from '../db/write-task.js';
+import { preloadWriteTasks, runWriteTask } from '../db/write-task.js';
 import { batchConcurrency, createMicroBatcher } from '../util/micro-batch.js';
 import type { DeadLetters } from '../dlq/dead-letters.js';
 import type { Ledger } from '../ledger/ledger.js';
@@ -454,6 +454,7 @@ export function createTracker(deps: TrackerDeps) {
      */
     async run(): Promise<void> {
       const { signal } = common;
+      preloadWriteTasks(db, applyMoves, recordConfirmations);
       while (!signal.aborted) {
         const r = await tick();
         if (r.transitions > 0) continue;

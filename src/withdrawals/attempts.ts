@@ -59,14 +59,13 @@ export function createAttempts(db: Db) {
       return trx.selectFrom('tx_attempts').selectAll().where('tx_hash', '=', txHash).executeTakeFirst() as Promise<AttemptRow | undefined>;
     },
 
-    /** A node took it (or already had it). */
-    async markBroadcast(txHash: string, trx: Tx | Db['kysely'] = k): Promise<void> {
-      const now = Date.now();
+    /** A node took it (or already had it) at `at`: the sender's clock at the node's answer, not this write's. */
+    async markBroadcast(txHash: string, trx: Tx | Db['kysely'] = k, at = Date.now()): Promise<void> {
       await trx
         .updateTable('tx_attempts')
         .set((eb) => ({
-          broadcast_at: eb.fn.coalesce('broadcast_at', eb.val(now)),
-          last_broadcast_at: now,
+          broadcast_at: eb.fn.coalesce('broadcast_at', eb.val(at)),
+          last_broadcast_at: at,
           broadcast_count: eb('broadcast_count', '+', 1),
           last_error: null,
         }))

@@ -153,7 +153,7 @@ describe(`money-path guards on ${dbKind}`, () => {
     });
     // A SQLite file's write transactions run on the write worker: it dies under every task.
     const exited = Object.assign(new Error('The SQLite write worker stopped; the task may or may not have committed.'), { code: WORKER_EXITED });
-    const sqliteWriter = services().db.sqliteWriter && { run: () => Promise.reject(exited), start: () => {}, close: async () => {} };
+    const sqliteWriter = services().db.sqliteWriter && { run: () => Promise.reject(exited), start: () => {}, preload: () => {}, close: async () => {} };
     const requests = createMemoryQueue<RequestMessage>('blink-requests');
     const stop = new AbortController();
     const common = { ...services().common, signal: stop.signal, config: { ...services().common.config, signerMaxAttempts: 1 } };
