@@ -35,7 +35,7 @@ export type LoadResult = {
   timeouts: number;
   /** 2xx answers per second over the run: the sustained rate. */
   rate2xx: number;
-  /** 2xx latencies; in fixed-rate mode corrected for coordinated omission (autocannon's correction). */
+  /** 2xx latencies: fixed-rate from when each request was due (open-loop.ts), 0.1 ms resolution; max-rate autocannon's, whole ms. */
   latencyMs: { p50: number; p95: number; p99: number; max: number; mean: number };
 };
 
