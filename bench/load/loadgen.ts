@@ -6,7 +6,7 @@ import autocannon from 'autocannon';
 import * as hdr from 'hdr-histogram-js';
 import { tell } from '../lib/child.js';
 import { createBodies, recipientPool } from '../lib/workload.js';
-import { type OpenLoopCounts, type OutgoingRequest, runOpenLoop } from './open-loop.js';
+import { type ResponseCounts, type OutgoingRequest, runOpenLoop } from './open-loop.js';
 import type { LoadResult, LoadSpec } from './spec.js';
 
 const spec = JSON.parse(fs.readFileSync(process.argv[2]!, 'utf8')) as LoadSpec;
@@ -36,7 +36,7 @@ function requestFactory(): () => OutgoingRequest {
 }
 
 const next = requestFactory();
-const counts: OpenLoopCounts = { requests: 0, ok2xx: 0, non2xx: 0, statusCodes: {}, errors: 0, timeouts: 0 };
+const counts: ResponseCounts = { requests: 0, ok2xx: 0, non2xx: 0, statusCodes: {}, errors: 0, timeouts: 0 };
 const histogram = () => hdr.build({ bitBucketSize: 64, autoResize: true, lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
 
 /** As fast as the server answers: autocannon's closed loop over `connections`. Latencies in whole ms. */

@@ -4,7 +4,7 @@ import type * as hdr from 'hdr-histogram-js';
 /** One request to send: what the load generator's target makes for each. */
 export type OutgoingRequest = { method: 'GET' | 'POST'; path: string; headers: Record<string, string>; body?: string };
 
-export type OpenLoopCounts = { requests: number; ok2xx: number; non2xx: number; statusCodes: Record<string, number>; errors: number; timeouts: number };
+export type ResponseCounts = { requests: number; ok2xx: number; non2xx: number; statusCodes: Record<string, number>; errors: number; timeouts: number };
 
 const HEADER_END = Buffer.from('\r\n\r\n');
 const CHUNKED_END = Buffer.from('0\r\n\r\n');
@@ -34,7 +34,7 @@ export async function runOpenLoop(input: {
   next: () => OutgoingRequest;
   /** Latencies of 2xx answers, in microseconds. */
   latenciesUs: hdr.Histogram;
-  counts: OpenLoopCounts;
+  counts: ResponseCounts;
 }): Promise<void> {
   const { counts, requests: total } = input;
   const target = new URL(input.url);

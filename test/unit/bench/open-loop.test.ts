@@ -2,7 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as hdr from 'hdr-histogram-js';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type OpenLoopCounts, runOpenLoop } from '../../../bench/load/open-loop.js';
+import { type ResponseCounts, runOpenLoop } from '../../../bench/load/open-loop.js';
 
 describe('bench open-loop load generator', () => {
   let server: http.Server | undefined;
@@ -15,7 +15,7 @@ describe('bench open-loop load generator', () => {
   }
 
   const fresh = () => ({
-    counts: { requests: 0, ok2xx: 0, non2xx: 0, statusCodes: {}, errors: 0, timeouts: 0 } as OpenLoopCounts,
+    counts: { requests: 0, ok2xx: 0, non2xx: 0, statusCodes: {}, errors: 0, timeouts: 0 } as ResponseCounts,
     latenciesUs: hdr.build({ autoResize: true, lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 }),
   });
 
