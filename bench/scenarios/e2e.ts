@@ -113,12 +113,19 @@ export async function runE2eScenario(ctx: ScenarioContext): Promise<Omit<Section
     const firstCreated = Math.min(...rows.map((r) => r.created_at));
     const windows = byWindow(rows, firstCreated, WINDOW_SECONDS);
     const lastCompleted = Math.max(...completed.map((r) => r.completed_at!));
-    const payoutsPerSecond = completed.length > 0 ? completed.length / ((lastCompleted - firstCreated) / 1000) : 0;
+    const firstCompleted = Math.min(...completed.map((r) => r.completed_at!));
+    // The rate at which payouts complete while requests keep coming: first completion to last, so
+    // the pipeline's latency (at least confirmations × block time, the latency targets' business)
+    // is not counted against it. Measured from the first request, a system that keeps up exactly
+    // scores offered × window ÷ (window + latency): 385/s of 400/s at the 2 s floor, 370/s at 4 s.
+    const payoutsPerSecond = completed.length > 1 && lastCompleted > firstCompleted ? (completed.length - 1) / ((lastCompleted - firstCompleted) / 1000) : 0;
+    const payoutsPerSecondFromRequest = completed.length > 0 ? completed.length / ((lastCompleted - firstCreated) / 1000) : 0;
     const floorMs = CONFIRMATIONS * BLOCK_TIME_SECONDS * 1000;
     const ceiling = { what: `chain ceiling (gas limit ${gasLimit.toLocaleString('en-US')} ÷ 21,000 ÷ ${BLOCK_TIME_SECONDS} s)`, value: round(chainCeiling) };
 
     const figures = [
-      figure('sustained payouts/s (COMPLETED, first request → last completion)', round(payoutsPerSecond), '/s', ceiling),
+      figure('sustained payouts/s (COMPLETED, first completion → last completion)', round(payoutsPerSecond), '/s', ceiling),
+      figure('payouts/s from the first request to the last completion', round(payoutsPerSecondFromRequest), '/s', ceiling, 'includes one request→COMPLETED latency'),
       figure('offered rate', rate, '/s', ceiling),
       figure('accepted by the API', submitted, '', { what: 'planned (rate × window)', value: p.withdrawals }),
       figure('COMPLETED', completed.length, '', { what: 'accepted', value: submitted }, describe(finalCounts)),
@@ -154,11 +161,12 @@ export async function runE2eScenario(ctx: ScenarioContext): Promise<Omit<Section
       {
         section: name,
         what: 'sustained payouts/s at the offered rate',
-        goal: `= offered ${rate}/s (below the chain ceiling)`,
+        goal: `= offered ${rate}/s (below the chain ceiling), every accepted one COMPLETED`,
         measured: round(payoutsPerSecond),
         unit: '/s',
         ratio: { to: 'chain ceiling', value: ratio(payoutsPerSecond, chainCeiling) },
-        pass: payoutsPerSecond >= rate * 0.95,
+        pass: payoutsPerSecond >= rate * 0.95 && completed.length >= submitted,
+        note: completed.length < submitted ? `${completed.length.toLocaleString('en-US')} of ${submitted.toLocaleString('en-US')} accepted COMPLETED` : undefined,
       },
     ];
     const notes = [
@@ -167,7 +175,7 @@ export async function runE2eScenario(ctx: ScenarioContext): Promise<Omit<Section
       'A withdrawal not broadcast / not completed by the end of the run counts as slower than every finished one; a percentile it falls into is reported as — (not reached).',
       `By ${WINDOW_SECONDS} s window of request time (requests, then request→SIGNED P50/P99, request→broadcast P50/P99, request→COMPLETED P99, in ms): ${windows.map((w) => `${w.from}–${w.from + WINDOW_SECONDS} s: ${w.requests}, ${w.toSigned.p50 ?? '—'}/${w.toSigned.p99 ?? '—'}, ${w.toBroadcast.p50 ?? '—'}/${w.toBroadcast.p99 ?? '—'}, ${w.toCompleted.p99 ?? '—'}`).join('; ')}.`,
     ];
-    return { ok: true, figures, targets, raw: { rate, toSigned, signedToBroadcast, chain: { gasLimit, blockTimeSeconds: BLOCK_TIME_SECONDS, ceilingPerSecond: chainCeiling, confirmations: CONFIRMATIONS }, submitted, submitSeconds, drainSeconds, statuses: finalCounts, toBroadcast, toCompleted, windows, payoutsPerSecond, peakRss: peak }, notes };
+    return { ok: true, figures, targets, raw: { rate, toSigned, signedToBroadcast, chain: { gasLimit, blockTimeSeconds: BLOCK_TIME_SECONDS, ceilingPerSecond: chainCeiling, confirmations: CONFIRMATIONS }, submitted, submitSeconds, drainSeconds, statuses: finalCounts, toBroadcast, toCompleted, windows, payoutsPerSecond, payoutsPerSecondFromRequest, peakRss: peak }, notes };
   } finally {
     stopAnvilRss();
     await anvil.stop();
