@@ -13,3 +13,19 @@ export const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 1
 export function median(values: number[]): number | null {
   return percentiles(values, [50]).p50 ?? null;
 }
+
+/**
+ * Events per second between the first and the last of `times` (ms): the rate a stage kept up
+ * while work kept coming, with the latency before its first event not counted against it. Fewer
+ * than two events, or all at one instant, give 0.
+ */
+export function ratePerSecondBetween(times: number[]): number {
+  if (times.length < 2) return 0;
+  let first = Infinity;
+  let last = -Infinity;
+  for (const t of times) {
+    if (t < first) first = t;
+    if (t > last) last = t;
+  }
+  return last > first ? (times.length - 1) / ((last - first) / 1000) : 0;
+}
