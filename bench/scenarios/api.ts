@@ -2,6 +2,7 @@ import { openDatabase } from '../../src/db/connect.js';
 import { createBenchDatabase } from '../lib/database.js';
 import { type ScenarioContext, type SectionResult, figure, ratio } from '../lib/result.js';
 import { round } from '../lib/stats.js';
+import { readCpuSeconds } from '../lib/cpu.js';
 import { API_WORKLOAD, creditUsers, recipientPool } from '../lib/workload.js';
 import { withdrawalRow } from '../lib/rows.js';
 import { runLoad } from '../load/run-load.js';
@@ -29,6 +30,8 @@ export async function runApiScenario(kind: 'sqlite' | 'mysql', ctx: ScenarioCont
     const stopRss = ctx.rss.track(`api (${kind})`, name, api.child.pid);
     const workload = API_WORKLOAD(BENCH_CHAIN_ID, `bench-${kind}`, p.users);
     const loads: Record<string, LoadResult> = {};
+    /** The API process's CPU µs per 2xx answer in each load (all its threads). */
+    const cpuPer2xx: Record<string, number | null> = {};
     let peak;
     try {
       progress.phase(name, `crediting ${p.users} users (ETH and USDT) through the API`);
@@ -37,12 +40,15 @@ export async function runApiScenario(kind: 'sqlite' | 'mysql', ctx: ScenarioCont
 
       const load = async (label: string, spec: Omit<LoadSpec, 'url' | 'apiKey'>) => {
         progress.phase(name, `${label}${spec.rate ? ` at ${spec.rate}/s` : ', as fast as it answers'} for ${spec.durationSeconds}s, ${spec.connections} connections`);
+        const cpuBefore = readCpuSeconds(api.child.pid);
         const r = await runLoad({ url: api.url, apiKey: BENCH_API_KEY, ...spec }, {
           workDir: ctx.workDir,
           label: `${kind}-${label}`,
           onTick: (ok, all, s) => progress.update(`${Math.round(s)}s, ${ok} 2xx of ${all}, ${Math.round(ok / Math.max(s, 0.001))}/s`),
         });
         loads[label] = r;
+        const cpuAfter = readCpuSeconds(api.child.pid);
+        cpuPer2xx[label] = cpuBefore !== null && cpuAfter !== null && r.ok2xx > 0 ? ((cpuAfter - cpuBefore) * 1e6) / r.ok2xx : null;
         progress.update(`${Math.round(r.rate2xx)} 2xx/s, p50 ${r.latencyMs.p50} ms, p99 ${r.latencyMs.p99} ms, non-2xx ${r.non2xx}, errors ${r.errors}`);
         return r;
       };
@@ -86,6 +92,7 @@ export async function runApiScenario(kind: 'sqlite' | 'mysql', ctx: ScenarioCont
           figure(`P50 / P95 / P99 at ${rate}/s`, r.latencyMs.p99, 'ms', undefined, `P50 ${r.latencyMs.p50} ms, P95 ${r.latencyMs.p95} ms, P99 ${r.latencyMs.p99} ms; non-2xx ${r.non2xx}, errors ${r.errors}`),
         ];
       }),
+      cpuFigure(cpuPer2xx),
       figure('peak RSS of the API process', peak.peakMiB, 'MiB'),
     ];
     const at1000 = loads['accept-1000']!;
@@ -124,10 +131,26 @@ export async function runApiScenario(kind: 'sqlite' | 'mysql', ctx: ScenarioCont
       'The API-only process runs with in-process queues whose sends are counted and dropped (no signer behind it); an SQS send is not part of this figure.',
       'Latencies are from the load generator (separate process), 2xx only. Fixed rates are an open loop: requests due evenly spaced, each timed from when it was due, so queueing counts (no coordinated omission); 0.1 ms resolution. Max rate is autocannon\'s closed loop.',
     );
-    return { ok: true, figures, targets, raw: { database: kind, loads, dbCeiling, rowsStored: stored, accepted2xx: accepted, peakRss: peak }, notes };
+    return { ok: true, figures, targets, raw: { database: kind, loads, cpuMicrosPer2xx: cpuPer2xx, dbCeiling, rowsStored: stored, accepted2xx: accepted, peakRss: peak }, notes };
   } finally {
     await database.drop();
   }
+}
+
+/**
+ * CPU per answer of the API process (all threads), at the max rate and at the HTTP ceiling: a
+ * change to the accept path shows here even on a day when the machine's rate moves by a third.
+ */
+function cpuFigure(cpuPer2xx: Record<string, number | null>) {
+  const perAccept = cpuPer2xx['accept-max'] ?? null;
+  const perHealthz = cpuPer2xx['http-ceiling'] ?? null;
+  return figure(
+    'API CPU time per accepted withdrawal, at the max rate',
+    perAccept === null ? null : round(perAccept),
+    'µs',
+    { what: 'CPU time per /healthz answer (same server)', value: perHealthz === null ? null : round(perHealthz) },
+    'user + system time of the API process (every thread) over the load window, divided by its 2xx answers',
+  );
 }
 
 async function insertCeiling(db: ReturnType<typeof openDatabase>, seconds: number, onProgress: (rows: number, s: number) => void) {

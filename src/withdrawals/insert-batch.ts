@@ -1,5 +1,7 @@
 import type SqliteDatabase from 'better-sqlite3';
+import { CompiledQuery, type Transaction } from 'kysely';
 import type { Db } from '../db/connect.js';
+import type { Database } from '../db/schema.js';
 import { defineWriteTask, runWriteTask } from '../db/write-task.js';
 import type { WithdrawalRow } from './repository.js';
 
@@ -28,39 +30,7 @@ export const MAX_INSERT_ROWS = 500;
 export async function insertWithdrawals(db: Db, rows: WithdrawalRow[]): Promise<InsertOutcome[]> {
   if (rows.length === 0) return [];
   if (db.sqlite) return runWriteTask(db, insertSqliteTask, rows);
-  return db.kysely.transaction().execute(async (trx) => {
-    const byApiKey = new Map<string, string[]>();
-    for (const r of rows) {
-      const keys = byApiKey.get(r.api_key_id);
-      if (keys) keys.push(r.idempotency_key);
-      else byApiKey.set(r.api_key_id, [r.idempotency_key]);
-    }
-    const found = new Map<string, WithdrawalRow>();
-    for (const [apiKeyId, keys] of byApiKey) {
-      const existing = await trx
-        .selectFrom('withdrawals')
-        .selectAll()
-        .where('api_key_id', '=', apiKeyId)
-        .where('idempotency_key', 'in', keys)
-        .execute();
-      for (const e of existing) found.set(scopedKey(e.api_key_id, e.idempotency_key), e);
-    }
-
-    const fresh = rows.filter((r) => !found.has(scopedKey(r.api_key_id, r.idempotency_key)));
-    for (let i = 0; i < fresh.length; i += MAX_INSERT_ROWS) {
-      const chunk = fresh.slice(i, i + MAX_INSERT_ROWS);
-      await trx.insertInto('withdrawals').values(chunk).execute();
-      await trx
-        .insertInto('withdrawal_events')
-        .values(chunk.map((r) => ({ withdrawal_id: r.id, from_status: null, to_status: 'RECEIVED' as const, code: null, detail: null, created_at: r.created_at })))
-        .execute();
-    }
-
-    return rows.map((r): InsertOutcome => {
-      const stored = found.get(scopedKey(r.api_key_id, r.idempotency_key));
-      return !stored || stored.id === r.id ? { kind: 'stored' } : { kind: 'existing', row: stored };
-    });
-  });
+  return db.kysely.transaction().execute((trx) => insertMysql(trx, rows));
 }
 
 const COLUMNS = [
@@ -102,6 +72,59 @@ function insertSqlite(sqlite: SqliteDatabase.Database, rows: WithdrawalRow[]): I
     outcomes.push({ kind: 'stored' });
   }
   return outcomes;
+}
+
+/**
+ * The MySQL steps as SQL text built here rather than by Kysely's query builder: a 256-row insert
+ * holds ~6,000 values, and building, freezing and compiling its operation tree was ~6% of the API
+ * process's CPU per accepted withdrawal (bench api-mysql, same hour: 214 → 201 µs). Values still
+ * go as parameters, which mysql2 escapes.
+ */
+async function insertMysql(trx: Transaction<Database>, rows: WithdrawalRow[]): Promise<InsertOutcome[]> {
+  const byApiKey = new Map<string, string[]>();
+  for (const r of rows) {
+    const keys = byApiKey.get(r.api_key_id);
+    if (keys) keys.push(r.idempotency_key);
+    else byApiKey.set(r.api_key_id, [r.idempotency_key]);
+  }
+  const found = new Map<string, WithdrawalRow>();
+  for (const [apiKeyId, keys] of byApiKey) {
+    const existing = await trx.executeQuery<WithdrawalRow>(
+      CompiledQuery.raw(`select * from \`withdrawals\` where \`api_key_id\` = ? and \`idempotency_key\` in (${placeholders(keys.length)})`, [apiKeyId, ...keys]),
+    );
+    for (const e of existing.rows) found.set(scopedKey(e.api_key_id, e.idempotency_key), e);
+  }
+
+  const fresh = rows.filter((r) => !found.has(scopedKey(r.api_key_id, r.idempotency_key)));
+  for (let i = 0; i < fresh.length; i += MAX_INSERT_ROWS) {
+    const chunk = fresh.slice(i, i + MAX_INSERT_ROWS);
+    const values: unknown[] = [];
+    for (const r of chunk) for (const c of COLUMNS) values.push(r[c]);
+    await trx.executeQuery(CompiledQuery.raw(mysqlInsertSql(chunk.length), values));
+    const events: unknown[] = [];
+    for (const r of chunk) events.push(r.id, r.created_at);
+    await trx.executeQuery(CompiledQuery.raw(mysqlEventsSql(chunk.length), events));
+  }
+
+  return rows.map((r): InsertOutcome => {
+    const stored = found.get(scopedKey(r.api_key_id, r.idempotency_key));
+    return !stored || stored.id === r.id ? { kind: 'stored' } : { kind: 'existing', row: stored };
+  });
+}
+
+const INSERT_INTO_WITHDRAWALS = `insert into \`withdrawals\` (${COLUMNS.map((c) => `\`${c}\``).join(', ')}) values `;
+const WITHDRAWAL_PLACEHOLDERS = `(${placeholders(COLUMNS.length)})`;
+
+function mysqlInsertSql(rows: number): string {
+  return INSERT_INTO_WITHDRAWALS + Array(rows).fill(WITHDRAWAL_PLACEHOLDERS).join(', ');
+}
+
+function mysqlEventsSql(rows: number): string {
+  return 'insert into `withdrawal_events` (`withdrawal_id`, `from_status`, `to_status`, `code`, `detail`, `created_at`) values ' + Array(rows).fill("(?, null, 'RECEIVED', null, null, ?)").join(', ');
+}
+
+function placeholders(n: number): string {
+  return Array(n).fill('?').join(', ');
 }
 
 /** One string per (api key, Idempotency-Key); the separator cannot occur in either part. */
