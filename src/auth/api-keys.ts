@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 import type { Db } from '../db/connect.js';
 import { newId } from '../util/ids.js';
 
@@ -10,7 +10,8 @@ export type ApiKeyIdentity = { id: string; name: string; scopes: Set<Scope> };
 
 /** Keys are 32 random bytes; only their sha256 is stored (a fast hash is right for high-entropy keys). */
 export function hashApiKey(key: string): string {
-  return createHash('sha256').update(key, 'utf8').digest('hex');
+  // One-shot: no Hash object per request (it is hashed on every authenticated request).
+  return hash('sha256', key, 'hex');
 }
 
 export function generateApiKey(): string {

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 
 const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ'; // Crockford base32, sorts like the numbers it encodes
 
@@ -15,7 +15,7 @@ export function newId(prefix: string, now = Date.now()): string {
     now = lastTime;
     random = increment(lastRandom);
   } else {
-    random = randomBytes(10);
+    random = nextRandom();
   }
   lastTime = now;
   lastRandom = random;
@@ -31,15 +31,36 @@ function encodeTime(time: number): string {
   return out;
 }
 
-function encodeRandom(bytes: Uint8Array): string {
-  let value = 0n;
-  for (const b of bytes) value = (value << 8n) | BigInt(b);
+/** 80 bits as 16 base-32 digits: two 40-bit halves, each exact in a double (no BigInt per id). */
+export function encodeRandom(bytes: Uint8Array): string {
+  return encode40(bytes, 0) + encode40(bytes, 5);
+}
+
+function encode40(bytes: Uint8Array, at: number): string {
+  let value = 0;
+  for (let i = at; i < at + 5; i++) value = value * 256 + bytes[i]!;
   let out = '';
-  for (let i = 0; i < 16; i++) {
-    out = ALPHABET[Number(value & 31n)]! + out;
-    value >>= 5n;
+  for (let i = 0; i < 8; i++) {
+    out = ALPHABET[value % 32]! + out;
+    value = Math.floor(value / 32);
   }
   return out;
+}
+
+/**
+ * Ten fresh random bytes, cut from a pool filled 512 ids at a time: one call into the CSPRNG per
+ * id was ~1.5% of the API's CPU at thousands of accepts a second.
+ */
+const pool = new Uint8Array(10 * 512);
+let poolAt = pool.length;
+
+function nextRandom(): Uint8Array {
+  if (poolAt === pool.length) {
+    randomFillSync(pool);
+    poolAt = 0;
+  }
+  poolAt += 10;
+  return pool.slice(poolAt - 10, poolAt);
 }
 
 function increment(bytes: Uint8Array): Uint8Array {

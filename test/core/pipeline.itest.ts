@@ -93,6 +93,7 @@ describe(`core pipeline on ${dbKind}`, () => {
     expect(responses.map((r) => r.status)).toEqual(Array(20).fill(202));
     expect(new Set(responses.map((r) => JSON.stringify(r.body))).size).toBe(1);
     expect(responses.filter((r) => r.headers.get('idempotent-replayed') === 'true')).toHaveLength(19);
+    expect([...new Set(responses.map((r) => r.headers.get('content-type')))]).toEqual(['application/json; charset=utf-8']);
     const rows = await stack.services.db.kysely.selectFrom('withdrawals').select('id').where('idempotency_key', '=', key).execute();
     expect(rows).toHaveLength(1);
 

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { AssetNetwork } from '../../assets/registry.js';
 import type { WithdrawalStatus } from '../../db/schema.js';
@@ -31,7 +31,7 @@ type CreateBody = { userId: string; asset: string; chainId: number; toAddress: s
 /** Same body -> same hash, whatever the key order the client serialized. */
 function requestHash(body: CreateBody): string {
   const canonical = JSON.stringify([body.userId, body.asset, body.chainId, body.toAddress, body.amount]);
-  return createHash('sha256').update(canonical).digest('hex');
+  return hash('sha256', canonical, 'hex');
 }
 
 export function registerWithdrawalRoutes(app: FastifyInstance, services: Services) {
@@ -73,7 +73,7 @@ export function registerWithdrawalRoutes(app: FastifyInstance, services: Service
       if (checked instanceof ProblemError) {
         // A replay of a request accepted earlier still gets its first answer, even if limits changed since.
         const existing = await withdrawals.byIdempotencyKey(request.apiKey!.id, key);
-        if (existing?.request_hash === hash) return replay(reply, JSON.parse(existing.create_response));
+        if (existing?.request_hash === hash) return replay(reply, existing.create_response);
         throw checked;
       }
       const { network, amount, fee } = checked;
@@ -98,18 +98,26 @@ export function registerWithdrawalRoutes(app: FastifyInstance, services: Service
         if (err instanceof IdempotencyKeyReusedError) throw new ProblemError(422, err.code, err.shortMessage);
         throw err;
       }
-      if (result.replayed) return replay(reply, result.response);
+      if (result.replayed) return replay(reply, result.row.create_response);
 
       common.metrics.withdrawalsCreated.inc({ asset: body.asset, chain_id: String(body.chainId) });
       // Debug: at thousands a second, one line per request costs more than the request. The intake
       // logs one info line per committed batch with every withdrawalId in it.
       request.log.debug({ withdrawalId: result.row.id, userId: body.userId, asset: body.asset, chainId: body.chainId }, 'withdrawal received');
-      return reply.code(202).send(result.response);
+      return sendStored(reply, result.row.create_response);
     },
   );
 
-  function replay(reply: import('fastify').FastifyReply, response: unknown) {
-    return reply.code(202).header('Idempotent-Replayed', 'true').send(response);
+  function replay(reply: import('fastify').FastifyReply, createResponse: string) {
+    return sendStored(reply.header('Idempotent-Replayed', 'true'), createResponse);
+  }
+
+  /**
+   * The 202 body is the JSON stored with the row (`create_response`), sent as it is: every answer
+   * to a key, first or replayed, is the same bytes, and none is serialised twice.
+   */
+  function sendStored(reply: import('fastify').FastifyReply, createResponse: string) {
+    return reply.code(202).type('application/json; charset=utf-8').send(createResponse);
   }
 
   const toResponse = withdrawalView;
