@@ -1,4 +1,4 @@
-import { hash } from 'node:crypto';
+import { hash as hashOnce } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { AssetNetwork } from '../../assets/registry.js';
 import type { WithdrawalStatus } from '../../db/schema.js';
@@ -31,7 +31,7 @@ type CreateBody = { userId: string; asset: string; chainId: number; toAddress: s
 /** Same body -> same hash, whatever the key order the client serialized. */
 function requestHash(body: CreateBody): string {
   const canonical = JSON.stringify([body.userId, body.asset, body.chainId, body.toAddress, body.amount]);
-  return hash('sha256', canonical, 'hex');
+  return hashOnce('sha256', canonical, 'hex');
 }
 
 export function registerWithdrawalRoutes(app: FastifyInstance, services: Services) {
