@@ -3,6 +3,7 @@ import { sql } from 'kysely';
 import { startAnvil } from '../../src/chain/anvil.js';
 import { openDatabase } from '../../src/db/connect.js';
 import { createBenchDatabase } from '../lib/database.js';
+import { jsonRpc } from '../lib/json-rpc.js';
 import { type ScenarioContext, type SectionResult, type Target, figure, ratio } from '../lib/result.js';
 import { percentiles, ratePerSecondBetween, round } from '../lib/stats.js';
 import { BENCH_DEV_API_KEY, startSluiceDev } from '../lib/sluice-dev.js';
@@ -31,7 +32,7 @@ export async function runE2eScenario(ctx: ScenarioContext): Promise<Omit<Section
   const stopAnvilRss = ctx.rss.track('anvil (chain, for reference)', name, anvil.pid);
   const database = await createBenchDatabase('sqlite', dataDir);
   try {
-    const block = (await rpc(anvil.rpcUrl, 'eth_getBlockByNumber', ['latest', false])) as { gasLimit: string };
+    const block = (await jsonRpc(anvil.rpcUrl, 'eth_getBlockByNumber', ['latest', false])) as { gasLimit: string };
     const gasLimit = Number(BigInt(block.gasLimit));
     const chainCeiling = gasLimit / NATIVE_TRANSFER_GAS / BLOCK_TIME_SECONDS;
     const rate = Math.min(p.rate, Math.floor(chainCeiling * 0.5));
@@ -57,6 +58,8 @@ export async function runE2eScenario(ctx: ScenarioContext): Promise<Omit<Section
     let submitSeconds = 0;
     let drainSeconds = 0;
     let finalCounts: Record<string, number> = {};
+    let heads: ReturnType<typeof watchHeads> | undefined;
+    let trackerPasses: { count: number; meanMs: number } | undefined;
     try {
       const workload: WorkloadSpec = { chainId: 31337, userPrefix: 'e2e', users: p.users, usdtShare: 0, ethRange: [0.0001, 0.01], usdtRange: [1, 1] };
       progress.phase(name, `crediting ${p.users} users through the API`);
@@ -64,6 +67,7 @@ export async function runE2eScenario(ctx: ScenarioContext): Promise<Omit<Section
 
       progress.phase(name, `posting ${p.withdrawals.toLocaleString('en-US')} ETH withdrawals at ${rate}/s for ${Math.ceil(p.withdrawals / rate)} s (chain ceiling ${Math.round(chainCeiling)}/s)`);
       const t0 = performance.now();
+      heads = watchHeads(anvil.rpcUrl, HEAD_POLL_MS);
       let latest = '';
       const poll = setInterval(() => void statusCounts().then((by) => (latest = describe(by))).catch(() => undefined), 2_000);
       const load = await runLoad(
@@ -87,15 +91,18 @@ export async function runE2eScenario(ctx: ScenarioContext): Promise<Omit<Section
         await new Promise((r) => setTimeout(r, 1_000));
       }
       drainSeconds = (performance.now() - d0) / 1000;
+      trackerPasses = await trackerPassSeconds(dev.url).catch(() => undefined);
     } finally {
       peak = stopRss();
+      await heads?.stop();
       await dev.stop();
     }
+    const seenAt = heads?.seen ?? new Map<number, number>();
 
-    type Row = { id: string; created_at: number; status: string; signed_at: number | null; broadcast_at: number | null; completed_at: number | null };
+    type Row = { id: string; created_at: number; status: string; block_number: number | null; signed_at: number | null; broadcast_at: number | null; completed_at: number | null };
     const rows = (
       await sql<Row>`
-        SELECT w.id, w.created_at, w.status,
+        SELECT w.id, w.created_at, w.status, w.block_number,
           (SELECT MIN(e.created_at) FROM withdrawal_events e WHERE e.withdrawal_id = w.id AND e.to_status = 'SIGNED') AS signed_at,
           (SELECT MIN(a.broadcast_at) FROM tx_attempts a WHERE a.withdrawal_id = w.id) AS broadcast_at,
           (SELECT MIN(e.created_at) FROM withdrawal_events e WHERE e.withdrawal_id = w.id AND e.to_status = 'COMPLETED') AS completed_at
@@ -109,6 +116,14 @@ export async function runE2eScenario(ctx: ScenarioContext): Promise<Omit<Section
     // stored) and the sender's (signed queue, lane order, the node's answer).
     const toSigned = latencies(rows.map((r) => (r.signed_at == null ? null : r.signed_at - r.created_at)));
     const signedToBroadcast = latencies(rows.filter((r) => r.signed_at != null).map((r) => (r.broadcast_at == null ? null : r.broadcast_at - r.signed_at!)));
+    // Where the broadcast→COMPLETED time goes, against when the harness first saw each block: the
+    // wait for a block to include the tx, the confirmations, and the tracker's part (from the block
+    // that gave the last confirmation to the COMPLETED commit).
+    const included = rows.filter((r) => r.completed_at != null && r.block_number != null && r.broadcast_at != null && seenAt.has(Number(r.block_number)));
+    const broadcastToIncluded = latencies(included.map((r) => seenAt.get(Number(r.block_number))! - r.broadcast_at!));
+    const finalDepthToCompleted = latencies(
+      included.filter((r) => seenAt.has(Number(r.block_number) + CONFIRMATIONS - 1)).map((r) => r.completed_at! - seenAt.get(Number(r.block_number) + CONFIRMATIONS - 1)!),
+    );
     const completed = rows.filter((r) => r.completed_at != null);
     const firstCreated = Math.min(...rows.map((r) => r.created_at));
     const windows = byWindow(rows, firstCreated, WINDOW_SECONDS);
@@ -132,6 +147,9 @@ export async function runE2eScenario(ctx: ScenarioContext): Promise<Omit<Section
       figure('request→broadcast P99', toBroadcast.p99, 'ms', undefined, toBroadcast.note),
       figure('request→SIGNED P99 (the signer\'s part)', toSigned.p99, 'ms', undefined, `P50 ${toSigned.p50 ?? '—'} ms, P99 ${toSigned.p99 ?? '—'} ms`),
       figure('SIGNED→broadcast P99 (the sender\'s part)', signedToBroadcast.p99, 'ms', undefined, `P50 ${signedToBroadcast.p50 ?? '—'} ms, P99 ${signedToBroadcast.p99 ?? '—'} ms`),
+      figure('broadcast→included P99 (waiting for a block)', broadcastToIncluded.p99, 'ms', undefined, `P50 ${broadcastToIncluded.p50 ?? '—'} ms, P99 ${broadcastToIncluded.p99 ?? '—'} ms; included = when the harness first saw the tx's block (head polled every ${HEAD_POLL_MS} ms), ${included.length.toLocaleString('en-US')} txs`),
+      figure('last confirmation→COMPLETED P99 (the tracker\'s part)', finalDepthToCompleted.p99, 'ms', undefined, `P50 ${finalDepthToCompleted.p50 ?? '—'} ms, P99 ${finalDepthToCompleted.p99 ?? '—'} ms; from when block (included + ${CONFIRMATIONS - 1}) was first seen to the COMPLETED event`),
+      figure('tracker pass, mean (every lane looked at once)', trackerPasses ? round(trackerPasses.meanMs) : null, 'ms', undefined, trackerPasses ? `${trackerPasses.count.toLocaleString('en-US')} passes, from sluice_tracker_pass_seconds` : 'not read'),
       figure('request→COMPLETED P50', toCompleted.p50, 'ms', { what: `confirmations × block time (${CONFIRMATIONS} × ${BLOCK_TIME_SECONDS} s), the floor`, value: floorMs }, toCompleted.note),
       figure('request→COMPLETED P99', toCompleted.p99, 'ms', { what: `confirmations × block time (${CONFIRMATIONS} × ${BLOCK_TIME_SECONDS} s), the floor`, value: floorMs }, toCompleted.note),
       figure('peak RSS of sluice dev (all roles in one process)', peak.peakMiB, 'MiB'),
@@ -174,7 +192,7 @@ export async function runE2eScenario(ctx: ScenarioContext): Promise<Omit<Section
       'A withdrawal not broadcast / not completed by the end of the run counts as slower than every finished one; a percentile it falls into is reported as — (not reached).',
       `By ${WINDOW_SECONDS} s window of request time (requests, then request→SIGNED P50/P99, request→broadcast P50/P99, request→COMPLETED P99, in ms): ${windows.map((w) => `${w.from}–${w.from + WINDOW_SECONDS} s: ${w.requests}, ${w.toSigned.p50 ?? '—'}/${w.toSigned.p99 ?? '—'}, ${w.toBroadcast.p50 ?? '—'}/${w.toBroadcast.p99 ?? '—'}, ${w.toCompleted.p99 ?? '—'}`).join('; ')}.`,
     ];
-    return { ok: true, figures, targets, raw: { rate, toSigned, signedToBroadcast, chain: { gasLimit, blockTimeSeconds: BLOCK_TIME_SECONDS, ceilingPerSecond: chainCeiling, confirmations: CONFIRMATIONS }, submitted, submitSeconds, drainSeconds, statuses: finalCounts, toBroadcast, toCompleted, windows, payoutsPerSecond, payoutsPerSecondFromRequest, peakRss: peak }, notes };
+    return { ok: true, figures, targets, raw: { rate, toSigned, signedToBroadcast, broadcastToIncluded, finalDepthToCompleted, trackerPasses, chain: { gasLimit, blockTimeSeconds: BLOCK_TIME_SECONDS, ceilingPerSecond: chainCeiling, confirmations: CONFIRMATIONS }, submitted, submitSeconds, drainSeconds, statuses: finalCounts, toBroadcast, toCompleted, windows, payoutsPerSecond, payoutsPerSecondFromRequest, peakRss: peak }, notes };
   } finally {
     stopAnvilRss();
     await anvil.stop();
@@ -183,6 +201,35 @@ export async function runE2eScenario(ctx: ScenarioContext): Promise<Omit<Section
 }
 
 const WINDOW_SECONDS = 10;
+const HEAD_POLL_MS = 20;
+
+/**
+ * Polls the chain's head and keeps when each block number was first seen (epoch ms, as the
+ * database's times). A jump of several blocks between two polls gives them all that moment.
+ */
+function watchHeads(url: string, everyMs: number) {
+  const seen = new Map<number, number>();
+  let last: number | undefined;
+  let stopped = false;
+  const loop = (async () => {
+    while (!stopped) {
+      const head = await jsonRpc(url, 'eth_blockNumber', []).then((h) => Number(BigInt(h as string))).catch(() => undefined);
+      const now = Date.now();
+      if (head !== undefined) {
+        for (let b = last === undefined ? head : last + 1; b <= head; b++) if (!seen.has(b)) seen.set(b, now);
+        last = Math.max(last ?? head, head);
+      }
+      await new Promise((r) => setTimeout(r, everyMs));
+    }
+  })();
+  return {
+    seen,
+    async stop() {
+      stopped = true;
+      await loop;
+    },
+  };
+}
 
 const orNull = (v: unknown): number | null => (v == null ? null : Number(v));
 
@@ -227,9 +274,12 @@ function latencies(values: (number | null)[]) {
   };
 }
 
-async function rpc(url: string, method: string, params: unknown[]): Promise<unknown> {
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }) });
-  const body = (await res.json()) as { result?: unknown; error?: { message: string } };
-  if (body.error) throw new Error(`${method}: ${body.error.message}`);
-  return body.result;
+/** The tracker's pass count and mean duration from the process's own histogram. */
+async function trackerPassSeconds(url: string): Promise<{ count: number; meanMs: number } | undefined> {
+  const text = await (await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(10_000) })).text();
+  const value = (name: string) => Number(new RegExp(`^${name}\\{[^}]*\\} (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
+  const count = value('sluice_tracker_pass_seconds_count');
+  const sum = value('sluice_tracker_pass_seconds_sum');
+  return Number.isFinite(count) && count > 0 ? { count, meanMs: (sum / count) * 1000 } : undefined;
 }
+

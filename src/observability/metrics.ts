@@ -91,6 +91,13 @@ export function createMetrics() {
       labelNames: ['chain_id', 'action'],
       registers: [registry],
     }),
+    trackerPass: new Histogram({
+      name: 'sluice_tracker_pass_seconds',
+      help: "Time the tracker took to look at every lane of a chain once; a receipt's way to COMPLETED waits up to two of these",
+      labelNames: ['chain_id'],
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1, 2, 5, 10],
+      registers: [registry],
+    }),
     rpcEndpointUp: new Gauge({
       name: 'sluice_rpc_endpoint_up',
       help: '1 if the endpoint takes reads (circuit closed, head current), 0 if open, half-open or lagging',

@@ -9,7 +9,7 @@ import { openTransitions, type TransitionPatch, type WithdrawalRow } from '../wi
 export type Settlement = 'complete' | 'release' | null;
 
 /** A withdrawal's walk along `path` (each step a compare-and-set), with the patch, the ledger settlement and the last step's event. */
-export type Move = { w: WithdrawalRow; path: WithdrawalStatus[]; patch: TransitionPatch; settle: Settlement; event: { code?: string; detail?: string } };
+export type Move = { w: Pick<WithdrawalRow, 'id' | 'user_id' | 'asset' | 'amount' | 'fee'>; path: WithdrawalStatus[]; patch: TransitionPatch; settle: Settlement; event: { code?: string; detail?: string } };
 
 /**
  * Moves for many withdrawals per commit. Each move's first compare-and-set decides: a stale one

@@ -47,6 +47,15 @@ describe('sluice CLI', () => {
       expect([...identity!.scopes].sort()).toEqual(['ledger:read', 'withdrawals:read']);
       const stored = await db.kysely.selectFrom('api_keys').selectAll().execute();
       expect(JSON.stringify(stored)).not.toContain(printed.key); // only the hash is kept
+      // "Last used" is written behind the answer, by the write worker.
+      const before = Date.now();
+      let lastUsed: number | null = null;
+      for (let i = 0; i < 100 && lastUsed === null; i++) {
+        const row = await db.kysely.selectFrom('api_keys').select('last_used_at').where('id', '=', identity!.id).executeTakeFirstOrThrow();
+        lastUsed = row.last_used_at === null ? null : Number(row.last_used_at);
+        if (lastUsed === null) await new Promise((r) => setTimeout(r, 20));
+      }
+      expect(lastUsed).toBeGreaterThan(before - 60_000);
     } finally {
       await db.close();
     }
