@@ -65,6 +65,24 @@ export function createTracker(deps: TrackerDeps) {
   const sender = createSender({ ...deps, signed: deps.signed, requests: deps.requests });
   /** When this process last asked for something about a tx, so one tick's request isn't repeated every tick. */
   const asked = new Map<string, number>();
+  /**
+   * Receipts seen when their tx was found mined, kept until it settles: a receipt is fixed by its
+   * block, so while that block is still canonical at its height (checked each pass before
+   * settling) it is the same evidence a second fetch would give. Bounded; a miss fetches again.
+   */
+  const minedReceipts = new Map<Hash, TransactionReceipt>();
+  const MINED_RECEIPTS_LIMIT = 8_192;
+
+  function rememberReceipt(receipt: TransactionReceipt): void {
+    if (minedReceipts.size >= MINED_RECEIPTS_LIMIT) minedReceipts.delete(minedReceipts.keys().next().value!);
+    minedReceipts.set(receipt.transactionHash, receipt);
+  }
+
+  async function receiptInBlock(ctx: LaneContext, txHash: Hash, blockHash: string | null): Promise<TransactionReceipt | null> {
+    const seen = minedReceipts.get(txHash);
+    if (seen && seen.blockHash === blockHash) return seen;
+    return ctx.chain.receipt(txHash);
+  }
 
   function askedRecently(key: string, withinMs: number): boolean {
     const at = asked.get(key);
@@ -109,6 +127,7 @@ export function createTracker(deps: TrackerDeps) {
     wallet: Address;
     /** Nonces below this are used on chain (the wallet's mined tx count). */
     mined: number;
+    /** Canonical block hashes read in this pass (shared by the chain's lanes). */
     blockHashes: Map<bigint, Promise<Hash | null>>;
     /** Newest attempt of each pending row, read in one query at the start of the lane's tick. */
     latest: Map<string, AttemptRow>;
@@ -182,6 +201,7 @@ export function createTracker(deps: TrackerDeps) {
       // Mined: a wait the row described (fee cap, hot wallet short) is over.
       const waitOver = w.failure_code === 'fee_cap_reached' || w.failure_code === 'hot_wallet_insufficient_funds' ? { failure_code: null, failure_reason: null } : {};
       const patch = { tx_hash: found.transactionHash, block_number: Number(found.blockNumber), block_hash: found.blockHash, confirmations: Math.max(depth, 0), ...waitOver };
+      rememberReceipt(found);
       const moved = await move(w, pathTo(w.status, 'CONFIRMING'), patch, null);
       if (moved) log.info({ withdrawalId: w.id, chainId: w.chain_id, wallet: w.wallet, nonce: w.nonce, txHash: found.transactionHash, block: Number(found.blockNumber) }, 'transaction included; confirming');
       return moved;
@@ -220,9 +240,10 @@ export function createTracker(deps: TrackerDeps) {
 
   /** At depth on the surviving chain: settle from the receipt itself. */
   async function settle(w: LaneRow, ctx: LaneContext): Promise<boolean> {
-    const receipt = await ctx.chain.receipt(w.tx_hash as Hash);
+    const receipt = await receiptInBlock(ctx, w.tx_hash as Hash, w.block_hash);
     if (!receipt) return false; // an endpoint without it; the block-hash check above decides reorgs
     if (receipt.blockHash !== w.block_hash) return reorged(w, ctx, `receipt now in block ${receipt.blockHash}`);
+    minedReceipts.delete(receipt.transactionHash); // settled below (or asked again on a miss)
     const attempt = await attempts.byHash(receipt.transactionHash);
     const patch = { confirmations: Number(ctx.head - receipt.blockNumber + 1n) };
     const fields = { withdrawalId: w.id, chainId: w.chain_id, wallet: w.wallet, nonce: w.nonce, txHash: receipt.transactionHash, block: Number(receipt.blockNumber) };
@@ -319,7 +340,7 @@ export function createTracker(deps: TrackerDeps) {
     }
   }
 
-  async function tickLane(chain: ChainRpc, head: bigint, wallet: Address, nextNonce: number | undefined): Promise<TickResult> {
+  async function tickLane(chain: ChainRpc, head: bigint, blockHashes: LaneContext['blockHashes'], wallet: Address, nextNonce: number | undefined): Promise<TickResult> {
     const rows = (await laneWindow(db.kysely, chain.chain.chainId, wallet).execute()).sort((a, b) => Number(a.nonce) - Number(b.nonce)).slice(0, LANE_WINDOW);
     const mined = await chain.transactionCount(wallet, 'latest');
     const lowest = rows.length > 0 ? Number(rows[0]!.nonce) : nextNonce;
@@ -327,7 +348,7 @@ export function createTracker(deps: TrackerDeps) {
     const inFlight = rows.filter((w) => w.status !== 'RECEIVED');
     if (inFlight.length === 0) return { checked: 0, transitions: 0 };
     const pendingIds = inFlight.filter((w) => w.status !== 'CONFIRMING' && Number(w.nonce) >= mined).map((w) => w.id);
-    const ctx: LaneContext = { chain, head, wallet, mined, blockHashes: new Map(), latest: await attempts.latestOf(pendingIds) };
+    const ctx: LaneContext = { chain, head, wallet, mined, blockHashes, latest: await attempts.latestOf(pendingIds) };
     let transitions = 0;
     const track = async (batch: LaneRow[], how: (w: LaneRow, ctx: LaneContext) => Promise<boolean>) => {
       const results = await Promise.allSettled(batch.map((w) => how(w, ctx)));
@@ -370,7 +391,10 @@ export function createTracker(deps: TrackerDeps) {
     const nextNonce = new Map(registered.map((r) => [r.address, Number(r.next_nonce)]));
     const lanes = [...new Set([...registered.map((r) => r.address), ...inflight.map((l) => l.wallet!)])].map((wallet) => ({ wallet }));
     const total = { checked: 0, transitions: 0 };
-    const results = await Promise.allSettled(lanes.map((l) => tickLane(chain, head, l.wallet as Address, nextNonce.get(l.wallet))));
+    // Canonical block hashes as read once in this pass, for every lane: a block holds txs of many
+    // lanes, and one read per lane was most of a pass's RPC calls.
+    const blockHashes: LaneContext['blockHashes'] = new Map();
+    const results = await Promise.allSettled(lanes.map((l) => tickLane(chain, head, blockHashes, l.wallet as Address, nextNonce.get(l.wallet))));
     for (const [i, r] of results.entries()) {
       if (r.status === 'fulfilled') {
         total.checked += r.value.checked;
