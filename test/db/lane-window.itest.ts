@@ -10,6 +10,15 @@ const CHAIN = 31337;
 const WALLET = '0x00000000000000000000000000000000000000A1';
 const OTHER = '0x00000000000000000000000000000000000000B2';
 const SETTLED = 3_000;
+/** The lane's unsettled rows, in nonce order, right above its settled history. */
+const IN_FLIGHT: Array<[WithdrawalsTable['status'], number]> = [
+  ['CONFIRMING', SETTLED],
+  ['CONFIRMING', SETTLED + 1],
+  ['BROADCAST', SETTLED + 2],
+  ['SIGNED', SETTLED + 3],
+  ['BROADCAST', SETTLED + 4],
+  ['RECEIVED', SETTLED + 5],
+];
 
 function row(n: number, status: WithdrawalsTable['status'], wallet: string | null, nonce: number | null): WithdrawalsTable {
   const id = `wd_${String(n).padStart(26, '0')}`;
@@ -59,15 +68,7 @@ describe.each(['sqlite', 'mysql'] as const)('the tracker lane window on %s', (ki
     // Settled history at the low nonces of the lane, then what is in flight above it; another
     // wallet's lane and unreserved RECEIVED rows beside them.
     for (let nonce = 0; nonce < SETTLED; nonce++) rows.push(row(n++, nonce % 97 === 0 ? 'FAILED' : 'COMPLETED', WALLET, nonce));
-    const inFlight: Array<[WithdrawalsTable['status'], number]> = [
-      ['CONFIRMING', SETTLED],
-      ['CONFIRMING', SETTLED + 1],
-      ['BROADCAST', SETTLED + 2],
-      ['SIGNED', SETTLED + 3],
-      ['BROADCAST', SETTLED + 4],
-      ['RECEIVED', SETTLED + 5],
-    ];
-    for (const [status, nonce] of inFlight) rows.push(row(n++, status, WALLET, nonce));
+    for (const [status, nonce] of IN_FLIGHT) rows.push(row(n++, status, WALLET, nonce));
     for (let nonce = 0; nonce < 20; nonce++) rows.push(row(n++, nonce < 10 ? 'COMPLETED' : 'BROADCAST', OTHER, nonce));
     for (let i = 0; i < 20; i++) rows.push(row(n++, 'RECEIVED', null, null));
     for (let i = 0; i < rows.length; i += 500) await db.kysely.insertInto('withdrawals').values(rows.slice(i, i + 500)).execute();
@@ -100,19 +101,10 @@ describe.each(['sqlite', 'mysql'] as const)('the tracker lane window on %s', (ki
   });
 
   it('returns the in-flight rows of that lane and nothing settled', async () => {
-    const rows = await laneWindow(db.kysely, CHAIN, WALLET).execute();
-    const got = rows.map((r) => [r.status, Number(r.nonce)]).sort((a, b) => (a[1] as number) - (b[1] as number));
-    expect(got).toEqual([
-      ['CONFIRMING', SETTLED],
-      ['CONFIRMING', SETTLED + 1],
-      ['BROADCAST', SETTLED + 2],
-      ['SIGNED', SETTLED + 3],
-      ['BROADCAST', SETTLED + 4],
-      ['RECEIVED', SETTLED + 5],
-    ]);
+    const byNonce = (rows: Array<{ status: string; nonce: number | string | null }>) => rows.map((r) => [r.status, Number(r.nonce)] as const).sort((a, b) => a[1] - b[1]);
+    expect(byNonce(await laneWindow(db.kysely, CHAIN, WALLET).execute())).toEqual(IN_FLIGHT);
     // The window is per status: each status range is cut at `limit`, lowest nonces first.
-    const limited = await laneWindow(db.kysely, CHAIN, WALLET, 1).execute();
-    expect(limited.map((r) => [r.status, Number(r.nonce)]).sort((a, b) => (a[1] as number) - (b[1] as number))).toEqual([
+    expect(byNonce(await laneWindow(db.kysely, CHAIN, WALLET, 1).execute())).toEqual([
       ['CONFIRMING', SETTLED],
       ['BROADCAST', SETTLED + 2],
       ['SIGNED', SETTLED + 3],
