@@ -4,6 +4,7 @@ import { openDatabase, type Db } from '../../src/db/connect.js';
 import { migrateToLatest } from '../../src/db/migrate.js';
 import type { WithdrawalsTable } from '../../src/db/schema.js';
 import { laneWindow } from '../../src/tracker/tracker.js';
+import { newWithdrawalRow } from '../../src/withdrawals/repository.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 
 const CHAIN = 31337;
@@ -20,33 +21,13 @@ const IN_FLIGHT: Array<[WithdrawalsTable['status'], number]> = [
   ['RECEIVED', SETTLED + 5],
 ];
 
+/** A stored withdrawal as the API makes it, then placed at `status` on a lane (or unreserved). */
 function row(n: number, status: WithdrawalsTable['status'], wallet: string | null, nonce: number | null): WithdrawalsTable {
-  const id = `wd_${String(n).padStart(26, '0')}`;
-  return {
-    id,
-    idempotency_key: `k-${n}`,
-    request_hash: 'h',
-    api_key_id: 'key',
-    user_id: `user-${n % 50}`,
-    asset: 'ETH',
-    chain_id: CHAIN,
-    to_address: '0x1234567890123456789012345678901234567890',
-    amount: '1000',
-    fee: '1',
-    status,
-    wallet,
-    nonce,
-    tx_hash: null,
-    block_number: null,
-    block_hash: null,
-    confirmations: 0,
-    failure_code: null,
-    failure_reason: null,
-    cancel_reason: null,
-    create_response: '{}',
-    created_at: 1_700_000_000_000 + n,
-    updated_at: 1_700_000_000_000 + n,
-  } as WithdrawalsTable;
+  const { row: created } = newWithdrawalRow(
+    { idempotencyKey: `k-${n}`, requestHash: 'h', apiKeyId: 'key', userId: `user-${n % 50}`, asset: 'ETH', chainId: CHAIN, toAddress: '0x1234567890123456789012345678901234567890', amount: 1000n, fee: 1n },
+    () => ({}),
+  );
+  return { ...created, status, wallet, nonce };
 }
 
 /**
