@@ -1,11 +1,12 @@
 import { CreateSecretCommand, GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { type Address, getAddress, type Hex } from 'viem';
+import { type Address, getAddress, type Hex, hexToBytes } from 'viem';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 import { RetryableError, SluiceError } from '../errors/base.js';
 import type { Logger } from '../observability/logger.js';
 import { formatKeyRef, keyIdFor, sanitizeLabel } from './key-refs.js';
 import { awsErrorName, isTransientAwsError } from './kms-key-store.js';
 import { decryptKey, encryptKey, KeystoreError, type KeystoreV3, type ScryptCost } from './keystore-file.js';
+import { signTransactionWithKey } from './secp256k1.js';
 import type { KeyStore, TxSigner } from './types.js';
 
 /**
@@ -71,7 +72,9 @@ export function createSecretsManagerKeyStore(options: SecretsManagerKeyStoreOpti
         code: 'secret_address_mismatch',
       });
     }
-    return { address: account.address, signTransaction: (tx) => account.signTransaction(tx) };
+    // libsecp256k1 when the addon is present, as for keystore files: viem's JS signer is ~8x slower.
+    const keyBytes = hexToBytes(privateKey);
+    return { address: account.address, signTransaction: (tx) => signTransactionWithKey(tx, keyBytes) };
   }
 
   return {
