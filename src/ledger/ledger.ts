@@ -49,6 +49,12 @@ export type LedgerBatch = {
   release(input: HoldInput): void;
   /** Turns a hold of `amount + fee` into a payout and a fee (completed withdrawal). */
   settle(input: SettleInput): void;
+  /**
+   * Undoes a settlement: the payout and fee become a hold again. For a completed withdrawal whose
+   * payout a reorg beyond the required confirmations took off the chain: it is owed again, not
+   * paid, and settles anew when a payout of it is final.
+   */
+  reopen(input: SettleInput): void;
   /** Writes each changed balance row once and every journal entry in one multi-row insert. */
   flush(): Promise<void>;
 };
@@ -154,7 +160,7 @@ export function createLedger(db: Db) {
 
     /** `change` returns the new available and held; a negative one is refused before anything changes. */
     function move(
-      meta: { kind: 'hold' | 'release' | 'settle'; userId: string; asset: string; withdrawalId: string },
+      meta: { kind: 'hold' | 'release' | 'settle' | 'reopen'; userId: string; asset: string; withdrawalId: string },
       change: (b: Balance) => { available: bigint; held: bigint },
       legs: Array<[account: string, amount: bigint]>,
     ): void {
@@ -193,6 +199,14 @@ export function createLedger(db: Db) {
           [account.held(input.userId), -total],
           ['payouts', input.amount],
           ['fees', input.fee],
+        ]);
+      },
+      reopen(input) {
+        const total = input.amount + input.fee;
+        move({ kind: 'reopen', ...input }, (b) => ({ available: b.available, held: b.held + total }), [
+          ['payouts', -input.amount],
+          ['fees', -input.fee],
+          [account.held(input.userId), total],
         ]);
       },
       async flush() {

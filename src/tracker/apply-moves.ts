@@ -5,8 +5,11 @@ import { byBalanceRow } from '../util/lock-order.js';
 import { StaleTransitionError } from '../withdrawals/errors.js';
 import { openTransitions, type TransitionPatch, type WithdrawalRow } from '../withdrawals/repository.js';
 
-/** What settling does to the user's hold: pay it out (COMPLETED), give it back, or nothing yet. */
-export type Settlement = 'complete' | 'release' | null;
+/**
+ * What a move does to the user's hold: pay it out (COMPLETED), give it back, make a payout a hold
+ * again (a COMPLETED payout a reorg beyond finality took away), or nothing.
+ */
+export type Settlement = 'complete' | 'release' | 'reopen' | null;
 
 /** A withdrawal's walk along `path` (each step a compare-and-set), with the patch, the ledger settlement and the last step's event. */
 export type Move = { w: Pick<WithdrawalRow, 'id' | 'user_id' | 'asset' | 'amount' | 'fee'>; path: WithdrawalStatus[]; patch: TransitionPatch; settle: Settlement; event: { code?: string; detail?: string } };
@@ -41,6 +44,7 @@ export const applyMoves = defineWriteTask(import.meta.url, 'applyMoves', async (
     const amount = BigInt(m.w.amount);
     const fee = BigInt(m.w.fee);
     if (m.settle === 'complete') ledger.settle({ userId: m.w.user_id, asset: m.w.asset, amount, fee, withdrawalId: m.w.id });
+    else if (m.settle === 'reopen') ledger.reopen({ userId: m.w.user_id, asset: m.w.asset, amount, fee, withdrawalId: m.w.id });
     else ledger.release({ userId: m.w.user_id, asset: m.w.asset, amount: amount + fee, withdrawalId: m.w.id });
   }
   await ledger.flush();

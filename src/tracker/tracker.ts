@@ -1,6 +1,7 @@
 import type { Address, Hash, Hex, TransactionReceipt } from 'viem';
 import type { Kysely } from 'kysely';
 import type { AssetRegistry } from '../assets/registry.js';
+import type { Cache } from '../cache/types.js';
 import type { ChainRpc } from '../chain/rpc.js';
 import type { Common } from '../common.js';
 import { isRetryable } from '../errors/base.js';
@@ -15,6 +16,7 @@ import { createSender } from '../sender/sender.js';
 import { sleep } from '../util/sleep.js';
 import { type AttemptRow, createAttempts, PAYOUT_KINDS } from '../withdrawals/attempts.js';
 import type { TransitionPatch, WithdrawalRepository, WithdrawalRow } from '../withdrawals/repository.js';
+import { settledViewKey } from '../withdrawals/settled-view-cache.js';
 import { applyMoves, type Move, recordConfirmations, type Settlement } from './apply-moves.js';
 import { payoutInReceipt } from './payout-evidence.js';
 
@@ -30,6 +32,8 @@ export type TrackerDeps = {
   /** The senders' queue (a rebroadcast may lead to a cancel being signed and queued). */
   signed: Queue<SignedMessage>;
   deadLetters: DeadLetters;
+  /** Where the API keeps settled withdrawals' views: a reopened one's is dropped. */
+  cache: Cache;
 };
 
 export type TickResult = { checked: number; transitions: number };
@@ -199,7 +203,7 @@ export function createTracker(deps: TrackerDeps) {
     if (found) {
       const depth = Number(ctx.head - found.blockNumber + 1n);
       // Mined: a wait the row described (fee cap, hot wallet short) is over.
-      const waitOver = w.failure_code === 'fee_cap_reached' || w.failure_code === 'hot_wallet_insufficient_funds' ? { failure_code: null, failure_reason: null } : {};
+      const waitOver = WAITS_OVER_WHEN_MINED.includes(w.failure_code ?? '') ? { failure_code: null, failure_reason: null } : {};
       const patch = { tx_hash: found.transactionHash, block_number: Number(found.blockNumber), block_hash: found.blockHash, confirmations: Math.max(depth, 0), ...waitOver };
       rememberReceipt(found);
       const moved = await move(w, pathTo(w.status, 'CONFIRMING'), patch, null);
@@ -305,15 +309,20 @@ export function createTracker(deps: TrackerDeps) {
   /**
    * Nonces below the lane's first in-flight one (or below the wallet's next nonce) that the chain
    * no longer counts as used: a reorg deeper than the required confirmations took settled txs
-   * away. Beyond the finality Sluice was told to assume, so it is a P1 alert; and what can be
-   * repaired safely is: a completed payout's own signed bytes and a cancel's are sent again (the
-   * same nonce: at most one of them can ever be mined). A failed payout's bytes are not — the
-   * hold was released — so that lane waits for an operator.
+   * away. Beyond the finality Sluice was told to assume, so it is a P1 alert, and what can be
+   * repaired is:
+   * - a COMPLETED payout is owed again, not paid: it goes back to BROADCAST (its payout and fee a
+   *   hold again) and from there on is one more in-flight withdrawal — its bytes rebroadcast,
+   *   bumped, re-signed at a fresh nonce if a foreign tx takes its nonce, settled again at depth.
+   *   Left COMPLETED, nothing would follow it once any other tx used its nonce.
+   * - a CANCELLED one's cancel bytes are sent again (the same nonce: at most one can be mined).
+   * - a FAILED payout's bytes are not — the hold was released — so that lane waits for an operator.
    */
-  async function refillSettledGap(chain: ChainRpc, wallet: Address, from: number, to: number): Promise<void> {
+  async function refillSettledGap(ctx: LaneContext, from: number, to: number): Promise<number> {
+    const { chain, wallet } = ctx;
     const settled = await db.kysely
       .selectFrom('withdrawals')
-      .select(['id', 'nonce', 'tx_hash', 'status'])
+      .select(LANE_COLUMNS)
       .where('chain_id', '=', chain.chain.chainId)
       .where('wallet', '=', wallet)
       .where('nonce', '>=', from)
@@ -326,29 +335,53 @@ export function createTracker(deps: TrackerDeps) {
     if (settled.length < Math.min(to - from, LANE_WINDOW) && !askedRecently(`alert:gap:${wallet}:${from}`, policy.rebroadcastAfterMs)) {
       log.error({ alert: 'nonce_gap', chainId: chain.chain.chainId, wallet, from, to }, 'nonces assigned by Sluice are unused on chain and belong to no settled withdrawal');
     }
+    let reopened = 0;
     for (const w of settled) {
+      const fields = { alert: 'finality_violation', withdrawalId: w.id, chainId: chain.chain.chainId, wallet, nonce: w.nonce, txHash: w.tx_hash, status: w.status };
+      if (w.status === 'COMPLETED') {
+        const why = `nonce ${w.nonce} is no longer used on chain: a reorg deeper than the ${chain.chain.confirmations} required confirmations took the payout ${w.tx_hash} away`;
+        const patch = { block_number: null, block_hash: null, confirmations: 0, failure_code: SETTLED_TX_REORGED, failure_reason: 'A reorg deeper than the required confirmations took the completed payout off the chain; it is being sent again.' };
+        if (!(await move(w, ['COMPLETED', 'BROADCAST'], patch, 'reopen', { code: 'finality_violation', detail: why }))) continue;
+        reopened++;
+        await deps.cache.del(settledViewKey(w.id));
+        count(chain.chain.chainId, 'finality_violation');
+        count(chain.chain.chainId, 'rebroadcast_settled');
+        log.error(fields, 'a completed payout left the chain (reorg beyond the required confirmations); back to BROADCAST, its payout a hold again, its bytes sent again');
+        const latest = await attempts.latest(w.id);
+        if (latest) await rebroadcast(w, latest, 0);
+        // Again: a read of the row from before the move may have cached its view meanwhile.
+        await deps.cache.del(settledViewKey(w.id));
+        continue;
+      }
       const attempt = w.tx_hash ? await attempts.byHash(w.tx_hash) : undefined;
       if (!attempt || askedRecently(`final:${attempt.tx_hash}`, policy.rebroadcastAfterMs)) continue;
-      const fields = { alert: 'finality_violation', withdrawalId: w.id, chainId: chain.chain.chainId, wallet, nonce: w.nonce, txHash: attempt.tx_hash, status: w.status };
+      count(chain.chain.chainId, 'finality_violation');
       if (w.status === 'FAILED') {
         log.error(fields, 'a failed withdrawal\'s tx left the chain after settlement (reorg beyond the required confirmations); its nonce needs an operator');
         continue;
       }
-      log.error(fields, 'a settled tx left the chain (reorg beyond the required confirmations); sending its signed bytes again');
+      log.error(fields, 'a settled cancel left the chain (reorg beyond the required confirmations); sending its signed bytes again');
       count(chain.chain.chainId, 'rebroadcast_settled');
-      await chain.broadcast(attempt.raw_tx as Hex).catch((err) => log.warn({ ...fields, err }, 'rebroadcast of a settled tx failed; will retry'));
+      await chain.broadcast(attempt.raw_tx as Hex).catch((err) => log.warn({ ...fields, err }, 'rebroadcast of a settled cancel failed; will retry'));
     }
+    return reopened;
   }
 
   async function tickLane(chain: ChainRpc, head: bigint, blockHashes: LaneContext['blockHashes'], wallet: Address, nextNonce: number | undefined): Promise<TickResult> {
     const rows = (await laneWindow(db.kysely, chain.chain.chainId, wallet).execute()).sort((a, b) => Number(a.nonce) - Number(b.nonce)).slice(0, LANE_WINDOW);
     const mined = await chain.transactionCount(wallet, 'latest');
     const lowest = rows.length > 0 ? Number(rows[0]!.nonce) : nextNonce;
-    if (lowest !== undefined && mined < lowest) await refillSettledGap(chain, wallet, mined, lowest);
+    const ctx: LaneContext = { chain, head, wallet, mined, blockHashes, latest: new Map() };
+    // Reopened payouts are in flight again: the lane is read anew and tracks them from this pass.
+    const reopened = lowest !== undefined && mined < lowest ? await refillSettledGap(ctx, mined, lowest) : 0;
+    if (reopened > 0) {
+      const again = await tickLane(chain, head, blockHashes, wallet, nextNonce);
+      return { checked: again.checked, transitions: again.transitions + reopened };
+    }
     const inFlight = rows.filter((w) => w.status !== 'RECEIVED');
     if (inFlight.length === 0) return { checked: 0, transitions: 0 };
     const pendingIds = inFlight.filter((w) => w.status !== 'CONFIRMING' && Number(w.nonce) >= mined).map((w) => w.id);
-    const ctx: LaneContext = { chain, head, wallet, mined, blockHashes, latest: await attempts.latestOf(pendingIds) };
+    ctx.latest = await attempts.latestOf(pendingIds);
     let transitions = 0;
     const track = async (batch: LaneRow[], how: (w: LaneRow, ctx: LaneContext) => Promise<boolean>) => {
       const results = await Promise.allSettled(batch.map((w) => how(w, ctx)));
@@ -487,6 +520,12 @@ export function createTracker(deps: TrackerDeps) {
     },
   };
 }
+
+/** failureCode of a COMPLETED withdrawal reopened because a reorg beyond finality took its payout away; cleared once a payout of it is mined again. */
+export const SETTLED_TX_REORGED = 'settled_tx_reorged';
+
+/** failureCodes that say why an in-flight withdrawal waits; a mined tx of it ends every one of them. */
+const WAITS_OVER_WHEN_MINED = ['fee_cap_reached', 'hot_wallet_insufficient_funds', SETTLED_TX_REORGED];
 
 /** Statuses of a lane's rows that hold a nonce not yet settled (RECEIVED only once reserved: wallet and nonce are set together). */
 const LANE_STATUSES = ['RECEIVED', 'SIGNED', 'BROADCAST', 'CONFIRMING'] as const;

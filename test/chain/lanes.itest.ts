@@ -66,6 +66,12 @@ describe(`wallet lanes recover on ${dbKind}`, () => {
   const attemptsOf = (id: string) => k().selectFrom('tx_attempts').selectAll().where('withdrawal_id', '=', id).orderBy('id').execute();
   const balance = async (userId: string, asset: string) =>
     ((await stack.request('GET', `/v1/users/${userId}/balances`)).body as Array<{ asset: string; available: string; held: string }>).find((b) => b.asset === asset);
+  /** Some tx of the withdrawal is known to the node again (its stored bytes, or a fee bump of them). */
+  const sentAgain = (id: string) =>
+    waitFor(`a tx of ${id} to be sent again`, async () => {
+      const known = await Promise.all((await attemptsOf(id)).map((a) => chain.client.getTransaction({ hash: a.tx_hash as Hash }).catch(() => null)));
+      return known.some((t) => t !== null) ? true : undefined;
+    });
   async function lanesInStep() {
     const row = await stack.services.wallets.get(stack.chainId, hotWallet);
     const [latest, pending] = await Promise.all([
@@ -225,23 +231,74 @@ describe(`wallet lanes recover on ${dbKind}`, () => {
     const user = await fund('ETH', '1');
     const to = newAddress();
     const id = await withdraw(user, 'ETH', to, '0.07');
-    const done = await waitStatus(id, ['COMPLETED']);
+    await waitStatus(id, ['COMPLETED']);
+    const row = await k().selectFrom('withdrawals').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
     await chain.pauseMining();
     try {
-      const row = await k().selectFrom('withdrawals').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
       const head = await chain.client.getBlockNumber();
       await chain.reorg(Number(head - BigInt(row.block_number!) + 1n)); // beyond finality: the payout is gone
       expect(await paid('ETH', to)).toBe(0n);
       await chain.mine(1);
-      await waitFor('the settled tx to be sent again', async () => ((await chain.client.getTransaction({ hash: done.txHash }).catch(() => null)) ? true : undefined));
+      await sentAgain(id);
     } finally {
       await chain.resumeMining(1);
     }
     await waitFor('the payout to be mined again', async () => ((await paid('ETH', to)) === parseEther('0.07') ? true : undefined));
     expect((await stack.request('GET', '/metrics')).body).toMatch(/sluice_tracker_actions_total\{chain_id="\d+",action="rebroadcast_settled"\} [1-9]/);
+    const again = await waitStatus(id, ['COMPLETED']);
+    expect(again.failureCode).toBeNull();
+    expect(Number((await attemptsOf(id)).find((a) => a.tx_hash === again.txHash)!.nonce)).toBe(Number(row.nonce)); // the same nonce: paid once
+    const path = (await stack.services.withdrawals.events(id)).map((e) => `${e.from_status}>${e.to_status}${e.code ? `:${e.code}` : ''}`);
+    expect(path).toContain('COMPLETED>BROADCAST:finality_violation');
+    expect(path.at(-1)).toBe('CONFIRMING>COMPLETED');
     const next = await withdraw(user, 'ETH', newAddress(), '0.01'); // the lane goes on
     expect((await waitStatus(next, TERMINAL)).status).toBe('COMPLETED');
     expect(await paid('ETH', to)).toBe(parseEther('0.07'));
+    expect((await balance(user, 'ETH'))?.held).toBe('0');
+    expect((await checkLedger(stack.services)).violations).toEqual([]);
+  });
+
+  it('pays a completed withdrawal again at a fresh nonce when a reorg beyond finality took its payout and a foreign tx its nonce', async () => {
+    const user = await fund('ETH', '1');
+    const to = newAddress();
+    const id = await withdraw(user, 'ETH', to, '0.04');
+    const done = await waitStatus(id, ['COMPLETED']);
+    const row = await k().selectFrom('withdrawals').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+    const nonce = Number(row.nonce);
+    const heldNow = async () => (await stack.services.ledger.balances(user)).find((b) => b.asset === 'ETH')?.held;
+    expect((await balance(user, 'ETH'))?.held).toBe('0');
+    await chain.pauseMining();
+    try {
+      const head = await chain.client.getBlockNumber();
+      await chain.reorg(Number(head - BigInt(row.block_number!) + 1n)); // beyond finality: the payout is gone
+      await chain.mine(1);
+      // Owed again, not paid: in flight, its payout and fee a hold again, its bytes back in the pool.
+      await waitFor('the withdrawal to be reopened', async () => {
+        const w = await get(id);
+        return w.status === 'BROADCAST' && w.failureCode === 'settled_tx_reorged' ? w : undefined;
+      });
+      expect(await heldNow()).toBe(BigInt(row.amount) + BigInt(row.fee));
+      await sentAgain(id);
+      // Someone with the hot wallet's key outbids it at its nonce, and a block takes theirs.
+      const fees = await chain.client.estimateFeesPerGas();
+      const foreign = await chain.sendAs(hotWallet, { to: newAddress(), value: 1n, nonce, maxFeePerGas: fees.maxFeePerGas * 10n + parseGwei('50'), maxPriorityFeePerGas: parseGwei('20') });
+      await chain.mine(1);
+      expect((await chain.client.getTransactionReceipt({ hash: foreign })).status).toBe('success');
+    } finally {
+      await chain.resumeMining(1);
+    }
+    const again = await waitStatus(id, ['COMPLETED'], 90_000);
+    expect(await paid('ETH', to)).toBe(parseEther('0.04'));
+    const attempts = await attemptsOf(id);
+    const last = attempts.at(-1)!;
+    expect(Number(last.nonce)).toBeGreaterThan(nonce);
+    expect(again).toMatchObject({ txHash: last.tx_hash, failureCode: null });
+    const codes = (await stack.services.withdrawals.events(id)).map((e) => e.code);
+    expect(codes).toEqual(expect.arrayContaining(['finality_violation', 'nonce_taken']));
+    expect((await balance(user, 'ETH'))?.held).toBe('0');
+    expect((await checkLedger(stack.services)).violations).toEqual([]);
+    const lanes = await lanesInStep();
+    expect(lanes.pending).toBe(lanes.latest);
   });
 
   it('waits visibly while the hot wallet has no gas money, and goes on once it is refilled', async () => {

@@ -105,6 +105,34 @@ describe.each(['sqlite', 'mysql'] as const)('ledger batch on %s', (kind) => {
     expect([...byJournal.values()].every((s) => s === 0n)).toBe(true);
   });
 
+  it('reopens a settlement into a hold, and settles it again once: one payout and one fee in the end', async () => {
+    const ledger = createLedger(db);
+    await ledger.credit({ userId: 'fay', asset: 'ETH', amount: 1_000n, reference: 'fund-fay' });
+    const inBatch = (apply: (b: Awaited<ReturnType<typeof ledger.openBatch>>) => void) =>
+      withTransaction(db, async (trx) => {
+        const batch = await ledger.openBatch(trx, [{ userId: 'fay', asset: 'ETH' }]);
+        apply(batch);
+        await batch.flush();
+      });
+    const settleInput = { userId: 'fay', asset: 'ETH', amount: 290n, fee: 10n, withdrawalId: 'o1' };
+    await inBatch((b) => b.hold({ userId: 'fay', asset: 'ETH', amount: 300n, withdrawalId: 'o1' }));
+    await inBatch((b) => b.settle(settleInput));
+    await inBatch((b) => b.reopen(settleInput));
+    expect(await balance('fay', 'ETH')).toEqual({ available: 700n, held: 300n });
+    expect((await entries('o1')).filter((e) => e.kind === 'reopen')).toEqual([
+      { account: 'payouts', amount: '-290', kind: 'reopen' },
+      { account: 'fees', amount: '-10', kind: 'reopen' },
+      { account: 'user:fay:held', amount: '300', kind: 'reopen' },
+    ]);
+    await inBatch((b) => b.settle(settleInput));
+    expect(await balance('fay', 'ETH')).toEqual({ available: 700n, held: 0n });
+    const net = new Map<string, bigint>();
+    for (const e of await entries('o1')) net.set(e.account, (net.get(e.account) ?? 0n) + BigInt(e.amount));
+    expect(net.get('payouts')).toBe(290n);
+    expect(net.get('fees')).toBe(10n);
+    expect(net.get('user:fay:held')).toBe(0n);
+  });
+
   it('refuses a release the row cannot give, and a movement on a row the batch did not open; nothing is written', async () => {
     const ledger = createLedger(db);
     await ledger.credit({ userId: 'eve', asset: 'ETH', amount: 5n, reference: 'fund-eve' });

@@ -44,7 +44,7 @@ export async function startStack(
     devnetRpcUrl: anvil.rpcUrl,
     devApiKey: TEST_API_KEY,
     keystorePassword: TEST_KEYSTORE_PASSWORD,
-    logLevel: 'fatal',
+    logLevel: (process.env.STACK_LOG_LEVEL as 'fatal' | undefined) ?? 'fatal',
     trackerIntervalMs: 100,
     reconcileIntervalMs: 500,
     ...overrides,

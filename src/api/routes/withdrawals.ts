@@ -6,6 +6,7 @@ import type { Services } from '../../runtime/services.js';
 import { IdempotencyKeyReusedError } from '../../withdrawals/errors.js';
 import { createAttempts } from '../../withdrawals/attempts.js';
 import type { WithdrawalRow } from '../../withdrawals/repository.js';
+import { SETTLED_VIEW_TTL_MS, settledViewKey } from '../../withdrawals/settled-view-cache.js';
 import { checkAddress, checkAmount, isProblem } from '../../withdrawals/validate.js';
 import { ProblemError } from '../problem.js';
 import { attemptSchema, attemptView, WITHDRAWAL_STATUSES, withdrawalProperties, withdrawalSchema, withdrawalView } from '../withdrawal-views.js';
@@ -13,7 +14,6 @@ import { addressSchema, amountSchema, assetSchema, chainIdSchema, problemRespons
 
 /** Terminal states: nothing moves a withdrawal out of them. */
 const SETTLED = new Set<WithdrawalStatus>(['COMPLETED', 'REJECTED', 'FAILED', 'CANCELLED']);
-const SETTLED_VIEW_TTL_MS = 10 * 60_000;
 
 
 
@@ -154,9 +154,10 @@ export function registerWithdrawalRoutes(app: FastifyInstance, services: Service
       },
     },
     async (request) => {
-      // Clients poll this. A settled withdrawal never changes again, so its view is served from the
-      // shared cache; an unsettled one always from the database (a cached status could be stale).
-      const cacheKey = `withdrawal-view:${request.params.id}`;
+      // Clients poll this. A settled withdrawal does not change again (a reopened one has its view
+      // dropped by the tracker), so its view is served from the shared cache; an unsettled one
+      // always from the database (a cached status could be stale).
+      const cacheKey = settledViewKey(request.params.id);
       const cached = await services.cache.get(cacheKey);
       if (cached) return JSON.parse(cached) as unknown;
       const row = await withdrawals.get(request.params.id);
