@@ -318,8 +318,7 @@ export function createTracker(deps: TrackerDeps) {
    * - a CANCELLED one's cancel bytes are sent again (the same nonce: at most one can be mined).
    * - a FAILED payout's bytes are not — the hold was released — so that lane waits for an operator.
    */
-  async function refillSettledGap(ctx: LaneContext, from: number, to: number): Promise<number> {
-    const { chain, wallet } = ctx;
+  async function refillSettledGap(chain: ChainRpc, wallet: Address, from: number, to: number): Promise<number> {
     const settled = await db.kysely
       .selectFrom('withdrawals')
       .select(LANE_COLUMNS)
@@ -371,9 +370,8 @@ export function createTracker(deps: TrackerDeps) {
     const rows = (await laneWindow(db.kysely, chain.chain.chainId, wallet).execute()).sort((a, b) => Number(a.nonce) - Number(b.nonce)).slice(0, LANE_WINDOW);
     const mined = await chain.transactionCount(wallet, 'latest');
     const lowest = rows.length > 0 ? Number(rows[0]!.nonce) : nextNonce;
-    const ctx: LaneContext = { chain, head, wallet, mined, blockHashes, latest: new Map() };
     // Reopened payouts are in flight again: the lane is read anew and tracks them from this pass.
-    const reopened = lowest !== undefined && mined < lowest ? await refillSettledGap(ctx, mined, lowest) : 0;
+    const reopened = lowest !== undefined && mined < lowest ? await refillSettledGap(chain, wallet, mined, lowest) : 0;
     if (reopened > 0) {
       const again = await tickLane(chain, head, blockHashes, wallet, nextNonce);
       return { checked: again.checked, transitions: again.transitions + reopened };
@@ -381,7 +379,7 @@ export function createTracker(deps: TrackerDeps) {
     const inFlight = rows.filter((w) => w.status !== 'RECEIVED');
     if (inFlight.length === 0) return { checked: 0, transitions: 0 };
     const pendingIds = inFlight.filter((w) => w.status !== 'CONFIRMING' && Number(w.nonce) >= mined).map((w) => w.id);
-    ctx.latest = await attempts.latestOf(pendingIds);
+    const ctx: LaneContext = { chain, head, wallet, mined, blockHashes, latest: await attempts.latestOf(pendingIds) };
     let transitions = 0;
     const track = async (batch: LaneRow[], how: (w: LaneRow, ctx: LaneContext) => Promise<boolean>) => {
       const results = await Promise.allSettled(batch.map((w) => how(w, ctx)));
