@@ -7,7 +7,9 @@ import type { Common } from '../common.js';
 import { isRetryable } from '../errors/base.js';
 import type { Db } from '../db/connect.js';
 import type { Database, WithdrawalStatus } from '../db/schema.js';
+import { withTransaction } from '../db/transaction.js';
 import { preloadWriteTasks, runWriteTask } from '../db/write-task.js';
+import { InsufficientBalanceError } from '../ledger/errors.js';
 import { batchConcurrency, createMicroBatcher } from '../util/micro-batch.js';
 import type { DeadLetters } from '../dlq/dead-letters.js';
 import type { Ledger } from '../ledger/ledger.js';
@@ -15,7 +17,8 @@ import type { Queue, RequestMessage, SignedMessage } from '../queue/types.js';
 import { createSender } from '../sender/sender.js';
 import { sleep } from '../util/sleep.js';
 import { type AttemptRow, createAttempts, PAYOUT_KINDS } from '../withdrawals/attempts.js';
-import type { TransitionPatch, WithdrawalRepository, WithdrawalRow } from '../withdrawals/repository.js';
+import { StaleTransitionError } from '../withdrawals/errors.js';
+import { openTransitions, type TransitionPatch, type WithdrawalRepository, type WithdrawalRow } from '../withdrawals/repository.js';
 import { settledViewKey } from '../withdrawals/settled-view-cache.js';
 import { applyMoves, type Move, recordConfirmations, type Settlement } from './apply-moves.js';
 import { payoutInReceipt } from './payout-evidence.js';
@@ -316,7 +319,7 @@ export function createTracker(deps: TrackerDeps) {
    *   bumped, re-signed at a fresh nonce if a foreign tx takes its nonce, settled again at depth.
    *   Left COMPLETED, nothing would follow it once any other tx used its nonce.
    * - a CANCELLED one's cancel bytes are sent again (the same nonce: at most one can be mined).
-   * - a FAILED payout's bytes are not — the hold was released — so that lane waits for an operator.
+   * - a FAILED one is in flight again too, to be cancelled (`reopenFailed`).
    */
   async function refillSettledGap(chain: ChainRpc, wallet: Address, from: number, to: number): Promise<number> {
     const settled = await db.kysely
@@ -352,18 +355,58 @@ export function createTracker(deps: TrackerDeps) {
         await deps.cache.del(settledViewKey(w.id));
         continue;
       }
+      if (w.status === 'FAILED') {
+        if (await reopenFailed(w, chain.chain.confirmations)) {
+          reopened++;
+          count(chain.chain.chainId, 'finality_violation');
+          log.error(fields, 'a failed payout\'s tx left the chain (reorg beyond the required confirmations); back to BROADCAST with its hold taken again, its nonce to be filled with a cancel');
+        } else if (!askedRecently(`final:${w.tx_hash}`, policy.rebroadcastAfterMs)) {
+          count(chain.chain.chainId, 'finality_violation');
+          log.error(fields, 'a failed payout\'s tx left the chain (reorg beyond the required confirmations) and its user\'s balance no longer covers it; its nonce needs an operator');
+        }
+        continue;
+      }
       const attempt = w.tx_hash ? await attempts.byHash(w.tx_hash) : undefined;
       if (!attempt || askedRecently(`final:${attempt.tx_hash}`, policy.rebroadcastAfterMs)) continue;
       count(chain.chain.chainId, 'finality_violation');
-      if (w.status === 'FAILED') {
-        log.error(fields, 'a failed withdrawal\'s tx left the chain after settlement (reorg beyond the required confirmations); its nonce needs an operator');
-        continue;
-      }
       log.error(fields, 'a settled cancel left the chain (reorg beyond the required confirmations); sending its signed bytes again');
       count(chain.chain.chainId, 'rebroadcast_settled');
       await chain.broadcast(attempt.raw_tx as Hex).catch((err) => log.warn({ ...fields, err }, 'rebroadcast of a settled cancel failed; will retry'));
     }
     return reopened;
+  }
+
+  /**
+   * A FAILED payout whose tx a reorg beyond finality took away: its bytes may be mined again, and
+   * might not revert this time, while its hold was released. So it is in flight again — its hold
+   * taken back, a cancel asked for at its nonce (`cancel_reason`) — and settles by whichever tx
+   * of it is mined: the cancel (CANCELLED), or the payout (COMPLETED, or FAILED again). False when
+   * the user's available balance no longer covers the hold: then an operator decides.
+   */
+  async function reopenFailed(w: LaneRow, confirmations: number): Promise<boolean> {
+    const patch = {
+      block_number: null,
+      block_hash: null,
+      confirmations: 0,
+      failure_code: SETTLED_TX_REORGED,
+      failure_reason: 'A reorg deeper than the required confirmations took the failed payout off the chain; its nonce is being filled with a cancel.',
+      cancel_reason: 'its payout had failed on chain, and a reorg beyond the required confirmations took that tx away',
+    };
+    const detail = `nonce ${w.nonce} is no longer used on chain: a reorg deeper than the ${confirmations} required confirmations took the failed payout ${w.tx_hash} away`;
+    try {
+      await withTransaction(db, async (trx) => {
+        const transitions = openTransitions(trx);
+        await transitions.move(w.id, 'FAILED', 'BROADCAST', patch, { code: 'finality_violation', detail });
+        await ledger.hold(trx, { userId: w.user_id, asset: w.asset, amount: BigInt(w.amount) + BigInt(w.fee), withdrawalId: w.id });
+        await transitions.flush();
+      });
+    } catch (err) {
+      if (err instanceof StaleTransitionError || err instanceof InsufficientBalanceError) return false;
+      throw err;
+    }
+    common.metrics.transitions.inc({ from: 'FAILED', to: 'BROADCAST' });
+    await deps.cache.del(settledViewKey(w.id));
+    return true;
   }
 
   async function tickLane(chain: ChainRpc, head: bigint, blockHashes: LaneContext['blockHashes'], wallet: Address, nextNonce: number | undefined): Promise<TickResult> {

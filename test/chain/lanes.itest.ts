@@ -406,6 +406,36 @@ describe(`wallet lanes recover on ${dbKind}`, () => {
     expect(await balance(user, 'USDT')).toEqual({ asset: 'USDT', available: '100', held: '0' });
   });
 
+  it('fills the nonce of a failed payout with a cancel when a reorg beyond finality took its tx away, and the lane goes on', async () => {
+    const user = await fund('USDT', '100');
+    const to = newAddress();
+    await setFailSilently({ rpcUrl: stack.rpcUrl, deployerPrivateKey: await loadDeployerKey(stack.dataDir, TEST_KEYSTORE_PASSWORD), token, account: to, on: true });
+    const id = await withdraw(user, 'USDT', to, '25');
+    expect(await waitStatus(id, TERMINAL)).toMatchObject({ status: 'FAILED', failureCode: 'transfer_not_executed' });
+    const row = await k().selectFrom('withdrawals').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+    await chain.pauseMining();
+    try {
+      const head = await chain.client.getBlockNumber();
+      await chain.reorg(Number(head - BigInt(row.block_number!) + 1n)); // beyond finality: the failed tx is gone, its nonce free
+      await chain.mine(1);
+      // In flight again, its hold taken back (its bytes could still be mined, and might pay).
+      await waitFor('the failed withdrawal to be reopened', async () => ((await get(id)).status === 'BROADCAST' ? true : undefined));
+      expect(await balance(user, 'USDT')).toEqual({ asset: 'USDT', available: '74', held: '26' });
+    } finally {
+      await chain.resumeMining(1);
+    }
+    const done = await waitStatus(id, TERMINAL);
+    expect(done.status).toBe('CANCELLED');
+    expect((await attemptsOf(id)).find((a) => a.tx_hash === done.txHash)!.kind).toBe('cancel');
+    expect(await paid('USDT', to)).toBe(0n);
+    expect(await balance(user, 'USDT')).toEqual({ asset: 'USDT', available: '100', held: '0' });
+    const codes = (await stack.services.withdrawals.events(id)).map((e) => e.code);
+    expect(codes).toContain('finality_violation');
+    const next = await withdraw(user, 'USDT', newAddress(), '10'); // the lane goes on
+    expect((await waitStatus(next, TERMINAL)).status).toBe('COMPLETED');
+    expect((await checkLedger(stack.services)).violations).toEqual([]);
+  });
+
   it('fills the nonce of a transaction the node refuses for good with a cancel, and the lane goes on', async () => {
     const user = await fund('USDT', '100');
     const to = newAddress();
