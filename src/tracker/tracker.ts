@@ -314,12 +314,9 @@ export function createTracker(deps: TrackerDeps) {
    * no longer counts as used: a reorg deeper than the required confirmations took settled txs
    * away. Beyond the finality Sluice was told to assume, so it is a P1 alert, and what can be
    * repaired is:
-   * - a COMPLETED payout is owed again, not paid: it goes back to BROADCAST (its payout and fee a
-   *   hold again) and from there on is one more in-flight withdrawal — its bytes rebroadcast,
-   *   bumped, re-signed at a fresh nonce if a foreign tx takes its nonce, settled again at depth.
-   *   Left COMPLETED, nothing would follow it once any other tx used its nonce.
+   * - a COMPLETED or FAILED payout is in flight again (`reopen`). Left settled, nothing would
+   *   follow it once any other tx used its nonce, and a FAILED one's nonce would stall the lane.
    * - a CANCELLED one's cancel bytes are sent again (the same nonce: at most one can be mined).
-   * - a FAILED one is in flight again too, to be cancelled (`reopenFailed`).
    */
   async function refillSettledGap(chain: ChainRpc, wallet: Address, from: number, to: number): Promise<number> {
     const settled = await db.kysely
@@ -340,29 +337,22 @@ export function createTracker(deps: TrackerDeps) {
     let reopened = 0;
     for (const w of settled) {
       const fields = { alert: 'finality_violation', withdrawalId: w.id, chainId: chain.chain.chainId, wallet, nonce: w.nonce, txHash: w.tx_hash, status: w.status };
-      if (w.status === 'COMPLETED') {
-        const why = `nonce ${w.nonce} is no longer used on chain: a reorg deeper than the ${chain.chain.confirmations} required confirmations took the payout ${w.tx_hash} away`;
-        const patch = { block_number: null, block_hash: null, confirmations: 0, failure_code: SETTLED_TX_REORGED, failure_reason: 'A reorg deeper than the required confirmations took the completed payout off the chain; it is being sent again.' };
-        if (!(await move(w, ['COMPLETED', 'BROADCAST'], patch, 'reopen', { code: 'finality_violation', detail: why }))) continue;
-        reopened++;
-        await deps.cache.del(settledViewKey(w.id));
-        count(chain.chain.chainId, 'finality_violation');
-        count(chain.chain.chainId, 'rebroadcast_settled');
-        log.error(fields, 'a completed payout left the chain (reorg beyond the required confirmations); back to BROADCAST, its payout a hold again, its bytes sent again');
-        const latest = await attempts.latest(w.id);
-        if (latest) await rebroadcast(w, latest, 0);
-        // Again: a read of the row from before the move may have cached its view meanwhile.
-        await deps.cache.del(settledViewKey(w.id));
-        continue;
-      }
-      if (w.status === 'FAILED') {
-        if (await reopenFailed(w, chain.chain.confirmations)) {
+      const lost = `nonce ${w.nonce} is no longer used on chain: a reorg deeper than the ${chain.chain.confirmations} required confirmations took ${w.tx_hash} away`;
+      if (w.status === 'COMPLETED' || w.status === 'FAILED') {
+        if (await reopen(w, lost)) {
           reopened++;
           count(chain.chain.chainId, 'finality_violation');
-          log.error(fields, 'a failed payout\'s tx left the chain (reorg beyond the required confirmations); back to BROADCAST with its hold taken again, its nonce to be filled with a cancel');
-        } else if (!askedRecently(`final:${w.tx_hash}`, policy.rebroadcastAfterMs)) {
+          if (w.status === 'FAILED') {
+            log.error(fields, "a failed payout's tx left the chain (reorg beyond the required confirmations); back to BROADCAST with its hold taken again, its nonce to be filled with a cancel");
+            continue;
+          }
+          log.error(fields, 'a completed payout left the chain (reorg beyond the required confirmations); back to BROADCAST, its payout a hold again, its bytes sent again');
+          count(chain.chain.chainId, 'rebroadcast_settled');
+          const latest = await attempts.latest(w.id);
+          if (latest) await rebroadcast(w, latest, 0);
+        } else if (w.status === 'FAILED' && !askedRecently(`final:${w.tx_hash}`, policy.rebroadcastAfterMs)) {
           count(chain.chain.chainId, 'finality_violation');
-          log.error(fields, 'a failed payout\'s tx left the chain (reorg beyond the required confirmations) and its user\'s balance no longer covers it; its nonce needs an operator');
+          log.error(fields, "a failed payout's tx left the chain (reorg beyond the required confirmations) and its user's balance no longer covers it; its nonce needs an operator");
         }
         continue;
       }
@@ -377,35 +367,44 @@ export function createTracker(deps: TrackerDeps) {
   }
 
   /**
-   * A FAILED payout whose tx a reorg beyond finality took away: its bytes may be mined again, and
-   * might not revert this time, while its hold was released. So it is in flight again — its hold
-   * taken back, a cancel asked for at its nonce (`cancel_reason`) — and settles by whichever tx
-   * of it is mined: the cancel (CANCELLED), or the payout (COMPLETED, or FAILED again). False when
-   * the user's available balance no longer covers the hold: then an operator decides.
+   * A settled payout whose tx a reorg beyond finality took away, back to BROADCAST (event
+   * `finality_violation`) and from there tracked like any in-flight withdrawal:
+   * - COMPLETED: owed again, not paid. Its payout and fee become a hold again; it is sent again,
+   *   bumped, re-signed at a fresh nonce if a foreign tx takes its nonce, and settles anew at depth.
+   * - FAILED: its bytes could be mined again and might not revert this time, while its hold was
+   *   released. Its hold is taken back and a cancel asked for at its nonce (`cancel_reason`); it
+   *   settles by whichever tx of it is mined. False when the user's available balance no longer
+   *   covers that hold: then an operator decides.
+   * The API's cached view of the settled withdrawal is dropped.
    */
-  async function reopenFailed(w: LaneRow, confirmations: number): Promise<boolean> {
-    const patch = {
-      block_number: null,
-      block_hash: null,
-      confirmations: 0,
-      failure_code: SETTLED_TX_REORGED,
-      failure_reason: 'A reorg deeper than the required confirmations took the failed payout off the chain; its nonce is being filled with a cancel.',
-      cancel_reason: 'its payout had failed on chain, and a reorg beyond the required confirmations took that tx away',
-    };
-    const detail = `nonce ${w.nonce} is no longer used on chain: a reorg deeper than the ${confirmations} required confirmations took the failed payout ${w.tx_hash} away`;
-    try {
-      await withTransaction(db, async (trx) => {
-        const transitions = openTransitions(trx);
-        await transitions.move(w.id, 'FAILED', 'BROADCAST', patch, { code: 'finality_violation', detail });
-        await ledger.hold(trx, { userId: w.user_id, asset: w.asset, amount: BigInt(w.amount) + BigInt(w.fee), withdrawalId: w.id });
-        await transitions.flush();
-      });
-    } catch (err) {
-      if (err instanceof StaleTransitionError || err instanceof InsufficientBalanceError) return false;
-      throw err;
+  async function reopen(w: LaneRow, lost: string): Promise<boolean> {
+    const patch = { block_number: null, block_hash: null, confirmations: 0, failure_code: SETTLED_TX_REORGED };
+    const event = { code: 'finality_violation', detail: lost };
+    if (w.status === 'COMPLETED') {
+      if (!(await move(w, ['COMPLETED', 'BROADCAST'], { ...patch, failure_reason: 'A reorg deeper than the required confirmations took the completed payout off the chain; it is being sent again.' }, 'reopen', event))) return false;
+    } else {
+      const failed = {
+        ...patch,
+        failure_reason: 'A reorg deeper than the required confirmations took the failed payout off the chain; its nonce is being filled with a cancel.',
+        cancel_reason: 'its payout had failed on chain, and a reorg beyond the required confirmations took that tx away',
+      };
+      try {
+        // Not a batched move: a hold the balance cannot cover must fail this one alone.
+        await withTransaction(db, async (trx) => {
+          const transitions = openTransitions(trx);
+          await transitions.move(w.id, 'FAILED', 'BROADCAST', failed, event);
+          await ledger.hold(trx, { userId: w.user_id, asset: w.asset, amount: BigInt(w.amount) + BigInt(w.fee), withdrawalId: w.id });
+          await transitions.flush();
+        });
+      } catch (err) {
+        if (err instanceof StaleTransitionError || err instanceof InsufficientBalanceError) return false;
+        throw err;
+      }
+      common.metrics.transitions.inc({ from: 'FAILED', to: 'BROADCAST' });
     }
-    common.metrics.transitions.inc({ from: 'FAILED', to: 'BROADCAST' });
     await deps.cache.del(settledViewKey(w.id));
+    // Again soon after: a read of the row from before the move may have cached its view meanwhile.
+    setTimeout(() => void deps.cache.del(settledViewKey(w.id)).catch(() => {}), 1_000).unref();
     return true;
   }
 
