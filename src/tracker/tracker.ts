@@ -272,8 +272,59 @@ export function createTracker(deps: TrackerDeps) {
       return moved;
     }
     const moved = await move(w, ['CONFIRMING', 'COMPLETED'], patch, 'complete');
-    if (moved) log.info(fields, 'withdrawal completed');
+    if (moved) {
+      log.info(fields, 'withdrawal completed');
+      watchSettled(ctx, { ...w, status: 'COMPLETED' }, receipt);
+    }
     return moved;
+  }
+
+  /**
+   * Payouts this process settled, by block, watched for `confirmations` more blocks. A reorg
+   * deeper than finality is seen by the lane as a nonce gap — unless the new branch already uses
+   * the nonce (another tx of the wallet that was waiting in some pool): no gap, and the payout
+   * would be gone unseen. A replaced block is seen here instead. Not kept across restarts.
+   */
+  const settledBlocks = new Map<string, { chainId: number; block: bigint; hash: Hash; until: bigint; rows: LaneRow[] }>();
+  const SETTLED_BLOCKS_LIMIT = 4_096;
+
+  function watchSettled(ctx: LaneContext, w: LaneRow, receipt: TransactionReceipt): void {
+    const key = `${ctx.chain.chain.chainId}:${receipt.blockHash}`;
+    let entry = settledBlocks.get(key);
+    if (!entry) {
+      if (settledBlocks.size >= SETTLED_BLOCKS_LIMIT) settledBlocks.delete(settledBlocks.keys().next().value!);
+      const until = ctx.head + BigInt(ctx.chain.chain.confirmations);
+      settledBlocks.set(key, (entry = { chainId: ctx.chain.chain.chainId, block: receipt.blockNumber, hash: receipt.blockHash, until, rows: [] }));
+    }
+    entry.rows.push(w);
+  }
+
+  /** Settled payouts whose block was replaced and whose tx is no longer on chain: reopened. */
+  async function checkSettledBlocks(chain: ChainRpc, head: bigint, blockHashes: LaneContext['blockHashes']): Promise<number> {
+    let reopened = 0;
+    for (const [key, entry] of settledBlocks) {
+      if (entry.chainId !== chain.chain.chainId) continue;
+      if (head > entry.until) {
+        settledBlocks.delete(key);
+        continue;
+      }
+      let canonical = blockHashes.get(entry.block);
+      if (!canonical) blockHashes.set(entry.block, (canonical = chain.blockHash(entry.block).catch(() => null)));
+      const hash = await canonical;
+      if (hash === null || hash === entry.hash) continue;
+      for (const w of entry.rows) {
+        // Mined again elsewhere in the new branch: still paid (and its nonce used by it).
+        if ((await chain.receipt(w.tx_hash as Hash)) !== null) continue;
+        const lost = `block ${entry.block} (${entry.hash}) was replaced by ${hash}, beyond the ${chain.chain.confirmations} required confirmations, and ${w.tx_hash} is no longer on chain`;
+        if (!(await reopen(w, lost))) continue;
+        reopened++;
+        count(chain.chain.chainId, 'finality_violation');
+        log.error({ alert: 'finality_violation', withdrawalId: w.id, chainId: w.chain_id, wallet: w.wallet, nonce: w.nonce, txHash: w.tx_hash, status: w.status }, 'a completed payout left the chain (its block was replaced beyond the required confirmations); back to BROADCAST, its payout a hold again');
+      }
+      // Only once every row was looked at: a receipt lookup that threw leaves the block watched.
+      settledBlocks.delete(key);
+    }
+    return reopened;
   }
 
   /** A nonce not used on chain yet. */
@@ -474,6 +525,11 @@ export function createTracker(deps: TrackerDeps) {
         total.transitions += r.value.transitions;
       } else retryLog(r.reason)({ chainId: chain.chain.chainId, wallet: lanes[i]!.wallet, err: r.reason }, 'lane tick failed; will retry');
     }
+    // A reopened payout is tracked by its lane from the next pass on (which starts at once).
+    total.transitions += await checkSettledBlocks(chain, head, blockHashes).catch((err) => {
+      retryLog(err)({ chainId: chain.chain.chainId, err }, 'checking settled blocks failed; will retry');
+      return 0;
+    });
     return total;
   }
 

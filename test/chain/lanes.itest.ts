@@ -406,6 +406,36 @@ describe(`wallet lanes recover on ${dbKind}`, () => {
     expect(await balance(user, 'USDT')).toEqual({ asset: 'USDT', available: '100', held: '0' });
   });
 
+  it('pays a completed withdrawal again when the branch that replaced its block beyond finality already used its nonce (no gap to see)', async () => {
+    const user = await fund('ETH', '1');
+    const to = newAddress();
+    const id = await withdraw(user, 'ETH', to, '0.03');
+    await waitStatus(id, ['COMPLETED'], 60_000);
+    await chain.pauseMining();
+    const row = await k().selectFrom('withdrawals').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+    try {
+      const head = await chain.client.getBlockNumber();
+      // The new branch carries, in its first block, a tx of the hot wallet that Sluice did not sign,
+      // at the wallet's nonce of that height: the payout's.
+      await chain.call('anvil_impersonateAccount', [hotWallet]);
+      await chain.call('anvil_reorg', [Number(head - BigInt(row.block_number!) + 1n), [[{ from: hotWallet, to: newAddress(), value: '0x1', gas: '0x5208' }, 0]]]);
+      await chain.call('anvil_stopImpersonatingAccount', [hotWallet]);
+      expect(await paid('ETH', to)).toBe(0n);
+      expect(await chain.client.getTransactionCount({ address: hotWallet })).toBeGreaterThan(Number(row.nonce)); // no gap
+      await waitFor('the withdrawal to be reopened', async () => ((await get(id)).status !== 'COMPLETED' ? true : undefined));
+    } finally {
+      await chain.resumeMining(1);
+    }
+    const again = await waitStatus(id, ['COMPLETED'], 90_000);
+    expect(await paid('ETH', to)).toBe(parseEther('0.03'));
+    const last = (await attemptsOf(id)).at(-1)!;
+    expect(Number(last.nonce)).toBeGreaterThan(Number(row.nonce));
+    expect(again.txHash).toBe(last.tx_hash);
+    expect((await stack.services.withdrawals.events(id)).map((e) => e.code)).toEqual(expect.arrayContaining(['finality_violation', 'nonce_taken']));
+    expect((await balance(user, 'ETH'))?.held).toBe('0');
+    expect((await checkLedger(stack.services)).violations).toEqual([]);
+  });
+
   it('fills the nonce of a failed payout with a cancel when a reorg beyond finality took its tx away, and the lane goes on', async () => {
     const user = await fund('USDT', '100');
     const to = newAddress();
