@@ -64,6 +64,8 @@ const ROW_PARALLELISM = 8;
  * - pending: rebroadcast the newest tx's bytes after a while, ask for a fee bump when it stays
  *   unmined (the lane's head, or any tx priced below the base fee), ask for a cancel when the
  *   withdrawal's nonce is to be filled.
+ * - settled, then its tx gone in a reorg deeper than the required confirmations (a nonce the chain
+ *   no longer counts as used, or a settled payout's block replaced): back in flight (`reopen`).
  */
 export function createTracker(deps: TrackerDeps) {
   const { common, db, ledger, withdrawals } = deps;

@@ -12,7 +12,7 @@ import { ProblemError } from '../problem.js';
 import { attemptSchema, attemptView, WITHDRAWAL_STATUSES, withdrawalProperties, withdrawalSchema, withdrawalView } from '../withdrawal-views.js';
 import { addressSchema, amountSchema, assetSchema, chainIdSchema, problemResponses, userIdSchema } from '../schemas.js';
 
-/** Terminal states: nothing moves a withdrawal out of them. */
+/** Settled states: only a reorg deeper than the required confirmations moves a withdrawal out of one (the tracker's `reopen`). */
 const SETTLED = new Set<WithdrawalStatus>(['COMPLETED', 'REJECTED', 'FAILED', 'CANCELLED']);
 
 
