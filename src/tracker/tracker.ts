@@ -301,7 +301,7 @@ export function createTracker(deps: TrackerDeps) {
     entry.rows.push(w);
   }
 
-  /** Settled payouts whose block was replaced and whose tx is no longer on chain: reopened. */
+  /** Settled payouts whose block was replaced and whose tx no longer pays on chain: reopened. */
   async function checkSettledBlocks(chain: ChainRpc, head: bigint, blockHashes: LaneContext['blockHashes']): Promise<number> {
     let reopened = 0;
     for (const [key, entry] of settledBlocks) {
@@ -315,13 +315,17 @@ export function createTracker(deps: TrackerDeps) {
       const hash = await canonical;
       if (hash === null || hash === entry.hash) continue;
       for (const w of entry.rows) {
-        // Mined again elsewhere in the new branch: still paid (and its nonce used by it).
-        if ((await chain.receipt(w.tx_hash as Hash)) !== null) continue;
-        const lost = `block ${entry.block} (${entry.hash}) was replaced by ${hash}, beyond the ${chain.chain.confirmations} required confirmations, and ${w.tx_hash} is no longer on chain`;
+        // Mined again elsewhere in the new branch and still paying: still paid. Gone, or mined
+        // without paying (a new state can make it revert): in flight again, and the lane settles
+        // it from what the chain holds now.
+        const receipt = await chain.receipt(w.tx_hash as Hash);
+        const network = receipt ? await deps.assets.find(w.asset, w.chain_id) : undefined;
+        if (receipt && network && receipt.status === 'success' && payoutInReceipt(receipt, { network, wallet: w.wallet as Address, to: w.to_address as Address, ledgerAmount: BigInt(w.amount) })) continue;
+        const lost = `block ${entry.block} (${entry.hash}) was replaced by ${hash}, beyond the ${chain.chain.confirmations} required confirmations, and ${w.tx_hash} ${receipt ? 'no longer pays in the new branch' : 'is no longer on chain'}`;
         if (!(await reopen(w, lost))) continue;
         reopened++;
         count(chain.chain.chainId, 'finality_violation');
-        log.error({ alert: 'finality_violation', withdrawalId: w.id, chainId: w.chain_id, wallet: w.wallet, nonce: w.nonce, txHash: w.tx_hash, status: w.status }, 'a completed payout left the chain (its block was replaced beyond the required confirmations); back to BROADCAST, its payout a hold again');
+        log.error({ alert: 'finality_violation', withdrawalId: w.id, chainId: w.chain_id, wallet: w.wallet, nonce: w.nonce, txHash: w.tx_hash, status: w.status }, 'a completed payout no longer pays on chain (its block was replaced beyond the required confirmations); back to BROADCAST, its payout a hold again');
       }
       // Only once every row was looked at: a receipt lookup that threw leaves the block watched.
       settledBlocks.delete(key);

@@ -262,7 +262,7 @@ describe(`wallet lanes recover on ${dbKind}`, () => {
     const user = await fund('ETH', '1');
     const to = newAddress();
     const id = await withdraw(user, 'ETH', to, '0.04');
-    const done = await waitStatus(id, ['COMPLETED']);
+    await waitStatus(id, ['COMPLETED']);
     const row = await k().selectFrom('withdrawals').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
     const nonce = Number(row.nonce);
     const heldNow = async () => (await stack.services.ledger.balances(user)).find((b) => b.asset === 'ETH')?.held;
