@@ -176,7 +176,7 @@ export interface TxAttemptsTable {
   nonce: number;
   tx_hash: string;
   raw_tx: string;
-  kind: 'transfer' | 'bump' | 'cancel';
+  kind: 'transfer' | 'bump' | 'cancel' | 'fill';
   max_fee_per_gas: Amount;
   max_priority_fee_per_gas: Amount;
   gas_limit: number;

@@ -48,7 +48,7 @@ export interface Queue<T> {
  * fills the nonce with a 0-value self-transfer, `resign` moves a withdrawal whose nonce was taken
  * by a foreign tx (final on chain) to a fresh nonce.
  */
-export type SignerAction = 'sign' | 'bump' | 'cancel' | 'resign';
+export type SignerAction = 'sign' | 'bump' | 'cancel' | 'resign' | 'fill';
 export type RequestMessage = {
   withdrawalId: string;
   action?: SignerAction;
@@ -56,7 +56,7 @@ export type RequestMessage = {
   replaces?: string;
   /** cancel: why, for logs only: the decision is the row's `cancel_reason`, set before asking. */
   reason?: string;
-  /** resign: the nonce the caller saw taken (stale if the withdrawal has moved on). */
+  /** resign: the nonce the caller saw taken (stale if the withdrawal has moved on). fill: the emptied nonce to fill. */
   nonce?: number;
 };
 export type SignedMessage = { withdrawalId: string; txHash: string };

@@ -15,7 +15,7 @@ import type { Ledger } from '../ledger/ledger.js';
 import { formatUnits, rescale } from '../money/decimal.js';
 import { runConsumer } from '../queue/consumer.js';
 import type { Queue, QueueMessage, RequestMessage, SignedMessage } from '../queue/types.js';
-import { type AttemptRow, createAttempts } from '../withdrawals/attempts.js';
+import { type AttemptRow, createAttempts, FILL_KIND } from '../withdrawals/attempts.js';
 import { StaleTransitionError } from '../withdrawals/errors.js';
 import type { WithdrawalRepository, WithdrawalRow } from '../withdrawals/repository.js';
 import { checkAddress, checkAmount, isProblem, type WithdrawalProblem } from '../withdrawals/validate.js';
@@ -447,6 +447,50 @@ export function createSigner(deps: SignerDeps) {
   }
 
   /**
+   * A reorg beyond finality emptied a nonce this withdrawal held before it was re-signed at a fresh
+   * one (a foreign tx had used it and that tx is gone now): nothing of Sluice's owns the nonce and
+   * every later tx of the lane waits behind it. Fills it with a 0-value self-send priced above
+   * every tx ever signed there, so that one outbids the withdrawal's old payout wherever both are
+   * seen: that payout must not be mined as well as the withdrawal's current one. Checks the chain
+   * and the lane itself: a stale request signs nothing.
+   */
+  async function fill(w: WithdrawalRow, nonce: number | undefined): Promise<SignOutcome> {
+    const chain = deps.chains.get(w.chain_id);
+    if (nonce === undefined || !chain || !w.wallet || Number(w.nonce) === nonce) return 'skipped';
+    const wallet = getAddress(w.wallet);
+    const keyRef = (await wallets.get(w.chain_id, wallet))?.key_ref;
+    if (!keyRef) return 'skipped';
+    if ((await chain.transactionCount(wallet, 'latest')) > nonce) return 'skipped'; // used again meanwhile
+    const holder = await db.kysely.selectFrom('withdrawals').select('id').where('chain_id', '=', w.chain_id).where('wallet', '=', wallet).where('nonce', '=', nonce).executeTakeFirst();
+    if (holder) return 'skipped'; // a withdrawal holds it: the tracker follows that one
+    const there = await attempts.atNonces(w.chain_id, wallet, [nonce]);
+    if (!there.some((a) => a.withdrawal_id === w.id)) return 'skipped';
+    const highest = there.reduce(
+      (top, a) => ({
+        maxFeePerGas: BigInt(a.max_fee_per_gas) > top.maxFeePerGas ? BigInt(a.max_fee_per_gas) : top.maxFeePerGas,
+        maxPriorityFeePerGas: BigInt(a.max_priority_fee_per_gas) > top.maxPriorityFeePerGas ? BigInt(a.max_priority_fee_per_gas) : top.maxPriorityFeePerGas,
+      }),
+      { maxFeePerGas: 0n, maxPriorityFeePerGas: 0n },
+    );
+    const fees = replacementFees(highest, await feesFor(chain).current(), chain.chain.maxFeePerGas, chain.chain.policy.bumpPercent);
+    const fields = { withdrawalId: w.id, chainId: w.chain_id, wallet, nonce };
+    if (!fees) {
+      log.error({ ...fields, alert: 'fee_cap_reached' }, 'cannot fill an emptied nonce: a tx above the ones signed there would exceed the fee cap');
+      return 'at-fee-cap';
+    }
+    const intent: CancelIntent = { chainId: w.chain_id, wallet, nonce, ...fees };
+    const tx = buildCancel(intent);
+    verifyCancel(serializeUnsigned(tx), intent);
+    const { raw, txHash } = await signAs(keyRef, wallet, tx);
+    await withTransaction(db, (trx) => attempts.insert(trx, attemptRow(w, wallet, nonce, txHash, raw, FILL_KIND, fees, tx.gas!)));
+    common.metrics.replacements.inc({ chain_id: String(w.chain_id), kind: FILL_KIND });
+    log.warn({ ...fields, txHash, maxFeePerGas: fees.maxFeePerGas.toString() }, 'signed a fill for a nonce a reorg emptied after the withdrawal was re-signed elsewhere');
+    // Sent here and again by the tracker while the nonce stays empty (not a tx of the withdrawal's own, so not through the senders).
+    await chain.broadcast(raw).catch((err) => log.warn({ ...fields, txHash, err }, 'broadcast of a fill failed; the tracker sends it again'));
+    return 'signed';
+  }
+
+  /**
    * Signs the cancel that fills the withdrawal's nonce. Whoever asks sets `cancel_reason` first (in
    * the same transaction as its decision), so a request that finds it cleared is stale — an
    * operator retried since — and must not undo that.
@@ -479,6 +523,8 @@ export function createSigner(deps: SignerDeps) {
         return cancel(w);
       case 'resign':
         return resign(w, message.nonce);
+      case 'fill':
+        return fill(w, message.nonce);
     }
   }
 

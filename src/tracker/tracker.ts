@@ -16,7 +16,7 @@ import type { Ledger } from '../ledger/ledger.js';
 import type { Queue, RequestMessage, SignedMessage } from '../queue/types.js';
 import { createSender } from '../sender/sender.js';
 import { sleep } from '../util/sleep.js';
-import { type AttemptRow, createAttempts, PAYOUT_KINDS } from '../withdrawals/attempts.js';
+import { type AttemptRow, createAttempts, FILL_KIND, PAYOUT_KINDS } from '../withdrawals/attempts.js';
 import { StaleTransitionError } from '../withdrawals/errors.js';
 import { openTransitions, type TransitionPatch, type WithdrawalRepository, type WithdrawalRow } from '../withdrawals/repository.js';
 import { settledViewKey } from '../withdrawals/settled-view-cache.js';
@@ -205,6 +205,11 @@ export function createTracker(deps: TrackerDeps) {
     const ours = await attempts.of(w.id);
     const receipts = await Promise.all(ours.map((a) => ctx.chain.receipt(a.tx_hash as Hash)));
     const found = receipts.find((r): r is TransactionReceipt => r !== null);
+    const paidBy = ours.filter((a, i) => PAYOUT_KINDS.includes(a.kind) && receipts[i]?.status === 'success');
+    if (paidBy.length > 1 && !askedRecently(`alert:double:${w.id}`, 3_600_000)) {
+      count(w.chain_id, 'double_payout');
+      log.error({ alert: 'double_payout', withdrawalId: w.id, chainId: w.chain_id, wallet: w.wallet, nonce: w.nonce, txHashes: paidBy.map((a) => a.tx_hash) }, 'more than one payout of this withdrawal is mined (a re-signed payout and its old one after a reorg beyond finality)');
+    }
     if (found) {
       const depth = Number(ctx.head - found.blockNumber + 1n);
       // Mined: a wait the row described (fee cap, hot wallet short) is over.
@@ -322,7 +327,7 @@ export function createTracker(deps: TrackerDeps) {
         const network = receipt ? await deps.assets.find(w.asset, w.chain_id) : undefined;
         if (receipt && network && receipt.status === 'success' && payoutInReceipt(receipt, { network, wallet: w.wallet as Address, to: w.to_address as Address, ledgerAmount: BigInt(w.amount) })) continue;
         const lost = `block ${entry.block} (${entry.hash}) was replaced by ${hash}, beyond the ${chain.chain.confirmations} required confirmations, and ${w.tx_hash} ${receipt ? 'no longer pays in the new branch' : 'is no longer on chain'}`;
-        if (!(await reopen(w, lost))) continue;
+        if (!(await reopen(w, chain, lost))) continue;
         reopened++;
         count(chain.chain.chainId, 'finality_violation');
         log.error({ alert: 'finality_violation', withdrawalId: w.id, chainId: w.chain_id, wallet: w.wallet, nonce: w.nonce, txHash: w.tx_hash, status: w.status }, 'a completed payout no longer pays on chain (its block was replaced beyond the required confirmations); back to BROADCAST, its payout a hold again');
@@ -391,16 +396,20 @@ export function createTracker(deps: TrackerDeps) {
     if (settled.length < Math.min(to - from, LANE_WINDOW) && !askedRecently(`alert:gap:${wallet}:${from}`, policy.rebroadcastAfterMs)) {
       log.error({ alert: 'nonce_gap', chainId: chain.chain.chainId, wallet, from, to }, 'nonces assigned by Sluice are unused on chain and belong to no settled withdrawal');
     }
+    await fillEmptiedNonces(chain, wallet, from, to, new Set(settled.map((w) => Number(w.nonce)))).catch((err) => {
+      retryLog(err)({ chainId: chain.chain.chainId, wallet, err }, 'filling emptied nonces failed; will retry');
+    });
     let reopened = 0;
     for (const w of settled) {
       const fields = { alert: 'finality_violation', withdrawalId: w.id, chainId: chain.chain.chainId, wallet, nonce: w.nonce, txHash: w.tx_hash, status: w.status };
       const lost = `nonce ${w.nonce} is no longer used on chain: a reorg deeper than the ${chain.chain.confirmations} required confirmations took ${w.tx_hash} away`;
       if (w.status === 'COMPLETED' || w.status === 'FAILED') {
-        if (await reopen(w, lost)) {
+        const how = await reopen(w, chain, lost);
+        if (how) {
           reopened++;
           count(chain.chain.chainId, 'finality_violation');
-          if (w.status === 'FAILED') {
-            log.error(fields, "a failed payout's tx left the chain (reorg beyond the required confirmations); back to BROADCAST with its hold taken again, its nonce to be filled with a cancel");
+          if (how === 'cancel') {
+            log.error(fields, w.status === 'FAILED' ? "a failed payout's tx left the chain (reorg beyond the required confirmations); back to BROADCAST with its hold taken again, its nonce to be filled with a cancel" : 'a completed payout left the chain (reorg beyond the required confirmations) but its earlier payout is mined; back to BROADCAST, its nonce to be filled with a cancel');
             continue;
           }
           log.error(fields, 'a completed payout left the chain (reorg beyond the required confirmations); back to BROADCAST, its payout a hold again, its bytes sent again');
@@ -424,45 +433,162 @@ export function createTracker(deps: TrackerDeps) {
   }
 
   /**
+   * Emptied nonces of a lane that were a withdrawal's before it was re-signed at a fresh nonce (a
+   * foreign tx used them, was final, and a reorg beyond finality took it away). No row holds them,
+   * so nothing else would ever use them and the lane would wait behind them for good. The signer
+   * fills each with a 0-value self-send (`fill`) priced above every tx signed there; it is sent
+   * again while the nonce stays empty, and replaced by a higher-priced one when it stays unmined.
+   * Which tx then uses the nonce is looked at by `checkFilledNonces`: the old payout must not be
+   * mined as well as the withdrawal's current one. A nonce no tx of Sluice's was ever signed at
+   * (a foreign tx's, after a resync) keeps the `nonce_gap` alert: the runbook fills it by hand.
+   */
+  async function fillEmptiedNonces(chain: ChainRpc, wallet: Address, from: number, to: number, settledNonces: Set<number>): Promise<void> {
+    const emptied: number[] = [];
+    for (let n = from; n < to && emptied.length < REBROADCAST_WINDOW; n++) if (!settledNonces.has(n)) emptied.push(n);
+    if (emptied.length === 0) return;
+    const chainId = chain.chain.chainId;
+    const policy = chain.chain.policy;
+    const there = await attempts.atNonces(chainId, wallet, emptied);
+    for (const nonce of emptied) {
+      const signed = there.filter((a) => Number(a.nonce) === nonce);
+      const owner = signed.filter((a) => a.kind !== FILL_KIND).at(-1)?.withdrawal_id;
+      if (!owner) continue;
+      watchFilled(chainId, wallet, nonce, owner);
+      const newestFill = signed.filter((a) => a.kind === FILL_KIND).at(-1);
+      const fields = { alert: 'finality_violation', withdrawalId: owner, chainId, wallet, nonce, txHash: newestFill?.tx_hash };
+      if (newestFill && Date.now() - Number(newestFill.created_at) < policy.bumpAfterMs) {
+        if (askedRecently(`fill:rb:${newestFill.tx_hash}`, policy.rebroadcastAfterMs)) continue;
+        count(chainId, 'rebroadcast_fill');
+        await chain.broadcast(newestFill.raw_tx as Hex).catch((err) => retryLog(err)({ ...fields, err }, 'rebroadcast of a fill failed; will retry'));
+        continue;
+      }
+      if (askedRecently(`fill:${chainId}:${wallet}:${nonce}`, policy.bumpAfterMs)) continue;
+      count(chainId, 'fill_requested');
+      log.error(fields, newestFill ? 'an emptied nonce is still unused; asking for a higher-priced fill' : "a reorg beyond finality emptied a nonce a re-signed withdrawal held before; asking the signer to fill it (the lane waits behind it)");
+      await deps.requests.send({ withdrawalId: owner, action: 'fill', nonce });
+    }
+  }
+
+  /**
+   * Emptied nonces being filled, per lane: once the chain uses one again, which tx was it? The
+   * withdrawal's old payout means it is paid there: its current tx must not be mined too, so it is
+   * cancelled (and then settles COMPLETED from that old payout, `trackMined` looking at every tx of
+   * it). In memory: a restart forgets them, and `trackMined` still reports two payouts mined.
+   */
+  const filledNonces = new Map<string, Map<number, string>>();
+
+  function watchFilled(chainId: number, wallet: Address, nonce: number, owner: string): void {
+    const key = `${chainId}:${wallet}`;
+    let lane = filledNonces.get(key);
+    if (!lane) filledNonces.set(key, (lane = new Map()));
+    lane.set(nonce, owner);
+  }
+
+  async function checkFilledNonces(ctx: LaneContext): Promise<void> {
+    const chainId = ctx.chain.chain.chainId;
+    const lane = filledNonces.get(`${chainId}:${ctx.wallet}`);
+    if (!lane) return;
+    for (const [nonce, owner] of lane) {
+      if (nonce >= ctx.mined) continue;
+      const there = (await attempts.atNonces(chainId, ctx.wallet, [nonce])).filter((a) => a.withdrawal_id === owner);
+      const receipts = await Promise.all(there.map((a) => ctx.chain.receipt(a.tx_hash as Hash)));
+      const minedAt = there.find((a, i) => receipts[i] !== null && receipts[i]!.status === 'success');
+      if (!minedAt) {
+        // Not one of ours (yet): settled once the nonce is final either way.
+        if (nonce < (await finalMined(ctx))) lane.delete(nonce);
+        continue;
+      }
+      lane.delete(nonce);
+      const fields = { withdrawalId: owner, chainId, wallet: ctx.wallet, nonce, txHash: minedAt.tx_hash };
+      if (minedAt.kind === FILL_KIND) {
+        count(chainId, 'nonce_filled');
+        log.warn(fields, 'emptied nonce filled; the lane goes on');
+        continue;
+      }
+      const reason = `paid at nonce ${nonce} by ${minedAt.tx_hash}, a payout signed before it was re-signed and mined after a reorg beyond finality`;
+      const r = await db.kysely
+        .updateTable('withdrawals')
+        .set({ cancel_reason: reason, updated_at: Date.now() })
+        .where('id', '=', owner)
+        .where('status', 'in', ['SIGNED', 'BROADCAST'])
+        .where('nonce', '!=', nonce)
+        .where('cancel_reason', 'is', null)
+        .executeTakeFirst();
+      if (Number(r.numUpdatedRows) > 0) {
+        count(chainId, 'cancel_requested');
+        log.error({ ...fields, alert: 'finality_violation' }, "a re-signed withdrawal's old payout was mined at its emptied nonce; its current tx is being cancelled");
+        await deps.requests.send({ withdrawalId: owner, action: 'cancel', reason });
+      }
+    }
+    if (lane.size === 0) filledNonces.delete(`${chainId}:${ctx.wallet}`);
+  }
+
+  /**
    * A settled payout whose tx a reorg beyond finality took away, back to BROADCAST (event
    * `finality_violation`) and from there tracked like any in-flight withdrawal:
-   * - COMPLETED: owed again, not paid. Its payout and fee become a hold again; it is sent again,
-   *   bumped, re-signed at a fresh nonce if a foreign tx takes its nonce, and settles anew at depth.
+   * - COMPLETED: owed again, not paid. Its payout and fee become a hold again; it is sent again
+   *   ('resend'), bumped, re-signed at a fresh nonce if a foreign tx takes its nonce, and settles
+   *   anew at depth. Unless a payout it had at an earlier nonce (before a re-sign) is mined in the
+   *   new branch: then it is paid, and a cancel is asked for at its nonce ('cancel'); it settles
+   *   COMPLETED from that earlier payout once the nonce is used.
    * - FAILED: its bytes could be mined again and might not revert this time, while its hold was
    *   released. Its hold is taken back and a cancel asked for at its nonce (`cancel_reason`); it
-   *   settles by whichever tx of it is mined. False when the user's available balance no longer
-   *   covers that hold: then an operator decides.
+   *   settles by whichever tx of it is mined ('cancel'). False when the user's available balance
+   *   no longer covers that hold: then an operator decides.
    * The API's cached view of the settled withdrawal is dropped.
    */
-  async function reopen(w: LaneRow, lost: string): Promise<boolean> {
+  async function reopen(w: LaneRow, chain: ChainRpc, lost: string): Promise<false | 'resend' | 'cancel'> {
     const patch = { block_number: null, block_hash: null, confirmations: 0, failure_code: SETTLED_TX_REORGED };
     const event = { code: 'finality_violation', detail: lost };
     if (w.status === 'COMPLETED') {
-      if (!(await move(w, ['COMPLETED', 'BROADCAST'], { ...patch, failure_reason: 'A reorg deeper than the required confirmations took the completed payout off the chain; it is being sent again.' }, 'reopen', event))) return false;
-    } else {
-      const failed = {
-        ...patch,
-        failure_reason: 'A reorg deeper than the required confirmations took the failed payout off the chain; its nonce is being filled with a cancel.',
-        cancel_reason: 'its payout had failed on chain, and a reorg beyond the required confirmations took that tx away',
-      };
-      try {
-        // Not a batched move: a hold the balance cannot cover must fail this one alone.
-        await withTransaction(db, async (trx) => {
-          const transitions = openTransitions(trx);
-          await transitions.move(w.id, 'FAILED', 'BROADCAST', failed, event);
-          await ledger.hold(trx, { userId: w.user_id, asset: w.asset, amount: BigInt(w.amount) + BigInt(w.fee), withdrawalId: w.id });
-          await transitions.flush();
-        });
-      } catch (err) {
-        if (err instanceof StaleTransitionError || err instanceof InsufficientBalanceError) return false;
-        throw err;
-      }
-      common.metrics.transitions.inc({ from: 'FAILED', to: 'BROADCAST' });
+      // Re-signed once (a foreign tx took its first nonce), the new branch may hold its old payout
+      // instead: paid there, so its current nonce gets a cancel and nothing is sent again.
+      const paidAt = await paidElsewhere(w, chain);
+      const reopened = paidAt
+        ? { ...patch, failure_reason: `A reorg deeper than the required confirmations took the completed payout off the chain, and the new branch holds its earlier payout ${paidAt.tx_hash} at nonce ${paidAt.nonce}; its nonce is being filled with a cancel.`, cancel_reason: `paid at nonce ${paidAt.nonce} by its earlier payout ${paidAt.tx_hash}` }
+        : { ...patch, failure_reason: 'A reorg deeper than the required confirmations took the completed payout off the chain; it is being sent again.' };
+      if (!(await move(w, ['COMPLETED', 'BROADCAST'], reopened, 'reopen', event))) return false;
+      await dropSettledView(w.id);
+      return paidAt ? 'cancel' : 'resend';
     }
-    await deps.cache.del(settledViewKey(w.id));
+    const failed = {
+      ...patch,
+      failure_reason: 'A reorg deeper than the required confirmations took the failed payout off the chain; its nonce is being filled with a cancel.',
+      cancel_reason: 'its payout had failed on chain, and a reorg beyond the required confirmations took that tx away',
+    };
+    try {
+      // Not a batched move: a hold the balance cannot cover must fail this one alone.
+      await withTransaction(db, async (trx) => {
+        const transitions = openTransitions(trx);
+        await transitions.move(w.id, 'FAILED', 'BROADCAST', failed, event);
+        await ledger.hold(trx, { userId: w.user_id, asset: w.asset, amount: BigInt(w.amount) + BigInt(w.fee), withdrawalId: w.id });
+        await transitions.flush();
+      });
+    } catch (err) {
+      if (err instanceof StaleTransitionError || err instanceof InsufficientBalanceError) return false;
+      throw err;
+    }
+    common.metrics.transitions.inc({ from: 'FAILED', to: 'BROADCAST' });
+    await dropSettledView(w.id);
+    return 'cancel';
+  }
+
+  async function dropSettledView(id: string): Promise<void> {
+    await deps.cache.del(settledViewKey(id));
     // Again soon after: a read of the row from before the move may have cached its view meanwhile.
-    setTimeout(() => void deps.cache.del(settledViewKey(w.id)).catch(() => {}), 1_000).unref();
-    return true;
+    setTimeout(() => void deps.cache.del(settledViewKey(id)).catch(() => {}), 1_000).unref();
+  }
+
+  /** A payout of the withdrawal at another nonce than its own, mined and paying (one signed before a re-sign). */
+  async function paidElsewhere(w: LaneRow, chain: ChainRpc): Promise<AttemptRow | undefined> {
+    const earlier = (await attempts.of(w.id)).filter((a) => PAYOUT_KINDS.includes(a.kind) && Number(a.nonce) !== Number(w.nonce));
+    if (earlier.length === 0) return undefined;
+    const network = await deps.assets.find(w.asset, w.chain_id);
+    for (const a of earlier) {
+      const receipt = await chain.receipt(a.tx_hash as Hash);
+      if (receipt && network && receipt.status === 'success' && payoutInReceipt(receipt, { network, wallet: w.wallet as Address, to: w.to_address as Address, ledgerAmount: BigInt(w.amount) })) return a;
+    }
+    return undefined;
   }
 
   async function tickLane(chain: ChainRpc, head: bigint, blockHashes: LaneContext['blockHashes'], wallet: Address, nextNonce: number | undefined): Promise<TickResult> {
@@ -479,6 +605,8 @@ export function createTracker(deps: TrackerDeps) {
     if (inFlight.length === 0) return { checked: 0, transitions: 0 };
     const pendingIds = inFlight.filter((w) => w.status !== 'CONFIRMING' && Number(w.nonce) >= mined).map((w) => w.id);
     const ctx: LaneContext = { chain, head, wallet, mined, blockHashes, latest: await attempts.latestOf(pendingIds) };
+    // Before the lane's rows: a cancel it asks for must come before the row's own tx is mined.
+    await checkFilledNonces(ctx).catch((err) => retryLog(err)({ chainId: chain.chain.chainId, wallet, err }, 'checking filled nonces failed; will retry'));
     let transitions = 0;
     const track = async (batch: LaneRow[], how: (w: LaneRow, ctx: LaneContext) => Promise<boolean>) => {
       const results = await Promise.allSettled(batch.map((w) => how(w, ctx)));

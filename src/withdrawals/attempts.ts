@@ -16,6 +16,14 @@ const IN_LIST_CHUNK = 500;
 export const PAYOUT_KINDS: ReadonlyArray<TxAttemptsTable['kind']> = ['transfer', 'bump'];
 
 /**
+ * A 0-value self-send at a nonce the withdrawal held before it was re-signed elsewhere, signed
+ * when a reorg beyond finality emptied that nonce again (see the tracker's `fillOwnerlessNonces`).
+ * Kept with the withdrawal for the record, but not one of its txs: never its newest, never what
+ * settles it.
+ */
+export const FILL_KIND = 'fill';
+
+/**
  * Every transaction signed for a withdrawal: the first, each fee bump and each cancel. The newest
  * is the one to (re)broadcast; any of them may be the one mined.
  */
@@ -38,21 +46,28 @@ export function createAttempts(db: Db) {
     insertMany,
 
     latest(withdrawalId: string, trx: Tx | Db['kysely'] = k): Promise<AttemptRow | undefined> {
-      return trx.selectFrom('tx_attempts').selectAll().where('withdrawal_id', '=', withdrawalId).orderBy('id', 'desc').limit(1).executeTakeFirst() as Promise<AttemptRow | undefined>;
+      return trx.selectFrom('tx_attempts').selectAll().where('withdrawal_id', '=', withdrawalId).where('kind', '!=', FILL_KIND).orderBy('id', 'desc').limit(1).executeTakeFirst() as Promise<AttemptRow | undefined>;
     },
 
     /** The newest attempt of each of these withdrawals (those with none are absent), in few queries. */
     async latestOf(withdrawalIds: string[], trx: Tx | Db['kysely'] = k): Promise<Map<string, AttemptRow>> {
       const latest = new Map<string, AttemptRow>();
       for (let i = 0; i < withdrawalIds.length; i += IN_LIST_CHUNK) {
-        const rows = (await trx.selectFrom('tx_attempts').selectAll().where('withdrawal_id', 'in', withdrawalIds.slice(i, i + IN_LIST_CHUNK)).orderBy('id').execute()) as AttemptRow[];
+        const rows = (await trx.selectFrom('tx_attempts').selectAll().where('withdrawal_id', 'in', withdrawalIds.slice(i, i + IN_LIST_CHUNK)).where('kind', '!=', FILL_KIND).orderBy('id').execute()) as AttemptRow[];
         for (const row of rows) latest.set(row.withdrawal_id, row); // ascending ids: the last one wins
       }
       return latest;
     },
 
+    /** The withdrawal's own txs (fills excluded), oldest first. */
     of(withdrawalId: string, trx: Tx | Db['kysely'] = k): Promise<AttemptRow[]> {
-      return trx.selectFrom('tx_attempts').selectAll().where('withdrawal_id', '=', withdrawalId).orderBy('id').execute() as Promise<AttemptRow[]>;
+      return trx.selectFrom('tx_attempts').selectAll().where('withdrawal_id', '=', withdrawalId).where('kind', '!=', FILL_KIND).orderBy('id').execute() as Promise<AttemptRow[]>;
+    },
+
+    /** Every tx signed at these nonces of a lane, fills included, oldest first. */
+    atNonces(chainId: number, wallet: string, nonces: number[], trx: Tx | Db['kysely'] = k): Promise<AttemptRow[]> {
+      if (nonces.length === 0) return Promise.resolve([]);
+      return trx.selectFrom('tx_attempts').selectAll().where('chain_id', '=', chainId).where('wallet', '=', wallet).where('nonce', 'in', nonces).orderBy('id').execute() as Promise<AttemptRow[]>;
     },
 
     byHash(txHash: string, trx: Tx | Db['kysely'] = k): Promise<AttemptRow | undefined> {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { type Address, encodeAbiParameters, erc20Abi, type Hash, keccak256, parseEther, parseGwei, parseUnits, toHex } from 'viem';
+import { type Address, encodeAbiParameters, erc20Abi, type Hash, type Hex, keccak256, parseEther, parseGwei, parseUnits, toHex } from 'viem';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { setFailSilently } from '../../src/chain/devnet.js';
@@ -368,6 +368,78 @@ describe(`wallet lanes recover on ${dbKind}`, () => {
     const lanes = await lanesInStep();
     expect(lanes.db).toBe(lanes.latest);
     expect(lanes.pending).toBe(lanes.latest);
+  });
+
+  it('fills the nonce a reorg beyond finality emptied after its withdrawal was re-signed elsewhere, and pays once', async () => {
+    const user = await fund('ETH', '1');
+    const to = newAddress();
+    const { db: nonce } = await lanesInStep();
+    // A foreign tx takes the nonce and is final: the withdrawal is re-signed at the next one.
+    const foreign = await chain.sendAs(hotWallet, { to: newAddress(), value: 1n, nonce });
+    const foreignBlock = await waitFor('the foreign tx to be mined', async () => (await chain.client.getTransactionReceipt({ hash: foreign }).catch(() => null))?.blockNumber);
+    const id = await withdraw(user, 'ETH', to, '0.06');
+    expect((await waitStatus(id, TERMINAL)).status).toBe('COMPLETED');
+    expect((await attemptsOf(id)).map((a) => Number(a.nonce))).toEqual([nonce, nonce + 1]);
+    await chain.pauseMining();
+    try {
+      // Beyond finality, down to the foreign tx: its nonce is empty again and no row holds it.
+      const head = await chain.client.getBlockNumber();
+      await chain.reorg(Number(head - foreignBlock + 1n));
+      await chain.mine(1);
+      expect(await chain.client.getTransaction({ hash: foreign }).catch(() => null)).toBeNull();
+      expect(await chain.client.getTransactionCount({ address: hotWallet })).toBe(nonce);
+      await waitFor('a fill at the emptied nonce', async () => ((await attemptsOf(id)).some((a) => a.kind === 'fill' && Number(a.nonce) === nonce) ? true : undefined));
+    } finally {
+      await chain.resumeMining(1);
+    }
+    const done = await waitStatus(id, ['COMPLETED'], 90_000);
+    expect(await paid('ETH', to)).toBe(parseEther('0.06'));
+    const attempts = await attemptsOf(id);
+    const fills = attempts.filter((a) => a.kind === 'fill');
+    const filled = await Promise.all(fills.map((a) => chain.client.getTransactionReceipt({ hash: a.tx_hash as Hash }).catch(() => null)));
+    expect(filled.filter((r) => r?.status === 'success')).toHaveLength(1);
+    // Paid by its re-signed payout, not the old one (priced under the fill) and not the fill.
+    expect(done.txHash).toBe(attempts.find((a) => a.kind === 'transfer' && Number(a.nonce) === nonce + 1)!.tx_hash);
+    expect(await chain.client.getTransactionReceipt({ hash: attempts[0]!.tx_hash as Hash }).catch(() => null)).toBeNull();
+    expect((await balance(user, 'ETH'))?.held).toBe('0');
+    expect((await checkLedger(stack.services)).violations).toEqual([]);
+    const next = await withdraw(user, 'ETH', newAddress(), '0.01'); // the lane goes on
+    expect((await waitStatus(next, TERMINAL)).status).toBe('COMPLETED');
+    const lanes = await lanesInStep();
+    expect(lanes).toEqual({ db: lanes.latest, latest: lanes.latest, pending: lanes.latest });
+  });
+
+  it('cancels the re-signed payout when the branch that replaced it beyond finality holds the old payout instead, and pays once', async () => {
+    const user = await fund('ETH', '1');
+    const to = newAddress();
+    const { db: nonce } = await lanesInStep();
+    const foreign = await chain.sendAs(hotWallet, { to: newAddress(), value: 1n, nonce });
+    const foreignBlock = await waitFor('the foreign tx to be mined', async () => (await chain.client.getTransactionReceipt({ hash: foreign }).catch(() => null))?.blockNumber);
+    const id = await withdraw(user, 'ETH', to, '0.07');
+    expect((await waitStatus(id, TERMINAL)).status).toBe('COMPLETED');
+    const [old, resigned] = await attemptsOf(id);
+    expect([Number(old!.nonce), Number(resigned!.nonce)]).toEqual([nonce, nonce + 1]);
+    await chain.pauseMining();
+    try {
+      // The branch that wins beyond finality never saw the foreign tx: it mined the payout Sluice
+      // signed first, at the nonce it then gave up. The re-signed payout is gone with the old branch.
+      const head = await chain.client.getBlockNumber();
+      await chain.reorg(Number(head - foreignBlock + 1n), [{ raw: old!.raw_tx as Hex, blockOffset: 0 }]);
+      expect((await chain.client.getTransactionReceipt({ hash: old!.tx_hash as Hash })).status).toBe('success');
+      expect(await paid('ETH', to)).toBe(parseEther('0.07'));
+      await waitFor('a cancel at the re-signed nonce', async () => ((await attemptsOf(id)).some((a) => a.kind === 'cancel' && Number(a.nonce) === nonce + 1) ? true : undefined));
+    } finally {
+      await chain.resumeMining(1);
+    }
+    const done = await waitStatus(id, TERMINAL, 90_000);
+    expect(done).toMatchObject({ status: 'COMPLETED', txHash: old!.tx_hash, failureCode: null });
+    expect(await paid('ETH', to)).toBe(parseEther('0.07')); // once: the re-signed payout was not sent again
+    expect(await chain.client.getTransactionReceipt({ hash: resigned!.tx_hash as Hash }).catch(() => null)).toBeNull();
+    expect((await stack.services.withdrawals.events(id)).map((e) => e.code)).toEqual(expect.arrayContaining(['nonce_taken', 'finality_violation']));
+    expect((await balance(user, 'ETH'))?.held).toBe('0');
+    expect((await checkLedger(stack.services)).violations).toEqual([]);
+    const lanes = await lanesInStep();
+    expect(lanes).toEqual({ db: lanes.latest, latest: lanes.latest, pending: lanes.latest });
   });
 
   it('estimates gas for a contract recipient, and refuses one that reverts or costs too much', async () => {

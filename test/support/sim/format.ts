@@ -44,7 +44,7 @@ export function formatReport(r: SimReport): string {
     lines.push(
       ...table([
         ['blocks scanned', String(c.blocksScanned)],
-        ['hot-wallet txs mined', `${c.hotWalletTxs} (payouts ${c.payouts}, cancels ${c.cancels}, foreign ${c.foreign}, reverted ${c.reverted})`],
+        ['hot-wallet txs mined', `${c.hotWalletTxs} (payouts ${c.payouts}, cancels ${c.cancels}, fills ${c.fills}, foreign ${c.foreign}, reverted ${c.reverted})`],
         ['txs signed by kind', Object.entries(c.attemptsByKind).map(([k, n]) => `${k} ${n}`).join(', ') || '-'],
       ]),
     );

@@ -12,7 +12,7 @@ export type GroundTruth = {
   violations: string[];
   notes: string[];
   statusCounts: Record<string, number>;
-  chain: { blocksScanned: number; hotWalletTxs: number; payouts: number; cancels: number; foreign: number; reverted: number; attemptsByKind: Record<string, number> };
+  chain: { blocksScanned: number; hotWalletTxs: number; payouts: number; cancels: number; fills: number; foreign: number; reverted: number; attemptsByKind: Record<string, number> };
 };
 
 type Payment = { asset: AssetSymbol; to: string; amount: bigint; hash: Hex };
@@ -25,7 +25,7 @@ type Payment = { asset: AssetSymbol; to: string; amount: bigint; hash: Hex };
  * - each COMPLETED one paid exactly once, the right amount of the right asset to the right address
  *   (recipient balance on chain, and exactly one native transfer / Transfer log from a hot wallet);
  *   everything else paid nothing; nothing paid to anyone else;
- * - every tx from a hot wallet is a payout or cancel Sluice signed, or a foreign tx the simulation
+ * - every tx from a hot wallet is a payout, cancel or fill Sluice signed, or a foreign tx the simulation
  *   injected; a mined cancel is never settled as a payout, a mined payout never left unsettled;
  * - nonces: one (wallet, nonce) per withdrawal, moved only off a nonce a foreign tx took; for each
  *   wallet the chain's nonce equals `wallets.next_nonce` and nothing is left pending;
@@ -124,7 +124,7 @@ export async function checkGroundTruth(input: {
   const payments: Payment[] = [];
   const minedAt = new Map<string, { hash: string; foreign: boolean }>(); // "wallet/nonce" -> mined tx
   const minedByWithdrawal = new Map<string, Array<{ hash: string; kind: string; success: boolean }>>();
-  const stats = { blocksScanned: Number(head), hotWalletTxs: hotTxs.length, payouts: 0, cancels: 0, foreign: 0, reverted: 0, attemptsByKind: {} as Record<string, number> };
+  const stats = { blocksScanned: Number(head), hotWalletTxs: hotTxs.length, payouts: 0, cancels: 0, fills: 0, foreign: 0, reverted: 0, attemptsByKind: {} as Record<string, number> };
   for (const a of attempts) stats.attemptsByKind[a.kind] = (stats.attemptsByKind[a.kind] ?? 0) + 1;
 
   for (const t of hotTxs) {
@@ -165,13 +165,19 @@ export async function checkGroundTruth(input: {
     if (Number(attempt.nonce) !== t.nonce || attempt.wallet.toLowerCase() !== from) {
       violations.push(`tx ${hash}: tx_attempts says wallet ${attempt.wallet} nonce ${attempt.nonce}, the chain says ${from} nonce ${t.nonce}`);
     }
+    const isCancelShape = t.to?.toLowerCase() === from && t.value === 0n && (t.input === '0x' || t.input === '0x0');
+    if (attempt.kind === 'fill') {
+      // A nonce the withdrawal held before it was re-signed, filled after a reorg beyond finality emptied it: not one of its txs.
+      stats.fills += 1;
+      if (!isCancelShape) violations.push(`tx ${hash} is recorded as a fill but is not a 0-value self-transfer (to ${t.to}, value ${t.value})`);
+      continue;
+    }
     const list = minedByWithdrawal.get(attempt.withdrawal_id) ?? [];
     list.push({ hash, kind: attempt.kind, success });
     minedByWithdrawal.set(attempt.withdrawal_id, list);
     const w = byId.get(attempt.withdrawal_id);
     if (attempt.kind === 'cancel') {
       stats.cancels += 1;
-      const isCancelShape = t.to?.toLowerCase() === from && t.value === 0n && (t.input === '0x' || t.input === '0x0');
       if (!isCancelShape) violations.push(`tx ${hash} is recorded as a cancel but is not a 0-value self-transfer (to ${t.to}, value ${t.value}, input ${t.input.slice(0, 10)})`);
       if (w && w.status === 'COMPLETED') violations.push(`withdrawal ${w.id} is COMPLETED but the tx mined at its nonce is its cancel ${hash} (invariant 7)`);
     } else {
@@ -257,7 +263,8 @@ export async function checkGroundTruth(input: {
     for (const pair of pairs) {
       if (pair === current) continue;
       const mined = minedAt.get(pair);
-      if (!mined?.foreign) {
+      // A foreign tx took it; or it did, a reorg beyond finality took that away, and a fill used it.
+      if (!mined?.foreign && attemptByHash.get(mined?.hash ?? '')?.kind !== 'fill') {
         violations.push(`withdrawal ${id} was signed at ${pairs.join(' and ')}; it left ${pair} although ${mined ? `its own tx ${mined.hash}` : 'nothing'} is mined there, not a foreign tx (invariant 1)`);
       }
     }
