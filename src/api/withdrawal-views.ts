@@ -37,7 +37,7 @@ export const adminWithdrawalSchema = {
     ...withdrawalProperties,
     wallet: { type: ['string', 'null'], description: 'hot wallet (nonce lane) once signed' },
     nonce: { type: ['integer', 'null'] },
-    cancelReason: { type: ['string', 'null'], description: 'set while the nonce is to be filled with a cancel (node refusal or operator discard)' },
+    cancelReason: { type: ['string', 'null'], description: 'set while the nonce is to be filled with a cancel (node refusal, operator discard, a failed payout reorged away, or a payout already made at an earlier nonce)' },
   },
 } as const;
 

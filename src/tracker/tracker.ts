@@ -138,8 +138,8 @@ export function createTracker(deps: TrackerDeps) {
     mined: number;
     /** Canonical block hashes read in this pass (shared by the chain's lanes). */
     blockHashes: Map<bigint, Promise<Hash | null>>;
-    /** Newest attempt of each pending row, read in one query at the start of the lane's tick. */
-    latest: Map<string, AttemptRow>;
+    /** Each pending row's own txs, oldest first, read in one query at the start of the lane's tick. */
+    own: Map<string, AttemptRow[]>;
     finalMined?: Promise<number>;
     baseFee?: Promise<bigint>;
   };
@@ -343,10 +343,17 @@ export function createTracker(deps: TrackerDeps) {
     if (w.status === 'CONFIRMING') return reorged(w, ctx, `nonce ${w.nonce} is no longer used on chain`);
     // As of the tick's start, like `w` itself: a replacement made since only makes a request stale,
     // and the signer drops stale requests (`replaces`).
-    const latest = ctx.latest.get(w.id) ?? (await attempts.latest(w.id));
+    const own = ctx.own.get(w.id) ?? (await attempts.of(w.id));
+    const latest = own.at(-1);
     if (!latest) return false;
     const policy = ctx.chain.chain.policy;
     const now = Date.now();
+    // Re-signed at this nonce after a foreign tx took its first: should a reorg beyond finality
+    // bring back a branch that mined its old payout, it is paid, and this tx must not be mined too.
+    if (w.cancel_reason === null && own.some((a) => Number(a.nonce) !== Number(w.nonce)) && !askedRecently(`elsewhere:${w.id}`, policy.rebroadcastAfterMs)) {
+      const paidAt = await paidElsewhere(w, ctx.chain);
+      if (paidAt) return cancelPaidElsewhere(w, paidAt);
+    }
     if (w.cancel_reason !== null && latest.kind !== 'cancel') {
       if (!askedRecently(`cancel:${w.id}`, policy.rebroadcastAfterMs)) {
         await deps.requests.send({ withdrawalId: w.id, action: 'cancel', reason: w.cancel_reason });
@@ -438,8 +445,8 @@ export function createTracker(deps: TrackerDeps) {
    * so nothing else would ever use them and the lane would wait behind them for good. The signer
    * fills each with a 0-value self-send (`fill`) priced above every tx signed there; it is sent
    * again while the nonce stays empty, and replaced by a higher-priced one when it stays unmined.
-   * Which tx then uses the nonce is looked at by `checkFilledNonces`: the old payout must not be
-   * mined as well as the withdrawal's current one. A nonce no tx of Sluice's was ever signed at
+   * Should the old payout be mined there after all, `trackPending` cancels the withdrawal's
+   * current tx (`cancelPaidElsewhere`). A nonce no tx of Sluice's was ever signed at
    * (a foreign tx's, after a resync) keeps the `nonce_gap` alert: the runbook fills it by hand.
    */
   async function fillEmptiedNonces(chain: ChainRpc, wallet: Address, from: number, to: number, settledNonces: Set<number>): Promise<void> {
@@ -453,7 +460,6 @@ export function createTracker(deps: TrackerDeps) {
       const signed = there.filter((a) => Number(a.nonce) === nonce);
       const owner = signed.filter((a) => a.kind !== FILL_KIND).at(-1)?.withdrawal_id;
       if (!owner) continue;
-      watchFilled(chainId, wallet, nonce, owner);
       const newestFill = signed.filter((a) => a.kind === FILL_KIND).at(-1);
       const fields = { alert: 'finality_violation', withdrawalId: owner, chainId, wallet, nonce, txHash: newestFill?.tx_hash };
       if (newestFill && Date.now() - Number(newestFill.created_at) < policy.bumpAfterMs) {
@@ -467,60 +473,6 @@ export function createTracker(deps: TrackerDeps) {
       log.error(fields, newestFill ? 'an emptied nonce is still unused; asking for a higher-priced fill' : "a reorg beyond finality emptied a nonce a re-signed withdrawal held before; asking the signer to fill it (the lane waits behind it)");
       await deps.requests.send({ withdrawalId: owner, action: 'fill', nonce });
     }
-  }
-
-  /**
-   * Emptied nonces being filled, per lane: once the chain uses one again, which tx was it? The
-   * withdrawal's old payout means it is paid there: its current tx must not be mined too, so it is
-   * cancelled (and then settles COMPLETED from that old payout, `trackMined` looking at every tx of
-   * it). In memory: a restart forgets them, and `trackMined` still reports two payouts mined.
-   */
-  const filledNonces = new Map<string, Map<number, string>>();
-
-  function watchFilled(chainId: number, wallet: Address, nonce: number, owner: string): void {
-    const key = `${chainId}:${wallet}`;
-    let lane = filledNonces.get(key);
-    if (!lane) filledNonces.set(key, (lane = new Map()));
-    lane.set(nonce, owner);
-  }
-
-  async function checkFilledNonces(ctx: LaneContext): Promise<void> {
-    const chainId = ctx.chain.chain.chainId;
-    const lane = filledNonces.get(`${chainId}:${ctx.wallet}`);
-    if (!lane) return;
-    for (const [nonce, owner] of lane) {
-      if (nonce >= ctx.mined) continue;
-      const there = (await attempts.atNonces(chainId, ctx.wallet, [nonce])).filter((a) => a.withdrawal_id === owner);
-      const receipts = await Promise.all(there.map((a) => ctx.chain.receipt(a.tx_hash as Hash)));
-      const minedAt = there.find((a, i) => receipts[i] !== null && receipts[i]!.status === 'success');
-      if (!minedAt) {
-        // Not one of ours (yet): settled once the nonce is final either way.
-        if (nonce < (await finalMined(ctx))) lane.delete(nonce);
-        continue;
-      }
-      lane.delete(nonce);
-      const fields = { withdrawalId: owner, chainId, wallet: ctx.wallet, nonce, txHash: minedAt.tx_hash };
-      if (minedAt.kind === FILL_KIND) {
-        count(chainId, 'nonce_filled');
-        log.warn(fields, 'emptied nonce filled; the lane goes on');
-        continue;
-      }
-      const reason = `paid at nonce ${nonce} by ${minedAt.tx_hash}, a payout signed before it was re-signed and mined after a reorg beyond finality`;
-      const r = await db.kysely
-        .updateTable('withdrawals')
-        .set({ cancel_reason: reason, updated_at: Date.now() })
-        .where('id', '=', owner)
-        .where('status', 'in', ['SIGNED', 'BROADCAST'])
-        .where('nonce', '!=', nonce)
-        .where('cancel_reason', 'is', null)
-        .executeTakeFirst();
-      if (Number(r.numUpdatedRows) > 0) {
-        count(chainId, 'cancel_requested');
-        log.error({ ...fields, alert: 'finality_violation' }, "a re-signed withdrawal's old payout was mined at its emptied nonce; its current tx is being cancelled");
-        await deps.requests.send({ withdrawalId: owner, action: 'cancel', reason });
-      }
-    }
-    if (lane.size === 0) filledNonces.delete(`${chainId}:${ctx.wallet}`);
   }
 
   /**
@@ -579,6 +531,25 @@ export function createTracker(deps: TrackerDeps) {
     setTimeout(() => void deps.cache.del(settledViewKey(id)).catch(() => {}), 1_000).unref();
   }
 
+  /** Paid by a payout it had at an earlier nonce: its own nonce gets a cancel, and it settles COMPLETED from that payout (`trackMined` looks at every tx of it). */
+  async function cancelPaidElsewhere(w: LaneRow, paidAt: AttemptRow): Promise<boolean> {
+    const reason = `paid at nonce ${paidAt.nonce} by its earlier payout ${paidAt.tx_hash}, mined after a reorg beyond finality`;
+    const r = await db.kysely
+      .updateTable('withdrawals')
+      .set({ cancel_reason: reason, updated_at: Date.now() })
+      .where('id', '=', w.id)
+      .where('status', 'in', ['SIGNED', 'BROADCAST'])
+      .where('nonce', '=', w.nonce)
+      .where('cancel_reason', 'is', null)
+      .executeTakeFirst();
+    if (Number(r.numUpdatedRows) === 0) return false;
+    count(w.chain_id, 'finality_violation');
+    count(w.chain_id, 'cancel_requested');
+    log.error({ alert: 'finality_violation', withdrawalId: w.id, chainId: w.chain_id, wallet: w.wallet, nonce: w.nonce, txHash: paidAt.tx_hash }, "a re-signed withdrawal's earlier payout is mined (reorg beyond finality); its current tx is being cancelled");
+    await deps.requests.send({ withdrawalId: w.id, action: 'cancel', reason });
+    return false;
+  }
+
   /** A payout of the withdrawal at another nonce than its own, mined and paying (one signed before a re-sign). */
   async function paidElsewhere(w: LaneRow, chain: ChainRpc): Promise<AttemptRow | undefined> {
     const earlier = (await attempts.of(w.id)).filter((a) => PAYOUT_KINDS.includes(a.kind) && Number(a.nonce) !== Number(w.nonce));
@@ -604,9 +575,7 @@ export function createTracker(deps: TrackerDeps) {
     const inFlight = rows.filter((w) => w.status !== 'RECEIVED');
     if (inFlight.length === 0) return { checked: 0, transitions: 0 };
     const pendingIds = inFlight.filter((w) => w.status !== 'CONFIRMING' && Number(w.nonce) >= mined).map((w) => w.id);
-    const ctx: LaneContext = { chain, head, wallet, mined, blockHashes, latest: await attempts.latestOf(pendingIds) };
-    // Before the lane's rows: a cancel it asks for must come before the row's own tx is mined.
-    await checkFilledNonces(ctx).catch((err) => retryLog(err)({ chainId: chain.chain.chainId, wallet, err }, 'checking filled nonces failed; will retry'));
+    const ctx: LaneContext = { chain, head, wallet, mined, blockHashes, own: await attempts.ofMany(pendingIds) };
     let transitions = 0;
     const track = async (batch: LaneRow[], how: (w: LaneRow, ctx: LaneContext) => Promise<boolean>) => {
       const results = await Promise.allSettled(batch.map((w) => how(w, ctx)));

@@ -5,7 +5,7 @@ import { type Db, openDatabase } from '../db/connect.js';
 import { migrateToLatest } from '../db/migrate.js';
 import { createAttempts } from './attempts.js';
 
-describe.each(['sqlite', 'mysql'] as const)('attempts.latestOf on %s', (kind) => {
+describe.each(['sqlite', 'mysql'] as const)('attempts.ofMany on %s', (kind) => {
   let database: TestDatabase;
   let db: Db;
   const ids: string[] = [];
@@ -14,8 +14,8 @@ describe.each(['sqlite', 'mysql'] as const)('attempts.latestOf on %s', (kind) =>
     database = await createTestDatabase(kind);
     db = openDatabase(database.url);
     await migrateToLatest(db);
-    // 1,200 withdrawals (more than one `in` list): the first has three attempts, every other one
-    // with an odd index has one, the rest none.
+    // 1,200 withdrawals (more than one `in` list): the first has three attempts and a fill at an
+    // earlier nonce, every other one with an odd index has one, the rest none.
     const rows = Array.from({ length: 1_200 }, (_, n) =>
       withdrawalRow({ keyPrefix: 'latest', n, userId: `u${n}`, asset: 'ETH', chainId: 31337, toAddress: '0x000000000000000000000000000000000000bEEF', amount: '1', fee: '0', status: 'SIGNED', wallet: '0x00000000000000000000000000000000000000aa', nonce: n }),
     );
@@ -39,6 +39,7 @@ describe.each(['sqlite', 'mysql'] as const)('attempts.latestOf on %s', (kind) =>
       for (let i = 1; i < ids.length; i += 2) await attempts.insert(trx, attempt(i, 'b1'));
       await attempts.insert(trx, attempt(0, 'a2'));
       await attempts.insert(trx, { ...attempt(0, 'a3'), kind: 'bump' });
+      await attempts.insert(trx, { ...attempt(0, 'f1'), nonce: 5_000, kind: 'fill' });
     });
   }, 60_000);
   afterAll(async () => {
@@ -46,14 +47,17 @@ describe.each(['sqlite', 'mysql'] as const)('attempts.latestOf on %s', (kind) =>
     await database?.drop();
   });
 
-  it('gives the newest attempt of each withdrawal that has one, the same as latest() one by one', async () => {
+  it("gives each withdrawal's own attempts, oldest first, fills left out — the same as of() and latest() one by one", async () => {
     const attempts = createAttempts(db);
-    const got = await attempts.latestOf(ids);
+    const got = await attempts.ofMany(ids);
     expect(got.size).toBe(1 + ids.filter((_, i) => i % 2 === 1).length);
-    expect(got.get(ids[0]!)?.tx_hash).toBe('0xa300000000');
-    expect(got.get(ids[0]!)?.kind).toBe('bump');
+    expect(got.get(ids[0]!)?.map((a) => a.tx_hash)).toEqual(['0xa100000000', '0xa200000000', '0xa300000000']);
     expect(got.has(ids[2]!)).toBe(false);
-    for (const i of [1, 499, 501, 1_199]) expect(got.get(ids[i]!)).toEqual(await attempts.latest(ids[i]!));
-    expect((await attempts.latestOf([])).size).toBe(0);
+    for (const i of [0, 1, 499, 501, 1_199]) {
+      expect(got.get(ids[i]!)).toEqual(await attempts.of(ids[i]!));
+      expect(got.get(ids[i]!)?.at(-1)).toEqual(await attempts.latest(ids[i]!));
+    }
+    expect((await attempts.atNonces(31337, '0x00000000000000000000000000000000000000aa', [0, 5_000])).map((a) => a.kind)).toEqual(['transfer', 'transfer', 'bump', 'fill']);
+    expect((await attempts.ofMany([])).size).toBe(0);
   });
 });

@@ -40,6 +40,20 @@ export function createAttempts(db: Db) {
     }
   }
 
+  /** Each of these withdrawals' own txs (fills excluded), oldest first; those with none are absent. In few queries. */
+  async function ofMany(withdrawalIds: string[], trx: Tx | Db['kysely'] = k): Promise<Map<string, AttemptRow[]>> {
+    const own = new Map<string, AttemptRow[]>();
+    for (let i = 0; i < withdrawalIds.length; i += IN_LIST_CHUNK) {
+      const rows = (await trx.selectFrom('tx_attempts').selectAll().where('withdrawal_id', 'in', withdrawalIds.slice(i, i + IN_LIST_CHUNK)).where('kind', '!=', FILL_KIND).orderBy('id').execute()) as AttemptRow[];
+      for (const row of rows) {
+        const list = own.get(row.withdrawal_id);
+        if (list) list.push(row);
+        else own.set(row.withdrawal_id, [row]);
+      }
+    }
+    return own;
+  }
+
   return {
     insert: (trx: Tx, attempt: NewAttempt): Promise<void> => insertMany(trx, [attempt]),
     /** Many attempts in few multi-row inserts (a batch's signatures). */
@@ -49,15 +63,7 @@ export function createAttempts(db: Db) {
       return trx.selectFrom('tx_attempts').selectAll().where('withdrawal_id', '=', withdrawalId).where('kind', '!=', FILL_KIND).orderBy('id', 'desc').limit(1).executeTakeFirst() as Promise<AttemptRow | undefined>;
     },
 
-    /** The newest attempt of each of these withdrawals (those with none are absent), in few queries. */
-    async latestOf(withdrawalIds: string[], trx: Tx | Db['kysely'] = k): Promise<Map<string, AttemptRow>> {
-      const latest = new Map<string, AttemptRow>();
-      for (let i = 0; i < withdrawalIds.length; i += IN_LIST_CHUNK) {
-        const rows = (await trx.selectFrom('tx_attempts').selectAll().where('withdrawal_id', 'in', withdrawalIds.slice(i, i + IN_LIST_CHUNK)).where('kind', '!=', FILL_KIND).orderBy('id').execute()) as AttemptRow[];
-        for (const row of rows) latest.set(row.withdrawal_id, row); // ascending ids: the last one wins
-      }
-      return latest;
-    },
+    ofMany,
 
     /** The withdrawal's own txs (fills excluded), oldest first. */
     of(withdrawalId: string, trx: Tx | Db['kysely'] = k): Promise<AttemptRow[]> {

@@ -442,6 +442,44 @@ describe(`wallet lanes recover on ${dbKind}`, () => {
     expect(lanes).toEqual({ db: lanes.latest, latest: lanes.latest, pending: lanes.latest });
   });
 
+  it('cancels a re-signed payout still in flight when a reorg beyond finality brings back a branch that mined its old one', async () => {
+    const user = await fund('ETH', '1');
+    const to = newAddress();
+    const { db: nonce } = await lanesInStep();
+    await chain.pauseMining();
+    let old: Awaited<ReturnType<typeof attemptsOf>>[number] | undefined;
+    let id = '';
+    try {
+      const foreign = await chain.sendAs(hotWallet, { to: newAddress(), value: 1n, nonce });
+      await chain.mine(1);
+      const foreignBlock = (await chain.client.getTransactionReceipt({ hash: foreign })).blockNumber;
+      await chain.mine(3); // final
+      id = await withdraw(user, 'ETH', to, '0.08');
+      // Re-signed at the next nonce and sent, but not mined: no block comes.
+      const attempts = await waitFor('a re-signed payout', async () => {
+        const all = await attemptsOf(id);
+        return all.some((a) => Number(a.nonce) === nonce + 1) ? all : undefined;
+      });
+      old = attempts[0]!;
+      expect(Number(old.nonce)).toBe(nonce);
+      await waitFor('the re-signed payout in the pool', async () => ((await lanesInStep()).pending === nonce + 2 ? true : undefined));
+      // The branch that wins never saw the foreign tx: it mined the payout Sluice signed first.
+      const head = await chain.client.getBlockNumber();
+      await chain.reorg(Number(head - foreignBlock + 1n), [{ raw: old.raw_tx as Hex, blockOffset: 0 }]);
+      expect(await paid('ETH', to)).toBe(parseEther('0.08'));
+      await waitFor('a cancel at the re-signed nonce', async () => ((await attemptsOf(id)).some((a) => a.kind === 'cancel' && Number(a.nonce) === nonce + 1) ? true : undefined));
+    } finally {
+      await chain.resumeMining(1);
+    }
+    const done = await waitStatus(id, TERMINAL, 90_000);
+    expect(done).toMatchObject({ status: 'COMPLETED', txHash: old!.tx_hash });
+    expect(await paid('ETH', to)).toBe(parseEther('0.08'));
+    expect((await balance(user, 'ETH'))?.held).toBe('0');
+    expect((await checkLedger(stack.services)).violations).toEqual([]);
+    const lanes = await lanesInStep();
+    expect(lanes).toEqual({ db: lanes.latest, latest: lanes.latest, pending: lanes.latest });
+  });
+
   it('estimates gas for a contract recipient, and refuses one that reverts or costs too much', async () => {
     const user = await fund('ETH', '1');
     const costly = newAddress();
