@@ -263,19 +263,28 @@ export function createTracker(deps: TrackerDeps) {
     const fields = { withdrawalId: w.id, chainId: w.chain_id, wallet: w.wallet, nonce: w.nonce, txHash: receipt.transactionHash, block: Number(receipt.blockNumber) };
     if (!attempt || !PAYOUT_KINDS.includes(attempt.kind)) {
       const moved = await move(w, ['CONFIRMING', 'CANCELLED'], { ...patch, failure_code: 'cancelled', failure_reason: w.cancel_reason }, 'release', { code: 'cancelled', detail: w.cancel_reason ?? undefined });
-      if (moved) log.warn(fields, 'cancel mined at the withdrawal nonce; cancelled and hold released');
+      if (moved) {
+        log.warn(fields, 'cancel mined at the withdrawal nonce; cancelled and hold released');
+        watchSettled(ctx, { ...w, status: 'CANCELLED' }, receipt);
+      }
       return moved;
     }
     if (receipt.status !== 'success') {
       const moved = await move(w, ['CONFIRMING', 'FAILED'], { ...patch, failure_code: 'reverted', failure_reason: 'The transaction reverted on chain.' }, 'release', { code: 'reverted' });
-      if (moved) log.warn(fields, 'transaction reverted; withdrawal failed and hold released');
+      if (moved) {
+        log.warn(fields, 'transaction reverted; withdrawal failed and hold released');
+        watchSettled(ctx, { ...w, status: 'FAILED' }, receipt);
+      }
       return moved;
     }
     const network = await deps.assets.find(w.asset, w.chain_id);
     if (!network || !payoutInReceipt(receipt, { network, wallet: ctx.wallet, to: w.to_address as Address, ledgerAmount: BigInt(w.amount) })) {
       count(w.chain_id, 'transfer_missing');
       const moved = await move(w, ['CONFIRMING', 'FAILED'], { ...patch, failure_code: 'transfer_not_executed', failure_reason: 'The transaction succeeded but its receipt shows no transfer of the amount to the recipient.' }, 'release', { code: 'transfer_not_executed' });
-      if (moved) log.error({ ...fields, alert: 'transfer_not_executed' }, 'mined without paying: no Transfer(wallet -> recipient, amount) in the receipt; withdrawal failed, hold released');
+      if (moved) {
+        log.error({ ...fields, alert: 'transfer_not_executed' }, 'mined without paying: no Transfer(wallet -> recipient, amount) in the receipt; withdrawal failed, hold released');
+        watchSettled(ctx, { ...w, status: 'FAILED' }, receipt);
+      }
       return moved;
     }
     const moved = await move(w, ['CONFIRMING', 'COMPLETED'], patch, 'complete');
@@ -287,10 +296,11 @@ export function createTracker(deps: TrackerDeps) {
   }
 
   /**
-   * Payouts this process settled, by block, watched for `confirmations` more blocks. A reorg
+   * Withdrawals this process settled, by block, watched for `confirmations` more blocks. A reorg
    * deeper than finality is seen by the lane as a nonce gap — unless the new branch already uses
-   * the nonce (another tx of the wallet that was waiting in some pool): no gap, and the payout
-   * would be gone unseen. A replaced block is seen here instead. Not kept across restarts.
+   * the nonce (another tx of the wallet that was waiting in some pool, or the withdrawal's own
+   * payout where its cancel was): no gap, and the change would go unseen. A replaced block is
+   * seen here instead. Not kept across restarts.
    */
   const settledBlocks = new Map<string, { chainId: number; block: bigint; hash: Hash; until: bigint; rows: LaneRow[] }>();
   const SETTLED_BLOCKS_LIMIT = 4_096;
@@ -306,7 +316,7 @@ export function createTracker(deps: TrackerDeps) {
     entry.rows.push(w);
   }
 
-  /** Settled payouts whose block was replaced and whose tx no longer pays on chain: reopened. */
+  /** Settled withdrawals whose block was replaced and whose tx no longer says on chain what their status says: reopened. */
   async function checkSettledBlocks(chain: ChainRpc, head: bigint, blockHashes: LaneContext['blockHashes']): Promise<number> {
     let reopened = 0;
     for (const [key, entry] of settledBlocks) {
@@ -320,17 +330,18 @@ export function createTracker(deps: TrackerDeps) {
       const hash = await canonical;
       if (hash === null || hash === entry.hash) continue;
       for (const w of entry.rows) {
-        // Mined again elsewhere in the new branch and still paying: still paid. Gone, or mined
-        // without paying (a new state can make it revert): in flight again, and the lane settles
-        // it from what the chain holds now.
+        // Mined again elsewhere in the new branch with the same outcome: still settled. Gone, or
+        // mined with another outcome (a new state can make a payout revert, or pay): in flight
+        // again, and the lane settles it from what the chain holds now.
         const receipt = await chain.receipt(w.tx_hash as Hash);
-        const network = receipt ? await deps.assets.find(w.asset, w.chain_id) : undefined;
-        if (receipt && network && receipt.status === 'success' && payoutInReceipt(receipt, { network, wallet: w.wallet as Address, to: w.to_address as Address, ledgerAmount: BigInt(w.amount) })) continue;
-        const lost = `block ${entry.block} (${entry.hash}) was replaced by ${hash}, beyond the ${chain.chain.confirmations} required confirmations, and ${w.tx_hash} ${receipt ? 'no longer pays in the new branch' : 'is no longer on chain'}`;
+        if (receipt && w.status === 'CANCELLED') continue; // its cancel is mined, and a cancel never pays
+        const pays = receipt !== null && receipt.status === 'success' && (await paysOut(w, receipt));
+        if (receipt && pays === (w.status === 'COMPLETED')) continue;
+        const lost = `block ${entry.block} (${entry.hash}) was replaced by ${hash}, beyond the ${chain.chain.confirmations} required confirmations, and ${w.tx_hash} ${receipt ? `${pays ? 'now pays' : 'no longer pays'} in the new branch` : 'is no longer on chain'}`;
         if (!(await reopen(w, chain, lost))) continue;
         reopened++;
         count(chain.chain.chainId, 'finality_violation');
-        log.error({ alert: 'finality_violation', withdrawalId: w.id, chainId: w.chain_id, wallet: w.wallet, nonce: w.nonce, txHash: w.tx_hash, status: w.status }, 'a completed payout no longer pays on chain (its block was replaced beyond the required confirmations); back to BROADCAST, its payout a hold again');
+        log.error({ alert: 'finality_violation', withdrawalId: w.id, chainId: w.chain_id, wallet: w.wallet, nonce: w.nonce, txHash: w.tx_hash, status: w.status }, `a ${w.status} withdrawal's tx left the chain or changed outcome (its block was replaced beyond the required confirmations); back to BROADCAST, its amount a hold again`);
       }
       // Only once every row was looked at: a receipt lookup that threw leaves the block watched.
       settledBlocks.delete(key);
@@ -351,8 +362,11 @@ export function createTracker(deps: TrackerDeps) {
     // Re-signed at this nonce after a foreign tx took its first: should a reorg beyond finality
     // bring back a branch that mined its old payout, it is paid, and this tx must not be mined too.
     if (w.cancel_reason === null && own.some((a) => Number(a.nonce) !== Number(w.nonce)) && !askedRecently(`elsewhere:${w.id}`, policy.rebroadcastAfterMs)) {
-      const paidAt = await paidElsewhere(w, ctx.chain);
-      if (paidAt) return cancelPaidElsewhere(w, paidAt);
+      const paidAt = await paidElsewhere(w, ctx.chain, own);
+      if (paidAt) {
+        await cancelPaidElsewhere(w, paidAt);
+        return false;
+      }
     }
     if (w.cancel_reason !== null && latest.kind !== 'cancel') {
       if (!askedRecently(`cancel:${w.id}`, policy.rebroadcastAfterMs)) {
@@ -383,9 +397,10 @@ export function createTracker(deps: TrackerDeps) {
    * no longer counts as used: a reorg deeper than the required confirmations took settled txs
    * away. Beyond the finality Sluice was told to assume, so it is a P1 alert, and what can be
    * repaired is:
-   * - a COMPLETED or FAILED payout is in flight again (`reopen`). Left settled, nothing would
-   *   follow it once any other tx used its nonce, and a FAILED one's nonce would stall the lane.
-   * - a CANCELLED one's cancel bytes are sent again (the same nonce: at most one can be mined).
+   * - a settled withdrawal at such a nonce is in flight again (`reopen`). Left settled, nothing
+   *   would follow it once any other tx used its nonce (a cancelled one's payout, say), and its
+   *   nonce might stall the lane.
+   * - a nonce no withdrawal holds any more, emptied after a re-sign, is filled (`fillEmptiedNonces`).
    */
   async function refillSettledGap(chain: ChainRpc, wallet: Address, from: number, to: number): Promise<number> {
     const settled = await db.kysely
@@ -410,29 +425,26 @@ export function createTracker(deps: TrackerDeps) {
     for (const w of settled) {
       const fields = { alert: 'finality_violation', withdrawalId: w.id, chainId: chain.chain.chainId, wallet, nonce: w.nonce, txHash: w.tx_hash, status: w.status };
       const lost = `nonce ${w.nonce} is no longer used on chain: a reorg deeper than the ${chain.chain.confirmations} required confirmations took ${w.tx_hash} away`;
-      if (w.status === 'COMPLETED' || w.status === 'FAILED') {
-        const how = await reopen(w, chain, lost);
-        if (how) {
-          reopened++;
-          count(chain.chain.chainId, 'finality_violation');
-          if (how === 'cancel') {
-            log.error(fields, w.status === 'FAILED' ? "a failed payout's tx left the chain (reorg beyond the required confirmations); back to BROADCAST with its hold taken again, its nonce to be filled with a cancel" : 'a completed payout left the chain (reorg beyond the required confirmations) but its earlier payout is mined; back to BROADCAST, its nonce to be filled with a cancel');
-            continue;
-          }
-          log.error(fields, 'a completed payout left the chain (reorg beyond the required confirmations); back to BROADCAST, its payout a hold again, its bytes sent again');
+      const how = await reopen(w, chain, lost);
+      if (how) {
+        reopened++;
+        count(chain.chain.chainId, 'finality_violation');
+        log.error(fields, REOPENED[how === 'resend' ? 'resend' : (w.status as 'COMPLETED' | 'FAILED' | 'CANCELLED')]);
+        // Its newest tx is the one to send again: the payout, or the cancel. A failed one's cancel is yet to be signed.
+        if (how === 'resend' || w.status === 'CANCELLED') {
           count(chain.chain.chainId, 'rebroadcast_settled');
           const latest = await attempts.latest(w.id);
           if (latest) await rebroadcast(w, latest, 0);
-        } else if (w.status === 'FAILED' && !askedRecently(`final:${w.tx_hash}`, policy.rebroadcastAfterMs)) {
-          count(chain.chain.chainId, 'finality_violation');
-          log.error(fields, "a failed payout's tx left the chain (reorg beyond the required confirmations) and its user's balance no longer covers it; its nonce needs an operator");
         }
         continue;
       }
-      const attempt = w.tx_hash ? await attempts.byHash(w.tx_hash) : undefined;
-      if (!attempt || askedRecently(`final:${attempt.tx_hash}`, policy.rebroadcastAfterMs)) continue;
+      if (askedRecently(`final:${w.tx_hash}`, policy.rebroadcastAfterMs)) continue;
       count(chain.chain.chainId, 'finality_violation');
-      log.error(fields, 'a settled cancel left the chain (reorg beyond the required confirmations); sending its signed bytes again');
+      log.error(fields, "a settled withdrawal's tx left the chain (reorg beyond the required confirmations) and it could not be put back in flight (its user's balance no longer covers the hold it needs again, or it moved meanwhile); its nonce needs an operator");
+      if (w.status !== 'CANCELLED') continue;
+      // Its cancel can still fill the nonce, though its payout might be mined there instead.
+      const attempt = w.tx_hash ? await attempts.byHash(w.tx_hash) : undefined;
+      if (!attempt) continue;
       count(chain.chain.chainId, 'rebroadcast_settled');
       await chain.broadcast(attempt.raw_tx as Hex).catch((err) => log.warn({ ...fields, err }, 'rebroadcast of a settled cancel failed; will retry'));
     }
@@ -485,8 +497,11 @@ export function createTracker(deps: TrackerDeps) {
    *   COMPLETED from that earlier payout once the nonce is used.
    * - FAILED: its bytes could be mined again and might not revert this time, while its hold was
    *   released. Its hold is taken back and a cancel asked for at its nonce (`cancel_reason`); it
-   *   settles by whichever tx of it is mined ('cancel'). False when the user's available balance
-   *   no longer covers that hold: then an operator decides.
+   *   settles by whichever tx of it is mined ('cancel').
+   * - CANCELLED: its payout's bytes could be mined where the cancel was, while its hold was
+   *   released. Its hold is taken back and its cancel sent again; likewise it settles by whichever
+   *   tx of it is mined ('cancel').
+   * False when the user's available balance no longer covers that hold: then an operator decides.
    * The API's cached view of the settled withdrawal is dropped.
    */
   async function reopen(w: LaneRow, chain: ChainRpc, lost: string): Promise<false | 'resend' | 'cancel'> {
@@ -503,16 +518,24 @@ export function createTracker(deps: TrackerDeps) {
       await dropSettledView(w.id);
       return paidAt ? 'cancel' : 'resend';
     }
-    const failed = {
-      ...patch,
-      failure_reason: 'A reorg deeper than the required confirmations took the failed payout off the chain; its nonce is being filled with a cancel.',
-      cancel_reason: 'its payout had failed on chain, and a reorg beyond the required confirmations took that tx away',
-    };
+    const from = w.status as 'FAILED' | 'CANCELLED';
+    const again =
+      from === 'FAILED'
+        ? {
+            ...patch,
+            failure_reason: 'A reorg deeper than the required confirmations took the failed payout off the chain; its nonce is being filled with a cancel.',
+            cancel_reason: 'its payout had failed on chain, and a reorg beyond the required confirmations took that tx away',
+          }
+        : {
+            ...patch,
+            failure_reason: 'A reorg deeper than the required confirmations took the cancel off the chain; it is being sent again, and the withdrawal settles from whichever of its txs is mined.',
+            cancel_reason: w.cancel_reason ?? 'its cancel was taken off the chain by a reorg beyond the required confirmations',
+          };
     try {
       // Not a batched move: a hold the balance cannot cover must fail this one alone.
       await withTransaction(db, async (trx) => {
         const transitions = openTransitions(trx);
-        await transitions.move(w.id, 'FAILED', 'BROADCAST', failed, event);
+        await transitions.move(w.id, from, 'BROADCAST', again, event);
         await ledger.hold(trx, { userId: w.user_id, asset: w.asset, amount: BigInt(w.amount) + BigInt(w.fee), withdrawalId: w.id });
         await transitions.flush();
       });
@@ -520,7 +543,7 @@ export function createTracker(deps: TrackerDeps) {
       if (err instanceof StaleTransitionError || err instanceof InsufficientBalanceError) return false;
       throw err;
     }
-    common.metrics.transitions.inc({ from: 'FAILED', to: 'BROADCAST' });
+    common.metrics.transitions.inc({ from, to: 'BROADCAST' });
     await dropSettledView(w.id);
     return 'cancel';
   }
@@ -532,7 +555,7 @@ export function createTracker(deps: TrackerDeps) {
   }
 
   /** Paid by a payout it had at an earlier nonce: its own nonce gets a cancel, and it settles COMPLETED from that payout (`trackMined` looks at every tx of it). */
-  async function cancelPaidElsewhere(w: LaneRow, paidAt: AttemptRow): Promise<boolean> {
+  async function cancelPaidElsewhere(w: LaneRow, paidAt: AttemptRow): Promise<void> {
     const reason = `paid at nonce ${paidAt.nonce} by its earlier payout ${paidAt.tx_hash}, mined after a reorg beyond finality`;
     const r = await db.kysely
       .updateTable('withdrawals')
@@ -542,24 +565,28 @@ export function createTracker(deps: TrackerDeps) {
       .where('nonce', '=', w.nonce)
       .where('cancel_reason', 'is', null)
       .executeTakeFirst();
-    if (Number(r.numUpdatedRows) === 0) return false;
+    if (Number(r.numUpdatedRows) === 0) return;
     count(w.chain_id, 'finality_violation');
     count(w.chain_id, 'cancel_requested');
     log.error({ alert: 'finality_violation', withdrawalId: w.id, chainId: w.chain_id, wallet: w.wallet, nonce: w.nonce, txHash: paidAt.tx_hash }, "a re-signed withdrawal's earlier payout is mined (reorg beyond finality); its current tx is being cancelled");
     await deps.requests.send({ withdrawalId: w.id, action: 'cancel', reason });
-    return false;
   }
 
   /** A payout of the withdrawal at another nonce than its own, mined and paying (one signed before a re-sign). */
-  async function paidElsewhere(w: LaneRow, chain: ChainRpc): Promise<AttemptRow | undefined> {
-    const earlier = (await attempts.of(w.id)).filter((a) => PAYOUT_KINDS.includes(a.kind) && Number(a.nonce) !== Number(w.nonce));
+  async function paidElsewhere(w: LaneRow, chain: ChainRpc, own?: AttemptRow[]): Promise<AttemptRow | undefined> {
+    const earlier = (own ?? (await attempts.of(w.id))).filter((a) => PAYOUT_KINDS.includes(a.kind) && Number(a.nonce) !== Number(w.nonce));
     if (earlier.length === 0) return undefined;
-    const network = await deps.assets.find(w.asset, w.chain_id);
     for (const a of earlier) {
       const receipt = await chain.receipt(a.tx_hash as Hash);
-      if (receipt && network && receipt.status === 'success' && payoutInReceipt(receipt, { network, wallet: w.wallet as Address, to: w.to_address as Address, ledgerAmount: BigInt(w.amount) })) return a;
+      if (receipt && receipt.status === 'success' && (await paysOut(w, receipt))) return a;
     }
     return undefined;
+  }
+
+  /** The receipt shows the withdrawal's payment: Transfer(wallet -> recipient, amount) or the native value (invariant 10). */
+  async function paysOut(w: LaneRow, receipt: TransactionReceipt): Promise<boolean> {
+    const network = await deps.assets.find(w.asset, w.chain_id);
+    return !!network && payoutInReceipt(receipt, { network, wallet: w.wallet as Address, to: w.to_address as Address, ledgerAmount: BigInt(w.amount) });
   }
 
   async function tickLane(chain: ChainRpc, head: bigint, blockHashes: LaneContext['blockHashes'], wallet: Address, nextNonce: number | undefined): Promise<TickResult> {
@@ -719,6 +746,14 @@ export function createTracker(deps: TrackerDeps) {
     },
   };
 }
+
+/** What the tracker logs when a settled withdrawal whose tx left the chain is in flight again, by how. */
+const REOPENED: Record<'resend' | 'COMPLETED' | 'FAILED' | 'CANCELLED', string> = {
+  resend: 'a completed payout left the chain (reorg beyond the required confirmations); back to BROADCAST, its payout a hold again, its bytes sent again',
+  COMPLETED: 'a completed payout left the chain (reorg beyond the required confirmations) but its earlier payout is mined; back to BROADCAST, its nonce to be filled with a cancel',
+  FAILED: "a failed payout's tx left the chain (reorg beyond the required confirmations); back to BROADCAST with its hold taken again, its nonce to be filled with a cancel",
+  CANCELLED: 'a settled cancel left the chain (reorg beyond the required confirmations); back to BROADCAST with its hold taken again, its cancel sent again',
+};
 
 /** failureCode of a COMPLETED withdrawal reopened because a reorg beyond finality took its payout away; cleared once a payout of it is mined again. */
 export const SETTLED_TX_REORGED = 'settled_tx_reorged';

@@ -480,6 +480,47 @@ describe(`wallet lanes recover on ${dbKind}`, () => {
     expect(lanes).toEqual({ db: lanes.latest, latest: lanes.latest, pending: lanes.latest });
   });
 
+  it('completes a cancelled withdrawal whose payout a reorg beyond finality mined where its cancel was, and charges the user', async () => {
+    const user = await fund('ETH', '1');
+    const to = newAddress();
+    await chain.pauseMining();
+    let id = '';
+    try {
+      id = await withdraw(user, 'ETH', to, '0.09');
+      await waitStatus(id, ['BROADCAST']);
+      // An operator discards it (as a DLQ discard does): its nonce is filled with a cancel.
+      await k().updateTable('withdrawals').set({ cancel_reason: 'operator: test' }).where('id', '=', id).where('status', '=', 'BROADCAST').execute();
+      await waitFor('the cancel', async () => ((await attemptsOf(id)).some((a) => a.kind === 'cancel') ? true : undefined));
+    } finally {
+      await chain.resumeMining(1);
+    }
+    const cancelled = await waitStatus(id, TERMINAL);
+    expect(cancelled.status).toBe('CANCELLED');
+    expect(await balance(user, 'ETH')).toMatchObject({ available: '1', held: '0' });
+    const ledgerEth = async () => (await stack.services.ledger.balances(user)).find((b) => b.asset === 'ETH');
+    const credited = (await ledgerEth())!.available;
+    const payout = (await attemptsOf(id)).find((a) => a.kind === 'transfer')!;
+    await chain.pauseMining();
+    try {
+      // The branch that wins beyond finality mined the payout, not the cancel: the recipient is paid.
+      const cancelBlock = (await chain.client.getTransactionReceipt({ hash: cancelled.txHash as Hash })).blockNumber;
+      const head = await chain.client.getBlockNumber();
+      await chain.reorg(Number(head - cancelBlock + 1n), [{ raw: payout.raw_tx as Hex, blockOffset: 0 }]);
+      expect(await paid('ETH', to)).toBe(parseEther('0.09'));
+      await chain.mine(1);
+    } finally {
+      await chain.resumeMining(1);
+    }
+    const done = await waitStatus(id, ['COMPLETED'], 90_000);
+    expect(done.txHash).toBe(payout.tx_hash);
+    const row = await k().selectFrom('withdrawals').select(['amount', 'fee']).where('id', '=', id).executeTakeFirstOrThrow();
+    expect(await ledgerEth()).toMatchObject({ available: credited - (BigInt(row.amount) + BigInt(row.fee)), held: 0n });
+    expect((await stack.services.withdrawals.events(id)).map((e) => e.code)).toContain('finality_violation');
+    expect((await checkLedger(stack.services)).violations).toEqual([]);
+    const lanes = await lanesInStep();
+    expect(lanes).toEqual({ db: lanes.latest, latest: lanes.latest, pending: lanes.latest });
+  });
+
   it('estimates gas for a contract recipient, and refuses one that reverts or costs too much', async () => {
     const user = await fund('ETH', '1');
     const costly = newAddress();
