@@ -306,14 +306,45 @@ export function createTracker(deps: TrackerDeps) {
   const SETTLED_BLOCKS_LIMIT = 4_096;
 
   function watchSettled(ctx: LaneContext, w: LaneRow, receipt: TransactionReceipt): void {
-    const key = `${ctx.chain.chain.chainId}:${receipt.blockHash}`;
+    watchBlock(ctx.chain.chain.chainId, w, receipt.blockNumber, receipt.blockHash, ctx.head + BigInt(ctx.chain.chain.confirmations));
+  }
+
+  function watchBlock(chainId: number, w: LaneRow, block: bigint, hash: Hash, until: bigint): void {
+    const key = `${chainId}:${hash}`;
     let entry = settledBlocks.get(key);
     if (!entry) {
       if (settledBlocks.size >= SETTLED_BLOCKS_LIMIT) settledBlocks.delete(settledBlocks.keys().next().value!);
-      const until = ctx.head + BigInt(ctx.chain.chain.confirmations);
-      settledBlocks.set(key, (entry = { chainId: ctx.chain.chain.chainId, block: receipt.blockNumber, hash: receipt.blockHash, until, rows: [] }));
+      settledBlocks.set(key, (entry = { chainId, block, hash, until, rows: [] }));
     }
-    entry.rows.push(w);
+    if (!entry.rows.some((r) => r.id === w.id)) entry.rows.push(w);
+  }
+
+  /** Chains whose recently settled withdrawals this process watches since its start. */
+  const watchRestored = new Set<number>();
+
+  /**
+   * At a process's first pass of a chain: what it settled before it stopped (or what another
+   * tracker settled) is watched too, from the database. A reorg beyond finality while no tracker
+   * ran, and a foreign tx on the emptied nonce since, would leave no gap to see. Covers the
+   * lanes' newest settled nonces whose block is at most `RESTORED_BLOCKS` (or four times the
+   * confirmations) old.
+   */
+  async function restoreSettledWatch(chain: ChainRpc, head: bigint, wallets: string[]): Promise<void> {
+    const chainId = chain.chain.chainId;
+    if (watchRestored.has(chainId)) return;
+    const confirmations = BigInt(chain.chain.confirmations);
+    const oldest = head - BigInt(Math.max(RESTORED_BLOCKS, 4 * chain.chain.confirmations));
+    let watched = 0;
+    for (const wallet of wallets) {
+      const rows = await laneWindow(db.kysely, chainId, wallet, RESTORED_PER_STATUS, { statuses: SETTLED_STATUSES, newest: true }).execute();
+      for (const w of rows) {
+        if (w.block_number === null || w.block_hash === null || BigInt(w.block_number) <= oldest) continue;
+        watchBlock(chainId, w, BigInt(w.block_number), w.block_hash as Hash, head + confirmations);
+        watched++;
+      }
+    }
+    watchRestored.add(chainId);
+    if (watched > 0) log.info({ chainId, watched }, 'recently settled withdrawals watched for reorgs beyond finality');
   }
 
   /** Settled withdrawals whose block was replaced and whose tx no longer says on chain what their status says: reopened. */
@@ -644,6 +675,11 @@ export function createTracker(deps: TrackerDeps) {
     ]);
     const nextNonce = new Map(registered.map((r) => [r.address, Number(r.next_nonce)]));
     const lanes = [...new Set([...registered.map((r) => r.address), ...inflight.map((l) => l.wallet!)])].map((wallet) => ({ wallet }));
+    await restoreSettledWatch(
+      chain,
+      head,
+      lanes.map((l) => l.wallet),
+    ).catch((err) => retryLog(err)({ chainId: chain.chain.chainId, err }, 'restoring the watch of settled withdrawals failed; will retry'));
     const total = { checked: 0, transitions: 0 };
     // Canonical block hashes as read once in this pass, for every lane: a block holds txs of many
     // lanes, and one read per lane was most of a pass's RPC calls.
@@ -763,6 +799,10 @@ const WAITS_OVER_WHEN_MINED = ['fee_cap_reached', 'hot_wallet_insufficient_funds
 
 /** Statuses of a lane's rows that hold a nonce not yet settled (RECEIVED only once reserved: wallet and nonce are set together). */
 const LANE_STATUSES = ['RECEIVED', 'SIGNED', 'BROADCAST', 'CONFIRMING'] as const;
+const SETTLED_STATUSES = ['COMPLETED', 'FAILED', 'CANCELLED'] as const;
+/** How far back a starting tracker watches settled withdrawals (blocks), and how many of each lane's newest per status. */
+const RESTORED_BLOCKS = 128;
+const RESTORED_PER_STATUS = 64;
 
 /** What the tracker reads of a lane's rows (not the stored 202 body, the request hash…): a pass reads every in-flight row of every lane. */
 const LANE_COLUMNS = ['id', 'status', 'chain_id', 'wallet', 'nonce', 'user_id', 'asset', 'amount', 'fee', 'to_address', 'tx_hash', 'block_number', 'block_hash', 'confirmations', 'failure_code', 'cancel_reason'] as const;
@@ -770,14 +810,21 @@ const LANE_COLUMNS = ['id', 'status', 'chain_id', 'wallet', 'nonce', 'user_id', 
 export type LaneRow = Pick<WithdrawalRow, (typeof LANE_COLUMNS)[number]>;
 
 /**
- * A lane's lowest unsettled nonces (up to `limit` per status; the caller sorts and cuts): one
+ * A lane's lowest unsettled nonces (up to `limit` per status; the caller sorts and cuts) — or,
+ * asked so, its newest of other statuses: one
  * index range per status on (chain_id, wallet, status, nonce), joined by UNION ALL so it is still
  * one statement and one snapshot. Its cost follows what is in flight, never the wallet's settled
  * history. Asked as `status IN (…) ORDER BY nonce LIMIT n`, SQLite's planner took the unique
  * (chain_id, wallet, nonce) index for its order instead and walked the wallet's settled nonces
  * from 0 to reach the first in flight: 2.6 ms a lane at 5,000 settled rows, growing with them.
  */
-export function laneWindow(kysely: Kysely<Database>, chainId: number, wallet: string, limit = LANE_WINDOW) {
+export function laneWindow(
+  kysely: Kysely<Database>,
+  chainId: number,
+  wallet: string,
+  limit = LANE_WINDOW,
+  { statuses = LANE_STATUSES, newest = false }: { statuses?: readonly WithdrawalStatus[]; newest?: boolean } = {},
+) {
   const range = (status: WithdrawalStatus) =>
     kysely
       .selectFrom((eb) =>
@@ -788,12 +835,12 @@ export function laneWindow(kysely: Kysely<Database>, chainId: number, wallet: st
           .where('wallet', '=', wallet)
           .where('status', '=', status)
           .where('nonce', 'is not', null)
-          .orderBy('nonce')
+          .orderBy('nonce', newest ? 'desc' : 'asc')
           .limit(limit)
           .as('lane'),
       )
       .selectAll();
-  const [first, ...rest] = LANE_STATUSES.map(range);
+  const [first, ...rest] = statuses.map(range);
   return rest.reduce((union, next) => union.unionAll(next), first!);
 }
 

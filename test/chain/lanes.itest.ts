@@ -587,6 +587,32 @@ describe(`wallet lanes recover on ${dbKind}`, () => {
     expect((await checkLedger(stack.services)).violations).toEqual([]);
   });
 
+  it('after a restart, still pays a completed withdrawal again when a branch that replaced its block beyond finality already used its nonce', async () => {
+    const user = await fund('ETH', '1');
+    const to = newAddress();
+    const id = await withdraw(user, 'ETH', to, '0.035');
+    await waitStatus(id, ['COMPLETED'], 60_000);
+    const row = await k().selectFrom('withdrawals').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+    // A new process: what the old one watched in memory is gone; it must come from the database.
+    await stack.restart();
+    await chain.pauseMining();
+    try {
+      const head = await chain.client.getBlockNumber();
+      await chain.call('anvil_impersonateAccount', [hotWallet]);
+      await chain.call('anvil_reorg', [Number(head - BigInt(row.block_number!) + 1n), [[{ from: hotWallet, to: newAddress(), value: '0x1', gas: '0x5208' }, 0]]]);
+      await chain.call('anvil_stopImpersonatingAccount', [hotWallet]);
+      expect(await paid('ETH', to)).toBe(0n);
+      expect(await chain.client.getTransactionCount({ address: hotWallet })).toBeGreaterThan(Number(row.nonce)); // no gap
+      await waitFor('the withdrawal to be reopened', async () => ((await get(id)).status !== 'COMPLETED' ? true : undefined));
+    } finally {
+      await chain.resumeMining(1);
+    }
+    expect((await waitStatus(id, ['COMPLETED'], 90_000)).txHash).not.toBe(row.tx_hash);
+    expect(await paid('ETH', to)).toBe(parseEther('0.035'));
+    expect((await balance(user, 'ETH'))?.held).toBe('0');
+    expect((await checkLedger(stack.services)).violations).toEqual([]);
+  });
+
   it('fills the nonce of a failed payout with a cancel when a reorg beyond finality took its tx away, and the lane goes on', async () => {
     const user = await fund('USDT', '100');
     const to = newAddress();

@@ -92,4 +92,21 @@ describe.each(['sqlite', 'mysql'] as const)('the tracker lane window on %s', (ki
       ['RECEIVED', SETTLED + 5],
     ]);
   });
+
+  it("asked for a lane's newest settled rows (a starting tracker's watch), reads one index range per status, newest first", async () => {
+    const settled = { statuses: ['COMPLETED', 'FAILED', 'CANCELLED'] as const, newest: true };
+    const rows = await laneWindow(db.kysely, CHAIN, WALLET, 3, settled).execute();
+    const newestFailed = Math.floor((SETTLED - 1) / 97) * 97;
+    const completed = [SETTLED - 1, SETTLED - 2, SETTLED - 3].filter((n) => n % 97 !== 0);
+    expect(rows.map((r) => [r.status, Number(r.nonce)]).sort((a, b) => Number(b[1]) - Number(a[1]))).toEqual(
+      [...completed.map((n) => ['COMPLETED', n]), ['FAILED', newestFailed], ['FAILED', newestFailed - 97], ['FAILED', newestFailed - 194]].sort((a, b) => Number(b[1]) - Number(a[1])),
+    );
+    if (kind === 'sqlite') {
+      const { sql: text, parameters } = laneWindow(db.kysely, CHAIN, WALLET, 3, settled).compile();
+      const plan = db.sqlite!.prepare(`EXPLAIN QUERY PLAN ${text}`).all(...(parameters as unknown[])) as Array<{ detail: string }>;
+      const reads = plan.map((p) => p.detail).filter((d) => /\b(SCAN|SEARCH) withdrawals\b/.test(d));
+      expect(reads).toHaveLength(3);
+      for (const read of reads) expect(read).toMatch(/^SEARCH withdrawals USING INDEX withdrawals_lane \(chain_id=\? AND wallet=\? AND status=\?/);
+    }
+  });
 });
