@@ -46,7 +46,7 @@ export const attemptSchema = {
   properties: {
     txHash: { type: 'string' },
     nonce: { type: 'integer' },
-    kind: { type: 'string', enum: ['transfer', 'bump', 'cancel'], description: 'transfer: the payout; bump: the payout again with higher fees; cancel: a 0-value self-transfer filling the nonce' },
+    kind: { type: 'string', enum: ['transfer', 'bump', 'cancel', 'fill'], description: 'transfer: the payout; bump: the payout again with higher fees; cancel: a 0-value self-transfer filling the nonce; fill: a 0-value self-transfer filling a nonce it held before it was re-signed elsewhere (after a reorg beyond finality emptied it)' },
     maxFeePerGas: { type: 'string', description: 'wei' },
     maxPriorityFeePerGas: { type: 'string', description: 'wei' },
     gasLimit: { type: 'integer' },

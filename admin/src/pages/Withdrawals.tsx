@@ -211,7 +211,7 @@ export function WithdrawalPage() {
         <DataTable
           testId="attempts-table"
           columns={[
-            { key: 'kind', header: 'Kind', render: (a: Attempt) => <Badge tone={a.kind === 'cancel' ? 'warning' : a.kind === 'bump' ? 'accent' : 'neutral'}>{a.kind}</Badge> },
+            { key: 'kind', header: 'Kind', render: (a: Attempt) => <Badge tone={a.kind === 'cancel' || a.kind === 'fill' ? 'warning' : a.kind === 'bump' ? 'accent' : 'neutral'}>{a.kind}</Badge> },
             { key: 'hash', header: 'Tx hash', render: (a) => <Hash value={a.txHash} href={txUrl(a.txHash)} /> },
             { key: 'nonce', header: 'Nonce', align: 'right', render: (a) => a.nonce },
             { key: 'fee', header: 'Max fee / tip (gwei)', align: 'right', render: (a) => <span className="num">{weiToGwei(a.maxFeePerGas)} / {weiToGwei(a.maxPriorityFeePerGas)}</span> },
