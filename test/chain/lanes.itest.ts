@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { type Address, encodeAbiParameters, erc20Abi, type Hash, type Hex, keccak256, parseEther, parseGwei, parseUnits, toHex } from 'viem';
+import { type Address, encodeAbiParameters, encodeFunctionData, erc20Abi, type Hash, type Hex, keccak256, parseEther, parseGwei, parseUnits, toHex } from 'viem';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { setFailSilently } from '../../src/chain/devnet.js';
+import { demoTokenAbi } from '../../src/dev/contracts/demo-token.artifact.js';
 import { loadDeployerKey } from '../../src/dev/demo-assets.js';
 import { type ChainControl, chainControl } from '../support/chain-control.js';
 import { checkLedger } from '../support/ledger-check.js';
@@ -610,6 +611,34 @@ describe(`wallet lanes recover on ${dbKind}`, () => {
     expect((await waitStatus(id, ['COMPLETED'], 90_000)).txHash).not.toBe(row.tx_hash);
     expect(await paid('ETH', to)).toBe(parseEther('0.035'));
     expect((await balance(user, 'ETH'))?.held).toBe('0');
+    expect((await checkLedger(stack.services)).violations).toEqual([]);
+  });
+
+  it('fails a completed token payout that the branch replacing its block beyond finality mined again but reverted, and gives the user the money back', async () => {
+    const user = await fund('USDT', '100');
+    const to = newAddress();
+    const id = await withdraw(user, 'USDT', to, '20');
+    await waitStatus(id, ['COMPLETED'], 60_000);
+    const row = await k().selectFrom('withdrawals').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+    const [payout] = await attemptsOf(id);
+    const owner = privateKeyToAccount(await loadDeployerKey(stack.dataDir, TEST_KEYSTORE_PASSWORD)).address;
+    await chain.pauseMining();
+    try {
+      // The new branch blocks the recipient first, then mines the same payout bytes: they revert.
+      const head = await chain.client.getBlockNumber();
+      const block = encodeFunctionData({ abi: demoTokenAbi, functionName: 'setBlocked', args: [to, true] });
+      await chain.call('anvil_impersonateAccount', [owner]);
+      await chain.call('anvil_reorg', [Number(head - BigInt(row.block_number!) + 1n), [[{ from: owner, to: token, data: block, gas: '0x30000' }, 0], [payout!.raw_tx, 0]]]);
+      await chain.call('anvil_stopImpersonatingAccount', [owner]);
+      expect((await chain.client.getTransactionReceipt({ hash: payout!.tx_hash as Hash })).status).toBe('reverted');
+      expect(await paid('USDT', to)).toBe(0n);
+    } finally {
+      await chain.resumeMining(1);
+    }
+    const done = await waitStatus(id, ['FAILED'], 90_000);
+    expect(done).toMatchObject({ failureCode: 'reverted', txHash: payout!.tx_hash });
+    expect(await balance(user, 'USDT')).toEqual({ asset: 'USDT', available: '100', held: '0' });
+    expect((await stack.services.withdrawals.events(id)).map((e) => e.code)).toEqual(expect.arrayContaining(['finality_violation', 'reverted']));
     expect((await checkLedger(stack.services)).violations).toEqual([]);
   });
 
