@@ -1,12 +1,11 @@
 import type { Address, Hash, Hex, TransactionReceipt } from 'viem';
-import type { Kysely } from 'kysely';
 import type { AssetRegistry } from '../assets/registry.js';
 import type { Cache } from '../cache/types.js';
 import type { ChainRpc } from '../chain/rpc.js';
 import type { Common } from '../common.js';
 import { isRetryable } from '../errors/base.js';
 import type { Db } from '../db/connect.js';
-import type { Database, WithdrawalStatus } from '../db/schema.js';
+import type { WithdrawalStatus } from '../db/schema.js';
 import { withTransaction } from '../db/transaction.js';
 import { preloadWriteTasks, runWriteTask } from '../db/write-task.js';
 import { InsufficientBalanceError } from '../ledger/errors.js';
@@ -18,10 +17,12 @@ import { createSender } from '../sender/sender.js';
 import { sleep } from '../util/sleep.js';
 import { type AttemptRow, createAttempts, FILL_KIND, PAYOUT_KINDS } from '../withdrawals/attempts.js';
 import { StaleTransitionError } from '../withdrawals/errors.js';
-import { openTransitions, type TransitionPatch, type WithdrawalRepository, type WithdrawalRow } from '../withdrawals/repository.js';
+import { openTransitions, type TransitionPatch, type WithdrawalRepository } from '../withdrawals/repository.js';
 import { settledViewKey } from '../withdrawals/settled-view-cache.js';
 import { applyMoves, type Move, recordConfirmations, type Settlement } from './apply-moves.js';
+import { inFlightWallets, LANE_COLUMNS, LANE_WINDOW, type LaneRow, laneWindow } from './lane-queries.js';
 import { payoutInReceipt } from './payout-evidence.js';
+import { createSettledWatch } from './settled-watch.js';
 
 export type TrackerDeps = {
   common: Common;
@@ -41,8 +42,6 @@ export type TrackerDeps = {
 
 export type TickResult = { checked: number; transitions: number };
 
-/** Lowest nonces of a lane looked at per tick: a lane only moves in nonce order, so these are the ones that matter. */
-const LANE_WINDOW = 256;
 /** Pending nonces past the lane's first unmined one that are rebroadcast (geth keeps ~16 pending per sender). */
 const REBROADCAST_WINDOW = 16;
 /** Pending rows of one lane handled at once (each may need a rebroadcast or a request). */
@@ -71,6 +70,7 @@ export function createTracker(deps: TrackerDeps) {
   const { common, db, ledger, withdrawals } = deps;
   const log = common.logger.child({ component: 'tracker' });
   const attempts = createAttempts(db);
+  const settledWatch = createSettledWatch({ db, logger: log });
   const sender = createSender({ ...deps, signed: deps.signed, requests: deps.requests });
   /** When this process last asked for something about a tx, so one tick's request isn't repeated every tick. */
   const asked = new Map<string, number>();
@@ -295,88 +295,27 @@ export function createTracker(deps: TrackerDeps) {
     return moved;
   }
 
-  /**
-   * Withdrawals this process settled, by block, watched for `confirmations` more blocks. A reorg
-   * deeper than finality is seen by the lane as a nonce gap — unless the new branch already uses
-   * the nonce (another tx of the wallet that was waiting in some pool, or the withdrawal's own
-   * payout where its cancel was): no gap, and the change would go unseen. A replaced block is
-   * seen here instead. Not kept across restarts.
-   */
-  const settledBlocks = new Map<string, { chainId: number; block: bigint; hash: Hash; until: bigint; rows: LaneRow[] }>();
-  const SETTLED_BLOCKS_LIMIT = 4_096;
-
   function watchSettled(ctx: LaneContext, w: LaneRow, receipt: TransactionReceipt): void {
-    watchBlock(ctx.chain.chain.chainId, w, receipt.blockNumber, receipt.blockHash, ctx.head + BigInt(ctx.chain.chain.confirmations));
-  }
-
-  function watchBlock(chainId: number, w: LaneRow, block: bigint, hash: Hash, until: bigint): void {
-    const key = `${chainId}:${hash}`;
-    let entry = settledBlocks.get(key);
-    if (!entry) {
-      if (settledBlocks.size >= SETTLED_BLOCKS_LIMIT) settledBlocks.delete(settledBlocks.keys().next().value!);
-      settledBlocks.set(key, (entry = { chainId, block, hash, until, rows: [] }));
-    }
-    if (!entry.rows.some((r) => r.id === w.id)) entry.rows.push(w);
-  }
-
-  /** Chains whose recently settled withdrawals this process watches since its start. */
-  const watchRestored = new Set<number>();
-
-  /**
-   * At a process's first pass of a chain: what it settled before it stopped (or what another
-   * tracker settled) is watched too, from the database. A reorg beyond finality while no tracker
-   * ran, and a foreign tx on the emptied nonce since, would leave no gap to see. Covers the
-   * lanes' newest settled nonces whose block is at most `RESTORED_BLOCKS` (or four times the
-   * confirmations) old.
-   */
-  async function restoreSettledWatch(chain: ChainRpc, head: bigint, wallets: string[]): Promise<void> {
-    const chainId = chain.chain.chainId;
-    if (watchRestored.has(chainId)) return;
-    const confirmations = BigInt(chain.chain.confirmations);
-    const oldest = head - BigInt(Math.max(RESTORED_BLOCKS, 4 * chain.chain.confirmations));
-    let watched = 0;
-    for (const wallet of wallets) {
-      const rows = await laneWindow(db.kysely, chainId, wallet, RESTORED_PER_STATUS, { statuses: SETTLED_STATUSES, newest: true }).execute();
-      for (const w of rows) {
-        if (w.block_number === null || w.block_hash === null || BigInt(w.block_number) <= oldest) continue;
-        watchBlock(chainId, w, BigInt(w.block_number), w.block_hash as Hash, head + confirmations);
-        watched++;
-      }
-    }
-    watchRestored.add(chainId);
-    if (watched > 0) log.info({ chainId, watched }, 'recently settled withdrawals watched for reorgs beyond finality');
+    settledWatch.watch(ctx.chain.chain.chainId, w, receipt.blockNumber, receipt.blockHash, ctx.head + BigInt(ctx.chain.chain.confirmations));
   }
 
   /** Settled withdrawals whose block was replaced and whose tx no longer says on chain what their status says: reopened. */
   async function checkSettledBlocks(chain: ChainRpc, head: bigint, blockHashes: LaneContext['blockHashes']): Promise<number> {
     let reopened = 0;
-    for (const [key, entry] of settledBlocks) {
-      if (entry.chainId !== chain.chain.chainId) continue;
-      if (head > entry.until) {
-        settledBlocks.delete(key);
-        continue;
-      }
-      let canonical = blockHashes.get(entry.block);
-      if (!canonical) blockHashes.set(entry.block, (canonical = chain.blockHash(entry.block).catch(() => null)));
-      const hash = await canonical;
-      if (hash === null || hash === entry.hash) continue;
-      for (const w of entry.rows) {
-        // Mined again elsewhere in the new branch with the same outcome: still settled. Gone, or
-        // mined with another outcome (a new state can make a payout revert, or pay): in flight
-        // again, and the lane settles it from what the chain holds now.
-        const receipt = await chain.receipt(w.tx_hash as Hash);
-        if (receipt && w.status === 'CANCELLED') continue; // its cancel is mined, and a cancel never pays
-        const pays = receipt !== null && receipt.status === 'success' && (await paysOut(w, receipt));
-        if (receipt && pays === (w.status === 'COMPLETED')) continue;
-        const lost = `block ${entry.block} (${entry.hash}) was replaced by ${hash}, beyond the ${chain.chain.confirmations} required confirmations, and ${w.tx_hash} ${receipt ? `${pays ? 'now pays' : 'no longer pays'} in the new branch` : 'is no longer on chain'}`;
-        if (!(await reopen(w, chain, lost))) continue;
-        reopened++;
-        count(chain.chain.chainId, 'finality_violation');
-        log.error({ alert: 'finality_violation', withdrawalId: w.id, chainId: w.chain_id, wallet: w.wallet, nonce: w.nonce, txHash: w.tx_hash, status: w.status }, `a ${w.status} withdrawal's tx left the chain or changed outcome (its block was replaced beyond the required confirmations); back to BROADCAST, its amount a hold again`);
-      }
-      // Only once every row was looked at: a receipt lookup that threw leaves the block watched.
-      settledBlocks.delete(key);
-    }
+    await settledWatch.replaced(chain, head, blockHashes, async (w, replaced) => {
+      // Mined again elsewhere in the new branch with the same outcome: still settled. Gone, or
+      // mined with another outcome (a new state can make a payout revert, or pay): in flight
+      // again, and the lane settles it from what the chain holds now.
+      const receipt = await chain.receipt(w.tx_hash as Hash);
+      if (receipt && w.status === 'CANCELLED') return; // its cancel is mined, and a cancel never pays
+      const pays = receipt !== null && receipt.status === 'success' && (await paysOut(w, receipt));
+      if (receipt && pays === (w.status === 'COMPLETED')) return;
+      const lost = `${replaced}, beyond the ${chain.chain.confirmations} required confirmations, and ${w.tx_hash} ${receipt ? `${pays ? 'now pays' : 'no longer pays'} in the new branch` : 'is no longer on chain'}`;
+      if (!(await reopen(w, chain, lost))) return;
+      reopened++;
+      count(chain.chain.chainId, 'finality_violation');
+      log.error({ alert: 'finality_violation', withdrawalId: w.id, chainId: w.chain_id, wallet: w.wallet, nonce: w.nonce, txHash: w.tx_hash, status: w.status }, `a ${w.status} withdrawal's tx left the chain or changed outcome (its block was replaced beyond the required confirmations); back to BROADCAST, its amount a hold again`);
+    });
     return reopened;
   }
 
@@ -675,7 +614,7 @@ export function createTracker(deps: TrackerDeps) {
     ]);
     const nextNonce = new Map(registered.map((r) => [r.address, Number(r.next_nonce)]));
     const lanes = [...new Set([...registered.map((r) => r.address), ...inflight.map((l) => l.wallet!)])].map((wallet) => ({ wallet }));
-    await restoreSettledWatch(
+    await settledWatch.restore(
       chain,
       head,
       lanes.map((l) => l.wallet),
@@ -796,64 +735,3 @@ export const SETTLED_TX_REORGED = 'settled_tx_reorged';
 
 /** failureCodes that say why an in-flight withdrawal waits; a mined tx of it ends every one of them. */
 const WAITS_OVER_WHEN_MINED = ['fee_cap_reached', 'hot_wallet_insufficient_funds', SETTLED_TX_REORGED];
-
-/** Statuses of a lane's rows that hold a nonce not yet settled (RECEIVED only once reserved: wallet and nonce are set together). */
-const LANE_STATUSES = ['RECEIVED', 'SIGNED', 'BROADCAST', 'CONFIRMING'] as const;
-const SETTLED_STATUSES = ['COMPLETED', 'FAILED', 'CANCELLED'] as const;
-/** How far back a starting tracker watches settled withdrawals (blocks), and how many of each lane's newest per status. */
-const RESTORED_BLOCKS = 128;
-const RESTORED_PER_STATUS = 64;
-
-/** What the tracker reads of a lane's rows (not the stored 202 body, the request hash…): a pass reads every in-flight row of every lane. */
-const LANE_COLUMNS = ['id', 'status', 'chain_id', 'wallet', 'nonce', 'user_id', 'asset', 'amount', 'fee', 'to_address', 'tx_hash', 'block_number', 'block_hash', 'confirmations', 'failure_code', 'cancel_reason'] as const;
-
-export type LaneRow = Pick<WithdrawalRow, (typeof LANE_COLUMNS)[number]>;
-
-/**
- * A lane's lowest unsettled nonces (up to `limit` per status; the caller sorts and cuts) — or,
- * asked so, its newest of other statuses: one
- * index range per status on (chain_id, wallet, status, nonce), joined by UNION ALL so it is still
- * one statement and one snapshot. Its cost follows what is in flight, never the wallet's settled
- * history. Asked as `status IN (…) ORDER BY nonce LIMIT n`, SQLite's planner took the unique
- * (chain_id, wallet, nonce) index for its order instead and walked the wallet's settled nonces
- * from 0 to reach the first in flight: 2.6 ms a lane at 5,000 settled rows, growing with them.
- */
-export function laneWindow(
-  kysely: Kysely<Database>,
-  chainId: number,
-  wallet: string,
-  limit = LANE_WINDOW,
-  { statuses = LANE_STATUSES, newest = false }: { statuses?: readonly WithdrawalStatus[]; newest?: boolean } = {},
-) {
-  const range = (status: WithdrawalStatus) =>
-    kysely
-      .selectFrom((eb) =>
-        eb
-          .selectFrom('withdrawals')
-          .select(LANE_COLUMNS)
-          .where('chain_id', '=', chainId)
-          .where('wallet', '=', wallet)
-          .where('status', '=', status)
-          .where('nonce', 'is not', null)
-          .orderBy('nonce', newest ? 'desc' : 'asc')
-          .limit(limit)
-          .as('lane'),
-      )
-      .selectAll();
-  const [first, ...rest] = statuses.map(range);
-  return rest.reduce((union, next) => union.unionAll(next), first!);
-}
-
-/**
- * Every (chain, wallet) with a tx in flight. Asked by status alone, not by chain: a chain_id
- * condition lets the planner take the (chain_id, wallet, …) index and walk the chain's whole
- * history (100 ms a tick at 1M settled rows); by status it reads only what is in flight.
- */
-export function inFlightWallets(kysely: Kysely<Database>) {
-  return kysely
-    .selectFrom('withdrawals')
-    .select(['chain_id', 'wallet'])
-    .distinct()
-    .where('status', 'in', ['SIGNED', 'BROADCAST', 'CONFIRMING'])
-    .where('wallet', 'is not', null);
-}

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase, type Db } from '../../src/db/connect.js';
 import { migrateToLatest } from '../../src/db/migrate.js';
 import type { WithdrawalsTable } from '../../src/db/schema.js';
-import { laneWindow } from '../../src/tracker/tracker.js';
+import { laneWindow } from '../../src/tracker/lane-queries.js';
 import { newWithdrawalRow } from '../../src/withdrawals/repository.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 

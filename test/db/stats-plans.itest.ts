@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase, type Db } from '../../src/db/connect.js';
 import { migrateToLatest } from '../../src/db/migrate.js';
 import { ACTIVE_STATUSES, createTxStats, RANGES, statsQueries } from '../../src/stats/tx-stats.js';
-import { inFlightWallets } from '../../src/tracker/tracker.js';
+import { inFlightWallets } from '../../src/tracker/lane-queries.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 
 const ROWS = 1_000_000;
