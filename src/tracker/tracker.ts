@@ -311,7 +311,9 @@ export function createTracker(deps: TrackerDeps) {
       const pays = receipt !== null && receipt.status === 'success' && (await paysOut(w, receipt));
       if (receipt && pays === (w.status === 'COMPLETED')) return;
       const lost = `${replaced}, beyond the ${chain.chain.confirmations} required confirmations, and ${w.tx_hash} ${receipt ? `${pays ? 'now pays' : 'no longer pays'} in the new branch` : 'is no longer on chain'}`;
-      if (!(await reopen(w, chain, lost))) return;
+      const how = await reopen(w, chain, lost);
+      if (!how) return;
+      await sendReopened(w, how);
       reopened++;
       count(chain.chain.chainId, 'finality_violation');
       log.error({ alert: 'finality_violation', withdrawalId: w.id, chainId: w.chain_id, wallet: w.wallet, nonce: w.nonce, txHash: w.tx_hash, status: w.status }, `a ${w.status} withdrawal's tx left the chain or changed outcome (its block was replaced beyond the required confirmations); back to BROADCAST, its amount a hold again`);
@@ -400,12 +402,7 @@ export function createTracker(deps: TrackerDeps) {
         reopened++;
         count(chain.chain.chainId, 'finality_violation');
         log.error(fields, REOPENED[how === 'resend' ? 'resend' : (w.status as 'COMPLETED' | 'FAILED' | 'CANCELLED')]);
-        // Its newest tx is the one to send again: the payout, or the cancel. A failed one's cancel is yet to be signed.
-        if (how === 'resend' || w.status === 'CANCELLED') {
-          count(chain.chain.chainId, 'rebroadcast_settled');
-          const latest = await attempts.latest(w.id);
-          if (latest) await rebroadcast(w, latest, 0);
-        }
+        await sendReopened(w, how);
         continue;
       }
       if (askedRecently(`final:${w.tx_hash}`, policy.rebroadcastAfterMs)) continue;
@@ -516,6 +513,14 @@ export function createTracker(deps: TrackerDeps) {
     common.metrics.transitions.inc({ from, to: 'BROADCAST' });
     await dropSettledView(w.id);
     return 'cancel';
+  }
+
+  /** A reopened withdrawal's newest tx is in no pool now: sent again at once, the payout or the cancel (a failed one's cancel is yet to be signed). */
+  async function sendReopened(w: LaneRow, how: 'resend' | 'cancel'): Promise<void> {
+    if (how !== 'resend' && w.status !== 'CANCELLED') return;
+    count(w.chain_id, 'rebroadcast_settled');
+    const latest = await attempts.latest(w.id);
+    if (latest) await rebroadcast(w, latest, 0);
   }
 
   async function dropSettledView(id: string): Promise<void> {
