@@ -33,7 +33,7 @@ export const markAccepted = defineWriteTask(import.meta.url, 'markAccepted', asy
       results.push(false);
       continue;
     }
-    await transitions.move(item.id, 'SIGNED', 'BROADCAST');
+    transitions.moveLocked(item.id, 'SIGNED', 'BROADCAST');
     current.set(item.id, { ...current.get(item.id)!, status: 'BROADCAST' });
     results.push(true);
   }

@@ -6,8 +6,8 @@ import { InsufficientBalanceError } from '../ledger/errors.js';
 import { createLedger } from '../ledger/ledger.js';
 import { byBalanceRow } from '../util/lock-order.js';
 import type { Wallet } from '../wallets/wallets.js';
-import { StaleTransitionError } from '../withdrawals/errors.js';
 import type { WithdrawalRow } from '../withdrawals/repository.js';
+import { type LockedRowUpdate, updateLockedRows } from '../withdrawals/update-locked.js';
 import { buildTransfer, serializeUnsigned, type TransferIntent, verifyTransfer } from './build-tx.js';
 import type { FeePair } from './fees.js';
 import { addToLoad, assertCovers, HotWalletShortError, laneLoad, type Payout, type WalletBalances } from './wallet-funds.js';
@@ -70,6 +70,7 @@ async function reserveOnLane(
   const load = await laneLoad(trx, { networks, chainId, wallet, maxFeePerGas: fees.maxFeePerGas });
   const ordered = [...items].sort((a, b) => byBalanceRow(a.w, b.w));
   const open = ordered.filter((r) => current.get(r.w.id)?.status === 'RECEIVED' && current.get(r.w.id)?.nonce === null);
+  const reserved: LockedRowUpdate[] = [];
   const holds = await ledger.openBatch(trx, open.map((r) => ({ userId: r.w.user_id, asset: r.w.asset })));
   for (const request of ordered) {
     const now = current.get(request.w.id);
@@ -101,20 +102,14 @@ async function reserveOnLane(
       results.set(request, { kind: 'insufficient_balance' });
       continue;
     }
-    const reserved = await trx
-      .updateTable('withdrawals')
-      .set({ wallet, nonce: next, failure_code: null, failure_reason: null, updated_at: Date.now() })
-      .where('id', '=', request.w.id)
-      .where('status', '=', 'RECEIVED')
-      .where('nonce', 'is', null)
-      .executeTakeFirst();
-    // Locked above, so this cannot lose; if it ever does, nothing of this batch may commit.
-    if (Number(reserved.numUpdatedRows) !== 1) throw new StaleTransitionError(request.w.id, 'RECEIVED', 'RECEIVED');
+    reserved.push({ id: request.w.id, set: { wallet, nonce: next, failure_code: null, failure_reason: null } });
     current.set(request.w.id, { ...now, nonce: next });
     addToLoad(load, payout);
     results.set(request, { kind: 'reserved', nonce: next, intent, tx });
     next += 1;
   }
+  // Locked above, so no compare-and-set can lose; if one ever does, nothing of this batch may commit.
+  await updateLockedRows(trx, reserved, { status: 'RECEIVED', nonceIsNull: true });
   await holds.flush();
   if (next !== Number(row.next_nonce)) {
     await trx.updateTable('wallets').set({ next_nonce: next }).where('chain_id', '=', chainId).where('address', '=', wallet).execute();

@@ -26,7 +26,7 @@ export const storeSignatures = defineWriteTask(import.meta.url, 'storeSignatures
       results.push(false);
       continue;
     }
-    await transitions.move(
+    transitions.moveLocked(
       item.id,
       'RECEIVED',
       'SIGNED',

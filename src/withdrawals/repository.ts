@@ -8,6 +8,7 @@ import { newId } from '../util/ids.js';
 import { batchConcurrency, createMicroBatcher } from '../util/micro-batch.js';
 import { IdempotencyKeyReusedError, StaleTransitionError } from './errors.js';
 import { type InsertOutcome, insertWithdrawals } from './insert-batch.js';
+import { type LockedRowUpdate, updateLockedRows } from './update-locked.js';
 
 export type WithdrawalRow = WithdrawalsTable;
 
@@ -32,11 +33,15 @@ const ROWS_PER_READ = 256;
 
 /**
  * Compare-and-set status changes of many withdrawals in one transaction: each `move` updates its
- * row at once (StaleTransitionError when the row was not in `from`) and queues its event; `flush()`
- * writes the queued events in one insert and must run before the transaction commits.
+ * row at once (StaleTransitionError when the row was not in `from`) and queues its event;
+ * `moveLocked` is for a row the caller locked and checked in this transaction: its update waits
+ * for `flush()`, which applies all of them in a few batched statements (update-locked.ts) and
+ * fails the whole transaction if one did not match. `flush()` writes the queued events in one
+ * insert and must run before the transaction commits.
  */
 export function openTransitions(trx: Tx) {
   const events: Array<Insertable<WithdrawalEventsTable>> = [];
+  const staged = new Map<string, { from: WithdrawalStatus; rows: LockedRowUpdate[] }>();
   return {
     async move(id: string, from: WithdrawalStatus, to: WithdrawalStatus, patch: TransitionPatch = {}, event: { code?: string; detail?: string } = {}): Promise<void> {
       const now = Date.now();
@@ -49,7 +54,17 @@ export function openTransitions(trx: Tx) {
       if (Number(result.numUpdatedRows) !== 1) throw new StaleTransitionError(id, from, to);
       events.push({ withdrawal_id: id, from_status: from, to_status: to, code: event.code ?? null, detail: event.detail ?? null, created_at: now });
     },
+    moveLocked(id: string, from: WithdrawalStatus, to: WithdrawalStatus, patch: TransitionPatch = {}, event: { code?: string; detail?: string } = {}): void {
+      // One batch per compare and per set of columns, so each batch is one statement shape.
+      const key = `${from}>${to}:${Object.keys(patch).sort().join(',')}`;
+      const batch = staged.get(key) ?? { from, rows: [] };
+      batch.rows.push({ id, set: { ...patch, status: to } });
+      staged.set(key, batch);
+      events.push({ withdrawal_id: id, from_status: from, to_status: to, code: event.code ?? null, detail: event.detail ?? null, created_at: Date.now() });
+    },
     async flush(): Promise<void> {
+      for (const { from, rows } of staged.values()) await updateLockedRows(trx, rows, { status: from });
+      staged.clear();
       const rows = events.splice(0);
       for (const chunk of insertChunks(rows)) await trx.insertInto('withdrawal_events').values(chunk).execute();
     },
