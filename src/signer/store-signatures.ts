@@ -15,7 +15,7 @@ export type StoreRequest = { id: string; wallet: Address; nonce: number; txHash:
  */
 export const storeSignatures = defineWriteTask(import.meta.url, 'storeSignatures', async ({ db, trx }, items: StoreRequest[]): Promise<boolean[]> => {
   const ids = [...new Set(items.map((i) => i.id))];
-  const rows = await lockForUpdate(db, trx.selectFrom('withdrawals').selectAll().where('id', 'in', ids).orderBy('id')).execute();
+  const rows = await lockForUpdate(db, trx.selectFrom('withdrawals').select(['id', 'chain_id', 'status', 'tx_hash', 'wallet', 'nonce', 'cancel_reason']).where('id', 'in', ids).orderBy('id')).execute();
   const current = new Map(rows.map((r) => [r.id, r]));
   const transitions = openTransitions(trx);
   const stored: NewAttempt[] = [];
@@ -42,7 +42,7 @@ export const storeSignatures = defineWriteTask(import.meta.url, 'storeSignatures
   return results;
 });
 
-export function attemptRow(w: WithdrawalRow, wallet: Address, nonce: number, txHash: Hex, raw: Hex, kind: AttemptRow['kind'], fees: FeePair, gas: bigint) {
+export function attemptRow(w: Pick<WithdrawalRow, 'id' | 'chain_id'>, wallet: Address, nonce: number, txHash: Hex, raw: Hex, kind: AttemptRow['kind'], fees: FeePair, gas: bigint) {
   return {
     withdrawal_id: w.id,
     chain_id: w.chain_id,

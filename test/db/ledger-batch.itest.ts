@@ -77,6 +77,32 @@ describe.each(['sqlite', 'mysql'] as const)('ledger batch on %s', (kind) => {
     ]);
   });
 
+  it('writes back 300 users of two assets in one batch, each row its own values, no other row touched', async () => {
+    const ledger = createLedger(db);
+    const users = Array.from({ length: 300 }, (_, i) => `many-${String(i).padStart(3, '0')}`);
+    for (const [i, u] of users.entries()) {
+      await ledger.credit({ userId: u, asset: 'ETH', amount: 1_000n + BigInt(i), reference: `fund-${u}` });
+      if (i % 3 === 0) await ledger.credit({ userId: u, asset: 'USDT', amount: 50n, reference: `fund-${u}-usdt` });
+    }
+    await ledger.credit({ userId: 'bystander', asset: 'ETH', amount: 9n, reference: 'fund-bystander' });
+    await withTransaction(db, async (trx) => {
+      const keys = users.flatMap((u, i) => [{ userId: u, asset: 'ETH' }, ...(i % 3 === 0 ? [{ userId: u, asset: 'USDT' }] : [])]);
+      const batch = await ledger.openBatch(trx, keys);
+      for (const [i, u] of users.entries()) {
+        batch.hold({ userId: u, asset: 'ETH', amount: BigInt(i + 1), withdrawalId: `many-eth-${i}` });
+        if (i % 3 === 0) batch.hold({ userId: u, asset: 'USDT', amount: 5n, withdrawalId: `many-usdt-${i}` });
+      }
+      await batch.flush();
+    });
+    for (const i of [0, 1, 2, 255, 256, 287, 299]) {
+      expect(await balance(users[i]!, 'ETH')).toEqual({ available: 1_000n + BigInt(i) - BigInt(i + 1), held: BigInt(i + 1) });
+      expect(await balance(users[i]!, 'USDT')).toEqual(i % 3 === 0 ? { available: 45n, held: 5n } : undefined);
+    }
+    const all = await db.kysely.selectFrom('balances').select(['user_id', 'asset', 'held']).where('user_id', 'like', 'many-%').execute();
+    expect(all.filter((r) => r.asset === 'ETH').every((r) => BigInt(r.held) === BigInt(Number(r.user_id.slice(5)) + 1))).toBe(true);
+    expect(await balance('bystander', 'ETH')).toEqual({ available: 9n, held: 0n });
+  });
+
   it('settles one hold and releases another of one user in one batch, journal summing to zero per asset', async () => {
     const ledger = createLedger(db);
     await ledger.credit({ userId: 'dee', asset: 'ETH', amount: 1_000n, reference: 'fund-dee' });
