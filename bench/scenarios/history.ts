@@ -131,6 +131,11 @@ async function probe(ctx: ScenarioContext, rpcUrl: string, historyRows: number):
       );
       // On chain, each lane has mined its history, so its in-flight txs are the pending ones.
       for (const [i, lane] of lanes.entries()) await jsonRpc(rpcUrl, 'anvil_setNonce', [lane, `0x${settledNonces[i]!.toString(16)}`]);
+      // And the history is older than what a starting tracker watches for deep reorgs (the newest
+      // settled rows of the last 128 blocks, settled-watch.ts): its blocks (1 + n/200, made-up
+      // hashes) lie below the head, outside that window. Unmined, they sat above the head, and
+      // the tracker asked for those blocks every tick, as it rightly would on a chain that fell behind.
+      if (historyRows > 0) await mineUntil(rpcUrl, BigInt(2 + Math.floor(historyRows / 200) + 256));
       await insertWithdrawals(db, [...live, ...inFlight], { attempts: true });
       liveIds = live.map((r) => r.id);
       progress.phase(name, `${label}: ${p.ticks} tracker ticks`);
@@ -166,6 +171,12 @@ async function probe(ctx: ScenarioContext, rpcUrl: string, historyRows: number):
   } finally {
     await database.drop();
   }
+}
+
+/** Mines empty blocks until the chain's head is at least `height`. */
+async function mineUntil(rpcUrl: string, height: bigint): Promise<void> {
+  const head = BigInt((await jsonRpc(rpcUrl, 'eth_blockNumber', [])) as string);
+  if (head < height) await jsonRpc(rpcUrl, 'anvil_mine', [`0x${(height - head).toString(16)}`]);
 }
 
 /** Runs the real tracker's tick against the database, counting its RPC calls at the chain client. */
