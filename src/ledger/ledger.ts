@@ -103,11 +103,13 @@ export function createLedger(db: Db) {
     return balances;
   }
 
+  function assertNotNegative(userId: string, balance: Balance): void {
+    // Unreachable by construction; refuse rather than persist a negative balance.
+    if (balance.available < 0n || balance.held < 0n) throw new Error(`Refusing negative balance for ${userId}/${balance.asset}`);
+  }
+
   async function writeBalance(trx: Tx, userId: string, balance: Balance): Promise<void> {
-    if (balance.available < 0n || balance.held < 0n) {
-      // Unreachable by construction; refuse rather than persist a negative balance.
-      throw new Error(`Refusing negative balance for ${userId}/${balance.asset}`);
-    }
+    assertNotNegative(userId, balance);
     await trx
       .updateTable('balances')
       .set({ available: balance.available.toString(), held: balance.held.toString(), updated_at: Date.now() })
@@ -125,8 +127,10 @@ export function createLedger(db: Db) {
     if (changed.length === 1) return writeBalance(trx, changed[0]!.userId, changed[0]!.balance);
     const byAsset = new Map<string, Array<{ userId: string; balance: Balance }>>();
     for (const c of changed) {
-      if (c.balance.available < 0n || c.balance.held < 0n) throw new Error(`Refusing negative balance for ${c.userId}/${c.balance.asset}`);
-      byAsset.set(c.balance.asset, [...(byAsset.get(c.balance.asset) ?? []), c]);
+      assertNotNegative(c.userId, c.balance);
+      const rows = byAsset.get(c.balance.asset) ?? [];
+      rows.push(c);
+      byAsset.set(c.balance.asset, rows);
     }
     const now = Date.now();
     for (const [asset, rows] of byAsset) {
