@@ -1,8 +1,10 @@
+import os from 'node:os';
 import path from 'node:path';
 import { sql } from 'kysely';
 import { startAnvil } from '../../src/chain/anvil.js';
 import { openDatabase } from '../../src/db/connect.js';
 import { createBenchDatabase } from '../lib/database.js';
+import { readCpuSeconds } from '../lib/cpu.js';
 import { jsonRpc } from '../lib/json-rpc.js';
 import { type ScenarioContext, type SectionResult, type Target, figure, ratio } from '../lib/result.js';
 import { percentiles, ratePerSecondBetween, round } from '../lib/stats.js';
@@ -60,6 +62,9 @@ export async function runE2eScenario(ctx: ScenarioContext): Promise<Omit<Section
     let finalCounts: Record<string, number> = {};
     let heads: ReturnType<typeof watchHeads> | undefined;
     let trackerPasses: { count: number; meanMs: number } | undefined;
+    // sluice dev's CPU (every role, every thread) from the first request until all settled: less
+    // sensitive than the latencies to what the machine's other tenants take.
+    let cpuSeconds: number | null = null;
     try {
       const workload: WorkloadSpec = { chainId: 31337, userPrefix: 'e2e', users: p.users, usdtShare: 0, ethRange: [0.0001, 0.01], usdtRange: [1, 1] };
       progress.phase(name, `crediting ${p.users} users through the API`);
@@ -67,6 +72,7 @@ export async function runE2eScenario(ctx: ScenarioContext): Promise<Omit<Section
 
       progress.phase(name, `posting ${p.withdrawals.toLocaleString('en-US')} ETH withdrawals at ${rate}/s for ${Math.ceil(p.withdrawals / rate)} s (chain ceiling ${Math.round(chainCeiling)}/s)`);
       const t0 = performance.now();
+      const cpuAtStart = readCpuSeconds(dev.child.pid!);
       heads = watchHeads(anvil.rpcUrl, HEAD_POLL_MS);
       let latest = '';
       const poll = setInterval(() => void statusCounts().then((by) => (latest = describe(by))).catch(() => undefined), 2_000);
@@ -91,6 +97,8 @@ export async function runE2eScenario(ctx: ScenarioContext): Promise<Omit<Section
         await new Promise((r) => setTimeout(r, 1_000));
       }
       drainSeconds = (performance.now() - d0) / 1000;
+      const cpuAtEnd = readCpuSeconds(dev.child.pid!);
+      if (cpuAtStart !== null && cpuAtEnd !== null) cpuSeconds = cpuAtEnd - cpuAtStart;
       trackerPasses = await trackerPassSeconds(dev.url).catch(() => undefined);
     } finally {
       peak = stopRss();
@@ -152,6 +160,13 @@ export async function runE2eScenario(ctx: ScenarioContext): Promise<Omit<Section
       figure('tracker pass, mean (every lane looked at once)', trackerPasses ? round(trackerPasses.meanMs) : null, 'ms', undefined, trackerPasses ? `${trackerPasses.count.toLocaleString('en-US')} passes, from sluice_tracker_pass_seconds` : 'not read'),
       figure('request→COMPLETED P50', toCompleted.p50, 'ms', { what: `confirmations × block time (${CONFIRMATIONS} × ${BLOCK_TIME_SECONDS} s), the floor`, value: floorMs }, toCompleted.note),
       figure('request→COMPLETED P99', toCompleted.p99, 'ms', { what: `confirmations × block time (${CONFIRMATIONS} × ${BLOCK_TIME_SECONDS} s), the floor`, value: floorMs }, toCompleted.note),
+      figure(
+        'CPU time of sluice dev per withdrawal COMPLETED',
+        cpuSeconds === null || completed.length === 0 ? null : round((cpuSeconds * 1e6) / completed.length),
+        'µs',
+        undefined,
+        `every role and thread (API, signer, sender, tracker, SQLite write worker), from the first request until all settled; ${os.cpus().length} cores at this cost bound the rate at ${cpuSeconds ? Math.round((os.cpus().length * completed.length) / cpuSeconds).toLocaleString('en-US') : '—'}/s`,
+      ),
       figure('peak RSS of sluice dev (all roles in one process)', peak.peakMiB, 'MiB'),
     ];
     const targets: Target[] = [
@@ -192,7 +207,7 @@ export async function runE2eScenario(ctx: ScenarioContext): Promise<Omit<Section
       'A withdrawal not broadcast / not completed by the end of the run counts as slower than every finished one; a percentile it falls into is reported as — (not reached).',
       `By ${WINDOW_SECONDS} s window of request time (requests, then request→SIGNED P50/P99, request→broadcast P50/P99, request→COMPLETED P99, in ms): ${windows.map((w) => `${w.from}–${w.from + WINDOW_SECONDS} s: ${w.requests}, ${w.toSigned.p50 ?? '—'}/${w.toSigned.p99 ?? '—'}, ${w.toBroadcast.p50 ?? '—'}/${w.toBroadcast.p99 ?? '—'}, ${w.toCompleted.p99 ?? '—'}`).join('; ')}.`,
     ];
-    return { ok: true, figures, targets, raw: { rate, toSigned, signedToBroadcast, broadcastToIncluded, finalDepthToCompleted, trackerPasses, chain: { gasLimit, blockTimeSeconds: BLOCK_TIME_SECONDS, ceilingPerSecond: chainCeiling, confirmations: CONFIRMATIONS }, submitted, submitSeconds, drainSeconds, statuses: finalCounts, toBroadcast, toCompleted, windows, payoutsPerSecond, payoutsPerSecondFromRequest, peakRss: peak }, notes };
+    return { ok: true, figures, targets, raw: { rate, cpuSeconds, toSigned, signedToBroadcast, broadcastToIncluded, finalDepthToCompleted, trackerPasses, chain: { gasLimit, blockTimeSeconds: BLOCK_TIME_SECONDS, ceilingPerSecond: chainCeiling, confirmations: CONFIRMATIONS }, submitted, submitSeconds, drainSeconds, statuses: finalCounts, toBroadcast, toCompleted, windows, payoutsPerSecond, payoutsPerSecondFromRequest, peakRss: peak }, notes };
   } finally {
     stopAnvilRss();
     await anvil.stop();
