@@ -60,4 +60,13 @@ describe.each(['sqlite', 'mysql'] as const)('attempts.ofMany on %s', (kind) => {
     expect((await attempts.atNonces(31337, '0x00000000000000000000000000000000000000aa', [0, 5_000])).map((a) => a.kind)).toEqual(['transfer', 'transfer', 'bump', 'fill']);
     expect((await attempts.ofMany([])).size).toBe(0);
   });
+
+  it('answers latest() asked by many at once (one batched read) as one by one, and inside a transaction', async () => {
+    const attempts = createAttempts(db);
+    const asked = [0, 2, 1, 0, 1_199, 700, 701];
+    const together = await Promise.all(asked.map((i) => attempts.latest(ids[i]!)));
+    expect(together.map((a) => a?.tx_hash ?? null)).toEqual(['0xa300000000', null, '0xb100000001', '0xa300000000', '0xb100001199', null, '0xb100000701']);
+    const inTransaction = await db.kysely.transaction().execute((trx) => attempts.latest(ids[0]!, trx));
+    expect(inTransaction).toEqual(together[0]);
+  });
 });

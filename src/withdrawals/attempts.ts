@@ -2,6 +2,7 @@ import type { Db } from '../db/connect.js';
 import type { TxAttemptsTable } from '../db/schema.js';
 import { insertChunks } from '../db/insert-chunks.js';
 import type { Tx } from '../db/transaction.js';
+import { batchConcurrency, createMicroBatcher } from '../util/micro-batch.js';
 
 export type AttemptRow = Omit<TxAttemptsTable, 'id'> & { id: number };
 export type NewAttempt = Pick<
@@ -54,12 +55,26 @@ export function createAttempts(db: Db) {
     return own;
   }
 
+  // The newest tx of each withdrawal asked for in one burst, read by one query: the sender asks
+  // for every message of a receive at once, and one indexed read each was ~3% of sluice dev's
+  // main thread at 400 payouts/s.
+  const newest = createMicroBatcher<string, AttemptRow | undefined>({
+    maxSize: IN_LIST_CHUNK,
+    concurrency: batchConcurrency(db),
+    run: async (ids) => {
+      const own = await ofMany([...new Set(ids)]);
+      return ids.map((id) => own.get(id)?.at(-1));
+    },
+  });
+
   return {
     insert: (trx: Tx, attempt: NewAttempt): Promise<void> => insertMany(trx, [attempt]),
     /** Many attempts in few multi-row inserts (a batch's signatures). */
     insertMany,
 
-    latest(withdrawalId: string, trx: Tx | Db['kysely'] = k): Promise<AttemptRow | undefined> {
+    /** The withdrawal's newest own tx (fills excluded); outside a transaction, concurrent asks share one query. */
+    latest(withdrawalId: string, trx?: Tx): Promise<AttemptRow | undefined> {
+      if (!trx) return newest.submit(withdrawalId);
       return trx.selectFrom('tx_attempts').selectAll().where('withdrawal_id', '=', withdrawalId).where('kind', '!=', FILL_KIND).orderBy('id', 'desc').limit(1).executeTakeFirst() as Promise<AttemptRow | undefined>;
     },
 
