@@ -9,7 +9,8 @@ import type { Wallet, Wallets } from '../wallets/wallets.js';
 import { buildTransfer, type TransferIntent } from './build-tx.js';
 import type { FeeOracle, FeePair } from './fees.js';
 import { type LaneOutcome, type LaneShare, payoutOf, type ReserveLanesInput, type ReserveRequest, reserveLanes, reserveLanesWith } from './reserve-lanes.js';
-import { addToLoad, assertCovers, HotWalletShortError, type LaneLoad, laneLoads, walletBalances } from './wallet-funds.js';
+import { pickLane } from './pick-lane.js';
+import { addToLoad, HotWalletShortError, type LaneLoad, laneLoads, walletBalances } from './wallet-funds.js';
 
 export type { ReserveRequest } from './reserve-lanes.js';
 
@@ -74,36 +75,17 @@ export function createNonceReservations(deps: {
   async function plan(requests: ReserveRequest[], fees: FeePair, networks: AssetNetwork[], fresh: boolean) {
     const lanes = await wallets.forChain(chainId);
     const { loads, reused } = await loadsOf(lanes.map((l) => getAddress(l.address)), fees, networks, fresh);
-    const open = lanes.map((lane) => ({ lane, load: loads.get(getAddress(lane.address))! })).filter((l) => l.load.pending < limit());
+    const open = lanes.map((lane) => ({ lane, address: getAddress(lane.address) })).map((l) => ({ ...l, load: loads.get(l.address)! })).filter((l) => l.load.pending < limit());
     const tokens = requests.filter((r) => r.network.kind === 'erc20').map((r) => r.network.contract!);
-    const balances = await Promise.all(open.map((l) => walletBalances(chain, getAddress(l.lane.address), tokens)));
+    const balances = await Promise.all(open.map((l) => walletBalances(chain, l.address, tokens)));
+    const candidates = open.map((l, i) => ({ ...l, balances: balances[i]! }));
     const byWallet = new Map<string, LaneShare>();
     const outcome = new Map<ReserveRequest, Reservation>();
     for (const request of requests) {
-      if (open.length === 0) {
-        outcome.set(request, { kind: 'busy' });
-        continue;
-      }
       const payout = payoutOf(request, fees);
-      // Fewest in flight first; the first that can cover it takes it.
-      const order = open.map((l, i) => ({ ...l, balances: balances[i]! })).filter((l) => l.load.pending < limit()).sort((a, b) => a.load.pending - b.load.pending);
-      if (order.length === 0) {
-        outcome.set(request, { kind: 'busy' });
-        continue;
-      }
-      let shortError: HotWalletShortError | undefined;
-      const chosen = order.find((l) => {
-        try {
-          assertCovers(getAddress(l.lane.address), l.balances, l.load, payout);
-          return true;
-        } catch (err) {
-          if (!(err instanceof HotWalletShortError)) throw err;
-          shortError ??= err;
-          return false;
-        }
-      });
-      if (!chosen) {
-        outcome.set(request, { kind: 'short', error: shortError! });
+      const chosen = pickLane(candidates, payout, limit());
+      if (chosen === 'busy' || chosen instanceof HotWalletShortError) {
+        outcome.set(request, chosen === 'busy' ? { kind: 'busy' } : { kind: 'short', error: chosen });
         continue;
       }
       addToLoad(chosen.load, payout);
