@@ -73,9 +73,9 @@ export function createNonceReservations(deps: {
   }
 
   async function plan(requests: ReserveRequest[], fees: FeePair, networks: AssetNetwork[], fresh: boolean) {
-    const lanes = await wallets.forChain(chainId);
-    const { loads, reused } = await loadsOf(lanes.map((l) => getAddress(l.address)), fees, networks, fresh);
-    const open = lanes.map((lane) => ({ lane, address: getAddress(lane.address) })).map((l) => ({ ...l, load: loads.get(l.address)! })).filter((l) => l.load.pending < limit());
+    const lanes = (await wallets.forChain(chainId)).map((lane) => ({ lane, address: getAddress(lane.address) }));
+    const { loads, reused } = await loadsOf(lanes.map((l) => l.address), fees, networks, fresh);
+    const open = lanes.map((l) => ({ ...l, load: loads.get(l.address)! })).filter((l) => l.load.pending < limit());
     const tokens = requests.filter((r) => r.network.kind === 'erc20').map((r) => r.network.contract!);
     const balances = await Promise.all(open.map((l) => walletBalances(chain, l.address, tokens)));
     const candidates = open.map((l, i) => ({ ...l, balances: balances[i]! }));
