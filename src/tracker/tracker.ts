@@ -138,10 +138,7 @@ export function createTracker(deps: TrackerDeps) {
     mined: number;
     /** Canonical block hashes read in this pass (shared by the chain's lanes). */
     blockHashes: Map<bigint, Promise<Hash | null>>;
-    /**
-     * The own txs (oldest first) of each row the tick may move, read in one query at its start. A
-     * row with none there is looked up on its own; a tx signed after that read is seen next tick.
-     */
+    /** Each pending row's own txs, oldest first, read in one query at the start of the lane's tick. */
     own: Map<string, AttemptRow[]>;
     finalMined?: Promise<number>;
     baseFee?: Promise<bigint>;
@@ -205,7 +202,7 @@ export function createTracker(deps: TrackerDeps) {
       return false;
     }
 
-    const ours = ctx.own.get(w.id) ?? (await attempts.of(w.id));
+    const ours = await attempts.of(w.id);
     const receipts = await Promise.all(ours.map((a) => ctx.chain.receipt(a.tx_hash as Hash)));
     const found = receipts.find((r): r is TransactionReceipt => r !== null);
     const paidBy = ours.filter((a, i) => PAYOUT_KINDS.includes(a.kind) && receipts[i]?.status === 'success');
@@ -261,7 +258,7 @@ export function createTracker(deps: TrackerDeps) {
     if (!receipt) return false; // an endpoint without it; the block-hash check above decides reorgs
     if (receipt.blockHash !== w.block_hash) return reorged(w, ctx, `receipt now in block ${receipt.blockHash}`);
     minedReceipts.delete(receipt.transactionHash); // settled below (or asked again on a miss)
-    const attempt = ctx.own.get(w.id)?.find((a) => a.tx_hash === receipt.transactionHash) ?? (await attempts.byHash(receipt.transactionHash));
+    const attempt = await attempts.byHash(receipt.transactionHash);
     const patch = { confirmations: Number(ctx.head - receipt.blockNumber + 1n) };
     const fields = { withdrawalId: w.id, chainId: w.chain_id, wallet: w.wallet, nonce: w.nonce, txHash: receipt.transactionHash, block: Number(receipt.blockNumber) };
     if (!attempt || !PAYOUT_KINDS.includes(attempt.kind)) {
@@ -579,10 +576,8 @@ export function createTracker(deps: TrackerDeps) {
     }
     const inFlight = rows.filter((w) => w.status !== 'RECEIVED');
     if (inFlight.length === 0) return { checked: 0, transitions: 0 };
-    // Every row this pass may look up the txs of: not yet CONFIRMING, or CONFIRMING at the depth that settles it.
-    const depthToSettle = BigInt(chain.chain.confirmations);
-    const settling = (w: LaneRow) => w.status === 'CONFIRMING' && w.block_number !== null && head - BigInt(w.block_number) + 1n >= depthToSettle;
-    const ctx: LaneContext = { chain, head, wallet, mined, blockHashes, own: await attempts.ofMany(inFlight.filter((w) => w.status !== 'CONFIRMING' || settling(w)).map((w) => w.id)) };
+    const pendingIds = inFlight.filter((w) => w.status !== 'CONFIRMING' && Number(w.nonce) >= mined).map((w) => w.id);
+    const ctx: LaneContext = { chain, head, wallet, mined, blockHashes, own: await attempts.ofMany(pendingIds) };
     let transitions = 0;
     const track = async (batch: LaneRow[], how: (w: LaneRow, ctx: LaneContext) => Promise<boolean>) => {
       const results = await Promise.allSettled(batch.map((w) => how(w, ctx)));
