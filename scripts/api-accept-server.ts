@@ -23,7 +23,7 @@ const API_KEY = 'sk_accept_bench_0123456789abcdef0123456789abcdef';
 
 const config = loadConfig(process.env, { dbUrl: process.env.SLUICE_DB_URL ?? 'sqlite:./data/accept-bench.db' });
 const shutdown = new AbortController();
-const logger = createLogger({ level: config.logLevel });
+const logger = createLogger({ level: config.logLevel, sync: config.logSync });
 const common = { config, logger, metrics: createMetrics(), signal: shutdown.signal };
 const db = openDatabase(config.dbUrl!, { poolSize: config.dbPoolSize });
 await migrateToLatest(db);

@@ -21,6 +21,7 @@ describe('loadConfig', () => {
       port: 8080,
       dataDir: './data',
       logLevel: 'info',
+      logSync: false,
       bodyLimitBytes: 16 * 1024,
       anvilBlockTime: 1,
       devnetConfirmations: 2,

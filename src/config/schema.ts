@@ -24,6 +24,12 @@ export const configSchema = z.object({
    * each). Unset: `sluice dev` on a terminal is pretty, everything else (production roles) is JSON.
    */
   logFormat: z.enum(['json', 'pretty']).optional(),
+  /**
+   * SLUICE_LOG_SYNC: `true` writes each JSON line to stdout before the logging call returns. By
+   * default lines go out by asynchronous writes, off the event loop, and are flushed at exit; a
+   * process killed with SIGKILL loses the last few milliseconds of lines.
+   */
+  logSync: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
   /** SLUICE_BODY_LIMIT_BYTES: larger request bodies get 413. */
   bodyLimitBytes: positiveInt.default(16 * 1024),
 
@@ -170,6 +176,7 @@ export const envNames: Record<keyof Config, string> = {
   dbUrl: 'SLUICE_DB_URL',
   logLevel: 'SLUICE_LOG_LEVEL',
   logFormat: 'SLUICE_LOG_FORMAT',
+  logSync: 'SLUICE_LOG_SYNC',
   bodyLimitBytes: 'SLUICE_BODY_LIMIT_BYTES',
   devnetRpcUrl: 'SLUICE_DEVNET_RPC_URL',
   anvilBlockTime: 'SLUICE_ANVIL_BLOCK_TIME',

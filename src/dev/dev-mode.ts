@@ -50,7 +50,7 @@ export async function startDev(
   const logOut = options.logDestination ?? process.stdout;
   const pretty = (config.logFormat ?? (!options.logDestination && process.stdout.isTTY ? 'pretty' : 'json')) === 'pretty';
   const prettyLogs = pretty ? createPrettyDestination(logOut, { color: !options.logDestination && process.stdout.isTTY === true }) : undefined;
-  const logger = createLogger({ level: config.logLevel, ...(prettyLogs ? { destination: prettyLogs.stream } : options.logDestination ? { destination: options.logDestination } : {}) });
+  const logger = createLogger({ level: config.logLevel, sync: config.logSync, ...(prettyLogs ? { destination: prettyLogs.stream } : options.logDestination ? { destination: options.logDestination } : {}) });
   const shutdown = new AbortController();
   const common: Common = { config, logger, metrics: createMetrics(), signal: shutdown.signal };
   const secrets = loadDevSecrets(dataDir, {

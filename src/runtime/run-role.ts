@@ -38,7 +38,7 @@ function commonFor(config: Config, name: string, signal: AbortSignal): Common {
   // Production roles log JSON for Logstash; SLUICE_LOG_FORMAT=pretty is for running one by hand.
   const pretty = config.logFormat === 'pretty' ? createPrettyDestination(process.stdout) : undefined;
   pretty?.release();
-  const logger = createLogger({ level: config.logLevel, name, ...(pretty ? { destination: pretty.stream } : {}) });
+  const logger = createLogger({ level: config.logLevel, name, sync: config.logSync, ...(pretty ? { destination: pretty.stream } : {}) });
   return { config, logger, metrics: createMetrics(), signal };
 }
 
