@@ -17,6 +17,7 @@ import { createMicroBatcher } from '../util/micro-batch.js';
 import type { Logger } from '../observability/logger.js';
 import { type CircuitOptions, EndpointHealth, type EndpointState, type Permit, bestHead, lagBlocks, rankForReads, sharedHealthKey } from './endpoint-health.js';
 import { AlreadyKnownError, type ChainError, NodeTimeoutError, NodeUnavailableError } from './errors.js';
+import { createRpcFetch } from './http-fetch.js';
 import { toChainError } from './node-error.js';
 import type { ChainConfig } from './types.js';
 
@@ -105,15 +106,16 @@ export function createChainRpc(chain: ChainConfig, logger: Logger, options: Chai
   const opts = { ...DEFAULTS, ...options };
   const circuit: Partial<CircuitOptions> = { probeTimeoutMs: rpcTimeoutMs * 2, ...options.circuit };
 
+  const fetchFn = createRpcFetch();
   const endpoints: Endpoint[] = chain.rpc.map(({ url, weight, batch = DEFAULT_ENDPOINT_BATCH }) => ({
     url,
     redacted: redact(url),
     weight,
     // No batching: one call is one HTTP exchange, so one failed exchange is one failure sample.
     // viem aborts the fetch (AbortController) when `timeout` passes, body read included.
-    client: createPublicClient({ transport: http(url, { timeout: rpcTimeoutMs, retryCount: 0, batch: false }) }),
+    client: createPublicClient({ transport: http(url, { timeout: rpcTimeoutMs, retryCount: 0, batch: false, fetchFn }) }),
     // Calls made in the same tick share one HTTP exchange; the batched calls issue them together.
-    batchClient: createPublicClient({ transport: http(url, { timeout: rpcTimeoutMs, retryCount: 0, batch: batch > 1 && { batchSize: batch, wait: 0 } }) }),
+    batchClient: createPublicClient({ transport: http(url, { timeout: rpcTimeoutMs, retryCount: 0, batch: batch > 1 && { batchSize: batch, wait: 0 }, fetchFn }) }),
     health: new EndpointHealth(circuit, Date.now, options.cache && { cache: options.cache, key: sharedHealthKey(chain.chainId, url) }),
     polling: undefined,
     lastError: undefined,
