@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { createPublicClient, http as httpTransport, HttpRequestError, RpcRequestError, TimeoutError } from 'viem';
 import { afterEach, describe, expect, it } from 'vitest';
 import { NodeUnavailableError } from './errors.js';
-import { createRpcFetch } from './http-fetch.js';
+import { createRpcFetch, ResponseTooLargeError } from './http-fetch.js';
 import { toChainError } from './node-error.js';
 
 type Handler = (req: http.IncomingMessage, body: string, res: http.ServerResponse, nth: number) => void;
@@ -29,7 +29,8 @@ async function serve(handler: Handler) {
 }
 
 const rpcAnswer = (body: string, result: unknown) => JSON.stringify({ jsonrpc: '2.0', id: (JSON.parse(body) as { id: number }).id, result });
-const client = (url: string, timeout = 2_000) => createPublicClient({ transport: httpTransport(url, { fetchFn: createRpcFetch(), retryCount: 0, timeout }) });
+const client = (url: string, timeout = 2_000, fetchOptions: Parameters<typeof createRpcFetch>[0] = {}) =>
+  createPublicClient({ transport: httpTransport(url, { fetchFn: createRpcFetch(fetchOptions), retryCount: 0, timeout }) });
 
 describe('JSON-RPC over node:http (viem fetchFn)', () => {
   let stop: (() => Promise<void>) | undefined;
@@ -104,6 +105,20 @@ describe('JSON-RPC over node:http (viem fetchFn)', () => {
     await fresh.close();
     expect(fresh.requests()).toBe(1);
     expect(toChainError(err)).toBeInstanceOf(NodeUnavailableError);
+  });
+
+  it('cuts off a response larger than the limit instead of buffering it, and the call fails as the endpoint\'s', async () => {
+    const server = await serve((_req, body, res) => {
+      res.setHeader('content-type', 'application/json');
+      res.write(rpcAnswer(body, '0x1').slice(0, -1));
+      res.end(`, "padding": "${'x'.repeat(64 * 1024)}"}`);
+    });
+    stop = server.close;
+    const err = await client(server.url, 2_000, { maxResponseBytes: 16 * 1024 }).getBlockNumber({ cacheTime: 0 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(HttpRequestError);
+    expect((err as HttpRequestError).walk((e) => e instanceof ResponseTooLargeError)).toBeInstanceOf(ResponseTooLargeError);
+    expect(toChainError(err)).toBeInstanceOf(NodeUnavailableError);
+    expect(await client(server.url).getBlockNumber({ cacheTime: 0 })).toBe(1n); // under the default limit
   });
 
   it('an endpoint that refuses connections is NodeUnavailableError for the node-error mapper', async () => {

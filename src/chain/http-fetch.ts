@@ -8,6 +8,20 @@ import https from 'node:https';
  */
 const IDLE_SOCKET_MS = 4_000;
 
+/**
+ * The largest response body read (viem's own default limit). The body is read here whole, before
+ * viem sees it, so a node that sends more is cut off at this size rather than buffered.
+ */
+const MAX_RESPONSE_BYTES = 10_485_760;
+
+/** A response body past MAX_RESPONSE_BYTES; viem wraps it in an HttpRequestError (the endpoint failed the call). */
+export class ResponseTooLargeError extends Error {
+  override name = 'ResponseTooLargeError';
+  constructor(readonly limitBytes: number) {
+    super(`The JSON-RPC response exceeded ${limitBytes} bytes; it was not read further.`);
+  }
+}
+
 /** The part of a fetch `Response` that viem's HTTP transport reads. */
 class RpcResponse {
   /** The body is read whole already: viem then calls `text()` and checks its size itself. */
@@ -65,8 +79,9 @@ export type RpcFetch = (input: string | URL | Request, init?: RequestInit) => Pr
  * ECONNREFUSED, ECONNRESET…), which viem wraps in an HttpRequestError for the node-error mapper.
  * Idle sockets keep no process alive (Node's agent unrefs them) and close after `idleSocketMs`.
  */
-export function createRpcFetch(options: { idleSocketMs?: number } = {}): RpcFetch {
+export function createRpcFetch(options: { idleSocketMs?: number; maxResponseBytes?: number } = {}): RpcFetch {
   const idle = options.idleSocketMs ?? IDLE_SOCKET_MS;
+  const maxBytes = options.maxResponseBytes ?? MAX_RESPONSE_BYTES;
   const agents = {
     http: new http.Agent({ keepAlive: true, timeout: idle }),
     https: new https.Agent({ keepAlive: true, timeout: idle }),
@@ -89,7 +104,12 @@ export function createRpcFetch(options: { idleSocketMs?: number } = {}): RpcFetc
       req.on('response', (res) => {
         answered = true;
         const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        let size = 0;
+        res.on('data', (chunk: Buffer) => {
+          size += chunk.length;
+          if (size > maxBytes) req.destroy(new ResponseTooLargeError(maxBytes));
+          else chunks.push(chunk);
+        });
         res.on('end', () => {
           done();
           resolve(new RpcResponse(res.statusCode ?? 0, res.statusMessage ?? '', res.headers, Buffer.concat(chunks).toString('utf8')) as unknown as Response);
