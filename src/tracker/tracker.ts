@@ -20,7 +20,7 @@ import { StaleTransitionError } from '../withdrawals/errors.js';
 import { openTransitions, type TransitionPatch, type WithdrawalRepository } from '../withdrawals/repository.js';
 import { settledViewKey } from '../withdrawals/settled-view-cache.js';
 import { applyMoves, type Move, recordConfirmations, type Settlement } from './apply-moves.js';
-import { inFlightWallets, LANE_COLUMNS, LANE_WINDOW, type LaneRow, laneWindow } from './lane-queries.js';
+import { inFlightWallets, LANE_COLUMNS, LANE_WINDOW, type LaneRow, lanesWindow, laneWindow } from './lane-queries.js';
 import { payoutInReceipt } from './payout-evidence.js';
 import { createSettledWatch } from './settled-watch.js';
 
@@ -564,14 +564,36 @@ export function createTracker(deps: TrackerDeps) {
     return !!network && payoutInReceipt(receipt, { network, wallet: w.wallet as Address, to: w.to_address as Address, ledgerAmount: BigInt(w.amount) });
   }
 
-  async function tickLane(chain: ChainRpc, head: bigint, blockHashes: LaneContext['blockHashes'], wallet: Address, nextNonce: number | undefined): Promise<TickResult> {
-    const rows = (await laneWindow(db.kysely, chain.chain.chainId, wallet).execute()).sort((a, b) => Number(a.nonce) - Number(b.nonce)).slice(0, LANE_WINDOW);
+  /** A lane's window (its lowest unsettled nonces, in nonce order), read alone. */
+  async function readLane(chainId: number, wallet: string): Promise<LaneRow[]> {
+    return windowOf(await laneWindow(db.kysely, chainId, wallet).execute());
+  }
+
+  function windowOf(rows: LaneRow[]): LaneRow[] {
+    return rows.sort((a, b) => Number(a.nonce) - Number(b.nonce)).slice(0, LANE_WINDOW);
+  }
+
+  /** Every lane's window, by wallet: in one statement, or lane by lane when some lane holds more than a window. */
+  async function readLanes(chainId: number, wallets: string[]): Promise<Map<string, LaneRow[]>> {
+    const limit = wallets.length * LANE_WINDOW;
+    const rows = wallets.length > 0 ? await lanesWindow(db, chainId, wallets, limit) : [];
+    const byWallet = new Map<string, LaneRow[]>(wallets.map((w) => [w, []]));
+    if (rows.length >= limit) {
+      await Promise.all(wallets.map(async (w) => byWallet.set(w, await readLane(chainId, w))));
+      return byWallet;
+    }
+    for (const row of rows) byWallet.get(row.wallet!)?.push(row);
+    for (const [wallet, lane] of byWallet) byWallet.set(wallet, windowOf(lane));
+    return byWallet;
+  }
+
+  async function tickLane(chain: ChainRpc, head: bigint, blockHashes: LaneContext['blockHashes'], wallet: Address, nextNonce: number | undefined, rows: LaneRow[]): Promise<TickResult> {
     const mined = await chain.transactionCount(wallet, 'latest');
     const lowest = rows.length > 0 ? Number(rows[0]!.nonce) : nextNonce;
     // Reopened payouts are in flight again: the lane is read anew and tracks them from this pass.
     const reopened = lowest !== undefined && mined < lowest ? await refillSettledGap(chain, wallet, mined, lowest) : 0;
     if (reopened > 0) {
-      const again = await tickLane(chain, head, blockHashes, wallet, nextNonce);
+      const again = await tickLane(chain, head, blockHashes, wallet, nextNonce, await readLane(chain.chain.chainId, wallet));
       return { checked: again.checked, transitions: again.transitions + reopened };
     }
     const inFlight = rows.filter((w) => w.status !== 'RECEIVED');
@@ -628,7 +650,11 @@ export function createTracker(deps: TrackerDeps) {
     // Canonical block hashes as read once in this pass, for every lane: a block holds txs of many
     // lanes, and one read per lane was most of a pass's RPC calls.
     const blockHashes: LaneContext['blockHashes'] = new Map();
-    const results = await Promise.allSettled(lanes.map((l) => tickLane(chain, head, blockHashes, l.wallet as Address, nextNonce.get(l.wallet))));
+    const windows = await readLanes(
+      chain.chain.chainId,
+      lanes.map((l) => l.wallet),
+    );
+    const results = await Promise.allSettled(lanes.map((l) => tickLane(chain, head, blockHashes, l.wallet as Address, nextNonce.get(l.wallet), windows.get(l.wallet) ?? [])));
     for (const [i, r] of results.entries()) {
       if (r.status === 'fulfilled') {
         total.checked += r.value.checked;
