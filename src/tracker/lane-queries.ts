@@ -1,4 +1,4 @@
-import { type Kysely, sql } from 'kysely';
+import { type Kysely, type RawBuilder, sql } from 'kysely';
 import type { Db } from '../db/connect.js';
 import type { Database, WithdrawalStatus } from '../db/schema.js';
 import type { WithdrawalRow } from '../withdrawals/repository.js';
@@ -62,12 +62,29 @@ export function laneWindow(
  * each a UNION of four ranges: those were ~4% of `sluice dev`'s main thread at 400 payouts/s over
  * 32 lanes (bench e2e).
  */
-export function lanesWindow(db: Pick<Db, 'kysely' | 'dialect'>, chainId: number, wallets: readonly string[], limit: number): Promise<LaneRow[]> {
-  const index = db.dialect === 'mysql' ? sql`FORCE INDEX (withdrawals_lane)` : sql`INDEXED BY withdrawals_lane`;
-  const query = sql<LaneRow>`select ${sql.join(LANE_COLUMNS.map((c) => sql.ref(c)))} from withdrawals ${index}
+export function lanesWindow(dialect: Db['dialect'], chainId: number, wallets: readonly string[], limit: number): RawBuilder<LaneRow> {
+  const index = dialect === 'mysql' ? sql`FORCE INDEX (withdrawals_lane)` : sql`INDEXED BY withdrawals_lane`;
+  return sql<LaneRow>`select ${sql.join(LANE_COLUMNS.map((c) => sql.ref(c)))} from withdrawals ${index}
     where chain_id = ${chainId} and wallet in (${sql.join(wallets)}) and status in (${sql.join(LANE_STATUSES)}) and nonce is not null
     limit ${limit}`;
-  return query.execute(db.kysely).then((r) => r.rows);
+}
+
+/** A lane's window from its rows as read: the lowest LANE_WINDOW nonces, in nonce order. */
+export function lowestNonces(rows: LaneRow[]): LaneRow[] {
+  return rows.sort((a, b) => Number(a.nonce) - Number(b.nonce)).slice(0, LANE_WINDOW);
+}
+
+/**
+ * Each wallet's window from one lanesWindow read, or undefined when the read reached its limit:
+ * it has no order, so a lane may then lack some of its lowest nonces, and a lane whose lowest
+ * nonce is missed would look like it has a gap below it (which the tracker fills with cancels).
+ */
+export function splitLanes(rows: readonly LaneRow[], wallets: readonly string[], limit: number): Map<string, LaneRow[]> | undefined {
+  if (rows.length >= limit) return undefined;
+  const byWallet = new Map<string, LaneRow[]>(wallets.map((w) => [w, []]));
+  for (const row of rows) byWallet.get(row.wallet!)?.push(row);
+  for (const [wallet, lane] of byWallet) byWallet.set(wallet, lowestNonces(lane));
+  return byWallet;
 }
 
 /**

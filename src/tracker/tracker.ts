@@ -20,7 +20,7 @@ import { StaleTransitionError } from '../withdrawals/errors.js';
 import { openTransitions, type TransitionPatch, type WithdrawalRepository } from '../withdrawals/repository.js';
 import { settledViewKey } from '../withdrawals/settled-view-cache.js';
 import { applyMoves, type Move, recordConfirmations, type Settlement } from './apply-moves.js';
-import { inFlightWallets, LANE_COLUMNS, LANE_WINDOW, type LaneRow, lanesWindow, laneWindow } from './lane-queries.js';
+import { inFlightWallets, LANE_COLUMNS, LANE_WINDOW, type LaneRow, lanesWindow, laneWindow, lowestNonces, splitLanes } from './lane-queries.js';
 import { payoutInReceipt } from './payout-evidence.js';
 import { createSettledWatch } from './settled-watch.js';
 
@@ -566,25 +566,15 @@ export function createTracker(deps: TrackerDeps) {
 
   /** A lane's window (its lowest unsettled nonces, in nonce order), read alone. */
   async function readLane(chainId: number, wallet: string): Promise<LaneRow[]> {
-    return windowOf(await laneWindow(db.kysely, chainId, wallet).execute());
+    return lowestNonces(await laneWindow(db.kysely, chainId, wallet).execute());
   }
 
-  function windowOf(rows: LaneRow[]): LaneRow[] {
-    return rows.sort((a, b) => Number(a.nonce) - Number(b.nonce)).slice(0, LANE_WINDOW);
-  }
-
-  /** Every lane's window, by wallet: in one statement, or lane by lane when some lane holds more than a window. */
+  /** Every lane's window, by wallet: in one statement, or lane by lane when that one reached its limit. */
   async function readLanes(chainId: number, wallets: string[]): Promise<Map<string, LaneRow[]>> {
+    if (wallets.length === 0) return new Map();
     const limit = wallets.length * LANE_WINDOW;
-    const rows = wallets.length > 0 ? await lanesWindow(db, chainId, wallets, limit) : [];
-    const byWallet = new Map<string, LaneRow[]>(wallets.map((w) => [w, []]));
-    if (rows.length >= limit) {
-      await Promise.all(wallets.map(async (w) => byWallet.set(w, await readLane(chainId, w))));
-      return byWallet;
-    }
-    for (const row of rows) byWallet.get(row.wallet!)?.push(row);
-    for (const [wallet, lane] of byWallet) byWallet.set(wallet, windowOf(lane));
-    return byWallet;
+    const { rows } = await lanesWindow(db.dialect, chainId, wallets, limit).execute(db.kysely);
+    return splitLanes(rows, wallets, limit) ?? new Map(await Promise.all(wallets.map(async (w) => [w, await readLane(chainId, w)] as const)));
   }
 
   async function tickLane(chain: ChainRpc, head: bigint, blockHashes: LaneContext['blockHashes'], wallet: Address, nextNonce: number | undefined, rows: LaneRow[]): Promise<TickResult> {

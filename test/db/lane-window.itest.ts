@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase, type Db } from '../../src/db/connect.js';
 import { migrateToLatest } from '../../src/db/migrate.js';
 import type { WithdrawalsTable } from '../../src/db/schema.js';
-import { laneWindow } from '../../src/tracker/lane-queries.js';
+import { lanesWindow, laneWindow } from '../../src/tracker/lane-queries.js';
 import { newWithdrawalRow } from '../../src/withdrawals/repository.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 
@@ -91,6 +91,24 @@ describe.each(['sqlite', 'mysql'] as const)('the tracker lane window on %s', (ki
       ['SIGNED', SETTLED + 3],
       ['RECEIVED', SETTLED + 5],
     ]);
+  });
+
+  it('reads many lanes in one statement on the lane index, one range per wallet and status, and returns their in-flight rows only', async () => {
+    const query = lanesWindow(db.dialect, CHAIN, [WALLET, OTHER], 100).compile(db.kysely);
+    if (kind === 'sqlite') {
+      const plan = db.sqlite!.prepare(`EXPLAIN QUERY PLAN ${query.sql}`).all(...(query.parameters as unknown[])) as Array<{ detail: string }>;
+      expect(plan.map((p) => p.detail)).toEqual([expect.stringMatching(/^SEARCH withdrawals USING INDEX withdrawals_lane \(chain_id=\? AND wallet=\? AND status=\?/)]);
+    } else {
+      const plan = await db.kysely.executeQuery<{ table: string; type: string; key: string | null; rows: number }>(CompiledQuery.raw(`EXPLAIN ${query.sql}`, [...query.parameters]));
+      expect(plan.rows.map((p) => ({ key: p.key, type: p.type, rowsAtMost40: Number(p.rows) <= 40 }))).toEqual([{ key: 'withdrawals_lane', type: 'range', rowsAtMost40: true }]);
+    }
+    const { rows } = await lanesWindow(db.dialect, CHAIN, [WALLET, OTHER], 100).execute(db.kysely);
+    const of = (wallet: string) => rows.filter((r) => r.wallet === wallet).map((r) => [r.status, Number(r.nonce)] as const).sort((a, b) => a[1] - b[1]);
+    expect(of(WALLET)).toEqual(IN_FLIGHT);
+    expect(of(OTHER)).toEqual(Array.from({ length: 10 }, (_, i) => ['BROADCAST', 10 + i]));
+    expect(rows).toHaveLength(IN_FLIGHT.length + 10);
+    // `limit` is for all lanes together: the tracker takes a full result as "read lane by lane".
+    expect((await lanesWindow(db.dialect, CHAIN, [WALLET, OTHER], 5).execute(db.kysely)).rows).toHaveLength(5);
   });
 
   it("asked for a lane's newest settled rows (a starting tracker's watch), reads one index range per status, newest first", async () => {
