@@ -7,6 +7,7 @@ import { production } from './migrations/003-production.js';
 import { idempotencyPerApiKey } from './migrations/004-idempotency-per-api-key.js';
 import { walletPool } from './migrations/005-wallet-pool.js';
 import { consoleSchema } from './migrations/006-console.js';
+import { unusedLedgerIndexes } from './migrations/007-unused-ledger-indexes.js';
 
 function provider(db: Db): MigrationProvider {
   return {
@@ -18,6 +19,7 @@ function provider(db: Db): MigrationProvider {
         '004-idempotency-per-api-key': idempotencyPerApiKey(db.dialect),
         '005-wallet-pool': walletPool(),
         '006-console': consoleSchema(db.dialect),
+        '007-unused-ledger-indexes': unusedLedgerIndexes(db.dialect),
       };
     },
   };
