@@ -5,14 +5,14 @@ import { describe, expect, it } from 'vitest';
 import { openSqliteConnection } from './sqlite-connection.js';
 
 describe('SQLite connection settings', () => {
-  it('WAL with a full fsync per commit (a 202 survives power loss), and checkpoints every 10,000 pages with the file cut back to 64 MB', async () => {
+  it('WAL with a full fsync per commit (a 202 survives power loss), and checkpoints every 1,000 pages with the file cut back to 64 MB', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-pragmas-'));
     const db = openSqliteConnection(path.join(dir, 'sluice.db'));
     try {
       const sqlite = db.sqlite!;
       expect(sqlite.pragma('journal_mode', { simple: true })).toBe('wal');
       expect(sqlite.pragma('synchronous', { simple: true })).toBe(2); // FULL
-      expect(sqlite.pragma('wal_autocheckpoint', { simple: true })).toBe(10_000);
+      expect(sqlite.pragma('wal_autocheckpoint', { simple: true })).toBe(1_000);
       expect(sqlite.pragma('journal_size_limit', { simple: true })).toBe(64 * 1024 * 1024);
       expect(sqlite.pragma('foreign_keys', { simple: true })).toBe(1);
     } finally {

@@ -8,11 +8,13 @@ export function configureSqlite(sqlite: SqliteDatabase.Database): void {
   // Two connections write (main and write worker): a writer waits for the other's commit.
   sqlite.pragma('busy_timeout = 5000');
   sqlite.pragma('foreign_keys = ON');
-  // Checkpoint every 10,000 WAL pages (~40 MB), not SQLite's 1,000: a checkpoint copies each page
-  // once however often it changed since the last one, and the hot leaf pages of withdrawals'
-  // indexes change in nearly every commit, so checkpoints were a quarter of the commit time at
-  // 10,000 accepts/s (bench api-sqlite: commit 3.3 -> 2.4 ms, accepts 9.0k -> 10.0k/s). The file
-  // shrinks back to the limit after a checkpoint has emptied it.
-  sqlite.pragma('wal_autocheckpoint = 10000');
+  // Checkpoint every 1,000 WAL pages (~4 MB, SQLite's default). A checkpoint runs inside the
+  // commit that crosses the limit and copies each page of the WAL once, so its cost is the number
+  // of distinct pages: on a big table, whose random-keyed index leaves are all different, 10,000
+  // pages made that one commit wait ~1 s (bench history, 1,000,000 rows, POST P99 1,039 and
+  // 1,042 ms in two runs of three; 11-12 ms in three of three at 1,000). It also halved the P99 at
+  // 1,000/s in that same-hour run (24 -> 10 ms), for ~13% less at the max rate on a fresh file
+  // (8,360 -> 7,248/s).
+  sqlite.pragma('wal_autocheckpoint = 1000');
   sqlite.pragma(`journal_size_limit = ${64 * 1024 * 1024}`);
 }
