@@ -163,7 +163,7 @@ export const configSchema = z.object({
   /** SLUICE_TEST_DUPLICATE_DELIVERY_RATE: test-only; the in-process queues deliver this share of messages twice. */
   testDuplicateDeliveryRate: z.coerce.number().min(0).max(1).default(0),
   /** SLUICE_CRASH_AT: test-only fault injection; the process SIGKILLs itself at that point. */
-  crashAt: z.enum(['after-reserve', 'after-sign', 'after-broadcast']).optional(),
+  crashAt: z.enum(['after-reserve', 'signed-ahead', 'after-sign', 'after-broadcast']).optional(),
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -1,20 +1,35 @@
-import { type Address, getAddress, type TransactionSerializableEIP1559 } from 'viem';
+import { type Address, getAddress, type Hex, type TransactionSerializableEIP1559 } from 'viem';
 import type { AssetNetwork, AssetRegistry } from '../assets/registry.js';
 import type { ChainRpc } from '../chain/rpc.js';
+import { type Common, crashIfAsked } from '../common.js';
 import type { Db } from '../db/connect.js';
 import { withTransaction } from '../db/transaction.js';
 import { runWriteTask } from '../db/write-task.js';
 import { batchConcurrency, createMicroBatcher } from '../util/micro-batch.js';
+import { byBalanceRow } from '../util/lock-order.js';
 import type { Wallet, Wallets } from '../wallets/wallets.js';
-import { buildTransfer, type TransferIntent } from './build-tx.js';
+import { buildTransfer, serializeUnsigned, type TransferIntent, verifyTransfer } from './build-tx.js';
 import type { FeeOracle, FeePair } from './fees.js';
-import { type LaneOutcome, type LaneShare, payoutOf, type ReserveLanesInput, type ReserveRequest, reserveLanes, reserveLanesWith } from './reserve-lanes.js';
+import {
+  intentAt,
+  type LaneOutcome,
+  type LaneResult,
+  type LaneShare,
+  payoutOf,
+  type ReserveLanesInput,
+  type ReserveRequest,
+  reserveLanes,
+  reserveLanesWith,
+  type SignedAhead,
+} from './reserve-lanes.js';
 import { pickLane } from './pick-lane.js';
 import { addToLoad, HotWalletShortError, type LaneLoad, laneLoads, walletBalances } from './wallet-funds.js';
 
 export type { ReserveRequest } from './reserve-lanes.js';
 
 export type Reservation =
+  /** Signed ahead and stored at this nonce (SIGNED): only the signed queue's message is left to send. */
+  | { kind: 'stored'; wallet: Wallet; nonce: number; txHash: Hex }
   /** `tx` is built from `intent` and verified against it: what gets signed. */
   | { kind: 'reserved'; wallet: Wallet; nonce: number; intent: TransferIntent; tx: TransactionSerializableEIP1559 }
   /** Someone else reserved or moved it meanwhile (a duplicate delivery). */
@@ -43,20 +58,41 @@ const LOADS_REUSE_MS = 1_000;
  * Each withdrawal goes to the wallet with the fewest txs in flight that is under the chain's
  * per-wallet limit and can cover it; then a short transaction holds the users' funds and takes a
  * run of each lane's nonces (reserve-lanes.ts: one per lane on MySQL, one for the batch on SQLite,
- * on its write worker). Signatures are made after commit, outside any lock (signer.ts).
+ * on its write worker).
+ *
+ * Where this process knows a lane's next nonce (the lane's last batch here left it so), its
+ * payouts are signed before that transaction, outside any lock, at the nonces they are expected
+ * to take, and the transaction stores each signature whose nonce is the one it takes: the nonce,
+ * the hold and the signed bytes in one commit (invariant 1), one commit per batch instead of two.
+ * The rest (the first batch of a lane after a start, a lane another batch or replica moved, every
+ * payout after one that failed its hold) only reserves, and the signer signs and stores those
+ * after commit (signer.ts). A signature that is not stored is dropped unsent: only stored bytes
+ * are ever broadcast.
  */
 export function createNonceReservations(deps: {
+  common: Common;
   db: Db;
   assets: AssetRegistry;
   wallets: Wallets;
   chain: ChainRpc;
   fees: FeeOracle;
   build: (intent: TransferIntent) => TransactionSerializableEIP1559;
+  /** Signs as the lane's wallet and checks the signature is that wallet's (invariant 9). */
+  sign: (lane: Wallet, tx: TransactionSerializableEIP1559) => Promise<{ raw: Hex; txHash: Hex }>;
 }) {
   const { db, assets, wallets, chain } = deps;
   const chainId = chain.chain.chainId;
+  const log = deps.common.logger.child({ component: 'signer', chainId });
   // Read at use: an operator may change it while Sluice runs (chain-settings.ts).
   const limit = () => chain.chain.maxPendingPerWallet;
+
+  /**
+   * Per lane: the next nonce its batches in flight here will leave it at, if all of them store
+   * what they planned; and how many of them are in flight. Only a guess for signing ahead: the
+   * wallet row, read under its lock, decides.
+   */
+  const expectedNext = new Map<string, number>();
+  const batchesInFlight = new Map<string, number>();
 
   let loadsRead: { at: number; maxFeePerGas: bigint; loads: Map<Address, LaneLoad> } | undefined;
 
@@ -100,15 +136,59 @@ export function createNonceReservations(deps: {
    * One transaction per lane where lanes can commit side by side (MySQL); SQLite has one writer,
    * so there the whole batch is one transaction and one commit.
    */
-  async function reserveShares(input: ReserveLanesInput): Promise<LaneOutcome[][]> {
-    const reserve = (one: ReserveLanesInput): Promise<LaneOutcome[][]> =>
+  async function reserveShares(input: ReserveLanesInput): Promise<LaneResult[]> {
+    const reserve = (one: ReserveLanesInput): Promise<LaneResult[]> =>
       deps.build === buildTransfer ? runWriteTask(db, reserveLanes, one) : withTransaction(db, (trx) => reserveLanesWith({ db, trx }, one, deps.build));
     if (db.dialect === 'sqlite') return reserve(input);
     return (await Promise.all(input.shares.map((share) => reserve({ ...input, shares: [share] })))).map((r) => r[0]!);
   }
 
+  /**
+   * Signs the share's payouts at the nonces the lane is expected to give them, in the order it
+   * gives them (byBalanceRow, as reserve-lanes.ts walks them). A payout that cannot be built,
+   * verified or signed goes without: it is reserved, and signing it after commit fails visibly
+   * as it always did. Returns where the share was expected to start, or undefined.
+   */
+  async function signAhead(share: LaneShare, fees: FeePair): Promise<number | undefined> {
+    const address = getAddress(share.lane.address);
+    batchesInFlight.set(address, (batchesInFlight.get(address) ?? 0) + 1);
+    const from = expectedNext.get(address);
+    if (from === undefined) return undefined;
+    share.items.sort((a, b) => byBalanceRow(a.w, b.w));
+    expectedNext.set(address, from + share.items.length);
+    share.signed = await Promise.all(
+      share.items.map(async (request, i): Promise<SignedAhead | null> => {
+        try {
+          const intent = intentAt(chainId, request, from + i, fees);
+          const tx = deps.build(intent);
+          verifyTransfer(serializeUnsigned(tx), intent);
+          const { raw, txHash } = await deps.sign(share.lane, tx);
+          return { nonce: from + i, raw, txHash, gas: tx.gas! };
+        } catch (err) {
+          log.debug({ withdrawalId: request.w.id, wallet: address, err }, 'not signed ahead; reserved, to be signed after commit');
+          return null;
+        }
+      }),
+    );
+    return from;
+  }
+
+  /** After the lane's transaction: the next nonce it left, if this batch was the lane's last in flight. */
+  function settleExpected(share: LaneShare, from: number | undefined, next: number | undefined): void {
+    const address = getAddress(share.lane.address);
+    const left = (batchesInFlight.get(address) ?? 1) - 1;
+    if (left > 0) batchesInFlight.set(address, left);
+    else batchesInFlight.delete(address);
+    if (next !== undefined && from !== undefined && next === from + share.items.length) return; // as planned
+    // Another batch planned on the guess is in flight: it finds out under the lock and ends as the last.
+    if (next === undefined || left > 0) expectedNext.delete(address);
+    else expectedNext.set(address, next);
+  }
+
   function reservationOf(lane: Wallet, outcome: LaneOutcome): Reservation {
     switch (outcome.kind) {
+      case 'stored':
+        return { kind: 'stored', wallet: lane, nonce: outcome.nonce, txHash: outcome.txHash };
       case 'reserved':
         return { kind: 'reserved', wallet: lane, nonce: outcome.nonce, intent: outcome.intent, tx: Object.freeze(outcome.tx) };
       case 'short':
@@ -127,8 +207,19 @@ export function createNonceReservations(deps: {
     if (reused && [...outcome.values()].some((o) => o.kind === 'busy' || o.kind === 'short')) ({ byWallet, outcome } = await plan(unique, fees, networks, true));
     const shares = [...byWallet.values()];
     if (shares.length > 0) {
-      const results = await reserveShares({ chainId, maxPendingPerWallet: limit(), fees, networks, shares });
-      shares.forEach((share, s) => share.items.forEach((item, i) => outcome.set(item, reservationOf(share.lane, results[s]![i]!))));
+      const starts = await Promise.all(shares.map((share) => signAhead(share, fees)));
+      if (shares.some((share) => share.signed)) crashIfAsked(deps.common, 'signed-ahead');
+      let results: LaneResult[];
+      try {
+        results = await reserveShares({ chainId, maxPendingPerWallet: limit(), fees, networks, shares });
+      } catch (err) {
+        shares.forEach((share, s) => settleExpected(share, starts[s], undefined));
+        throw err;
+      }
+      shares.forEach((share, s) => {
+        settleExpected(share, starts[s], results[s]!.next);
+        share.items.forEach((item, i) => outcome.set(item, reservationOf(share.lane, results[s]!.outcomes[i]!)));
+      });
     }
     return requests.map((r) => outcome.get(r) ?? { kind: 'skipped' });
   }

@@ -1,4 +1,4 @@
-import { type Address, getAddress, type TransactionSerializableEIP1559 } from 'viem';
+import { type Address, getAddress, type Hex, type TransactionSerializableEIP1559 } from 'viem';
 import type { AssetNetwork } from '../assets/registry.js';
 import { lockForUpdate } from '../db/transaction.js';
 import { defineWriteTask, type WriteContext } from '../db/write-task.js';
@@ -7,9 +7,12 @@ import { createLedger } from '../ledger/ledger.js';
 import { byBalanceRow } from '../util/lock-order.js';
 import type { Wallet } from '../wallets/wallets.js';
 import type { WithdrawalRow } from '../withdrawals/repository.js';
+import { createAttempts, type NewAttempt } from '../withdrawals/attempts.js';
+import { openTransitions } from '../withdrawals/repository.js';
 import { type LockedRowUpdate, updateLockedRows } from '../withdrawals/update-locked.js';
 import { buildTransfer, serializeUnsigned, type TransferIntent, verifyTransfer } from './build-tx.js';
 import type { FeePair } from './fees.js';
+import { attemptRow } from './store-signatures.js';
 import { addToLoad, assertCovers, HotWalletShortError, laneLoad, type Payout, type WalletBalances } from './wallet-funds.js';
 
 /** A RECEIVED withdrawal, checked and ready to take a nonce. */
@@ -22,19 +25,35 @@ export type ReserveRequest = {
   gasLimit?: bigint;
 };
 
-/** What the pool plan gave one wallet: its on-chain balances (read before the lock) and its requests. */
-export type LaneShare = { lane: Wallet; balances: WalletBalances; items: ReserveRequest[] };
+/**
+ * A payout signed before the lane's lock, at the nonce the lane was expected to give it
+ * (nonce-reservations.ts): built from the request and the batch's fees, verified against them,
+ * and its signer recovered (invariant 9). Stored only if that is the nonce it gets.
+ */
+export type SignedAhead = { nonce: number; raw: Hex; txHash: Hex; gas: bigint };
+
+/**
+ * What the pool plan gave one wallet: its on-chain balances (read before the lock), its requests,
+ * and where they were signed ahead, the signature of each (`signed[i]` for `items[i]`; null where
+ * none could be made). Items signed ahead come in the order they take nonces (byBalanceRow).
+ */
+export type LaneShare = { lane: Wallet; balances: WalletBalances; items: ReserveRequest[]; signed?: Array<SignedAhead | null> };
 
 export type ReserveLanesInput = { chainId: number; maxPendingPerWallet: number; fees: FeePair; networks: AssetNetwork[]; shares: LaneShare[] };
 
 /** One request's outcome on its lane; plain data, so it crosses from the write worker as it is. */
 export type LaneOutcome =
+  /** Signed ahead at exactly this nonce: SIGNED, its attempt stored, in this same commit. */
+  | { kind: 'stored'; nonce: number; txHash: Hex }
   /** `tx` is built from `intent` and verified against it: what gets signed. */
   | { kind: 'reserved'; nonce: number; intent: TransferIntent; tx: TransactionSerializableEIP1559 }
   | { kind: 'skipped' }
   | { kind: 'insufficient_balance' }
   | { kind: 'short'; message: string }
   | { kind: 'busy' };
+
+/** One lane's outcomes, and its next nonce as this transaction left it. */
+export type LaneResult = { outcomes: LaneOutcome[]; next: number };
 
 /**
  * The lanes' shares of a reservation batch, in one transaction (one commit). Lock order
@@ -46,8 +65,8 @@ export type LaneOutcome =
 export const reserveLanes = defineWriteTask(import.meta.url, 'reserveLanes', (ctx, input: ReserveLanesInput) => reserveLanesWith(ctx, input, buildTransfer));
 
 /** reserveLanes with the transfer built by `build` (tests swap it to prove verification stops a bad build). */
-export async function reserveLanesWith(ctx: WriteContext, input: ReserveLanesInput, build: (intent: TransferIntent) => TransactionSerializableEIP1559): Promise<LaneOutcome[][]> {
-  const out: LaneOutcome[][] = [];
+export async function reserveLanesWith(ctx: WriteContext, input: ReserveLanesInput, build: (intent: TransferIntent) => TransactionSerializableEIP1559): Promise<LaneResult[]> {
+  const out: LaneResult[] = [];
   for (const share of input.shares) out.push(await reserveOnLane(ctx, input, share, build));
   return out;
 }
@@ -55,15 +74,16 @@ export async function reserveLanesWith(ctx: WriteContext, input: ReserveLanesInp
 async function reserveOnLane(
   { db, trx }: WriteContext,
   input: ReserveLanesInput,
-  { lane, balances, items }: LaneShare,
+  { lane, balances, items, signed }: LaneShare,
   build: (intent: TransferIntent) => TransactionSerializableEIP1559,
-): Promise<LaneOutcome[]> {
+): Promise<LaneResult> {
   const { chainId, fees, networks } = input;
   const ledger = createLedger(db);
   const wallet = getAddress(lane.address);
   const results = new Map<ReserveRequest, LaneOutcome>();
   const ids = items.map((r) => r.w.id);
-  const rows = await lockForUpdate(db, trx.selectFrom('withdrawals').select(['id', 'status', 'nonce']).where('id', 'in', ids).orderBy('id')).execute();
+  const ahead = new Map(items.map((r, i) => [r, signed?.[i] ?? null]));
+  const rows = await lockForUpdate(db, trx.selectFrom('withdrawals').select(['id', 'status', 'nonce', 'cancel_reason']).where('id', 'in', ids).orderBy('id')).execute();
   const current = new Map(rows.map((r) => [r.id, r]));
   const row = await lockForUpdate(db, trx.selectFrom('wallets').select('next_nonce').where('chain_id', '=', chainId).where('address', '=', wallet)).executeTakeFirstOrThrow();
   let next = Number(row.next_nonce);
@@ -71,6 +91,8 @@ async function reserveOnLane(
   const ordered = [...items].sort((a, b) => byBalanceRow(a.w, b.w));
   const open = ordered.filter((r) => current.get(r.w.id)?.status === 'RECEIVED' && current.get(r.w.id)?.nonce === null);
   const reserved: LockedRowUpdate[] = [];
+  const transitions = openTransitions(trx);
+  const attempts: NewAttempt[] = [];
   const holds = await ledger.openBatch(trx, open.map((r) => ({ userId: r.w.user_id, asset: r.w.asset })));
   for (const request of ordered) {
     const now = current.get(request.w.id);
@@ -90,11 +112,20 @@ async function reserveOnLane(
       results.set(request, { kind: 'short', message: err.shortMessage });
       continue;
     }
-    const intent = intentAt(chainId, request, next, fees);
-    // Verified before anything is reserved, so a tx that could never be signed reserves nothing;
-    // the signer signs exactly this object.
-    const tx = build(intent);
-    verifyTransfer(serializeUnsigned(tx), intent);
+    // Signed ahead at the nonce it takes now: stored with the hold (invariant 1, one commit). At
+    // any other nonce (an earlier request of the lane failed, or the lane moved since the plan)
+    // that signature is dropped unsent and the nonce is reserved, to be signed after commit.
+    const signedAhead = ahead.get(request);
+    const storing = signedAhead?.nonce === next && now.cancel_reason === null ? signedAhead : null;
+    let unsigned: { intent: TransferIntent; tx: TransactionSerializableEIP1559 } | null = null;
+    if (!storing) {
+      const intent = intentAt(chainId, request, next, fees);
+      // Verified before anything is reserved, so a tx that could never be signed reserves nothing;
+      // the signer signs exactly this object.
+      const tx = build(intent);
+      verifyTransfer(serializeUnsigned(tx), intent);
+      unsigned = { intent, tx };
+    }
     try {
       holds.hold({ userId: request.w.user_id, asset: request.w.asset, amount: BigInt(request.w.amount) + BigInt(request.w.fee), withdrawalId: request.w.id });
     } catch (err) {
@@ -102,26 +133,34 @@ async function reserveOnLane(
       results.set(request, { kind: 'insufficient_balance' });
       continue;
     }
-    reserved.push({ id: request.w.id, set: { wallet, nonce: next, failure_code: null, failure_reason: null } });
+    if (storing) {
+      transitions.moveLocked(request.w.id, 'RECEIVED', 'SIGNED', { wallet, nonce: next, tx_hash: storing.txHash, failure_code: null, failure_reason: null });
+      attempts.push(attemptRow(request.w, wallet, next, storing.txHash, storing.raw, 'transfer', fees, storing.gas));
+      results.set(request, { kind: 'stored', nonce: next, txHash: storing.txHash });
+    } else {
+      reserved.push({ id: request.w.id, set: { wallet, nonce: next, failure_code: null, failure_reason: null } });
+      results.set(request, { kind: 'reserved', nonce: next, ...unsigned! });
+    }
     current.set(request.w.id, { ...now, nonce: next });
     addToLoad(load, payout);
-    results.set(request, { kind: 'reserved', nonce: next, intent, tx });
     next += 1;
   }
   // Locked above, so no compare-and-set can lose; if one ever does, nothing of this batch may commit.
   await updateLockedRows(trx, reserved, { status: 'RECEIVED', nonceIsNull: true });
+  await transitions.flush();
+  await createAttempts(db).insertMany(trx, attempts);
   await holds.flush();
   if (next !== Number(row.next_nonce)) {
     await trx.updateTable('wallets').set({ next_nonce: next }).where('chain_id', '=', chainId).where('address', '=', wallet).execute();
   }
-  return items.map((r) => results.get(r)!);
+  return { outcomes: items.map((r) => results.get(r)!), next };
 }
 
 export function payoutOf(request: ReserveRequest, fees: FeePair): Payout {
   return { network: request.network, chainAmount: request.chainAmount, gasLimit: request.gasLimit ?? BigInt(request.network.gasLimit), maxFeePerGas: fees.maxFeePerGas };
 }
 
-function intentAt(chainId: number, request: ReserveRequest, nonce: number, fees: FeePair): TransferIntent {
+export function intentAt(chainId: number, request: ReserveRequest, nonce: number, fees: FeePair): TransferIntent {
   return {
     chainId,
     network: request.network,

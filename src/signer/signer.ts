@@ -78,10 +78,12 @@ export class SignerSetupError extends SluiceError {
 }
 
 /**
- * Validation & Signing TX — the only holder of keys. For a RECEIVED withdrawal: re-check it, then
- * in one short transaction hold amount + fee and reserve the wallet's next nonce for it; sign
- * outside that transaction (a KMS call must not hold the lane's lock); store the signed bytes with
- * a compare-and-set on that reservation (invariant 1: one nonce per withdrawal; a reserved nonce is
+ * Validation & Signing TX — the only holder of keys. For a RECEIVED withdrawal: re-check it, sign
+ * it at the nonce its lane is expected to give it, outside any lock (a KMS call must not hold the
+ * lane's lock), then in one short transaction hold amount + fee, take the wallet's next nonce and
+ * store the signed bytes if they are for that nonce (nonce-reservations.ts). Otherwise that
+ * transaction only reserves the nonce, and the payout is signed after commit and stored with a
+ * compare-and-set on that reservation (invariant 1: one nonce per withdrawal; a reserved nonce is
  * either signed with the payout or filled with a cancel). For a withdrawal that owns a nonce,
  * on request of the tracker or an operator: replace its newest tx at the same nonce with higher
  * fees (a bump, or a cancel when the nonce is to be filled), or move it to a fresh nonce once a
@@ -157,7 +159,16 @@ export function createSigner(deps: SignerDeps) {
   function reservationsFor(chain: ChainRpc): NonceReservations {
     let r = reservations.get(chain.chain.chainId);
     if (!r) {
-      r = createNonceReservations({ db, assets, wallets, chain, fees: feesFor(chain), build });
+      r = createNonceReservations({
+        common,
+        db,
+        assets,
+        wallets,
+        chain,
+        fees: feesFor(chain),
+        build,
+        sign: (lane, tx) => signAs(lane.key_ref, getAddress(lane.address), tx),
+      });
       reservations.set(chain.chain.chainId, r);
     }
     return r;
@@ -197,10 +208,10 @@ export function createSigner(deps: SignerDeps) {
       gasLimit = gas.gasLimit;
     }
 
-    // Phase 1, batched per wallet lane: hold the funds and reserve a nonce of the pool wallet with
-    // the fewest txs in flight. The signature (tens of ms on KMS) is made after commit, so one
-    // slow signature never holds a lane's lock (invariant 1 still holds: from here on, every tx
-    // signed for this withdrawal uses this nonce, or a cancel fills it).
+    // Batched per wallet lane: hold the funds and take a nonce of the pool wallet with the fewest
+    // txs in flight, storing the payout signed ahead at that nonce, or else only reserving it. No
+    // signature (tens of ms on KMS) is made under a lane's lock (invariant 1 holds either way:
+    // from here on, every tx signed for this withdrawal uses this nonce, or a cancel fills it).
     const request = { w, network, to, chainAmount, ...(gasLimit !== undefined ? { gasLimit } : {}) };
     const reservation = await reserveWaitingForLane(chain, request);
     switch (reservation.kind) {
@@ -214,6 +225,7 @@ export function createSigner(deps: SignerDeps) {
         return markWaiting(w, new HotWalletsBusyError(`Every hot wallet of chain ${w.chain_id} has ${chain.chain.maxPendingPerWallet} transactions in flight.`, { code: 'hot_wallets_busy' }));
     }
     const walletAddress = getAddress(reservation.wallet.address);
+    if (reservation.kind === 'stored') return announceStored(w, walletAddress, reservation.nonce, reservation.txHash, 'transfer');
     crashIfAsked(common, 'after-reserve');
     log.debug({ withdrawalId: w.id, chainId: w.chain_id, wallet: walletAddress, nonce: reservation.nonce }, 'nonce reserved');
     return signAndStore({ ...w, wallet: walletAddress, nonce: reservation.nonce }, reservation.wallet.key_ref, reservation.intent, 'transfer', reservation.tx);
@@ -303,6 +315,11 @@ export function createSigner(deps: SignerDeps) {
       log.debug({ withdrawalId: w.id, wallet, nonce, txHash }, 'signature not stored: the withdrawal moved on meanwhile; dropped unsent');
       return 'skipped';
     }
+    return announceStored(w, wallet, nonce, txHash, kind);
+  }
+
+  /** A signature is committed (SIGNED): count it and hand it to the senders. */
+  async function announceStored(w: WithdrawalRow, wallet: Address, nonce: number, txHash: Hex, kind: 'transfer' | 'cancel'): Promise<SignOutcome> {
     common.metrics.signed.inc({ chain_id: String(w.chain_id) });
     common.metrics.transitions.inc({ from: 'RECEIVED', to: 'SIGNED' });
     log.info({ withdrawalId: w.id, chainId: w.chain_id, wallet, nonce, txHash, kind }, kind === 'cancel' ? 'cancel signed at the reserved nonce' : 'withdrawal signed');

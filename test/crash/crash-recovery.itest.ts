@@ -12,7 +12,7 @@ import { type SluiceChild, spawnSluice } from '../support/child.js';
 import { waitFor } from '../support/stack.js';
 
 const dbKind = inject('db');
-type CrashPoint = 'after-reserve' | 'after-sign' | 'after-broadcast';
+type CrashPoint = 'after-reserve' | 'signed-ahead' | 'after-sign' | 'after-broadcast';
 const API_KEY = 'sk_crash_test_key_0123456789abcdefghij';
 
 /**
@@ -88,8 +88,20 @@ describe(`crash recovery (${dbKind})`, () => {
     });
   }
 
+  /** A withdrawal of its own user, through to COMPLETED (the first signing of a lane after a start reserves first). */
+  async function completeOne(): Promise<void> {
+    const user = `warm-${randomUUID().slice(0, 8)}`;
+    expect((await api('POST', '/v1/ledger/credits', { userId: user, asset: 'ETH', amount: '1', reference: randomUUID() })).status).toBe(201);
+    const to = privateKeyToAccount(generatePrivateKey()).address;
+    const created = await api('POST', '/v1/withdrawals', { userId: user, asset: 'ETH', chainId: 31337, toAddress: to, amount: '0.1' }, { 'idempotency-key': randomUUID() });
+    expect(created.status).toBe(202);
+    await waitFor('the warm-up withdrawal to complete', async () => ((await api('GET', `/v1/withdrawals/${created.body.id}`)).body.status === 'COMPLETED' ? true : undefined));
+  }
+
   async function crashScenario(point: CrashPoint, statusAtCrash: string) {
     const c = await start(point);
+    // A signature is made ahead of its commit only on a lane this process has already reserved on.
+    if (point === 'signed-ahead') await completeOne();
     const user = `crash-${randomUUID().slice(0, 8)}`;
     const to = privateKeyToAccount(generatePrivateKey()).address;
     expect((await api('POST', '/v1/ledger/credits', { userId: user, asset: 'ETH', amount: '1', reference: randomUUID() })).status).toBe(201);
@@ -109,6 +121,14 @@ describe(`crash recovery (${dbKind})`, () => {
       expect(atCrash.nonce).not.toBeNull();
       expect(atCrash.tx_hash).toBeNull();
     }
+    if (point === 'signed-ahead') {
+      // Signed, but the commit that would have taken the nonce, the hold and the bytes never ran.
+      expect(atCrash.nonce).toBeNull();
+      expect(atCrash.tx_hash).toBeNull();
+      expect(await withDb((db) => db.kysely.selectFrom('tx_attempts').select('id').where('withdrawal_id', '=', created.body.id).execute())).toEqual([]);
+      const balance = await withDb((db) => db.kysely.selectFrom('balances').select(['held']).where('user_id', '=', user).executeTakeFirstOrThrow());
+      expect(BigInt(balance.held)).toBe(0n); // no hold either
+    }
     if (point !== 'after-broadcast') {
       // Nothing reached the chain.
       expect(await client().getTransactionCount({ address: wallet, blockTag: 'pending' })).toBe(chainNonceBefore);
@@ -120,7 +140,7 @@ describe(`crash recovery (${dbKind})`, () => {
       return ['COMPLETED', 'FAILED', 'REJECTED'].includes(w.status) ? w : undefined;
     });
     expect(done.status).toBe('COMPLETED');
-    if (point === 'after-reserve') expect(done.txHash).toMatch(/^0x[0-9a-f]{64}$/);
+    if (point === 'after-reserve' || point === 'signed-ahead') expect(done.txHash).toMatch(/^0x[0-9a-f]{64}$/);
     else expect(done.txHash).toBe(atCrash.tx_hash); // the stored bytes were sent, not a new signature
     expect(await client().getBalance({ address: to })).toBe(parseEther('0.3')); // paid exactly once
 
@@ -141,6 +161,10 @@ describe(`crash recovery (${dbKind})`, () => {
     await crashScenario('after-reserve', 'RECEIVED');
   });
 
+  it('signs again a withdrawal whose process died after signing it ahead, before the commit that would store it', async () => {
+    await crashScenario('signed-ahead', 'RECEIVED');
+  });
+
   it('finishes a withdrawal whose process died after signing, before broadcast', async () => {
     await crashScenario('after-sign', 'SIGNED');
   });
@@ -149,7 +173,7 @@ describe(`crash recovery (${dbKind})`, () => {
     await crashScenario('after-broadcast', 'BROADCAST');
   });
 
-  it('keeps every nonce the wallet used contiguous across all three crashes', async () => {
+  it('keeps every nonce the wallet used contiguous across all four crashes', async () => {
     const rows = await withDb((db) => db.kysely.selectFrom('withdrawals').select(['nonce', 'status']).where('nonce', 'is not', null).orderBy('nonce').execute());
     expect(rows.map((r) => Number(r.nonce))).toEqual(rows.map((_, i) => i));
     expect(rows.every((r) => r.status === 'COMPLETED')).toBe(true);
