@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { bytesToHex, hexToBytes, serializeTransaction, type TransactionSerializableEIP1559 } from 'viem';
 import { describe, expect, it } from 'vitest';
-import { MalformedSignedTxError, splitSignedEip1559 } from './eip1559-envelope.js';
+import { joinSignedEip1559, MalformedSignedTxError, splitSignedEip1559 } from './eip1559-envelope.js';
 
 const address = fc.uint8Array({ minLength: 20, maxLength: 20 }).map((b) => bytesToHex(b));
 const scalar = fc.bigInt({ min: 1n, max: (1n << 256n) - 1n });
@@ -54,5 +54,32 @@ describe('splitSignedEip1559', () => {
     const parity2 = Uint8Array.from(raw);
     parity2[raw.length - 3] = 0x02; // yParity (0x01) sits before r (0x01) and s (0x02)
     expect(() => splitSignedEip1559(parity2)).toThrow(/yParity/);
+  });
+
+  it('joins unsigned bytes and a signature into exactly what viem serializes signed, for any transaction', () => {
+    const padded = (n: bigint) => hexToBytes(`0x${n.toString(16).padStart(64, '0')}`);
+    fc.assert(
+      fc.property(tx, scalar, scalar, fc.constantFrom(0 as const, 1 as const), (t, r, s, yParity) => {
+        const { feeAboveTip, ...fields } = t;
+        const unsignedTx = { type: 'eip1559', ...fields, maxFeePerGas: fields.maxPriorityFeePerGas + feeAboveTip } as TransactionSerializableEIP1559;
+        const joined = joinSignedEip1559(hexToBytes(serializeTransaction(unsignedTx)), { yParity, r: padded(r), s: padded(s) });
+        expect(bytesToHex(joined)).toBe(serializeTransaction(unsignedTx, { r: `0x${r.toString(16)}`, s: `0x${s.toString(16)}`, yParity }));
+      }),
+      { numRuns: 300 },
+    );
+    // r or s with leading zero bytes, or small enough to be a single byte
+    const unsigned = hexToBytes(serializeTransaction({ type: 'eip1559', chainId: 1, nonce: 0, to: '0x000000000000000000000000000000000000dEaD', value: 1n, gas: 21_000n, maxFeePerGas: 2n, maxPriorityFeePerGas: 1n }));
+    for (const [r, s] of [[1n, 0x7fn], [0x80n, 1n << 200n]] as const) {
+      const joined = joinSignedEip1559(unsigned, { yParity: 0, r: padded(r), s: padded(s) });
+      expect(splitSignedEip1559(joined)).toEqual({ unsigned, yParity: 0, r: padded(r), s: padded(s) });
+    }
+  });
+
+  it('refuses to join what is not an unsigned EIP-1559 transaction or a 32-byte scalar', () => {
+    const unsigned = hexToBytes(serializeTransaction({ type: 'eip1559', chainId: 1, nonce: 0, to: '0x000000000000000000000000000000000000dEaD', value: 1n, gas: 21_000n, maxFeePerGas: 2n, maxPriorityFeePerGas: 1n }));
+    const sig = { yParity: 1 as const, r: new Uint8Array(32).fill(1), s: new Uint8Array(32).fill(2) };
+    expect(() => joinSignedEip1559(Uint8Array.of(0x01, ...unsigned.subarray(1)), sig)).toThrow(MalformedSignedTxError);
+    expect(() => joinSignedEip1559(unsigned.subarray(0, unsigned.length - 1), sig)).toThrow(MalformedSignedTxError);
+    expect(() => joinSignedEip1559(unsigned, { ...sig, r: new Uint8Array(31) })).toThrow(/32-byte/);
   });
 });

@@ -83,3 +83,41 @@ export function splitSignedEip1559(raw: Uint8Array): SignedEnvelope {
   unsigned.set(covered, 1 + header.length);
   return { unsigned, yParity: parityValue === 0x01 ? 1 : 0, r: scalar(raw, items[10]!), s: scalar(raw, items[11]!) };
 }
+
+/** A 32-byte scalar as RLP: big-endian without leading zeros (viem's and every node's encoding). */
+function encodeScalar(bytes: Uint8Array): Uint8Array {
+  let start = 0;
+  while (start < bytes.length && bytes[start] === 0) start++;
+  const value = bytes.subarray(start);
+  if (value.length === 1 && value[0]! < 0x80) return value;
+  const out = new Uint8Array(1 + value.length);
+  out[0] = 0x80 + value.length;
+  out.set(value, 1);
+  return out;
+}
+
+/**
+ * The signed transaction from the unsigned bytes that were hashed and signed, and the signature:
+ * splitSignedEip1559 the other way round. Appends yParity, r and s to the unsigned RLP list
+ * instead of encoding every field again, so the signed bytes hold exactly the bytes signed.
+ */
+export function joinSignedEip1559(unsigned: Uint8Array, signature: { yParity: 0 | 1; r: Uint8Array; s: Uint8Array }): Uint8Array {
+  if (unsigned[0] !== EIP1559_TYPE) throw new MalformedSignedTxError('not an EIP-1559 transaction');
+  const list = item(unsigned, 1);
+  if (!list.list || list.end !== unsigned.length) throw new MalformedSignedTxError('not one RLP list after the type byte');
+  if (signature.r.length !== 32 || signature.s.length !== 32) throw new MalformedSignedTxError('signature scalar is not a 32-byte string');
+  const parity = Uint8Array.of(signature.yParity === 1 ? 0x01 : 0x80);
+  const r = encodeScalar(signature.r);
+  const s = encodeScalar(signature.s);
+  const bodyLength = list.end - list.dataStart + parity.length + r.length + s.length;
+  const header = listHeader(bodyLength);
+  const out = new Uint8Array(1 + header.length + bodyLength);
+  out[0] = EIP1559_TYPE;
+  out.set(header, 1);
+  let at = 1 + header.length;
+  for (const part of [unsigned.subarray(list.dataStart, list.end), parity, r, s]) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
+}

@@ -124,7 +124,7 @@ export function createFileKeyStore(options: { dir: string; password: string; cos
     const keyBytes = hexToBytes(privateKey);
     return {
       address: privateKeyToAccount(privateKey).address as Address,
-      signTransaction: (tx) => signTransactionWithKey(tx, keyBytes),
+      signTransaction: (tx, unsigned) => signTransactionWithKey(tx, keyBytes, unsigned),
     };
   }
 

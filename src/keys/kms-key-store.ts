@@ -6,9 +6,10 @@ import {
   type KMSClient,
   SignCommand,
 } from '@aws-sdk/client-kms';
-import { type Address, hexToBytes, keccak256, serializeTransaction, type TransactionSerializableEIP1559 } from 'viem';
+import { type Address, bytesToHex, type Hex, hexToBytes, keccak256, serializeTransaction, type TransactionSerializableEIP1559 } from 'viem';
 import { RetryableError, SluiceError } from '../errors/base.js';
 import type { Logger } from '../observability/logger.js';
+import { joinSignedEip1559 } from './eip1559-envelope.js';
 import { formatKeyRef, keyIdFor, sanitizeLabel } from './key-refs.js';
 import { addressFromSpki, toRecoverableSignature } from './kms-signature.js';
 import type { KeyStore, TxSigner } from './types.js';
@@ -62,13 +63,15 @@ export function createKmsKeyStore(options: KmsKeyStoreOptions): KeyStore {
     logger.info({ keyRef, wallet: address }, 'KMS signer ready');
     return {
       address,
-      async signTransaction(tx: TransactionSerializableEIP1559) {
-        const hash = keccak256(serializeTransaction(tx));
+      async signTransaction(tx: TransactionSerializableEIP1559, unsigned?: Hex) {
+        const bytes = hexToBytes(unsigned ?? serializeTransaction(tx));
+        const hash = keccak256(bytes);
         const out = await call('Sign', keyId, () =>
           client.send(new SignCommand({ KeyId: keyId, Message: hexToBytes(hash), MessageType: 'DIGEST', SigningAlgorithm: 'ECDSA_SHA_256' })),
         );
         if (!out.Signature) throw new KmsKeyError(`KMS Sign with ${keyId} returned no signature.`, { code: 'kms_no_signature' });
-        return serializeTransaction(tx, await toRecoverableSignature({ hash, der: out.Signature, address }));
+        const { r, s, yParity } = await toRecoverableSignature({ hash, der: out.Signature, address });
+        return bytesToHex(joinSignedEip1559(bytes, { yParity, r: hexToBytes(r, { size: 32 }), s: hexToBytes(s, { size: 32 }) }));
       },
     };
   }

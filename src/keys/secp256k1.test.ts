@@ -45,12 +45,29 @@ describe('secp256k1 signing', () => {
     }
   });
 
+  it('signs the unsigned bytes it is handed as they are, not a serialization of its own', async () => {
+    const pk = generatePrivateKey();
+    const account = privateKeyToAccount(pk);
+    const asked = transfer(7, 5n);
+    expect(await signTransactionWithKey(asked, hexToBytes(pk), serializeTransaction(asked))).toBe(await account.signTransaction(asked));
+    // Handed other bytes than `tx` encodes, it signs those bytes: what the caller verified is what is signed.
+    const other = transfer(8, 6n);
+    expect(await signTransactionWithKey(asked, hexToBytes(pk), serializeTransaction(other))).toBe(await account.signTransaction(other));
+  });
+
   it('recovers another address from a tampered transaction', async () => {
     const pk = generatePrivateKey();
     const signed = await signTransactionWithKey(transfer(1, 5n), hexToBytes(pk));
     const parsed = parseTransaction(signed as `0x02${string}`);
     const tampered = serializeTransaction({ ...transfer(1, 6n) }, { r: parsed.r!, s: parsed.s!, yParity: parsed.yParity! });
     expect(await recoverTransactionSigner(tampered)).not.toBe(privateKeyToAccount(pk).address);
+  });
+
+  it('refuses signed bytes that are not well-formed hex rather than reading a prefix of them', async () => {
+    const signed = await signTransactionWithKey(transfer(1, 5n), hexToBytes(generatePrivateKey()));
+    for (const bad of [`${signed}0`, `${signed.slice(0, 40)}zz${signed.slice(42)}`, signed.slice(2)]) {
+      await expect(recoverTransactionSigner(bad as `0x${string}`)).rejects.toThrow(/hex/);
+    }
   });
 
   it('recovers transactions whose r or s has leading zero bytes (stripped by RLP)', async () => {

@@ -10,7 +10,7 @@ import {
   type TransactionSerializableEIP1559,
 } from 'viem';
 import { sign } from 'viem/accounts';
-import { splitSignedEip1559 } from './eip1559-envelope.js';
+import { joinSignedEip1559, splitSignedEip1559 } from './eip1559-envelope.js';
 
 /**
  * secp256k1 for the signer's hot path: libsecp256k1 through the optional `secp256k1` addon when
@@ -82,6 +82,13 @@ function bytesToHex32(bytes: Uint8Array): Hex {
   return `0x${toBuffer(bytes).toString('hex')}`;
 }
 
+/** Hex to bytes by Node's decoder rather than a JS loop; it stops at a bad digit, which is refused here. */
+function hexToBuffer(hex: Hex): Buffer {
+  const bytes = Buffer.from(hex.slice(2), 'hex');
+  if (!hex.startsWith('0x') || bytes.length * 2 !== hex.length - 2) throw new TypeError(`not an even-length 0x-prefixed hex string: ${hex.slice(0, 12)}…`);
+  return bytes;
+}
+
 function recoverNative(addon: NativeSecp256k1, hash: Uint8Array, r: Uint8Array, s: Uint8Array, yParity: 0 | 1): Address {
   const compact = new Uint8Array(64);
   compact.set(r, 0);
@@ -105,15 +112,28 @@ export async function recoverHashSigner(hash: Uint8Array, signature: Signature):
   return getAddress(await recoverAddress({ hash: bytesToHex32(hash), signature: { r: signature.r, s: signature.s, yParity: signature.yParity } }));
 }
 
-/** Signs an EIP-1559 transaction with a raw key; returns the serialized signed bytes. */
-export async function signTransactionWithKey(tx: TransactionSerializableEIP1559, privateKey: Uint8Array): Promise<Hex> {
-  const hash = keccak256Bytes(hexToBytes(serializeTransaction(tx)));
-  return serializeTransaction(tx, await signHash(hash, privateKey));
+/**
+ * Signs an EIP-1559 transaction with a raw key; returns the serialized signed bytes: the signature
+ * appended to the very bytes that were hashed (joinSignedEip1559), so `unsigned`, when the caller
+ * has serialized and verified the transaction already, is what gets signed, not a new encoding.
+ */
+export async function signTransactionWithKey(tx: TransactionSerializableEIP1559, privateKey: Uint8Array, unsigned?: Hex): Promise<Hex> {
+  const bytes = hexToBuffer(unsigned ?? serializeTransaction(tx));
+  const hash = keccak256Bytes(bytes);
+  let signature: { yParity: 0 | 1; r: Uint8Array; s: Uint8Array };
+  if (native) {
+    const { signature: rs, recid } = native.ecdsaSign(hash, privateKey);
+    signature = { yParity: recid as 0 | 1, r: rs.subarray(0, 32), s: rs.subarray(32, 64) };
+  } else {
+    const { r, s, yParity } = await signHash(hash, privateKey);
+    signature = { yParity, r: hexToBytes(r, { size: 32 }), s: hexToBytes(s, { size: 32 }) };
+  }
+  return bytesToHex32(joinSignedEip1559(bytes, signature));
 }
 
 /** The address that signed a serialized EIP-1559 transaction, recovered from exactly these bytes. */
 export async function recoverTransactionSigner(raw: Hex): Promise<Address> {
-  const { unsigned, yParity, r, s } = splitSignedEip1559(hexToBytes(raw));
+  const { unsigned, yParity, r, s } = splitSignedEip1559(hexToBuffer(raw));
   const hash = keccak256Bytes(unsigned);
   return native ? recoverNative(native, hash, r, s, yParity) : recoverHashSigner(hash, { r: bytesToHex32(r), s: bytesToHex32(s), yParity });
 }

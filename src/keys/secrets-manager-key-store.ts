@@ -74,7 +74,7 @@ export function createSecretsManagerKeyStore(options: SecretsManagerKeyStoreOpti
     }
     // libsecp256k1 when the addon is present, as for keystore files: viem's JS signer is ~8x slower.
     const keyBytes = hexToBytes(privateKey);
-    return { address: account.address, signTransaction: (tx) => signTransactionWithKey(tx, keyBytes) };
+    return { address: account.address, signTransaction: (tx, unsigned) => signTransactionWithKey(tx, keyBytes, unsigned) };
   }
 
   return {

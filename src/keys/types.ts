@@ -6,7 +6,11 @@ import type { Address, Hex, TransactionSerializableEIP1559 } from 'viem';
  */
 export interface TxSigner {
   readonly address: Address;
-  signTransaction(tx: TransactionSerializableEIP1559): Promise<Hex>;
+  /**
+   * The signed serialization of `tx`. `unsigned`, if given, is that serialization unsigned as the
+   * caller made and verified it (invariant 9): those exact bytes are signed.
+   */
+  signTransaction(tx: TransactionSerializableEIP1559, unsigned?: Hex): Promise<Hex>;
 }
 
 /** Where hot-wallet keys live: encrypted keystore files (dev), Secrets Manager, KMS. */

@@ -77,8 +77,8 @@ export function createNonceReservations(deps: {
   chain: ChainRpc;
   fees: FeeOracle;
   build: (intent: TransferIntent) => TransactionSerializableEIP1559;
-  /** Signs as the lane's wallet and checks the signature is that wallet's (invariant 9). */
-  sign: (lane: Wallet, tx: TransactionSerializableEIP1559) => Promise<{ raw: Hex; txHash: Hex }>;
+  /** Signs `unsigned` (the verified serialization of `tx`) as the lane's wallet and checks the signature is that wallet's (invariant 9). */
+  sign: (lane: Wallet, tx: TransactionSerializableEIP1559, unsigned: Hex) => Promise<{ raw: Hex; txHash: Hex }>;
 }) {
   const { db, assets, wallets, chain } = deps;
   const chainId = chain.chain.chainId;
@@ -161,8 +161,9 @@ export function createNonceReservations(deps: {
         try {
           const intent = intentAt(chainId, request, from + i, fees);
           const tx = deps.build(intent);
-          verifyTransfer(serializeUnsigned(tx), intent);
-          const { raw, txHash } = await deps.sign(share.lane, tx);
+          const unsigned = serializeUnsigned(tx);
+          verifyTransfer(unsigned, intent);
+          const { raw, txHash } = await deps.sign(share.lane, tx, unsigned);
           return { nonce: from + i, raw, txHash, gas: tx.gas! };
         } catch (err) {
           log.debug({ withdrawalId: request.w.id, wallet: address, err }, 'not signed ahead; reserved, to be signed after commit');

@@ -16,8 +16,15 @@ import { attemptRow } from './store-signatures.js';
 import { addToLoad, assertCovers, HotWalletShortError, laneLoad, type Payout, type WalletBalances } from './wallet-funds.js';
 
 /** A RECEIVED withdrawal, checked and ready to take a nonce. */
+/**
+ * The columns of a withdrawal that taking a nonce needs: the request crosses to the write worker
+ * by structured clone, and the whole row (its stored 202 answer among them) cost the main thread
+ * more to copy than the rest of the batch.
+ */
+export type ReserveRow = Pick<WithdrawalRow, 'id' | 'chain_id' | 'user_id' | 'asset' | 'amount' | 'fee'>;
+
 export type ReserveRequest = {
-  w: WithdrawalRow;
+  w: ReserveRow;
   network: AssetNetwork;
   to: Address;
   chainAmount: bigint;

@@ -130,10 +130,13 @@ export function createSigner(deps: SignerDeps) {
     await deps.signed.send({ withdrawalId: w.id, txHash }, { groupId: `${w.chain_id}:${w.wallet}`, dedupId: txHash });
   }
 
-  /** Signs and checks that the signature really is the wallet's (invariant 9). */
-  async function signAs(keyRef: string, wallet: Address, tx: TransactionSerializableEIP1559): Promise<{ raw: Hex; txHash: Hex }> {
+  /**
+   * Signs and checks that the signature really is the wallet's (invariant 9). `unsigned`: the
+   * serialization of `tx` the caller verified, signed as it is.
+   */
+  async function signAs(keyRef: string, wallet: Address, tx: TransactionSerializableEIP1559, unsigned?: Hex): Promise<{ raw: Hex; txHash: Hex }> {
     const signer = await keys.signer(keyRef);
-    const raw = await signer.signTransaction(tx);
+    const raw = await signer.signTransaction(tx, unsigned);
     await verifySigner(raw, wallet);
     return { raw, txHash: keccak256Hex(raw) };
   }
@@ -167,7 +170,7 @@ export function createSigner(deps: SignerDeps) {
         chain,
         fees: feesFor(chain),
         build,
-        sign: (lane, tx) => signAs(lane.key_ref, getAddress(lane.address), tx),
+        sign: (lane, tx, unsigned) => signAs(lane.key_ref, getAddress(lane.address), tx, unsigned),
       });
       reservations.set(chain.chain.chainId, r);
     }
@@ -212,7 +215,8 @@ export function createSigner(deps: SignerDeps) {
     // txs in flight, storing the payout signed ahead at that nonce, or else only reserving it. No
     // signature (tens of ms on KMS) is made under a lane's lock (invariant 1 holds either way:
     // from here on, every tx signed for this withdrawal uses this nonce, or a cancel fills it).
-    const request = { w, network, to, chainAmount, ...(gasLimit !== undefined ? { gasLimit } : {}) };
+    const row = { id: w.id, chain_id: w.chain_id, user_id: w.user_id, asset: w.asset, amount: w.amount, fee: w.fee };
+    const request = { w: row, network, to, chainAmount, ...(gasLimit !== undefined ? { gasLimit } : {}) };
     const reservation = await reserveWaitingForLane(chain, request);
     switch (reservation.kind) {
       case 'skipped':
@@ -299,16 +303,17 @@ export function createSigner(deps: SignerDeps) {
     const wallet = getAddress(w.wallet!);
     const nonce = Number(w.nonce);
     let tx: TransactionSerializableEIP1559;
+    let unsigned: Hex | undefined;
     if (verified) {
       tx = verified;
     } else if (kind === 'cancel') {
       tx = buildCancel(intent as CancelIntent);
-      verifyCancel(serializeUnsigned(tx), intent as CancelIntent);
+      verifyCancel((unsigned = serializeUnsigned(tx)), intent as CancelIntent);
     } else {
       tx = build(intent as TransferIntent);
-      verifyTransfer(serializeUnsigned(tx), intent as TransferIntent);
+      verifyTransfer((unsigned = serializeUnsigned(tx)), intent as TransferIntent);
     }
-    const { raw, txHash } = await signAs(keyRef, wallet, tx);
+    const { raw, txHash } = await signAs(keyRef, wallet, tx, unsigned);
     const fees = { maxFeePerGas: tx.maxFeePerGas!, maxPriorityFeePerGas: tx.maxPriorityFeePerGas! };
     const stored = await signatures.submit({ id: w.id, wallet, nonce, txHash, raw, kind, fees, gas: tx.gas! });
     if (!stored) {
@@ -383,16 +388,17 @@ export function createSigner(deps: SignerDeps) {
       if (!fees) return 'at-fee-cap' as const;
       const nonce = Number(current.nonce);
       let tx: TransactionSerializableEIP1559;
+      let unsigned: Hex;
       if (wantKind === 'cancel') {
         const intent: CancelIntent = { chainId: w.chain_id, wallet, nonce, ...fees };
         tx = buildCancel(intent);
-        verifyCancel(serializeUnsigned(tx), intent);
+        verifyCancel((unsigned = serializeUnsigned(tx)), intent);
       } else {
         const intent = transferIntent(current, network, nonce, fees, BigInt(latest.kind === 'cancel' ? network.gasLimit : latest.gas_limit));
         tx = build(intent);
-        verifyTransfer(serializeUnsigned(tx), intent);
+        verifyTransfer((unsigned = serializeUnsigned(tx)), intent);
       }
-      const { raw, txHash } = await signAs(keyRef, wallet, tx);
+      const { raw, txHash } = await signAs(keyRef, wallet, tx, unsigned);
       await attempts.insert(trx, attemptRow(current, wallet, nonce, txHash, raw, wantKind === 'cancel' ? 'cancel' : wantKind, fees, tx.gas!));
       await trx.updateTable('withdrawals').set({ tx_hash: txHash, updated_at: Date.now() }).where('id', '=', w.id).where('status', '=', current.status).execute();
       return { txHash, nonce, kind: wantKind, fees };
@@ -445,8 +451,9 @@ export function createSigner(deps: SignerDeps) {
       const gas = BigInt(latest && latest.kind !== 'cancel' ? latest.gas_limit : network.gasLimit);
       const intent = transferIntent(current, network, nonce, fees, gas);
       const tx = build(intent);
-      verifyTransfer(serializeUnsigned(tx), intent);
-      const { raw, txHash } = await signAs(keyRef, wallet, tx);
+      const unsigned = serializeUnsigned(tx);
+      verifyTransfer(unsigned, intent);
+      const { raw, txHash } = await signAs(keyRef, wallet, tx, unsigned);
       await takeNonce(trx, w.chain_id, wallet, nonce);
       await attempts.insert(trx, attemptRow(current, wallet, nonce, txHash, raw, 'transfer', fees, tx.gas!));
       await withdrawals.transition(trx, w.id, current.status, 'SIGNED', { nonce, tx_hash: txHash, block_number: null, block_hash: null, confirmations: 0 }, {
@@ -497,8 +504,9 @@ export function createSigner(deps: SignerDeps) {
     }
     const intent: CancelIntent = { chainId: w.chain_id, wallet, nonce, ...fees };
     const tx = buildCancel(intent);
-    verifyCancel(serializeUnsigned(tx), intent);
-    const { raw, txHash } = await signAs(keyRef, wallet, tx);
+    const unsigned = serializeUnsigned(tx);
+    verifyCancel(unsigned, intent);
+    const { raw, txHash } = await signAs(keyRef, wallet, tx, unsigned);
     await withTransaction(db, (trx) => attempts.insert(trx, attemptRow(w, wallet, nonce, txHash, raw, FILL_KIND, fees, tx.gas!)));
     common.metrics.replacements.inc({ chain_id: String(w.chain_id), kind: FILL_KIND });
     log.warn({ ...fields, txHash, maxFeePerGas: fees.maxFeePerGas.toString() }, 'signed a fill for a nonce a reorg emptied after the withdrawal was re-signed elsewhere');
