@@ -79,6 +79,12 @@ export function createMetrics() {
       labelNames: ['chain_id'],
       registers: [registry],
     }),
+    signedAhead: new Counter({
+      name: 'sluice_signer_signed_ahead_total',
+      help: 'Payouts signed before the commit that takes their nonce: stored with it, or dropped unsent because the lane gave another nonce',
+      labelNames: ['chain_id', 'outcome'],
+      registers: [registry],
+    }),
     replacements: new Counter({
       name: 'sluice_signer_replacements_total',
       help: 'Transactions signed again for a withdrawal: fee bumps, cancels, re-signs after a foreign nonce',

@@ -93,6 +93,18 @@ export function createNonceReservations(deps: {
    */
   const expectedNext = new Map<string, number>();
   const batchesInFlight = new Map<string, number>();
+  /**
+   * Batches hand their transactions to the database in the order they guessed nonces in: a batch
+   * whose signatures came back first (KMS) must not take the lane ahead of the one guessed before
+   * it, which would make both miss their guesses and sign every payout again.
+   */
+  let lastTurn: Promise<void> = Promise.resolve();
+  function takeTurn(): { ready: Promise<void>; done: () => void } {
+    const ready = lastTurn;
+    let done!: () => void;
+    lastTurn = new Promise<void>((resolve) => (done = resolve));
+    return { ready, done };
+  }
 
   let loadsRead: { at: number; maxFeePerGas: bigint; loads: Map<Address, LaneLoad> } | undefined;
 
@@ -174,6 +186,17 @@ export function createNonceReservations(deps: {
     return from;
   }
 
+  /** How many signatures made ahead were stored, and how many dropped because the guess was wrong. */
+  function countSignedAhead(share: LaneShare, outcomes: LaneOutcome[]): void {
+    if (!share.signed) return;
+    let stored = 0;
+    for (const o of outcomes) if (o.kind === 'stored') stored += 1;
+    const made = share.signed.filter((x) => x !== null).length;
+    const labels = { chain_id: String(chainId) };
+    if (stored > 0) deps.common.metrics.signedAhead.inc({ ...labels, outcome: 'stored' }, stored);
+    if (made > stored) deps.common.metrics.signedAhead.inc({ ...labels, outcome: 'dropped' }, made - stored);
+  }
+
   /** After the lane's transaction: the next nonce it left, if this batch was the lane's last in flight. */
   function settleExpected(share: LaneShare, from: number | undefined, next: number | undefined): void {
     const address = getAddress(share.lane.address);
@@ -208,18 +231,25 @@ export function createNonceReservations(deps: {
     if (reused && [...outcome.values()].some((o) => o.kind === 'busy' || o.kind === 'short')) ({ byWallet, outcome } = await plan(unique, fees, networks, true));
     const shares = [...byWallet.values()];
     if (shares.length > 0) {
+      const turn = takeTurn();
       const starts = await Promise.all(shares.map((share) => signAhead(share, fees)));
       if (shares.some((share) => share.signed)) crashIfAsked(deps.common, 'signed-ahead');
       let results: LaneResult[];
       try {
-        results = await reserveShares({ chainId, maxPendingPerWallet: limit(), fees, networks, shares });
+        await turn.ready;
+        const reserved = reserveShares({ chainId, maxPendingPerWallet: limit(), fees, networks, shares });
+        turn.done();
+        results = await reserved;
       } catch (err) {
         shares.forEach((share, s) => settleExpected(share, starts[s], undefined));
         throw err;
+      } finally {
+        turn.done();
       }
       shares.forEach((share, s) => {
         settleExpected(share, starts[s], results[s]!.next);
         share.items.forEach((item, i) => outcome.set(item, reservationOf(share.lane, results[s]!.outcomes[i]!)));
+        countSignedAhead(share, results[s]!.outcomes);
       });
     }
     return requests.map((r) => outcome.get(r) ?? { kind: 'skipped' });

@@ -132,5 +132,11 @@ describe(`signing ahead of the lane's commit (${dbKind})`, () => {
     const held = await k().selectFrom('withdrawals').select('nonce').where('nonce', 'is not', null).orderBy('nonce').execute();
     expect(held.map((r) => Number(r.nonce))).toEqual(held.map((_, i) => i));
     expect(await nextNonce()).toBe(before + 3);
+
+    // What operators see of it: every signature made ahead in this file, stored or dropped.
+    const counted = (await stack.services.common.metrics.signedAhead.get()).values;
+    const count = (outcome: string) => counted.find((v) => v.labels.outcome === outcome)?.value ?? 0;
+    expect({ stored: count('stored'), dropped: count('dropped') }).toEqual({ stored: 3, dropped: 3 }); // b (its hold failed) and c in the second test, one here
+    expect(signedAhead).toHaveLength(6);
   });
 });
