@@ -81,7 +81,7 @@ export function createMetrics() {
     }),
     signedAhead: new Counter({
       name: 'sluice_signer_signed_ahead_total',
-      help: 'Payouts signed before the commit that takes their nonce: stored with it, or dropped unsent because the lane gave another nonce',
+      help: 'Payouts signed before the commit that takes their nonce: stored with it, or dropped unsent (the lane gave another nonce, or the withdrawal was not taken)',
       labelNames: ['chain_id', 'outcome'],
       registers: [registry],
     }),

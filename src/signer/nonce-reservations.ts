@@ -186,7 +186,7 @@ export function createNonceReservations(deps: {
     return from;
   }
 
-  /** How many signatures made ahead were stored, and how many dropped because the guess was wrong. */
+  /** How many signatures made ahead were stored, and how many dropped unsent (another nonce, or the withdrawal not taken). */
   function countSignedAhead(share: LaneShare, outcomes: LaneOutcome[]): void {
     if (!share.signed) return;
     let stored = 0;
