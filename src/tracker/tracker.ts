@@ -390,30 +390,34 @@ export function createTracker(deps: TrackerDeps) {
     if (settled.length < Math.min(to - from, LANE_WINDOW) && !askedRecently(`alert:gap:${wallet}:${from}`, policy.rebroadcastAfterMs)) {
       log.error({ alert: 'nonce_gap', chainId: chain.chain.chainId, wallet, from, to }, 'nonces assigned by Sluice are unused on chain and belong to no settled withdrawal');
     }
-    await fillEmptiedNonces(chain, wallet, from, to, new Set(settled.map((w) => Number(w.nonce)))).catch((err) => {
-      retryLog(err)({ chainId: chain.chain.chainId, wallet, err }, 'filling emptied nonces failed; will retry');
-    });
     let reopened = 0;
-    for (const w of settled) {
-      const fields = { alert: 'finality_violation', withdrawalId: w.id, chainId: chain.chain.chainId, wallet, nonce: w.nonce, txHash: w.tx_hash, status: w.status };
-      const lost = `nonce ${w.nonce} is no longer used on chain: a reorg deeper than the ${chain.chain.confirmations} required confirmations took ${w.tx_hash} away`;
-      const how = await reopen(w, chain, lost);
-      if (how) {
-        reopened++;
+    try {
+      for (const w of settled) {
+        const fields = { alert: 'finality_violation', withdrawalId: w.id, chainId: chain.chain.chainId, wallet, nonce: w.nonce, txHash: w.tx_hash, status: w.status };
+        const lost = `nonce ${w.nonce} is no longer used on chain: a reorg deeper than the ${chain.chain.confirmations} required confirmations took ${w.tx_hash} away`;
+        const how = await reopen(w, chain, lost);
+        if (how) {
+          reopened++;
+          count(chain.chain.chainId, 'finality_violation');
+          log.error(fields, REOPENED[how === 'resend' ? 'resend' : (w.status as 'COMPLETED' | 'FAILED' | 'CANCELLED')]);
+          await sendReopened(w, how);
+          continue;
+        }
+        if (askedRecently(`final:${w.tx_hash}`, policy.rebroadcastAfterMs)) continue;
         count(chain.chain.chainId, 'finality_violation');
-        log.error(fields, REOPENED[how === 'resend' ? 'resend' : (w.status as 'COMPLETED' | 'FAILED' | 'CANCELLED')]);
-        await sendReopened(w, how);
-        continue;
+        log.error(fields, "a settled withdrawal's tx left the chain (reorg beyond the required confirmations) and it could not be put back in flight (its user's balance no longer covers the hold it needs again, or it moved meanwhile); its nonce needs an operator");
+        if (w.status !== 'CANCELLED') continue;
+        // Its cancel can still fill the nonce, though its payout might be mined there instead.
+        const attempt = w.tx_hash ? await attempts.byHash(w.tx_hash) : undefined;
+        if (!attempt) continue;
+        count(chain.chain.chainId, 'rebroadcast_settled');
+        await chain.broadcast(attempt.raw_tx as Hex).catch((err) => log.warn({ ...fields, err }, 'rebroadcast of a settled cancel failed; will retry'));
       }
-      if (askedRecently(`final:${w.tx_hash}`, policy.rebroadcastAfterMs)) continue;
-      count(chain.chain.chainId, 'finality_violation');
-      log.error(fields, "a settled withdrawal's tx left the chain (reorg beyond the required confirmations) and it could not be put back in flight (its user's balance no longer covers the hold it needs again, or it moved meanwhile); its nonce needs an operator");
-      if (w.status !== 'CANCELLED') continue;
-      // Its cancel can still fill the nonce, though its payout might be mined there instead.
-      const attempt = w.tx_hash ? await attempts.byHash(w.tx_hash) : undefined;
-      if (!attempt) continue;
-      count(chain.chain.chainId, 'rebroadcast_settled');
-      await chain.broadcast(attempt.raw_tx as Hex).catch((err) => log.warn({ ...fields, err }, 'rebroadcast of a settled cancel failed; will retry'));
+    } finally {
+      // After the reopens, so whoever sees a fill sees the payout owed again too; but also when one throws.
+      await fillEmptiedNonces(chain, wallet, from, to, new Set(settled.map((w) => Number(w.nonce)))).catch((err) => {
+        retryLog(err)({ chainId: chain.chain.chainId, wallet, err }, 'filling emptied nonces failed; will retry');
+      });
     }
     return reopened;
   }

@@ -390,6 +390,8 @@ describe(`wallet lanes recover on ${dbKind}`, () => {
       expect(await chain.client.getTransaction({ hash: foreign }).catch(() => null)).toBeNull();
       expect(await chain.client.getTransactionCount({ address: hotWallet })).toBe(nonce);
       await waitFor('a fill at the emptied nonce', async () => ((await attemptsOf(id)).some((a) => a.kind === 'fill' && Number(a.nonce) === nonce) ? true : undefined));
+      // Owed again before its nonce is filled: a COMPLETED row whose payout is gone must not stay COMPLETED.
+      expect(await get(id)).toMatchObject({ status: 'BROADCAST', failureCode: 'settled_tx_reorged' });
     } finally {
       await chain.resumeMining(1);
     }
