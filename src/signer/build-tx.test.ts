@@ -12,7 +12,7 @@ import {
 import { describe, expect, it } from 'vitest';
 import type { AssetNetwork } from '../assets/registry.js';
 import { SluiceError } from '../errors/base.js';
-import { buildTransfer, serializeUnsigned, type TransferIntent, TxVerificationError, verifyTransfer } from './build-tx.js';
+import { buildTransfer, type CancelIntent, type TransferIntent, TxVerificationError, verifiedCancel, verifiedTransfer, verifyTransfer } from './build-tx.js';
 
 const recipient = getAddress('0x8ba1f109551bd432803012645ac136ddd64dba72');
 const otherRecipient = getAddress('0x1111111111111111111111111111111111111111');
@@ -94,7 +94,7 @@ describe('buildTransfer', () => {
   it('builds a native EIP-1559 transfer of the chain amount to the recipient', () => {
     const tx = buildTransfer(nativeIntent);
     expect(tx.data).toBeUndefined();
-    const parsed = parseTransaction(serializeUnsigned(tx));
+    const parsed = parseTransaction(serializeTransaction(tx));
     expect(parsed.type).toBe('eip1559');
     expect(parsed.chainId).toBe(31337);
     expect(parsed.nonce).toBe(7);
@@ -108,7 +108,7 @@ describe('buildTransfer', () => {
 
   it('builds an ERC-20 transfer(to, amount) call to the token contract with no native value', () => {
     const tx = buildTransfer(tokenIntent);
-    const parsed = parseTransaction(serializeUnsigned(tx));
+    const parsed = parseTransaction(serializeTransaction(tx));
     expect(parsed.type).toBe('eip1559');
     expect(parsed.chainId).toBe(31337);
     expect(parsed.nonce).toBe(3);
@@ -124,25 +124,25 @@ describe('buildTransfer', () => {
 
   it('keeps nonce 0 (a fresh wallet) through serialization', () => {
     const intent = { ...nativeIntent, nonce: 0 };
-    expect(parseTransaction(serializeUnsigned(buildTransfer(intent))).nonce).toBe(0);
-    expect(() => verifyTransfer(serializeUnsigned(buildTransfer(intent)), intent)).not.toThrow();
+    expect(parseTransaction(serializeTransaction(buildTransfer(intent))).nonce).toBe(0);
+    expect(() => verifyTransfer(serializeTransaction(buildTransfer(intent)), intent)).not.toThrow();
   });
 });
 
 describe('verifyTransfer', () => {
   it('accepts a correctly built native transfer', () => {
-    expect(() => verifyTransfer(serializeUnsigned(buildTransfer(nativeIntent)), nativeIntent)).not.toThrow();
+    expect(() => verifyTransfer(serializeTransaction(buildTransfer(nativeIntent)), nativeIntent)).not.toThrow();
   });
 
   it('accepts a correctly built ERC-20 transfer', () => {
-    expect(() => verifyTransfer(serializeUnsigned(buildTransfer(tokenIntent)), tokenIntent)).not.toThrow();
+    expect(() => verifyTransfer(serializeTransaction(buildTransfer(tokenIntent)), tokenIntent)).not.toThrow();
   });
 
   it('compares the recipient case-insensitively', () => {
     const lower = { ...nativeIntent, to: recipient.toLowerCase() as Address };
-    expect(() => verifyTransfer(serializeUnsigned(buildTransfer(nativeIntent)), lower)).not.toThrow();
+    expect(() => verifyTransfer(serializeTransaction(buildTransfer(nativeIntent)), lower)).not.toThrow();
     const lowerToken = { ...tokenIntent, to: recipient.toLowerCase() as Address };
-    expect(() => verifyTransfer(serializeUnsigned(buildTransfer(tokenIntent)), lowerToken)).not.toThrow();
+    expect(() => verifyTransfer(serializeTransaction(buildTransfer(tokenIntent)), lowerToken)).not.toThrow();
   });
 
   it('accepts a fee at or below the cap', () => {
@@ -215,12 +215,39 @@ describe('verifyTransfer', () => {
       const noContract = { ...tokenIntent, network: { ...usdcNetwork, contract: null } };
       let caught: unknown;
       try {
-        verifyTransfer(serializeUnsigned(buildTransfer(tokenIntent)), noContract);
+        verifyTransfer(serializeTransaction(buildTransfer(tokenIntent)), noContract);
       } catch (err) {
         caught = err;
       }
       expect(caught).toBeInstanceOf(TxVerificationError);
       expect((caught as TxVerificationError).shortMessage).toMatch(/token contract\.$/);
     });
+  });
+});
+
+describe('verifiedTransfer', () => {
+  it('returns the built tx with the exact bytes it checked', () => {
+    const { tx, unsigned } = verifiedTransfer(tokenIntent);
+    expect(tx).toEqual(buildTransfer(tokenIntent));
+    expect(unsigned).toBe(serializeTransaction(buildTransfer(tokenIntent)));
+  });
+
+  it('refuses what a faulty builder made, before anything is signed', () => {
+    const faulty = (intent: TransferIntent) => ({ ...buildTransfer(intent), to: otherRecipient });
+    expect(() => verifiedTransfer(nativeIntent, faulty)).toThrow(TxVerificationError);
+    expect(() => verifiedTransfer(nativeIntent, faulty)).toThrow(/recipient/);
+  });
+});
+
+describe('verifiedCancel', () => {
+  const wallet = getAddress('0x2222222222222222222222222222222222222222');
+  const intent: CancelIntent = { chainId: 31337, wallet, nonce: 9, maxFeePerGas: 50_000_000_000n, maxPriorityFeePerGas: 3_000_000_000n };
+
+  it('builds a 0-value self-transfer at the nonce with no calldata', () => {
+    const { tx, unsigned } = verifiedCancel(intent);
+    const parsed = parseTransaction(unsigned);
+    expect(parsed).toMatchObject({ type: 'eip1559', chainId: 31337, nonce: 9, to: wallet.toLowerCase(), gas: tx.gas, maxFeePerGas: intent.maxFeePerGas });
+    expect(parsed.value ?? 0n).toBe(0n);
+    expect(parsed.data).toBeUndefined();
   });
 });

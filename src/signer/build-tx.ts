@@ -138,6 +138,21 @@ export async function verifySigner(raw: Hex, wallet: Address): Promise<void> {
   }
 }
 
-export function serializeUnsigned(tx: TransactionSerializableEIP1559): Hex {
-  return serializeTransaction(tx);
+/** A transaction with its unsigned serialization, checked against what was asked: the signer signs exactly `unsigned`. */
+export type VerifiedTx = { tx: TransactionSerializableEIP1559; unsigned: Hex };
+
+/** Builds the payout of `intent` and checks its bytes against the intent (invariant 9). */
+export function verifiedTransfer(intent: TransferIntent, build: (intent: TransferIntent) => TransactionSerializableEIP1559 = buildTransfer): VerifiedTx {
+  const tx = build(intent);
+  const unsigned = serializeTransaction(tx);
+  verifyTransfer(unsigned, intent);
+  return { tx, unsigned };
+}
+
+/** Builds the cancel (or fill) of `intent` and checks its bytes against the intent. */
+export function verifiedCancel(intent: CancelIntent): VerifiedTx {
+  const tx = buildCancel(intent);
+  const unsigned = serializeTransaction(tx);
+  verifyCancel(unsigned, intent);
+  return { tx, unsigned };
 }

@@ -8,7 +8,7 @@ import { runWriteTask } from '../db/write-task.js';
 import { batchConcurrency, createMicroBatcher } from '../util/micro-batch.js';
 import { byBalanceRow } from '../util/lock-order.js';
 import type { Wallet, Wallets } from '../wallets/wallets.js';
-import { buildTransfer, serializeUnsigned, type TransferIntent, verifyTransfer } from './build-tx.js';
+import { buildTransfer, type TransferIntent, type VerifiedTx, verifiedTransfer } from './build-tx.js';
 import type { FeeOracle, FeePair } from './fees.js';
 import {
   intentAt,
@@ -31,7 +31,7 @@ export type Reservation =
   /** Signed ahead and stored at this nonce (SIGNED): only the signed queue's message is left to send. */
   | { kind: 'stored'; wallet: Wallet; nonce: number; txHash: Hex }
   /** `tx` is built from `intent` and verified against it: what gets signed. */
-  | { kind: 'reserved'; wallet: Wallet; nonce: number; intent: TransferIntent; tx: TransactionSerializableEIP1559 }
+  | { kind: 'reserved'; wallet: Wallet; nonce: number; intent: TransferIntent; verified: VerifiedTx }
   /** Someone else reserved or moved it meanwhile (a duplicate delivery). */
   | { kind: 'skipped' }
   | { kind: 'insufficient_balance' }
@@ -77,8 +77,8 @@ export function createNonceReservations(deps: {
   chain: ChainRpc;
   fees: FeeOracle;
   build: (intent: TransferIntent) => TransactionSerializableEIP1559;
-  /** Signs `unsigned` (the verified serialization of `tx`) as the lane's wallet and checks the signature is that wallet's (invariant 9). */
-  sign: (lane: Wallet, tx: TransactionSerializableEIP1559, unsigned: Hex) => Promise<{ raw: Hex; txHash: Hex }>;
+  /** Signs the verified bytes as the lane's wallet and checks the signature is that wallet's (invariant 9). */
+  sign: (lane: Wallet, verified: VerifiedTx) => Promise<{ raw: Hex; txHash: Hex }>;
 }) {
   const { db, assets, wallets, chain } = deps;
   const chainId = chain.chain.chainId;
@@ -171,12 +171,9 @@ export function createNonceReservations(deps: {
     share.signed = await Promise.all(
       share.items.map(async (request, i): Promise<SignedAhead | null> => {
         try {
-          const intent = intentAt(chainId, request, from + i, fees);
-          const tx = deps.build(intent);
-          const unsigned = serializeUnsigned(tx);
-          verifyTransfer(unsigned, intent);
-          const { raw, txHash } = await deps.sign(share.lane, tx, unsigned);
-          return { nonce: from + i, raw, txHash, gas: tx.gas! };
+          const verified = verifiedTransfer(intentAt(chainId, request, from + i, fees), deps.build);
+          const { raw, txHash } = await deps.sign(share.lane, verified);
+          return { nonce: from + i, raw, txHash, gas: verified.tx.gas! };
         } catch (err) {
           log.debug({ withdrawalId: request.w.id, wallet: address, err }, 'not signed ahead; reserved, to be signed after commit');
           return null;
@@ -214,7 +211,7 @@ export function createNonceReservations(deps: {
       case 'stored':
         return { kind: 'stored', wallet: lane, nonce: outcome.nonce, txHash: outcome.txHash };
       case 'reserved':
-        return { kind: 'reserved', wallet: lane, nonce: outcome.nonce, intent: outcome.intent, tx: Object.freeze(outcome.tx) };
+        return { kind: 'reserved', wallet: lane, nonce: outcome.nonce, intent: outcome.intent, verified: outcome.verified };
       case 'short':
         return { kind: 'short', error: new HotWalletShortError(outcome.message, { code: 'hot_wallet_insufficient_funds' }) };
       default:

@@ -10,7 +10,7 @@ import type { WithdrawalRow } from '../withdrawals/repository.js';
 import { createAttempts, type NewAttempt } from '../withdrawals/attempts.js';
 import { openTransitions } from '../withdrawals/repository.js';
 import { type LockedRowUpdate, updateLockedRows } from '../withdrawals/update-locked.js';
-import { buildTransfer, serializeUnsigned, type TransferIntent, verifyTransfer } from './build-tx.js';
+import { buildTransfer, type TransferIntent, type VerifiedTx, verifiedTransfer } from './build-tx.js';
 import type { FeePair } from './fees.js';
 import { attemptRow } from './store-signatures.js';
 import { addToLoad, assertCovers, HotWalletShortError, laneLoad, type Payout, type WalletBalances } from './wallet-funds.js';
@@ -52,8 +52,8 @@ export type ReserveLanesInput = { chainId: number; maxPendingPerWallet: number; 
 export type LaneOutcome =
   /** Signed ahead at exactly this nonce: SIGNED, its attempt stored, in this same commit. */
   | { kind: 'stored'; nonce: number; txHash: Hex }
-  /** `tx` is built from `intent` and verified against it: what gets signed. */
-  | { kind: 'reserved'; nonce: number; intent: TransferIntent; tx: TransactionSerializableEIP1559 }
+  /** The nonce only (no signature made ahead is stored at it): `verified` is built from `intent` and checked against it, what the signer signs after commit. */
+  | { kind: 'reserved'; nonce: number; intent: TransferIntent; verified: VerifiedTx }
   | { kind: 'skipped' }
   | { kind: 'insufficient_balance' }
   | { kind: 'short'; message: string }
@@ -63,7 +63,9 @@ export type LaneOutcome =
 export type LaneResult = { outcomes: LaneOutcome[]; next: number };
 
 /**
- * The lanes' shares of a reservation batch, in one transaction (one commit). Lock order
+ * The lanes' shares of a reservation batch, in one transaction (one commit): holds, nonces, and
+ * every signature made ahead at exactly the nonce its request takes (stored, SIGNED); the other
+ * requests are only reserved, to be signed after commit. Lock order
  * everywhere: withdrawal rows, then the wallet row, then balance rows (taken in user/asset order,
  * so two replicas' batches over the same users cannot deadlock). The pool plan was made outside the
  * lock; here it is checked again exactly: the lane's limit, what it has in flight, each user's
@@ -124,14 +126,12 @@ async function reserveOnLane(
     // that signature is dropped unsent and the nonce is reserved, to be signed after commit.
     const signedAhead = ahead.get(request);
     const storing = signedAhead?.nonce === next && now.cancel_reason === null ? signedAhead : null;
-    let unsigned: { intent: TransferIntent; tx: TransactionSerializableEIP1559 } | null = null;
+    let unsigned: { intent: TransferIntent; verified: VerifiedTx } | null = null;
     if (!storing) {
       const intent = intentAt(chainId, request, next, fees);
       // Verified before anything is reserved, so a tx that could never be signed reserves nothing;
-      // the signer signs exactly this object.
-      const tx = build(intent);
-      verifyTransfer(serializeUnsigned(tx), intent);
-      unsigned = { intent, tx };
+      // the signer signs exactly these bytes.
+      unsigned = { intent, verified: verifiedTransfer(intent, build) };
     }
     try {
       holds.hold({ userId: request.w.user_id, asset: request.w.asset, amount: BigInt(request.w.amount) + BigInt(request.w.fee), withdrawalId: request.w.id });

@@ -21,16 +21,7 @@ import type { WithdrawalRepository, WithdrawalRow } from '../withdrawals/reposit
 import { checkAddress, checkAmount, isProblem, type WithdrawalProblem } from '../withdrawals/validate.js';
 import { type Pauses, waitIfPaused } from '../settings/pause.js';
 import type { Wallets } from '../wallets/wallets.js';
-import {
-  buildCancel,
-  buildTransfer,
-  type CancelIntent,
-  serializeUnsigned,
-  type TransferIntent,
-  verifyCancel,
-  verifySigner,
-  verifyTransfer,
-} from './build-tx.js';
+import { buildTransfer, type CancelIntent, type TransferIntent, type VerifiedTx, verifiedCancel, verifiedTransfer, verifySigner } from './build-tx.js';
 import { createFeeOracle, type FeeOracle, type FeePair, replacementFees } from './fees.js';
 import { recipientGas } from './recipient-gas.js';
 import { reserveLanes } from './reserve-lanes.js';
@@ -130,11 +121,8 @@ export function createSigner(deps: SignerDeps) {
     await deps.signed.send({ withdrawalId: w.id, txHash }, { groupId: `${w.chain_id}:${w.wallet}`, dedupId: txHash });
   }
 
-  /**
-   * Signs and checks that the signature really is the wallet's (invariant 9). `unsigned`: the
-   * serialization of `tx` the caller verified, signed as it is.
-   */
-  async function signAs(keyRef: string, wallet: Address, tx: TransactionSerializableEIP1559, unsigned?: Hex): Promise<{ raw: Hex; txHash: Hex }> {
+  /** Signs the verified bytes and checks that the signature really is the wallet's (invariant 9). */
+  async function signAs(keyRef: string, wallet: Address, { tx, unsigned }: VerifiedTx): Promise<{ raw: Hex; txHash: Hex }> {
     const signer = await keys.signer(keyRef);
     const raw = await signer.signTransaction(tx, unsigned);
     await verifySigner(raw, wallet);
@@ -170,7 +158,7 @@ export function createSigner(deps: SignerDeps) {
         chain,
         fees: feesFor(chain),
         build,
-        sign: (lane, tx, unsigned) => signAs(lane.key_ref, getAddress(lane.address), tx, unsigned),
+        sign: (lane, verified) => signAs(lane.key_ref, getAddress(lane.address), verified),
       });
       reservations.set(chain.chain.chainId, r);
     }
@@ -232,7 +220,7 @@ export function createSigner(deps: SignerDeps) {
     if (reservation.kind === 'stored') return announceStored(w, walletAddress, reservation.nonce, reservation.txHash, 'transfer');
     crashIfAsked(common, 'after-reserve');
     log.debug({ withdrawalId: w.id, chainId: w.chain_id, wallet: walletAddress, nonce: reservation.nonce }, 'nonce reserved');
-    return signAndStore({ ...w, wallet: walletAddress, nonce: reservation.nonce }, reservation.wallet.key_ref, reservation.intent, 'transfer', reservation.tx);
+    return signAndStore({ ...w, wallet: walletAddress, nonce: reservation.nonce }, reservation.wallet.key_ref, reservation.intent, 'transfer', reservation.verified);
   }
 
   /**
@@ -298,22 +286,12 @@ export function createSigner(deps: SignerDeps) {
     intent: TransferIntent | CancelIntent,
     kind: 'transfer' | 'cancel',
     /** Already built from `intent` and verified against it (the reservation did): not done twice. */
-    verified?: TransactionSerializableEIP1559,
+    verified?: VerifiedTx,
   ): Promise<SignOutcome> {
     const wallet = getAddress(w.wallet!);
     const nonce = Number(w.nonce);
-    let tx: TransactionSerializableEIP1559;
-    let unsigned: Hex | undefined;
-    if (verified) {
-      tx = verified;
-    } else if (kind === 'cancel') {
-      tx = buildCancel(intent as CancelIntent);
-      verifyCancel((unsigned = serializeUnsigned(tx)), intent as CancelIntent);
-    } else {
-      tx = build(intent as TransferIntent);
-      verifyTransfer((unsigned = serializeUnsigned(tx)), intent as TransferIntent);
-    }
-    const { raw, txHash } = await signAs(keyRef, wallet, tx, unsigned);
+    const { tx, unsigned } = verified ?? (kind === 'cancel' ? verifiedCancel(intent as CancelIntent) : verifiedTransfer(intent as TransferIntent, build));
+    const { raw, txHash } = await signAs(keyRef, wallet, { tx, unsigned });
     const fees = { maxFeePerGas: tx.maxFeePerGas!, maxPriorityFeePerGas: tx.maxPriorityFeePerGas! };
     const stored = await signatures.submit({ id: w.id, wallet, nonce, txHash, raw, kind, fees, gas: tx.gas! });
     if (!stored) {
@@ -387,18 +365,11 @@ export function createSigner(deps: SignerDeps) {
       const fees = replacementFees(previous, networkFees, chain.chain.maxFeePerGas, chain.chain.policy.bumpPercent);
       if (!fees) return 'at-fee-cap' as const;
       const nonce = Number(current.nonce);
-      let tx: TransactionSerializableEIP1559;
-      let unsigned: Hex;
-      if (wantKind === 'cancel') {
-        const intent: CancelIntent = { chainId: w.chain_id, wallet, nonce, ...fees };
-        tx = buildCancel(intent);
-        verifyCancel((unsigned = serializeUnsigned(tx)), intent);
-      } else {
-        const intent = transferIntent(current, network, nonce, fees, BigInt(latest.kind === 'cancel' ? network.gasLimit : latest.gas_limit));
-        tx = build(intent);
-        verifyTransfer((unsigned = serializeUnsigned(tx)), intent);
-      }
-      const { raw, txHash } = await signAs(keyRef, wallet, tx, unsigned);
+      const { tx, unsigned } =
+        wantKind === 'cancel'
+          ? verifiedCancel({ chainId: w.chain_id, wallet, nonce, ...fees })
+          : verifiedTransfer(transferIntent(current, network, nonce, fees, BigInt(latest.kind === 'cancel' ? network.gasLimit : latest.gas_limit)), build);
+      const { raw, txHash } = await signAs(keyRef, wallet, { tx, unsigned });
       await attempts.insert(trx, attemptRow(current, wallet, nonce, txHash, raw, wantKind === 'cancel' ? 'cancel' : wantKind, fees, tx.gas!));
       await trx.updateTable('withdrawals').set({ tx_hash: txHash, updated_at: Date.now() }).where('id', '=', w.id).where('status', '=', current.status).execute();
       return { txHash, nonce, kind: wantKind, fees };
@@ -449,11 +420,8 @@ export function createSigner(deps: SignerDeps) {
       const latest = await attempts.latest(w.id, trx);
       const nonce = await lockNextNonce(trx, w.chain_id, wallet);
       const gas = BigInt(latest && latest.kind !== 'cancel' ? latest.gas_limit : network.gasLimit);
-      const intent = transferIntent(current, network, nonce, fees, gas);
-      const tx = build(intent);
-      const unsigned = serializeUnsigned(tx);
-      verifyTransfer(unsigned, intent);
-      const { raw, txHash } = await signAs(keyRef, wallet, tx, unsigned);
+      const { tx, unsigned } = verifiedTransfer(transferIntent(current, network, nonce, fees, gas), build);
+      const { raw, txHash } = await signAs(keyRef, wallet, { tx, unsigned });
       await takeNonce(trx, w.chain_id, wallet, nonce);
       await attempts.insert(trx, attemptRow(current, wallet, nonce, txHash, raw, 'transfer', fees, tx.gas!));
       await withdrawals.transition(trx, w.id, current.status, 'SIGNED', { nonce, tx_hash: txHash, block_number: null, block_hash: null, confirmations: 0 }, {
@@ -502,11 +470,8 @@ export function createSigner(deps: SignerDeps) {
       log.error({ ...fields, alert: 'fee_cap_reached' }, 'cannot fill an emptied nonce: a tx above the ones signed there would exceed the fee cap');
       return 'at-fee-cap';
     }
-    const intent: CancelIntent = { chainId: w.chain_id, wallet, nonce, ...fees };
-    const tx = buildCancel(intent);
-    const unsigned = serializeUnsigned(tx);
-    verifyCancel(unsigned, intent);
-    const { raw, txHash } = await signAs(keyRef, wallet, tx, unsigned);
+    const { tx, unsigned } = verifiedCancel({ chainId: w.chain_id, wallet, nonce, ...fees });
+    const { raw, txHash } = await signAs(keyRef, wallet, { tx, unsigned });
     await withTransaction(db, (trx) => attempts.insert(trx, attemptRow(w, wallet, nonce, txHash, raw, FILL_KIND, fees, tx.gas!)));
     common.metrics.replacements.inc({ chain_id: String(w.chain_id), kind: FILL_KIND });
     log.warn({ ...fields, txHash, maxFeePerGas: fees.maxFeePerGas.toString() }, 'signed a fill for a nonce a reorg emptied after the withdrawal was re-signed elsewhere');

@@ -37,7 +37,7 @@ describe(`signing ahead of the lane's commit (${dbKind})`, () => {
         chain,
         fees: createFeeOracle(chain, { cache }),
         build: buildTransfer,
-        sign: async (lane, tx, unsigned) => {
+        sign: async (lane, { tx, unsigned }) => {
           const raw = await (await keys!.signer(lane.key_ref)).signTransaction(tx, unsigned);
           signedAhead.push(raw);
           return { raw, txHash: keccak256(raw) };
