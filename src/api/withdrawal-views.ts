@@ -22,7 +22,7 @@ export const withdrawalProperties = {
   status: { type: 'string', enum: WITHDRAWAL_STATUSES },
   txHash: { type: ['string', 'null'], description: 'the tx that mined once one has; before that the newest one signed' },
   confirmations: { type: 'integer' },
-  failureCode: { type: ['string', 'null'], description: 'why it failed, or on a non-terminal withdrawal why it waits (hot_wallet_insufficient_funds, fee_cap_reached, settled_tx_reorged)' },
+  failureCode: { type: ['string', 'null'], description: 'why it failed, or on a non-terminal withdrawal why it waits (hot_wallet_insufficient_funds, hot_wallets_busy, hot_wallet_key_unusable, fee_cap_reached, settled_tx_reorged)' },
   failureReason: { type: ['string', 'null'] },
   createdAt: time,
   updatedAt: time,

@@ -67,6 +67,12 @@ export function createMetrics() {
       labelNames: ['chain_id'],
       registers: [registry],
     }),
+    hotWalletKeyUnusable: new Counter({
+      name: 'sluice_hot_wallet_key_unusable_total',
+      help: 'Times a hot wallet was left out of the pool because its key could not be read or signs for another address (checked again every 5 s while so)',
+      labelNames: ['chain_id', 'wallet'],
+      registers: [registry],
+    }),
     hotWalletsBusy: new Counter({
       name: 'sluice_hot_wallets_busy_total',
       help: 'Times a withdrawal waited 10 s for a hot wallet under its in-flight limit and was handed back to the queue',

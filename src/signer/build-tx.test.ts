@@ -9,10 +9,11 @@ import {
   serializeTransaction,
   type TransactionSerializableEIP1559,
 } from 'viem';
+import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 import { describe, expect, it } from 'vitest';
 import type { AssetNetwork } from '../assets/registry.js';
 import { SluiceError } from '../errors/base.js';
-import { buildTransfer, type CancelIntent, type TransferIntent, TxVerificationError, verifiedCancel, verifiedTransfer, verifyTransfer } from './build-tx.js';
+import { buildTransfer, type CancelIntent, type TransferIntent, TxVerificationError, verifiedCancel, verifiedTransfer, verifySigner, verifyTransfer } from './build-tx.js';
 
 const recipient = getAddress('0x8ba1f109551bd432803012645ac136ddd64dba72');
 const otherRecipient = getAddress('0x1111111111111111111111111111111111111111');
@@ -249,5 +250,20 @@ describe('verifiedCancel', () => {
     expect(parsed).toMatchObject({ type: 'eip1559', chainId: 31337, nonce: 9, to: wallet.toLowerCase(), gas: tx.gas, maxFeePerGas: intent.maxFeePerGas });
     expect(parsed.value ?? 0n).toBe(0n);
     expect(parsed.data).toBeUndefined();
+  });
+});
+
+describe('verifySigner (invariant 9)', () => {
+  const key = generatePrivateKey();
+  const wallet = privateKeyToAccount(key).address;
+
+  it("accepts a signature of the wallet's own key", async () => {
+    const raw = await privateKeyToAccount(key).signTransaction(buildTransfer(nativeIntent));
+    await expect(verifySigner(raw, wallet)).resolves.toBeUndefined();
+  });
+
+  it('refuses a signature of any other key as wrong_signing_key', async () => {
+    const raw = await privateKeyToAccount(generatePrivateKey()).signTransaction(buildTransfer(nativeIntent));
+    await expect(verifySigner(raw, wallet)).rejects.toMatchObject({ name: 'TxVerificationError', code: 'wrong_signing_key' });
   });
 });

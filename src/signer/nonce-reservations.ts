@@ -22,6 +22,7 @@ import {
   reserveLanesWith,
   type SignedAhead,
 } from './reserve-lanes.js';
+import { createLaneKeys, type HotWalletKeysUnusableError, keysUnusable } from './lane-keys.js';
 import { pickLane } from './pick-lane.js';
 import { addToLoad, HotWalletShortError, type LaneLoad, laneLoads, walletBalances } from './wallet-funds.js';
 
@@ -38,7 +39,9 @@ export type Reservation =
   /** No wallet of the chain can cover it now (the error says which and by how much). */
   | { kind: 'short'; error: HotWalletShortError }
   /** Every wallet of the chain has its limit of txs in flight: wait for blocks. */
-  | { kind: 'busy' };
+  | { kind: 'busy' }
+  /** Every wallet of the chain is left out because its key is not usable (lane-keys.ts): wait for an operator. */
+  | { kind: 'keys'; error: HotWalletKeysUnusableError };
 
 const MAX_BATCH = 256;
 
@@ -79,10 +82,13 @@ export function createNonceReservations(deps: {
   build: (intent: TransferIntent) => TransactionSerializableEIP1559;
   /** Signs the verified bytes as the lane's wallet and checks the signature is that wallet's (invariant 9). */
   sign: (lane: Wallet, verified: VerifiedTx) => Promise<{ raw: Hex; txHash: Hex }>;
+  /** The address the lane's key signs for (throws when the key cannot be read). */
+  keyAddress: (lane: Wallet) => Promise<Address>;
 }) {
   const { db, assets, wallets, chain } = deps;
   const chainId = chain.chain.chainId;
   const log = deps.common.logger.child({ component: 'signer', chainId });
+  const laneKeys = createLaneKeys({ common: deps.common, chainId, keyAddress: deps.keyAddress });
   // Read at use: an operator may change it while Sluice runs (chain-settings.ts).
   const limit = () => chain.chain.maxPendingPerWallet;
 
@@ -121,14 +127,20 @@ export function createNonceReservations(deps: {
   }
 
   async function plan(requests: ReserveRequest[], fees: FeePair, networks: AssetNetwork[], fresh: boolean) {
-    const lanes = (await wallets.forChain(chainId)).map((lane) => ({ lane, address: getAddress(lane.address) }));
+    const { usable, refused } = await laneKeys.usable(await wallets.forChain(chainId));
+    const byWallet = new Map<string, LaneShare>();
+    const outcome = new Map<ReserveRequest, Reservation>();
+    if (usable.length === 0 && refused.length > 0) {
+      const error = keysUnusable(chainId, refused);
+      for (const request of requests) outcome.set(request, { kind: 'keys', error });
+      return { byWallet, outcome, reused: false };
+    }
+    const lanes = usable.map((lane) => ({ lane, address: getAddress(lane.address) }));
     const { loads, reused } = await loadsOf(lanes.map((l) => l.address), fees, networks, fresh);
     const open = lanes.map((l) => ({ ...l, load: loads.get(l.address)! })).filter((l) => l.load.pending < limit());
     const tokens = requests.filter((r) => r.network.kind === 'erc20').map((r) => r.network.contract!);
     const balances = await Promise.all(open.map((l) => walletBalances(chain, l.address, tokens)));
     const candidates = open.map((l, i) => ({ ...l, balances: balances[i]! }));
-    const byWallet = new Map<string, LaneShare>();
-    const outcome = new Map<ReserveRequest, Reservation>();
     for (const request of requests) {
       const payout = payoutOf(request, fees);
       const chosen = pickLane(candidates, payout, limit());

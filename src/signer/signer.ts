@@ -29,6 +29,7 @@ import { attemptRow, type StoreRequest, storeSignatures } from './store-signatur
 import { preloadWriteTasks, runWriteTask } from '../db/write-task.js';
 import { createNonceReservations, type NonceReservations, type Reservation, type ReserveRequest } from './nonce-reservations.js';
 import { HotWalletShortError } from './wallet-funds.js';
+import { HotWalletKeysUnusableError } from './lane-keys.js';
 import { warmKeys } from './warm-keys.js';
 import { batchConcurrency, createMicroBatcher } from '../util/micro-batch.js';
 import { sleep } from '../util/sleep.js';
@@ -130,7 +131,7 @@ export function createSigner(deps: SignerDeps) {
   }
 
   /** A visible wait, not a failure: the row says why, an alert fires, the message is retried. */
-  async function markWaiting(w: WithdrawalRow, err: HotWalletShortError | HotWalletsBusyError): Promise<never> {
+  async function markWaiting(w: WithdrawalRow, err: HotWalletShortError | HotWalletsBusyError | HotWalletKeysUnusableError): Promise<never> {
     await db.kysely
       .updateTable('withdrawals')
       .set({ failure_code: err.code, failure_reason: err.shortMessage })
@@ -140,6 +141,9 @@ export function createSigner(deps: SignerDeps) {
     if (err instanceof HotWalletsBusyError) {
       common.metrics.hotWalletsBusy.inc({ chain_id: String(w.chain_id) });
       log.warn({ alert: 'hot_wallets_busy', withdrawalId: w.id, chainId: w.chain_id, err: err.shortMessage }, 'every hot wallet is at its in-flight limit; waiting for blocks');
+    } else if (err instanceof HotWalletKeysUnusableError) {
+      // Counted and alerted per wallet where the lanes are left out (lane-keys.ts).
+      log.warn({ withdrawalId: w.id, chainId: w.chain_id, err: err.shortMessage }, 'no hot wallet of the chain has a usable key; waiting for an operator');
     } else {
       common.metrics.hotWalletShort.inc({ chain_id: String(w.chain_id) });
       log.error({ alert: 'hot_wallet_insufficient_funds', withdrawalId: w.id, chainId: w.chain_id, wallet: w.wallet, err: err.shortMessage }, 'hot wallet cannot cover withdrawal; waiting for a refill');
@@ -159,6 +163,7 @@ export function createSigner(deps: SignerDeps) {
         fees: feesFor(chain),
         build,
         sign: (lane, verified) => signAs(lane.key_ref, getAddress(lane.address), verified),
+        keyAddress: async (lane) => (await keys.signer(lane.key_ref)).address,
       });
       reservations.set(chain.chain.chainId, r);
     }
@@ -212,6 +217,8 @@ export function createSigner(deps: SignerDeps) {
       case 'insufficient_balance':
         return reject(w, { code: 'insufficient_balance', message: `Available ${w.asset} balance does not cover amount + fee.` }, receives);
       case 'short':
+        return markWaiting(w, reservation.error);
+      case 'keys':
         return markWaiting(w, reservation.error);
       case 'busy':
         return markWaiting(w, new HotWalletsBusyError(`Every hot wallet of chain ${w.chain_id} has ${chain.chain.maxPendingPerWallet} transactions in flight.`, { code: 'hot_wallets_busy' }));

@@ -10,8 +10,8 @@ const UNLOCKS_AT_ONCE = 4;
  * Unlocks the key of every enabled hot wallet of these chains (a keystore's scrypt run, a secret's
  * fetch, a KMS key's public key) before the first withdrawal needs it, so the first seconds after
  * a start do not queue behind one unlock per wallet; and a key that cannot be read, or that is not
- * its wallet's, shows in the log at start rather than on a payout. A failure only logs: signing
- * with that wallet fails visibly later, as it would have without this.
+ * its wallet's, shows in the log at start rather than on a payout. A failure only logs: the
+ * reservations leave such a wallet out of the pool with an alert (lane-keys.ts).
  */
 export async function warmKeys(deps: { wallets: Wallets; keys: KeyStore; chainIds: number[]; logger: Logger }): Promise<{ unlocked: number; failed: number }> {
   const { wallets, keys, logger } = deps;

@@ -42,6 +42,7 @@ describe(`signing ahead of the lane's commit (${dbKind})`, () => {
           signedAhead.push(raw);
           return { raw, txHash: keccak256(raw) };
         },
+        keyAddress: async (lane) => (await keys!.signer(lane.key_ref)).address,
       });
     reservations = make();
     replica = make();

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { type Address, getAddress } from 'viem';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type Stack, startStack, waitFor } from '../support/stack.js';
@@ -6,44 +7,78 @@ import { type Stack, startStack, waitFor } from '../support/stack.js';
 const dbKind = inject('db');
 
 /**
- * Invariant 9's last check: a hot wallet whose key ref points at a key of another address (an
- * operator's mix-up, a restored backup). Whatever the signer signs with it recovers to another
- * address, so nothing is stored or sent: the withdrawal waits RECEIVED (its nonce reserved), and ends
- * in the Invalid DLQ as `wrong_signing_key` for an operator, instead of being paid from a wallet
- * whose nonces and balance Sluice does not track.
+ * A hot wallet whose key ref points at a key of another address (an operator's mix-up, a restored
+ * backup). Nothing it signed could ever be sent (invariant 9), so it must get no nonces: a
+ * reservation on it would hold a nonce no signature follows, and its lane would stall behind it.
+ * It is left out of the pool with an alert: payouts go to the other wallets, or wait visibly when
+ * no wallet is left, and go on by themselves once the key is right again.
  */
 describe(`a hot wallet whose key signs for another address (${dbKind})`, () => {
   let stack: Stack;
+  let good: Address;
+  let bad: Address;
+  let badKeyRef: string;
+  let otherKeyRef: string;
 
   beforeAll(async () => {
-    stack = await startStack(dbKind, { devHotWallets: 1, signerMaxAttempts: 2 });
-    const other = await stack.services.keys!.createKey(`not-the-wallet-${randomUUID().slice(0, 8)}`);
-    await stack.services.db.kysely.updateTable('wallets').set({ key_ref: other.keyRef }).execute();
+    stack = await startStack(dbKind, { devHotWallets: 2, signerMaxAttempts: 2 });
+    [good, bad] = (await stack.services.wallets.forChain(stack.chainId)).map((w) => getAddress(w.address)) as [Address, Address];
+    badKeyRef = (await k().selectFrom('wallets').select('key_ref').where('address', '=', bad).executeTakeFirstOrThrow()).key_ref;
+    otherKeyRef = (await stack.services.keys!.createKey(`not-the-wallet-${randomUUID().slice(0, 8)}`)).keyRef;
+    await k().updateTable('wallets').set({ key_ref: otherKeyRef }).where('address', '=', bad).execute();
     await stack.restart(); // a start with the mix-up in place: no cache holds the right key
   });
   afterAll(async () => {
     await stack?.teardown();
   });
 
-  it('stores and sends nothing it signed, and hands the withdrawal to an operator', async () => {
-    const userId = `wk-${randomUUID().slice(0, 8)}`;
-    expect((await stack.request('POST', '/v1/ledger/credits', { body: { userId, asset: 'ETH', amount: '1', reference: randomUUID() } })).status).toBe(201);
-    const toAddress = privateKeyToAccount(generatePrivateKey()).address;
+  const k = () => stack.services.db.kysely;
+  const userId = `wk-${randomUUID().slice(0, 8)}`;
+
+  async function withdraw(amount: string): Promise<string> {
     const created = await stack.request('POST', '/v1/withdrawals', {
-      body: { userId, asset: 'ETH', chainId: stack.chainId, toAddress, amount: '0.1' },
+      body: { userId, asset: 'ETH', chainId: stack.chainId, toAddress: privateKeyToAccount(generatePrivateKey()).address, amount },
       headers: { 'idempotency-key': randomUUID() },
     });
     expect(created.status).toBe(202);
+    return created.body.id;
+  }
+  const get = async (id: string) => (await stack.request('GET', `/v1/withdrawals/${id}`)).body;
+  const completed = (id: string) => waitFor(`${id} to complete`, async () => ((await get(id)).status === 'COMPLETED' ? get(id) : undefined), 60_000, 200);
+  const nextNonce = async (address: Address) => Number((await k().selectFrom('wallets').select('next_nonce').where('address', '=', address).executeTakeFirstOrThrow()).next_nonce);
 
-    const k = stack.services.db.kysely;
-    const letter = await waitFor('the withdrawal in the Invalid DLQ', () => k.selectFrom('dead_letters').selectAll().where('withdrawal_id', '=', created.body.id).executeTakeFirst(), 60_000, 200);
-    expect(letter).toMatchObject({ queue: 'invalid', code: 'wrong_signing_key', status: 'open' });
+  it('sends every payout from the wallets whose keys are right, and takes no nonce of the other', async () => {
+    expect((await stack.request('POST', '/v1/ledger/credits', { body: { userId, asset: 'ETH', amount: '1', reference: randomUUID() } })).status).toBe(201);
+    const ids = [await withdraw('0.01'), await withdraw('0.01'), await withdraw('0.01')];
+    for (const id of ids) await completed(id);
+    const rows = await k().selectFrom('withdrawals').select(['wallet', 'nonce']).where('id', 'in', ids).execute();
+    expect(rows.map((r) => getAddress(r.wallet!))).toEqual([good, good, good]);
+    expect(await nextNonce(bad)).toBe(0);
+    expect(await stack.services.chains.get(stack.chainId)!.transactionCount(bad, 'pending')).toBe(0);
+    const metrics = (await stack.request('GET', '/metrics')).body as string;
+    expect(metrics).toMatch(new RegExp(`^sluice_hot_wallet_key_unusable_total\\{chain_id="${stack.chainId}",wallet="${bad}"\\} [1-9]`, 'm'));
+  });
 
-    const row = await k.selectFrom('withdrawals').selectAll().where('id', '=', created.body.id).executeTakeFirstOrThrow();
-    expect(row.status).toBe('RECEIVED');
-    expect(row.tx_hash).toBeNull();
-    expect(await k.selectFrom('tx_attempts').select('id').where('withdrawal_id', '=', created.body.id).execute()).toEqual([]);
-    const wallet = await k.selectFrom('wallets').select(['address', 'next_nonce']).executeTakeFirstOrThrow();
-    expect(await stack.services.chains.get(stack.chainId)!.transactionCount(wallet.address as `0x${string}`, 'pending')).toBe(0);
+  it('waits visibly when no wallet has a usable key, reserving nothing, and pays once the key is right again', async () => {
+    await k().updateTable('wallets').set({ key_ref: otherKeyRef }).where('address', '=', good).execute();
+    await stack.restart();
+    const goodNonce = await nextNonce(good);
+    const id = await withdraw('0.02');
+    const waiting = await waitFor('the visible wait', async () => ((await get(id)).failureCode === 'hot_wallet_key_unusable' ? get(id) : undefined), 60_000, 200);
+    expect(waiting.status).toBe('RECEIVED');
+    expect(waiting.failureReason).toContain(bad);
+    expect(waiting.failureReason).toContain(good);
+    const row = await k().selectFrom('withdrawals').select(['wallet', 'nonce', 'tx_hash']).where('id', '=', id).executeTakeFirstOrThrow();
+    expect(row).toEqual({ wallet: null, nonce: null, tx_hash: null });
+    expect(await k().selectFrom('tx_attempts').select('id').where('withdrawal_id', '=', id).execute()).toEqual([]);
+    expect(await k().selectFrom('dead_letters').select('id').where('withdrawal_id', '=', id).execute()).toEqual([]); // a wait, not a failure
+    expect([await nextNonce(good), await nextNonce(bad)]).toEqual([goodNonce, 0]);
+
+    // The operator restores the right key: no restart, no re-drive.
+    await k().updateTable('wallets').set({ key_ref: badKeyRef }).where('address', '=', bad).execute();
+    const done = await completed(id);
+    expect(done.failureCode).toBeNull();
+    const paidBy = await k().selectFrom('withdrawals').select(['wallet', 'nonce']).where('id', '=', id).executeTakeFirstOrThrow();
+    expect({ wallet: getAddress(paidBy.wallet!), nonce: Number(paidBy.nonce) }).toEqual({ wallet: bad, nonce: 0 });
   });
 });
