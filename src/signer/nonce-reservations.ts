@@ -31,7 +31,7 @@ export type { ReserveRequest } from './reserve-lanes.js';
 export type Reservation =
   /** Signed ahead and stored at this nonce (SIGNED): only the signed queue's message is left to send. */
   | { kind: 'stored'; wallet: Wallet; nonce: number; txHash: Hex }
-  /** `tx` is built from `intent` and verified against it: what gets signed. */
+  /** The nonce only: `verified` is built from `intent` and checked against it, what the signer signs after commit. */
   | { kind: 'reserved'; wallet: Wallet; nonce: number; intent: TransferIntent; verified: VerifiedTx }
   /** Someone else reserved or moved it meanwhile (a duplicate delivery). */
   | { kind: 'skipped' }

@@ -126,12 +126,12 @@ async function reserveOnLane(
     // that signature is dropped unsent and the nonce is reserved, to be signed after commit.
     const signedAhead = ahead.get(request);
     const storing = signedAhead?.nonce === next && now.cancel_reason === null ? signedAhead : null;
-    let unsigned: { intent: TransferIntent; verified: VerifiedTx } | null = null;
+    let toSign: { intent: TransferIntent; verified: VerifiedTx } | null = null;
     if (!storing) {
       const intent = intentAt(chainId, request, next, fees);
       // Verified before anything is reserved, so a tx that could never be signed reserves nothing;
       // the signer signs exactly these bytes.
-      unsigned = { intent, verified: verifiedTransfer(intent, build) };
+      toSign = { intent, verified: verifiedTransfer(intent, build) };
     }
     try {
       holds.hold({ userId: request.w.user_id, asset: request.w.asset, amount: BigInt(request.w.amount) + BigInt(request.w.fee), withdrawalId: request.w.id });
@@ -146,7 +146,7 @@ async function reserveOnLane(
       results.set(request, { kind: 'stored', nonce: next, txHash: storing.txHash });
     } else {
       reserved.push({ id: request.w.id, set: { wallet, nonce: next, failure_code: null, failure_reason: null } });
-      results.set(request, { kind: 'reserved', nonce: next, ...unsigned! });
+      results.set(request, { kind: 'reserved', nonce: next, ...toSign! });
     }
     current.set(request.w.id, { ...now, nonce: next });
     addToLoad(load, payout);

@@ -217,7 +217,6 @@ export function createSigner(deps: SignerDeps) {
       case 'insufficient_balance':
         return reject(w, { code: 'insufficient_balance', message: `Available ${w.asset} balance does not cover amount + fee.` }, receives);
       case 'short':
-        return markWaiting(w, reservation.error);
       case 'keys':
         return markWaiting(w, reservation.error);
       case 'busy':
