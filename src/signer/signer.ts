@@ -296,8 +296,9 @@ export function createSigner(deps: SignerDeps) {
   ): Promise<SignOutcome> {
     const wallet = getAddress(w.wallet!);
     const nonce = Number(w.nonce);
-    const { tx, unsigned } = verified ?? (kind === 'cancel' ? verifiedCancel(intent as CancelIntent) : verifiedTransfer(intent as TransferIntent, build));
-    const { raw, txHash } = await signAs(keyRef, wallet, { tx, unsigned });
+    const checked = verified ?? (kind === 'cancel' ? verifiedCancel(intent as CancelIntent) : verifiedTransfer(intent as TransferIntent, build));
+    const { tx } = checked;
+    const { raw, txHash } = await signAs(keyRef, wallet, checked);
     const fees = { maxFeePerGas: tx.maxFeePerGas!, maxPriorityFeePerGas: tx.maxPriorityFeePerGas! };
     const stored = await signatures.submit({ id: w.id, wallet, nonce, txHash, raw, kind, fees, gas: tx.gas! });
     if (!stored) {
@@ -371,12 +372,12 @@ export function createSigner(deps: SignerDeps) {
       const fees = replacementFees(previous, networkFees, chain.chain.maxFeePerGas, chain.chain.policy.bumpPercent);
       if (!fees) return 'at-fee-cap' as const;
       const nonce = Number(current.nonce);
-      const { tx, unsigned } =
+      const verified =
         wantKind === 'cancel'
           ? verifiedCancel({ chainId: w.chain_id, wallet, nonce, ...fees })
           : verifiedTransfer(transferIntent(current, network, nonce, fees, BigInt(latest.kind === 'cancel' ? network.gasLimit : latest.gas_limit)), build);
-      const { raw, txHash } = await signAs(keyRef, wallet, { tx, unsigned });
-      await attempts.insert(trx, attemptRow(current, wallet, nonce, txHash, raw, wantKind === 'cancel' ? 'cancel' : wantKind, fees, tx.gas!));
+      const { raw, txHash } = await signAs(keyRef, wallet, verified);
+      await attempts.insert(trx, attemptRow(current, wallet, nonce, txHash, raw, wantKind === 'cancel' ? 'cancel' : wantKind, fees, verified.tx.gas!));
       await trx.updateTable('withdrawals').set({ tx_hash: txHash, updated_at: Date.now() }).where('id', '=', w.id).where('status', '=', current.status).execute();
       return { txHash, nonce, kind: wantKind, fees };
     });
@@ -426,10 +427,10 @@ export function createSigner(deps: SignerDeps) {
       const latest = await attempts.latest(w.id, trx);
       const nonce = await lockNextNonce(trx, w.chain_id, wallet);
       const gas = BigInt(latest && latest.kind !== 'cancel' ? latest.gas_limit : network.gasLimit);
-      const { tx, unsigned } = verifiedTransfer(transferIntent(current, network, nonce, fees, gas), build);
-      const { raw, txHash } = await signAs(keyRef, wallet, { tx, unsigned });
+      const verified = verifiedTransfer(transferIntent(current, network, nonce, fees, gas), build);
+      const { raw, txHash } = await signAs(keyRef, wallet, verified);
       await takeNonce(trx, w.chain_id, wallet, nonce);
-      await attempts.insert(trx, attemptRow(current, wallet, nonce, txHash, raw, 'transfer', fees, tx.gas!));
+      await attempts.insert(trx, attemptRow(current, wallet, nonce, txHash, raw, 'transfer', fees, verified.tx.gas!));
       await withdrawals.transition(trx, w.id, current.status, 'SIGNED', { nonce, tx_hash: txHash, block_number: null, block_hash: null, confirmations: 0 }, {
         code: 'nonce_taken',
         detail: `nonce ${current.nonce} was used by a transaction Sluice did not sign; re-signed at nonce ${nonce}`,
@@ -476,9 +477,9 @@ export function createSigner(deps: SignerDeps) {
       log.error({ ...fields, alert: 'fee_cap_reached' }, 'cannot fill an emptied nonce: a tx above the ones signed there would exceed the fee cap');
       return 'at-fee-cap';
     }
-    const { tx, unsigned } = verifiedCancel({ chainId: w.chain_id, wallet, nonce, ...fees });
-    const { raw, txHash } = await signAs(keyRef, wallet, { tx, unsigned });
-    await withTransaction(db, (trx) => attempts.insert(trx, attemptRow(w, wallet, nonce, txHash, raw, FILL_KIND, fees, tx.gas!)));
+    const verified = verifiedCancel({ chainId: w.chain_id, wallet, nonce, ...fees });
+    const { raw, txHash } = await signAs(keyRef, wallet, verified);
+    await withTransaction(db, (trx) => attempts.insert(trx, attemptRow(w, wallet, nonce, txHash, raw, FILL_KIND, fees, verified.tx.gas!)));
     common.metrics.replacements.inc({ chain_id: String(w.chain_id), kind: FILL_KIND });
     log.warn({ ...fields, txHash, maxFeePerGas: fees.maxFeePerGas.toString() }, 'signed a fill for a nonce a reorg emptied after the withdrawal was re-signed elsewhere');
     // Sent here and again by the tracker while the nonce stays empty (not a tx of the withdrawal's own, so not through the senders).
