@@ -7,7 +7,7 @@ import * as hdr from 'hdr-histogram-js';
 import { tell } from '../lib/child.js';
 import { createBodies, recipientPool } from '../lib/workload.js';
 import { type ResponseCounts, type OutgoingRequest, runOpenLoop } from './open-loop.js';
-import type { LoadResult, LoadSpec } from './spec.js';
+import { type LoadResult, type LoadSpec, WARMUP_SECONDS } from './spec.js';
 
 const spec = JSON.parse(fs.readFileSync(process.argv[2]!, 'utf8')) as LoadSpec;
 const auth = { authorization: `Bearer ${spec.apiKey}` };
@@ -64,7 +64,13 @@ async function maxRate(latencies: hdr.Histogram): Promise<void> {
 }
 
 const started = Date.now();
-const ticker = setInterval(() => void tell({ type: 'tick', ok2xx: counts.ok2xx, requests: counts.requests }).catch(() => undefined), 1_000);
+/** 2xx count at the first tick past the warm-up, for the sustained rate. */
+let afterWarmup = null as { seconds: number; ok2xx: number } | null;
+const ticker = setInterval(() => {
+  const seconds = (Date.now() - started) / 1000;
+  if (afterWarmup === null && seconds >= WARMUP_SECONDS) afterWarmup = { seconds, ok2xx: counts.ok2xx };
+  void tell({ type: 'tick', ok2xx: counts.ok2xx, requests: counts.requests, seconds }).catch(() => undefined);
+}, 1_000);
 
 try {
   const latencies = histogram();
@@ -87,6 +93,9 @@ try {
     durationSeconds,
     ...counts,
     rate2xx: counts.ok2xx / durationSeconds,
+    // At least as long again as the warm-up left, or the whole run stands.
+    rate2xxAfterWarmup: afterWarmup && durationSeconds - afterWarmup.seconds >= WARMUP_SECONDS ? (counts.ok2xx - afterWarmup.ok2xx) / (durationSeconds - afterWarmup.seconds) : null,
+    warmupSeconds: WARMUP_SECONDS,
     latencyMs: {
       p50: ms(latencies.getValueAtPercentile(50)),
       p95: ms(latencies.getValueAtPercentile(95)),

@@ -4,13 +4,13 @@ import { spawnBenchChild } from '../lib/child.js';
 import type { LoadMessage, LoadResult, LoadSpec } from './spec.js';
 
 /** Runs one autocannon load in a separate process and returns what it measured. */
-export async function runLoad(spec: LoadSpec, options: { workDir: string; label: string; onTick?: (ok2xx: number, requests: number, seconds: number) => void }): Promise<LoadResult> {
+export async function runLoad(spec: LoadSpec, options: { workDir: string; label: string; onTick?: (ok2xx: number, requests: number, seconds: number, loadSeconds: number) => void }): Promise<LoadResult> {
   const specFile = path.join(options.workDir, `load-${options.label}-${Date.now()}.json`);
   fs.writeFileSync(specFile, JSON.stringify(spec));
   const child = spawnBenchChild<LoadMessage>('bench/load/loadgen.ts', [specFile], { logFile: path.join(options.workDir, 'loadgen.log') });
   const started = Date.now();
   const onMessage = (m: LoadMessage) => {
-    if (m.type === 'tick') options.onTick?.(m.ok2xx, m.requests, (Date.now() - started) / 1000);
+    if (m.type === 'tick') options.onTick?.(m.ok2xx, m.requests, (Date.now() - started) / 1000, m.seconds);
   };
   child.process.on('message', onMessage);
   const budgetMs = ((spec.durationSeconds ?? 0) + 120) * 1000 + (spec.amount ? 600_000 : 0);

@@ -1,5 +1,8 @@
 import type { WorkloadSpec } from '../lib/workload.js';
 
+/** Left out of a closed loop's sustained rate: the first seconds go to opening connections and warming both sides' JIT. */
+export const WARMUP_SECONDS = 2;
+
 /** What one load-generator run sends. */
 export type LoadTarget =
   /** POST /v1/withdrawals with a unique Idempotency-Key and a fresh realistic body per request. */
@@ -33,10 +36,17 @@ export type LoadResult = {
   statusCodes: Record<string, number>;
   errors: number;
   timeouts: number;
-  /** 2xx answers per second over the run: the sustained rate. */
+  /** 2xx answers per second over the whole run. */
   rate2xx: number;
+  /**
+   * 2xx answers per second after the first `warmupSeconds` (connections opening, both sides'
+   * JIT): the max sustained rate of a closed loop. Null when the run was too short to leave one out.
+   */
+  rate2xxAfterWarmup: number | null;
+  warmupSeconds: number;
   /** 2xx latencies: fixed-rate from when each request was due (open-loop.ts), 0.1 ms resolution; max-rate autocannon's, whole ms. */
   latencyMs: { p50: number; p95: number; p99: number; max: number; mean: number };
 };
 
-export type LoadMessage = { type: 'tick'; ok2xx: number; requests: number } | { type: 'result'; result: LoadResult } | { type: 'error'; message: string };
+/** A tick's `seconds` run from when the load started (the generator's clock, not its process's start). */
+export type LoadMessage = { type: 'tick'; ok2xx: number; requests: number; seconds: number } | { type: 'result'; result: LoadResult } | { type: 'error'; message: string };

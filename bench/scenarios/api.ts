@@ -2,11 +2,11 @@ import { openDatabase } from '../../src/db/connect.js';
 import { createBenchDatabase } from '../lib/database.js';
 import { type ScenarioContext, type SectionResult, figure, ratio } from '../lib/result.js';
 import { round } from '../lib/stats.js';
-import { readCpuSeconds } from '../lib/cpu.js';
+import { readCpuSeconds, readThreadCpu, type ThreadCpu, threadBusy } from '../lib/cpu.js';
 import { API_WORKLOAD, creditUsers, recipientPool } from '../lib/workload.js';
 import { withdrawalRow } from '../lib/rows.js';
 import { runLoad } from '../load/run-load.js';
-import type { LoadResult, LoadSpec } from '../load/spec.js';
+import { type LoadResult, type LoadSpec, WARMUP_SECONDS } from '../load/spec.js';
 import { BENCH_API_KEY, BENCH_CHAIN_ID, startApiServer } from './start-api.js';
 
 const GOALS = { sqlite: 10_000, mysql: 5_000 } as const;
@@ -32,6 +32,8 @@ export async function runApiScenario(kind: 'sqlite' | 'mysql', ctx: ScenarioCont
     const loads: Record<string, LoadResult> = {};
     /** The API process's CPU µs per 2xx answer in each load (all its threads). */
     const cpuPer2xx: Record<string, number | null> = {};
+    /** How busy the API's main thread and its busiest other thread were in each load. */
+    const busy: Record<string, ReturnType<typeof threadBusy>> = {};
     let peak;
     try {
       progress.phase(name, `crediting ${p.users} users (ETH and USDT) through the API`);
@@ -41,13 +43,19 @@ export async function runApiScenario(kind: 'sqlite' | 'mysql', ctx: ScenarioCont
       const load = async (label: string, spec: Omit<LoadSpec, 'url' | 'apiKey'>) => {
         progress.phase(name, `${label}${spec.rate ? ` at ${spec.rate}/s` : ', as fast as it answers'} for ${spec.durationSeconds}s, ${spec.connections} connections`);
         const cpuBefore = readCpuSeconds(api.child.pid);
+        // Over the same window as the sustained rate: from the end of the warm-up, not from the load generator's own start.
+        let threadsAtLoad = null as ThreadCpu | null;
         const r = await runLoad({ url: api.url, apiKey: BENCH_API_KEY, ...spec }, {
           workDir: ctx.workDir,
           label: `${kind}-${label}`,
-          onTick: (ok, all, s) => progress.update(`${Math.round(s)}s, ${ok} 2xx of ${all}, ${Math.round(ok / Math.max(s, 0.001))}/s`),
+          onTick: (ok, all, s, loadSeconds) => {
+            if (threadsAtLoad === null && loadSeconds >= WARMUP_SECONDS) threadsAtLoad = readThreadCpu(api.child.pid);
+            progress.update(`${Math.round(s)}s, ${ok} 2xx of ${all}, ${Math.round(ok / Math.max(s, 0.001))}/s`);
+          },
         });
         loads[label] = r;
         const cpuAfter = readCpuSeconds(api.child.pid);
+        busy[label] = threadsAtLoad ? threadBusy(api.child.pid, threadsAtLoad, readThreadCpu(api.child.pid)) : null;
         cpuPer2xx[label] = cpuBefore !== null && cpuAfter !== null && r.ok2xx > 0 ? ((cpuAfter - cpuBefore) * 1e6) / r.ok2xx : null;
         progress.update(`${Math.round(r.rate2xx)} 2xx/s, p50 ${r.latencyMs.p50} ms, p99 ${r.latencyMs.p99} ms, non-2xx ${r.non2xx}, errors ${r.errors}`);
         return r;
@@ -80,11 +88,11 @@ export async function runApiScenario(kind: 'sqlite' | 'mysql', ctx: ScenarioCont
     notes.push(`${stored.toLocaleString('en-US')} rows stored for ${accepted.toLocaleString('en-US')} 202 answers${stored < accepted ? ': FEWER ROWS THAN 202s — an accepted withdrawal was not durable' : ' (the rest were in flight when a window closed)'}.`);
     const http = loads['http-ceiling']!;
     const max = loads['accept-max']!;
-    const httpCeiling = { what: 'HTTP ceiling (/healthz, same server)', value: round(http.rate2xx) };
+    const httpCeiling = { what: 'HTTP ceiling (/healthz, same server)', value: round(sustained(http)) };
     const dbCeil = { what: 'DB ceiling (raw batched inserts)', value: round(dbCeiling.rowsPerSecond) };
     const figures = [
-      figure('accept, max sustained (2xx/s)', round(max.rate2xx), '/s', httpCeiling, `${max.connections} connections, closed loop: P50 ${max.latencyMs.p50} ms, P99 ${max.latencyMs.p99} ms`),
-      figure('accept, max sustained (2xx/s)', round(max.rate2xx), '/s', dbCeil),
+      figure('accept, max sustained (2xx/s)', round(sustained(max)), '/s', httpCeiling, `${max.connections} connections, closed loop: P50 ${max.latencyMs.p50} ms, P99 ${max.latencyMs.p99} ms; ${sustainedNote(max)}`),
+      figure('accept, max sustained (2xx/s)', round(sustained(max)), '/s', dbCeil),
       ...FIXED_RATES.flatMap((rate) => {
         const r = loads[`accept-${rate}`]!;
         return [
@@ -93,6 +101,7 @@ export async function runApiScenario(kind: 'sqlite' | 'mysql', ctx: ScenarioCont
         ];
       }),
       cpuFigure(cpuPer2xx),
+      busyFigure(busy['accept-max'] ?? null),
       figure('peak RSS of the API process', peak.peakMiB, 'MiB'),
     ];
     const at1000 = loads['accept-1000']!;
@@ -102,19 +111,19 @@ export async function runApiScenario(kind: 'sqlite' | 'mysql', ctx: ScenarioCont
         section: name,
         what: `durable accepts/s on ${kind === 'sqlite' ? 'SQLite' : 'MariaDB'}`,
         goal: `≥ ${goal.toLocaleString('en-US')}/s`,
-        measured: round(max.rate2xx),
+        measured: round(sustained(max)),
         unit: '/s',
-        ratio: { to: 'DB ceiling', value: ratio(max.rate2xx, dbCeiling.rowsPerSecond) },
-        pass: max.rate2xx >= goal,
+        ratio: { to: 'DB ceiling', value: ratio(sustained(max), dbCeiling.rowsPerSecond) },
+        pass: sustained(max) >= goal,
       },
       {
         section: name,
         what: 'accepts/s vs the HTTP ceiling of the same server',
         goal: '≥ 20%',
-        measured: round((ratio(max.rate2xx, http.rate2xx) ?? 0) * 100),
+        measured: round((ratio(sustained(max), sustained(http)) ?? 0) * 100),
         unit: '%',
-        ratio: { to: 'HTTP ceiling', value: ratio(max.rate2xx, http.rate2xx) },
-        pass: http.rate2xx > 0 && max.rate2xx / http.rate2xx >= 0.2,
+        ratio: { to: 'HTTP ceiling', value: ratio(sustained(max), sustained(http)) },
+        pass: sustained(http) > 0 && sustained(max) / sustained(http) >= 0.2,
       },
       {
         section: name,
@@ -150,6 +159,29 @@ function cpuFigure(cpuPer2xx: Record<string, number | null>) {
     'µs',
     { what: 'CPU time per /healthz answer (same server)', value: perHealthz === null ? null : round(perHealthz) },
     'user + system time of the API process (every thread) over the load window, divided by its 2xx answers',
+  );
+}
+
+/** A closed loop's max sustained rate: after its warm-up when the run was long enough to leave one out. */
+function sustained(r: LoadResult): number {
+  return r.rate2xxAfterWarmup ?? r.rate2xx;
+}
+
+function sustainedNote(r: LoadResult): string {
+  return r.rate2xxAfterWarmup === null
+    ? `over the whole ${round(r.durationSeconds)} s (too short to leave out a warm-up)`
+    : `after the first ${r.warmupSeconds} s (warm-up); ${Math.round(r.rate2xx).toLocaleString('en-US')}/s over the whole ${round(r.durationSeconds)} s`;
+}
+
+function busyFigure(busy: ReturnType<typeof threadBusy>) {
+  return figure(
+    'API main thread busy, at the max rate',
+    busy === null ? null : round(busy.main * 100),
+    '%',
+    undefined,
+    busy === null
+      ? 'not measured'
+      : `busiest other thread (the SQLite write worker on a file) ${round(busy.busiestOther * 100)}%; the machine's cores ${busy.machine === null ? '—' : `${round(busy.machine * 100)}%`} busy (every process: the load generator too); share of the window (after the warm-up) each ran, from /proc: a thread near 100% bounds the rate, else a machine near 100% does`,
   );
 }
 

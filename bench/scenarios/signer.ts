@@ -8,6 +8,7 @@ import { setDevBalance } from '../../src/chain/devnet.js';
 import { openDatabase } from '../../src/db/connect.js';
 import { createLedger } from '../../src/ledger/ledger.js';
 import { ROOT, spawnBenchChild } from '../lib/child.js';
+import { readThreadCpu, type ThreadCpu, threadBusy } from '../lib/cpu.js';
 import { createBenchDatabase } from '../lib/database.js';
 import { type ScenarioContext, type SectionResult, type Target, figure, ratio } from '../lib/result.js';
 import { insertWithdrawals, withdrawalRow } from '../lib/rows.js';
@@ -42,6 +43,8 @@ type SignerResult = {
   attemptsStored: number;
   firstFailure: { failure_code: string | null; failure_reason: string | null } | null;
   ceiling: { rawSignPerSecond: number; txSignPerSecond: number; nativeAddon: string; nativeSignPerSecond: number | null };
+  /** Added by the harness: how busy the signer's main thread and its busiest other thread were while it worked the backlog. */
+  threads?: ReturnType<typeof threadBusy>;
 };
 type SignerMessage = { type: 'progress'; signed: number; rejected: number; total: number; seconds: number } | { type: 'result'; result: SignerResult };
 
@@ -73,6 +76,9 @@ export async function runSignerScenario(ctx: ScenarioContext): Promise<Omit<Sect
     ...(r.ceiling.nativeSignPerSecond ? [figure(`signed and stored per second, ${r.store}`, round(r.signedPerSecond), '/s', { what: 'raw secp256k1 signatures/s (viem/noble JS, same process)', value: round(r.ceiling.rawSignPerSecond) })] : []),
     ...(r.cpuMicrosPerSigned !== null
       ? [figure(`CPU time per withdrawal signed and stored, ${r.store}`, round(r.cpuMicrosPerSigned), 'µs', undefined, `all threads of the signer process (main + SQLite write worker); ${os.cpus().length} cores at this cost bound the rate at ${Math.round((os.cpus().length * 1e6) / r.cpuMicrosPerSigned).toLocaleString('en-US')}/s`)]
+      : []),
+    ...(r.threads
+      ? [figure(`main thread busy while working the backlog, ${r.store}`, round(r.threads.main * 100), '%', undefined, `busiest other thread (the SQLite write worker) ${round(r.threads.busiestOther * 100)}%; the machine's cores ${r.threads.machine === null ? '—' : `${round(r.threads.machine * 100)}%`} busy (every process); share of the window each ran, from /proc: a thread near 100% bounds the rate, else a machine near 100% does`)]
       : []),
     figure(`backlog done, ${r.store}`, r.signed + r.rejected, '', { what: 'backlog size', value: r.backlog }, `${r.signed} signed, ${r.rejected} rejected in ${round(r.seconds)} s${r.signed + r.rejected < r.backlog ? ' (time cap reached)' : ''}`),
     figure(`full tx sign (viem signTransaction), ${r.store} run`, round(r.ceiling.txSignPerSecond), '/s', undefined, `native secp256k1 addon: ${r.ceiling.nativeAddon}${r.ceiling.nativeSignPerSecond ? ` (${Math.round(r.ceiling.nativeSignPerSecond)}/s)` : ''}`),
@@ -176,14 +182,24 @@ async function runOne(ctx: ScenarioContext, setup: Setup, store: 'keystore' | 'k
   const child = spawnBenchChild<SignerMessage>('bench/servers/signer.mjs', [JSON.stringify(settings)], { tsx: false, logFile: path.join(ctx.workDir, `signer-${store}.log`) });
   const stopRss = ctx.rss.track(`signer (${store})`, 'signer', child.pid);
   const chain = settleSigned(setup.dbUrl);
+  // Thread CPU from the first progress report (the workers run) to the last one before the backlog was done.
+  let threadsAtStart: ThreadCpu | null = null;
+  let threadsAtEnd: ThreadCpu | null = null;
+  let backlogDone = false;
   const onMessage = (m: SignerMessage) => {
-    if (m.type === 'progress') progress.update(`${m.signed}/${m.total} signed, ${m.rejected} rejected, ${Math.round(m.seconds)} s, ${Math.round(m.signed / Math.max(m.seconds, 0.001))}/s`);
+    if (m.type !== 'progress') return;
+    progress.update(`${m.signed}/${m.total} signed, ${m.rejected} rejected, ${Math.round(m.seconds)} s, ${Math.round(m.signed / Math.max(m.seconds, 0.001))}/s`);
+    if (backlogDone) return;
+    const now = readThreadCpu(child.pid);
+    if (threadsAtStart === null) threadsAtStart = now;
+    else threadsAtEnd = now;
+    backlogDone = m.signed + m.rejected >= m.total;
   };
   child.process.on('message', onMessage);
   try {
     const { result } = await child.message((m): m is Extract<SignerMessage, { type: 'result' }> => m.type === 'result', (capSeconds + 180) * 1000);
     progress.update(`${result.signed} signed in ${round(result.seconds)} s = ${Math.round(result.signedPerSecond)}/s (${result.cpuMicrosPerSigned === null ? '—' : Math.round(result.cpuMicrosPerSigned)} µs CPU each); raw secp256k1 ${Math.round(result.ceiling.rawSignPerSecond)}/s`);
-    return result;
+    return { ...result, threads: threadsAtStart && threadsAtEnd ? threadBusy(child.pid, threadsAtStart, threadsAtEnd) : null };
   } finally {
     await chain.stop();
     child.process.off('message', onMessage);

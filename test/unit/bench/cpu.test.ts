@@ -1,5 +1,6 @@
+import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
-import { readCpuSeconds } from '../../../bench/lib/cpu.js';
+import { machineBusy, readCpuSeconds, readMachineCpu, readThreadCpu, type ThreadCpu, threadBusy } from '../../../bench/lib/cpu.js';
 
 describe('readCpuSeconds', () => {
   it('reads this process\'s CPU time, which grows with work done', () => {
@@ -16,5 +17,56 @@ describe('readCpuSeconds', () => {
 
   it('answers null for a process that does not exist', () => {
     expect(readCpuSeconds(2 ** 22 + 7)).toBeNull();
+  });
+});
+
+describe('threadBusy', () => {
+  const reading = (at: number, entries: [number, number][], machine: ThreadCpu['machine'] = null): ThreadCpu => ({ at, seconds: new Map(entries), machine });
+
+  it('gives the main thread\'s share of wall time and the busiest other thread\'s', () => {
+    const before = reading(0, [[100, 1], [101, 0.5], [102, 2]], { busy: 1_000, total: 2_000 });
+    const after = reading(2_000, [[100, 2.8], [101, 0.7], [102, 3], [103, 0.4]], { busy: 1_320, total: 2_400 });
+    const busy = threadBusy(100, before, after)!;
+    expect(busy.machine).toBeCloseTo(0.8);
+    expect(busy.main).toBeCloseTo(0.9);
+    // 102 used 1 s of 2; 103 started after the first reading and counts from zero.
+    expect(busy.busiestOther).toBeCloseTo(0.5);
+  });
+
+  it('answers null when no time passed or the process is gone', () => {
+    expect(threadBusy(100, reading(5, [[100, 1]]), reading(5, [[100, 1]]))).toBeNull();
+    expect(threadBusy(100, reading(0, [[100, 1]]), reading(1_000, []))).toBeNull();
+  });
+
+  it('sees a worker thread that burns CPU while the thread that started it waits', async () => {
+    const before = readThreadCpu(process.pid);
+    expect(before.seconds.get(process.pid)).toBeDefined();
+    // It stays alive until read: a thread that has exited has no /proc entry left to count.
+    const worker = new Worker(
+      "const { parentPort } = require('node:worker_threads'); const until = Date.now() + 400; while (Date.now() < until) Math.sqrt(Math.random()); parentPort.postMessage('burnt');",
+      { eval: true },
+    );
+    await new Promise((resolve) => worker.once('message', resolve));
+    const busy = threadBusy(process.pid, before, readThreadCpu(process.pid))!;
+    await worker.terminate();
+    expect(busy.busiestOther).toBeGreaterThan(0.3);
+  });
+});
+
+describe('machineBusy', () => {
+  it('is the share of all cores that worked between two readings of /proc/stat', () => {
+    expect(machineBusy({ busy: 100, total: 400 }, { busy: 250, total: 600 })).toBeCloseTo(0.75);
+    expect(machineBusy({ busy: 100, total: 400 }, { busy: 100, total: 400 })).toBeNull();
+    expect(machineBusy(null, { busy: 1, total: 2 })).toBeNull();
+  });
+
+  it('reads this machine, and counts this process burning CPU', () => {
+    const before = readMachineCpu();
+    expect(before).not.toBeNull();
+    const start = process.cpuUsage();
+    while (process.cpuUsage(start).user < 100_000) Math.sqrt(Math.random());
+    const busy = machineBusy(before, readMachineCpu())!;
+    expect(busy).toBeGreaterThan(0);
+    expect(busy).toBeLessThanOrEqual(1);
   });
 });
