@@ -49,7 +49,9 @@ export async function runApiScenario(kind: 'sqlite' | 'mysql', ctx: ScenarioCont
           workDir: ctx.workDir,
           label: `${kind}-${label}`,
           onTick: (ok, all, s, loadSeconds) => {
-            if (threadsAtLoad === null && loadSeconds >= WARMUP_SECONDS) threadsAtLoad = readThreadCpu(api.child.pid);
+            // A run too short to leave out a warm-up (--quick) gets no figure rather than a sliver's.
+            const longEnough = (spec.durationSeconds ?? 0) >= 2 * WARMUP_SECONDS;
+            if (threadsAtLoad === null && longEnough && loadSeconds >= WARMUP_SECONDS) threadsAtLoad = readThreadCpu(api.child.pid);
             progress.update(`${Math.round(s)}s, ${ok} 2xx of ${all}, ${Math.round(ok / Math.max(s, 0.001))}/s`);
           },
         });
@@ -180,7 +182,7 @@ function busyFigure(busy: ReturnType<typeof threadBusy>) {
     '%',
     undefined,
     busy === null
-      ? 'not measured'
+      ? `not measured (a run of under ${2 * WARMUP_SECONDS} s)`
       : `busiest other thread (the SQLite write worker on a file) ${round(busy.busiestOther * 100)}%; the machine's cores ${busy.machine === null ? '—' : `${round(busy.machine * 100)}%`} busy (every process: the load generator too); share of the window (after the warm-up) each ran, from /proc: a thread near 100% bounds the rate, else a machine near 100% does`,
   );
 }
