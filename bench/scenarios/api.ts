@@ -45,12 +45,12 @@ export async function runApiScenario(kind: 'sqlite' | 'mysql', ctx: ScenarioCont
         const cpuBefore = readCpuSeconds(api.child.pid);
         // Over the same window as the sustained rate: from the end of the warm-up, not from the load generator's own start.
         let threadsAtLoad = null as ThreadCpu | null;
+        // A run too short to leave out a warm-up (--quick) gets no figure rather than a sliver's.
+        const longEnough = (spec.durationSeconds ?? 0) >= 2 * WARMUP_SECONDS;
         const r = await runLoad({ url: api.url, apiKey: BENCH_API_KEY, ...spec }, {
           workDir: ctx.workDir,
           label: `${kind}-${label}`,
           onTick: (ok, all, s, loadSeconds) => {
-            // A run too short to leave out a warm-up (--quick) gets no figure rather than a sliver's.
-            const longEnough = (spec.durationSeconds ?? 0) >= 2 * WARMUP_SECONDS;
             if (threadsAtLoad === null && longEnough && loadSeconds >= WARMUP_SECONDS) threadsAtLoad = readThreadCpu(api.child.pid);
             progress.update(`${Math.round(s)}s, ${ok} 2xx of ${all}, ${Math.round(ok / Math.max(s, 0.001))}/s`);
           },
