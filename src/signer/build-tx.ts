@@ -3,13 +3,13 @@ import {
   decodeFunctionData,
   encodeFunctionData,
   erc20Abi,
-  getAddress,
   type Hex,
   parseTransaction,
   serializeTransaction,
   type TransactionSerializableEIP1559,
 } from 'viem';
 import type { AssetNetwork } from '../assets/registry.js';
+import { sameAddress } from '../chain/address.js';
 import { SluiceError } from '../errors/base.js';
 import { recoverTransactionSigner } from '../keys/secp256k1.js';
 
@@ -76,12 +76,12 @@ export function verifyTransfer(unsigned: Hex, intent: TransferIntent): void {
   if ((tx.maxPriorityFeePerGas ?? 0n) > intent.maxPriorityFeePerGas) fail('tip above the chosen tip');
   if (tx.gas !== gasLimitOf(intent)) fail('gas limit');
   if (intent.network.kind === 'native') {
-    if (!tx.to || getAddress(tx.to) !== getAddress(intent.to)) fail('recipient');
+    if (!tx.to || !sameAddress(tx.to, intent.to)) fail('recipient');
     if (tx.value !== intent.chainAmount) fail('amount');
     if (tx.data && tx.data !== '0x') fail('unexpected calldata');
     return;
   }
-  if (!tx.to || !intent.network.contract || getAddress(tx.to) !== getAddress(intent.network.contract)) fail('token contract');
+  if (!tx.to || !intent.network.contract || !sameAddress(tx.to, intent.network.contract)) fail('token contract');
   if ((tx.value ?? 0n) !== 0n) fail('native value on a token transfer');
   // transfer(address,uint256) is exactly selector + two words; decoding alone would ignore trailing bytes.
   if (!tx.data || tx.data.length !== 2 + 8 + 64 * 2) fail('token calldata length');
@@ -93,7 +93,7 @@ export function verifyTransfer(unsigned: Hex, intent: TransferIntent): void {
   }
   if (call!.functionName !== 'transfer') fail('token function');
   const [to, amount] = call!.args as readonly [Address, bigint];
-  if (getAddress(to) !== getAddress(intent.to)) fail('recipient');
+  if (!sameAddress(to, intent.to)) fail('recipient');
   if (amount !== intent.chainAmount) fail('amount');
 }
 
@@ -123,7 +123,7 @@ export function verifyCancel(unsigned: Hex, intent: CancelIntent): void {
   if (tx.type !== 'eip1559') fail('type');
   if (tx.chainId !== intent.chainId) fail('chain id');
   if (tx.nonce !== intent.nonce) fail('nonce');
-  if (!tx.to || getAddress(tx.to) !== getAddress(intent.wallet)) fail('not a self-transfer');
+  if (!tx.to || !sameAddress(tx.to, intent.wallet)) fail('not a self-transfer');
   if ((tx.value ?? 0n) !== 0n) fail('value');
   if (tx.data && tx.data !== '0x') fail('calldata');
   if (tx.gas !== CANCEL_GAS) fail('gas limit');
@@ -131,9 +131,9 @@ export function verifyCancel(unsigned: Hex, intent: CancelIntent): void {
 }
 
 /** Invariant 9: the signed bytes must come from the wallet the nonce belongs to. */
-export async function verifySigner(raw: Hex, wallet: Address): Promise<void> {
+export async function verifySigner(raw: Hex, wallet: string): Promise<void> {
   const from = await recoverTransactionSigner(raw);
-  if (getAddress(from) !== getAddress(wallet)) {
+  if (!sameAddress(from, wallet)) {
     throw new TxVerificationError(`Signed by ${from}, not by the hot wallet ${wallet}.`, { code: 'wrong_signing_key' });
   }
 }

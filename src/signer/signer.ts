@@ -123,7 +123,7 @@ export function createSigner(deps: SignerDeps) {
   }
 
   /** Signs the verified bytes and checks that the signature really is the wallet's (invariant 9). */
-  async function signAs(keyRef: string, wallet: Address, { tx, unsigned }: VerifiedTx): Promise<{ raw: Hex; txHash: Hex }> {
+  async function signAs(keyRef: string, wallet: string, { tx, unsigned }: VerifiedTx): Promise<{ raw: Hex; txHash: Hex }> {
     const signer = await keys.signer(keyRef);
     const raw = await signer.signTransaction(tx, unsigned);
     await verifySigner(raw, wallet);
@@ -162,7 +162,7 @@ export function createSigner(deps: SignerDeps) {
         chain,
         fees: feesFor(chain),
         build,
-        sign: (lane, verified) => signAs(lane.key_ref, getAddress(lane.address), verified),
+        sign: (lane, verified) => signAs(lane.key_ref, lane.address, verified),
         keyAddress: async (lane) => (await keys.signer(lane.key_ref)).address,
       });
       reservations.set(chain.chain.chainId, r);
