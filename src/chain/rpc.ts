@@ -5,7 +5,6 @@ import {
   type Hash,
   type Hex,
   http,
-  keccak256,
   type PublicClient,
   TimeoutError,
   type TransactionReceipt,
@@ -13,6 +12,7 @@ import {
   toHex,
 } from 'viem';
 import type { Cache } from '../cache/types.js';
+import { keccak256Hex } from '../keys/keccak.js';
 import { createMicroBatcher } from '../util/micro-batch.js';
 import type { Logger } from '../observability/logger.js';
 import { type CircuitOptions, EndpointHealth, type EndpointState, type Permit, bestHead, lagBlocks, rankForReads, sharedHealthKey } from './endpoint-health.js';
@@ -436,7 +436,7 @@ export function createChainRpc(chain: ChainConfig, logger: Logger, options: Chai
     const err = await broadcasts.submit(raw);
     if (err) throw err;
     // A typed transaction's hash is the keccak of its signed bytes, whoever accepted it.
-    return keccak256(raw);
+    return keccak256Hex(raw);
   }
 
   /**

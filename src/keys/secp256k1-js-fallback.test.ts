@@ -13,7 +13,8 @@ vi.mock('node:module', async (importOriginal) => {
   };
 });
 
-const { keccakBackend, recoverTransactionSigner, secp256k1Backend, signTransactionWithKey } = await import('./secp256k1.js');
+const { keccakBackend } = await import('./keccak.js');
+const { recoverTransactionSigner, secp256k1Backend, signTransactionWithKey } = await import('./secp256k1.js');
 
 describe('secp256k1 without the native addons', () => {
   it('signs with viem and recovers from the exact bytes, as the addons do', async () => {

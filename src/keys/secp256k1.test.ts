@@ -1,7 +1,8 @@
 import { bytesToHex, getAddress, hexToBytes, keccak256, parseTransaction, recoverTransactionAddress, serializeTransaction, type TransactionSerializableEIP1559 } from 'viem';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 import { describe, expect, it } from 'vitest';
-import { keccak256Bytes, keccak256Hex, keccakBackend, recoverHashSigner, recoverTransactionSigner, secp256k1Backend, signHash, signTransactionWithKey } from './secp256k1.js';
+import { keccak256Bytes, keccak256Hex, keccakBackend } from './keccak.js';
+import { recoverHashSigner, recoverTransactionSigner, secp256k1Backend, signHash, signTransactionWithKey } from './secp256k1.js';
 
 const HALF_N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n >> 1n;
 

@@ -1,17 +1,16 @@
 import { createRequire } from 'node:module';
-import path from 'node:path';
 import {
   type Address,
   getAddress,
   type Hex,
   hexToBytes,
-  keccak256 as keccak256Js,
   recoverAddress,
   serializeTransaction,
   type TransactionSerializableEIP1559,
 } from 'viem';
 import { sign } from 'viem/accounts';
 import { joinSignedEip1559, splitSignedEip1559 } from './eip1559-envelope.js';
+import { keccak256Bytes } from './keccak.js';
 
 /**
  * secp256k1 for the signer's hot path: libsecp256k1 through the optional `secp256k1` addon when
@@ -24,14 +23,6 @@ type NativeSecp256k1 = {
   ecdsaRecover(sig: Uint8Array, recid: number, msg32: Uint8Array, compressed: boolean): Uint8Array;
 };
 
-/**
- * The `keccak` addon's sponge (XKCP), one per thread and reused. The package's own hash objects are
- * readable-stream Transforms: building one per hash cost more than the hash (8.6 against 3.2 µs
- * for a signed transfer's bytes, and ~2.5 KB of garbage each), three times per payout signed.
- * Squeezing pads with Keccak's 0x01 (not SHA-3's 0x06), as the package's `keccak256` does.
- */
-type KeccakSponge = { initialize(rate: number, capacity: number): void; absorb(data: Buffer): void; squeeze(length: number): Buffer };
-
 function loadAddon<T>(id: string): T | null {
   try {
     return createRequire(import.meta.url)(id) as T;
@@ -42,49 +33,13 @@ function loadAddon<T>(id: string): T | null {
 
 // `secp256k1/bindings` is the addon alone; the package's main would fall back to elliptic.
 const native = loadAddon<NativeSecp256k1>('secp256k1/bindings');
-const keccakSponge = loadKeccakSponge();
-
-/** The addon's sponge class, as the package itself loads it (node-gyp-build); null when absent or wrong. */
-function loadKeccakSponge(): KeccakSponge | null {
-  try {
-    const fromKeccak = createRequire(createRequire(import.meta.url).resolve('keccak/package.json'));
-    const Sponge = fromKeccak('node-gyp-build')(path.dirname(fromKeccak.resolve('./package.json'))) as new () => KeccakSponge;
-    const sponge = new Sponge();
-    // Its class is the package's internals, not its API: used only if it hashes as viem's JS does.
-    const probe = Buffer.from('sluice keccak-256 self-check');
-    sponge.initialize(1088, 512);
-    sponge.absorb(probe);
-    return sponge.squeeze(32).equals(keccak256Js(probe, 'bytes')) ? sponge : null;
-  } catch {
-    return null;
-  }
-}
-
 export type Signature = { r: Hex; s: Hex; yParity: 0 | 1 };
 
 /** Which implementation signs in this process (reported by the benchmark and the signer's start log). */
 export const secp256k1Backend: 'native' | 'js' = native ? 'native' : 'js';
-/** Which keccak-256 hashes transactions here: the optional `keccak` addon (≈3× faster) or viem's JS. */
-export const keccakBackend: 'native' | 'js' = keccakSponge ? 'native' : 'js';
 
 function toBuffer(bytes: Uint8Array): Buffer {
   return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-}
-
-function keccak256Native(sponge: KeccakSponge, data: Buffer): Buffer {
-  sponge.initialize(1088, 512);
-  sponge.absorb(data);
-  return sponge.squeeze(32);
-}
-
-export function keccak256Bytes(data: Uint8Array): Uint8Array {
-  return keccakSponge ? keccak256Native(keccakSponge, toBuffer(data)) : keccak256Js(data, 'bytes');
-}
-
-/** keccak-256 of hex data, as hex: a transaction's hash from its signed bytes. */
-export function keccak256Hex(data: Hex): Hex {
-  if (!keccakSponge) return keccak256Js(data);
-  return `0x${keccak256Native(keccakSponge, Buffer.from(data.slice(2), 'hex')).toString('hex')}`;
 }
 
 /**

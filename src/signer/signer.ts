@@ -8,7 +8,7 @@ import type { Db } from '../db/connect.js';
 import { lockForUpdate, type Tx, withTransaction } from '../db/transaction.js';
 import type { DeadLetters } from '../dlq/dead-letters.js';
 import { errorCode, isRetryable, RetryableError, SluiceError } from '../errors/base.js';
-import { keccak256Hex } from '../keys/secp256k1.js';
+import { keccak256Hex } from '../keys/keccak.js';
 import type { KeyStore } from '../keys/types.js';
 import { InsufficientBalanceError } from '../ledger/errors.js';
 import type { Ledger } from '../ledger/ledger.js';
