@@ -2,7 +2,8 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { type Hex, keccak256 as keccak256Js } from 'viem';
 
-/** keccak-256 for the hot paths (signing, tx hashes): the optional `keccak` addon when it loads, else viem's JS. */
+// keccak-256 for the hot paths (signing, tx hashes): the optional `keccak` addon when it loads,
+// else viem's JS (~25 µs a hash).
 
 /**
  * The `keccak` addon's sponge (XKCP), one per thread and reused. The package's own hash objects are

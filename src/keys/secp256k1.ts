@@ -33,6 +33,7 @@ function loadAddon<T>(id: string): T | null {
 
 // `secp256k1/bindings` is the addon alone; the package's main would fall back to elliptic.
 const native = loadAddon<NativeSecp256k1>('secp256k1/bindings');
+
 export type Signature = { r: Hex; s: Hex; yParity: 0 | 1 };
 
 /** Which implementation signs in this process (reported by the benchmark and the signer's start log). */
