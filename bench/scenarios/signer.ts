@@ -39,6 +39,8 @@ type SignerResult = {
   signedPerSecond: number;
   /** CPU time (all threads of the signer process) per withdrawal signed, until the backlog was done. */
   cpuMicrosPerSigned: number | null;
+  /** The signer's own count of signatures made ahead of their nonce's reservation: stored, or dropped and signed again after commit. */
+  signedAhead: { stored: number; dropped: number };
   drainedOnStop: boolean;
   attemptsStored: number;
   firstFailure: { failure_code: string | null; failure_reason: string | null } | null;
@@ -80,6 +82,7 @@ export async function runSignerScenario(ctx: ScenarioContext): Promise<Omit<Sect
     ...(r.threads
       ? [figure(`main thread busy while working the backlog, ${r.store}`, round(r.threads.main * 100), '%', undefined, `busiest other thread (the SQLite write worker) ${round(r.threads.busiestOther * 100)}%; the machine's cores ${r.threads.machine === null ? '—' : `${round(r.threads.machine * 100)}%`} busy (every process); share of the window each ran, from /proc: a thread near 100% bounds the rate, else a machine near 100% does`)]
       : []),
+    figure(`signed ahead of the nonce reservation and stored, ${r.store}`, r.signedAhead.stored, '', { what: 'withdrawals signed', value: r.signed }, `${r.signedAhead.dropped} made ahead were dropped (another nonce, or the withdrawal not taken) and signed again after commit; the rest were signed after their nonce was reserved (no guess: a lane's first batch after a start, or the one after a missed guess)`),
     figure(`backlog done, ${r.store}`, r.signed + r.rejected, '', { what: 'backlog size', value: r.backlog }, `${r.signed} signed, ${r.rejected} rejected in ${round(r.seconds)} s${r.signed + r.rejected < r.backlog ? ' (time cap reached)' : ''}`),
     figure(`full tx sign (viem signTransaction), ${r.store} run`, round(r.ceiling.txSignPerSecond), '/s', undefined, `native secp256k1 addon: ${r.ceiling.nativeAddon}${r.ceiling.nativeSignPerSecond ? ` (${Math.round(r.ceiling.nativeSignPerSecond)}/s)` : ''}`),
   ]);
