@@ -13,6 +13,8 @@ command -v promtool >/dev/null 2>&1 || need_apt+=(prometheus)
 command -v amtool >/dev/null 2>&1 || need_apt+=(prometheus-alertmanager)
 # The console's browser tests drive Debian's Chromium through playwright-core (no browser download).
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+# The bench's max-rate load generator (bench/load/wrk.ts); the CI smoke run of the bench uses it.
+command -v wrk >/dev/null 2>&1 || need_apt+=(wrk)
 if [ ${#need_apt[@]} -gt 0 ]; then
   log "installing ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive

@@ -1,13 +1,16 @@
-// The load generator, in its own process so it never shares the server's event loop: autocannon's
-// closed loop for max-rate runs, an open loop (open-loop.ts) for fixed-rate ones.
+// The load generator, in its own process so it never shares the server's event loop: wrk's closed
+// loop for max-rate runs (wrk.ts; autocannon's where wrk is not installed), an open loop
+// (open-loop.ts) for fixed-rate ones.
 // Started by bench/load/run-load.ts with the path of a LoadSpec JSON file; answers over IPC.
 import fs from 'node:fs';
+import path from 'node:path';
 import autocannon from 'autocannon';
 import * as hdr from 'hdr-histogram-js';
 import { tell } from '../lib/child.js';
 import { createBodies, recipientPool } from '../lib/workload.js';
 import { type ResponseCounts, type OutgoingRequest, runOpenLoop } from './open-loop.js';
 import { type LoadResult, type LoadSpec, WARMUP_SECONDS } from './spec.js';
+import { findWrk, runWrk, type WrkRequests, wrkVersion, writeWrkScript } from './wrk.js';
 
 const spec = JSON.parse(fs.readFileSync(process.argv[2]!, 'utf8')) as LoadSpec;
 const auth = { authorization: `Bearer ${spec.apiKey}` };
@@ -35,12 +38,29 @@ function requestFactory(): () => OutgoingRequest {
   }
 }
 
+/** The same requests for wrk: a pool of bodies (or ids) made by the same code, drawn per request. */
+function wrkRequests(): WrkRequests {
+  const target = spec.target;
+  switch (target.kind) {
+    case 'healthz':
+      return { sample: { method: 'GET', path: '/healthz', headers: {} }, vary: null, keyPrefix: null };
+    case 'get': {
+      const ids = target.ids;
+      return { sample: next(), vary: { field: 'path', make: () => `/v1/withdrawals/${ids[Math.floor(Math.random() * ids.length)]}`, pool: Math.min(ids.length, 20_000) }, keyPrefix: null };
+    }
+    case 'create':
+      return { sample: next(), vary: { field: 'body', make: () => next().body!, pool: 20_000 }, keyPrefix: `${target.keyPrefix}-${process.pid}-` };
+  }
+}
+
 const next = requestFactory();
+const wrk = spec.rate || spec.amount ? null : findWrk();
+const generator = spec.rate ? 'open loop (open-loop.ts)' : wrk ? `wrk ${wrkVersion(wrk)}, 1 thread` : 'autocannon';
 const counts: ResponseCounts = { requests: 0, ok2xx: 0, non2xx: 0, statusCodes: {}, errors: 0, timeouts: 0 };
 const histogram = () => hdr.build({ bitBucketSize: 64, autoResize: true, lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
 
 /** As fast as the server answers: autocannon's closed loop over `connections`. Latencies in whole ms. */
-async function maxRate(latencies: hdr.Histogram): Promise<void> {
+async function maxRateAutocannon(latencies: hdr.Histogram): Promise<void> {
   const options: autocannon.Options & { histograms: { latencies: hdr.Histogram } } = {
     url: spec.url,
     connections: spec.connections,
@@ -63,28 +83,82 @@ async function maxRate(latencies: hdr.Histogram): Promise<void> {
   for (const [code, v] of Object.entries(r.statusCodeStats ?? {})) counts.statusCodes[code] = (v as { count: number }).count;
 }
 
+type Latencies = { p50: number; p95: number; p99: number; max: number; mean: number };
+
+/**
+ * As fast as the server answers, with wrk: a run of WARMUP_SECONDS, then the measured run on fresh
+ * connections (wrk reports only at its end, so the warm-up is a run of its own). Latencies in µs,
+ * of the measured run.
+ */
+async function maxRateWrk(wrkPath: string): Promise<{ latenciesUs: Latencies; measured: { seconds: number; ok2xx: number } | null }> {
+  const total = spec.durationSeconds ?? 10;
+  const script = writeWrkScript(path.dirname(process.argv[2]!), `${spec.target.kind}-${process.pid}`, wrkRequests());
+  const run = async (tag: string, seconds: number) => {
+    const r = await runWrk({ wrk: wrkPath, url: spec.url, script: script(tag), connections: spec.connections, seconds, timeoutSeconds: 30 });
+    const ok = r.requests - r.statusErrors;
+    counts.requests += r.requests;
+    counts.ok2xx += ok;
+    counts.non2xx += r.statusErrors;
+    counts.errors += r.socketErrors;
+    counts.timeouts += r.timeouts;
+    if (r.statusErrors > 0) counts.statusCodes['400-599'] = (counts.statusCodes['400-599'] ?? 0) + r.statusErrors;
+    counts.statusCodes['2xx-399'] = (counts.statusCodes['2xx-399'] ?? 0) + ok;
+    return { ...r, ok };
+  };
+  // A run too short to leave out a warm-up (--quick) is measured whole.
+  if (total < 2 * WARMUP_SECONDS) {
+    const r = await run('all', total);
+    return { latenciesUs: r.latencyUs, measured: null };
+  }
+  wrkWarmingUp = true;
+  await run('warmup', WARMUP_SECONDS);
+  // Where the sustained window starts, for the caller's CPU readings: now, not at a tick that may
+  // fall just before the warm-up run has ended.
+  wrkWarmingUp = false;
+  await tell({ type: 'tick', ok2xx: counts.ok2xx, requests: counts.requests, seconds: Math.max(WARMUP_SECONDS, (Date.now() - started) / 1000) });
+  const r = await run('measured', total - WARMUP_SECONDS);
+  return { latenciesUs: r.latencyUs, measured: { seconds: r.seconds, ok2xx: r.ok } };
+}
+
 const started = Date.now();
+/** While wrk's warm-up run lasts, ticks stay short of the warm-up's end (wrk.ts runs it apart). */
+let wrkWarmingUp = false;
 /** 2xx count at the first tick past the warm-up, for the sustained rate. */
 let afterWarmup = null as { seconds: number; ok2xx: number } | null;
 const ticker = setInterval(() => {
-  const seconds = (Date.now() - started) / 1000;
+  const elapsed = (Date.now() - started) / 1000;
+  const seconds = wrkWarmingUp ? Math.min(elapsed, WARMUP_SECONDS * 0.999) : elapsed;
   if (afterWarmup === null && seconds >= WARMUP_SECONDS) afterWarmup = { seconds, ok2xx: counts.ok2xx };
   void tell({ type: 'tick', ok2xx: counts.ok2xx, requests: counts.requests, seconds }).catch(() => undefined);
 }, 1_000);
 
 try {
-  const latencies = histogram();
-  // Open-loop latencies are in µs, autocannon's in ms.
-  let unitMs = 1;
+  const ms = (v: number, unitMs: number) => Math.round(v * unitMs * 10) / 10;
+  const fromHistogram = (h: hdr.Histogram, unitMs: number): LoadResult['latencyMs'] => ({
+    p50: ms(h.getValueAtPercentile(50), unitMs),
+    p95: ms(h.getValueAtPercentile(95), unitMs),
+    p99: ms(h.getValueAtPercentile(99), unitMs),
+    max: ms(h.maxValue, unitMs),
+    mean: ms(h.mean, unitMs),
+  });
+  let latencyMs: LoadResult['latencyMs'];
+  /** The sustained rate's window, when the generator measured it apart from the warm-up. */
+  let measured: { seconds: number; ok2xx: number } | null | undefined;
   if (spec.rate) {
-    unitMs = 0.001;
+    const latencies = histogram();
     await runOpenLoop({ url: spec.url, rate: spec.rate, connections: spec.connections, requests: spec.amount ?? Math.round(spec.rate * (spec.durationSeconds ?? 10)), timeoutSeconds: 30, next, latenciesUs: latencies, counts });
+    latencyMs = fromHistogram(latencies, 0.001);
+  } else if (wrk) {
+    const r = await maxRateWrk(wrk);
+    latencyMs = { p50: ms(r.latenciesUs.p50, 0.001), p95: ms(r.latenciesUs.p95, 0.001), p99: ms(r.latenciesUs.p99, 0.001), max: ms(r.latenciesUs.max, 0.001), mean: ms(r.latenciesUs.mean, 0.001) };
+    measured = r.measured;
   } else {
-    await maxRate(latencies);
+    const latencies = histogram();
+    await maxRateAutocannon(latencies);
+    latencyMs = fromHistogram(latencies, 1);
   }
   clearInterval(ticker);
   const durationSeconds = (Date.now() - started) / 1000;
-  const ms = (v: number) => Math.round(v * unitMs * 10) / 10;
   const result: LoadResult = {
     kind: spec.target.kind,
     mode: spec.rate ? 'fixed-rate' : 'max-rate',
@@ -93,16 +167,16 @@ try {
     durationSeconds,
     ...counts,
     rate2xx: counts.ok2xx / durationSeconds,
-    // At least as long again as the warm-up left, or the whole run stands.
-    rate2xxAfterWarmup: afterWarmup && durationSeconds - afterWarmup.seconds >= WARMUP_SECONDS ? (counts.ok2xx - afterWarmup.ok2xx) / (durationSeconds - afterWarmup.seconds) : null,
+    rate2xxAfterWarmup:
+      measured !== undefined
+        ? measured && measured.ok2xx / measured.seconds
+        : // At least as long again as the warm-up left, or the whole run stands.
+          afterWarmup && durationSeconds - afterWarmup.seconds >= WARMUP_SECONDS
+          ? (counts.ok2xx - afterWarmup.ok2xx) / (durationSeconds - afterWarmup.seconds)
+          : null,
     warmupSeconds: WARMUP_SECONDS,
-    latencyMs: {
-      p50: ms(latencies.getValueAtPercentile(50)),
-      p95: ms(latencies.getValueAtPercentile(95)),
-      p99: ms(latencies.getValueAtPercentile(99)),
-      max: ms(latencies.maxValue),
-      mean: ms(latencies.mean),
-    },
+    generator,
+    latencyMs,
   };
   await tell({ type: 'result', result });
 } catch (err) {

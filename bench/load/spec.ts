@@ -44,7 +44,9 @@ export type LoadResult = {
    */
   rate2xxAfterWarmup: number | null;
   warmupSeconds: number;
-  /** 2xx latencies: fixed-rate from when each request was due (open-loop.ts), 0.1 ms resolution; max-rate autocannon's, whole ms. */
+  /** What made the load: wrk or autocannon (closed loop), or the open loop. */
+  generator: string;
+  /** 2xx latencies: fixed-rate from when each request was due (open-loop.ts), 0.1 ms resolution; max-rate wrk's in 0.1 ms (of every answer, as it does not split them by status), autocannon's in whole ms. */
   latencyMs: { p50: number; p95: number; p99: number; max: number; mean: number };
 };
 

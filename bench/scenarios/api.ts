@@ -140,7 +140,8 @@ export async function runApiScenario(kind: 'sqlite' | 'mysql', ctx: ScenarioCont
     ];
     notes.push(
       'The API-only process runs with in-process queues whose sends are counted and dropped (no signer behind it); an SQS send is not part of this figure.',
-      'Latencies are from the load generator (separate process), 2xx only. Fixed rates are an open loop: requests due evenly spaced, each timed from when it was due, so queueing counts (no coordinated omission); 0.1 ms resolution. Max rate is autocannon\'s closed loop.',
+      'Latencies are from the load generator (separate process), 2xx only. Fixed rates are an open loop: requests due evenly spaced, each timed from when it was due, so queueing counts (no coordinated omission); 0.1 ms resolution.',
+      `Max rates are a closed loop (${max.generator}): each connection sends its next request when the last is answered. The load generator shares the machine's cores with the server; wrk costs less than half of autocannon's CPU per request.`,
     );
     return { ok: true, figures, targets, raw: { database: kind, loads, cpuMicrosPer2xx: cpuPer2xx, dbCeiling, rowsStored: stored, accepted2xx: accepted, peakRss: peak }, notes };
   } finally {

@@ -14,7 +14,7 @@ import { createLedger } from '../ledger/ledger.js';
 import { createPauses } from '../settings/pause.js';
 import type { DeadLetterMessage, Queue, RequestMessage, SignedMessage } from '../queue/types.js';
 import { createWallets } from '../wallets/wallets.js';
-import { createWithdrawalIntake } from '../withdrawals/create-batcher.js';
+import { createWithdrawalIntake, intakeConcurrency } from '../withdrawals/create-batcher.js';
 import { createWithdrawalRepository } from '../withdrawals/repository.js';
 
 export type Queues = {
@@ -46,7 +46,7 @@ export function createServices(input: {
     withdrawalIntake: createWithdrawalIntake({
       db,
       logger: common.logger,
-      concurrency: db.dialect === 'sqlite' ? 1 : Math.max(1, Math.min(4, common.config.dbPoolSize - 2)),
+      concurrency: intakeConcurrency(db, common.config.dbPoolSize),
       // Stored first, queued second: a send that fails is logged and the reconciler re-queues later.
       afterCommit: (created) => queues.requests.sendBatch(created.map((row) => ({ body: { withdrawalId: row.id } }))),
     }),

@@ -30,9 +30,21 @@ export type WithdrawalIntakeOptions = {
   afterCommit?: (created: WithdrawalRow[]) => Promise<void>;
   /** Rows per transaction. */
   maxBatch?: number;
-  /** Transactions in flight at once: 1 on SQLite (one connection), a few on MySQL (a pool). */
+  /** Transactions in flight at once (intakeConcurrency). */
   concurrency?: number;
 };
+
+/**
+ * Batches stored at once. On a SQLite file, two: the write worker runs them one after the other,
+ * but the next batch is already waiting there when a commit returns, instead of after the main
+ * thread has answered the last batch's callers (bench api-sqlite with wrk, alternated runs:
+ * 6,939, 6,635 and 7,222/s against 6,089 and 5,437/s with one). Without a write worker (`:memory:`)
+ * one. On MySQL up to four, two pool connections left for everything else.
+ */
+export function intakeConcurrency(db: Pick<Db, 'dialect' | 'sqliteWriter'>, poolSize: number): number {
+  if (db.dialect === 'sqlite') return db.sqliteWriter ? 2 : 1;
+  return Math.max(1, Math.min(4, poolSize - 2));
+}
 
 /**
  * Group commit for POST /v1/withdrawals. Requests that arrive while a commit is running are
@@ -51,7 +63,7 @@ export type WithdrawalIntakeOptions = {
 export function createWithdrawalIntake(options: WithdrawalIntakeOptions) {
   const { db, logger, afterCommit } = options;
   const maxBatch = Math.min(options.maxBatch ?? 256, MAX_INSERT_ROWS);
-  const concurrency = options.concurrency ?? (db.dialect === 'sqlite' ? 1 : 4);
+  const concurrency = options.concurrency ?? intakeConcurrency(db, 6);
   let waiting: Item[] = [];
   let running = 0;
   let scheduled = false;
