@@ -10,7 +10,7 @@ import { tell } from '../lib/child.js';
 import { createBodies, recipientPool } from '../lib/workload.js';
 import { type ResponseCounts, type OutgoingRequest, runOpenLoop } from './open-loop.js';
 import { type LoadResult, type LoadSpec, WARMUP_SECONDS } from './spec.js';
-import { findWrk, runWrk, type WrkRequests, wrkVersion, writeWrkScript } from './wrk.js';
+import { findWrk, runWrk, type WrkRequests, type WrkSummary, wrkVersion, writeWrkScript } from './wrk.js';
 
 const spec = JSON.parse(fs.readFileSync(process.argv[2]!, 'utf8')) as LoadSpec;
 const auth = { authorization: `Bearer ${spec.apiKey}` };
@@ -83,14 +83,12 @@ async function maxRateAutocannon(latencies: hdr.Histogram): Promise<void> {
   for (const [code, v] of Object.entries(r.statusCodeStats ?? {})) counts.statusCodes[code] = (v as { count: number }).count;
 }
 
-type Latencies = { p50: number; p95: number; p99: number; max: number; mean: number };
-
 /**
  * As fast as the server answers, with wrk: a run of WARMUP_SECONDS, then the measured run on fresh
  * connections (wrk reports only at its end, so the warm-up is a run of its own). Latencies in µs,
  * of the measured run.
  */
-async function maxRateWrk(wrkPath: string): Promise<{ latenciesUs: Latencies; measured: { seconds: number; ok2xx: number } | null }> {
+async function maxRateWrk(wrkPath: string): Promise<{ latenciesUs: WrkSummary['latencyUs']; measured: { seconds: number; ok2xx: number } | null }> {
   const total = spec.durationSeconds ?? 10;
   const script = writeWrkScript(path.dirname(process.argv[2]!), `${spec.target.kind}-${process.pid}`, wrkRequests());
   const run = async (tag: string, seconds: number) => {
@@ -150,7 +148,8 @@ try {
     latencyMs = fromHistogram(latencies, 0.001);
   } else if (wrk) {
     const r = await maxRateWrk(wrk);
-    latencyMs = { p50: ms(r.latenciesUs.p50, 0.001), p95: ms(r.latenciesUs.p95, 0.001), p99: ms(r.latenciesUs.p99, 0.001), max: ms(r.latenciesUs.max, 0.001), mean: ms(r.latenciesUs.mean, 0.001) };
+    const { p50, p95, p99, max, mean } = r.latenciesUs;
+    latencyMs = { p50: ms(p50, 0.001), p95: ms(p95, 0.001), p99: ms(p99, 0.001), max: ms(max, 0.001), mean: ms(mean, 0.001) };
     measured = r.measured;
   } else {
     const latencies = histogram();
