@@ -4,6 +4,7 @@ import path from 'node:path';
 import { type Address, bytesToHex, getAddress, type Hex, hexToBytes, keccak256 } from 'viem';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 import { SluiceError } from '../errors/base.js';
+import { createConcurrencyLimit } from '../util/concurrency-limit.js';
 import { signTransactionWithKey } from './secp256k1.js';
 import type { KeyStore, TxSigner } from './types.js';
 
@@ -36,26 +37,18 @@ export type ScryptCost = { n: number; r: number; p: number };
 const DEFAULT_COST: ScryptCost = { n: 1 << 15, r: 8, p: 1 };
 
 /**
- * scrypt holds 128·N·r bytes while it runs (32 MB at the v3 default), outside the JS heap. Two
- * derivations at a time keep both cores busy; more only queue on the cores while each holds its
- * 32 MB: a keystore signer unlocking 8 wallets four at a time had its peak RSS at start, not under
- * load (bench signer, same hour: 316 MB; 290 MB with two at a time).
+ * scrypt holds 128·N·r bytes while it runs (32 MB at the v3 default), outside the JS heap, and a
+ * signer unlocks all its wallets at start (warm-keys.ts), when that is its peak RSS: with two
+ * derivations at a time the keystore signer's RSS swung by ~60 MB while its 8 wallets unlocked
+ * (sampled every 30 ms) and the peak was there, not under load. One at a time halves that swing and
+ * the unlocking's speed on two cores (8 wallets: ~1 s more before the last lane signs). Bench
+ * signer, keystore, alternated same-hour runs: peak 243 and 252 MiB with two, 235 and 241 with
+ * one; four at a time had been 316 MB.
  */
-const DERIVATIONS_AT_ONCE = 2;
-let derivationsRunning = 0;
-const derivationsWaiting: (() => void)[] = [];
+const oneDerivationAtATime = createConcurrencyLimit(1);
 
-async function derive(password: string, salt: Buffer, cost: ScryptCost, dklen: number): Promise<Buffer> {
-  // A finishing derivation hands its slot straight to the next in line.
-  if (derivationsRunning < DERIVATIONS_AT_ONCE) derivationsRunning += 1;
-  else await new Promise<void>((resolve) => derivationsWaiting.push(resolve));
-  try {
-    return await deriveNow(password, salt, cost, dklen);
-  } finally {
-    const next = derivationsWaiting.shift();
-    if (next) next();
-    else derivationsRunning -= 1;
-  }
+function derive(password: string, salt: Buffer, cost: ScryptCost, dklen: number): Promise<Buffer> {
+  return oneDerivationAtATime(() => deriveNow(password, salt, cost, dklen));
 }
 
 /**

@@ -107,6 +107,37 @@ describe('KMS key store (moto)', () => {
     expect(kmsSignatures.filter((der) => parseDerSignature(der).s > SECP256K1_N / 2n).length).toBeGreaterThan(0);
   });
 
+  it('a burst of 120 signatures keeps at most 50 KMS requests in flight, and every one recovers', async () => {
+    const burstClient = kmsClient();
+    let inFlight = 0;
+    let most = 0;
+    burstClient.middlewareStack.add(
+      (next) => async (args) => {
+        inFlight += 1;
+        most = Math.max(most, inFlight);
+        try {
+          return await next(args);
+        } finally {
+          inFlight -= 1;
+        }
+      },
+      { step: 'initialize', name: 'countInFlight' },
+    );
+    try {
+      const burstStore = createKmsKeyStore({ client: burstClient, logger });
+      const { keyRef, address } = await burstStore.createKey(label());
+      const signer = await burstStore.signer(keyRef);
+      most = 0;
+      const raws = await Promise.all(Array.from({ length: 120 }, (_, nonce) => signer.signTransaction(transfer(nonce))));
+      expect(most).toBe(50);
+      const senders = await Promise.all(raws.map((raw) => recoverTransactionAddress({ serializedTransaction: raw as `0x02${string}` })));
+      expect(new Set(senders)).toEqual(new Set([address]));
+      expect(raws.map((raw) => parseTransaction(raw).nonce)).toEqual(Array.from({ length: 120 }, (_, nonce) => nonce));
+    } finally {
+      burstClient.destroy();
+    }
+  });
+
   it('refuses a label whose alias is taken, before creating a key', async () => {
     const name = label();
     await store.createKey(name);

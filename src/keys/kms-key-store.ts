@@ -9,6 +9,7 @@ import {
 import { type Address, bytesToHex, type Hex, hexToBytes, keccak256, serializeTransaction, type TransactionSerializableEIP1559 } from 'viem';
 import { RetryableError, SluiceError } from '../errors/base.js';
 import type { Logger } from '../observability/logger.js';
+import { createConcurrencyLimit } from '../util/concurrency-limit.js';
 import { joinSignedEip1559 } from './eip1559-envelope.js';
 import { formatKeyRef, keyIdFor, sanitizeLabel } from './key-refs.js';
 import { addressFromSpki, toRecoverableSignature } from './kms-signature.js';
@@ -30,16 +31,25 @@ export class KmsUnavailableError extends RetryableError {
 
 export type KmsKeyStoreOptions = { client: KMSClient; logger: Logger };
 
+/**
+ * KMS requests in flight at once, per key store: the SDK's HTTP handler keeps 50 sockets per host.
+ * A signer hands over a whole batch of payouts at once (up to its concurrency, 1,024): past the
+ * sockets, each request waited inside the SDK with its serialized, SigV4-signed request and
+ * middleware state already built, and its 10 s request timeout already running.
+ */
+const KMS_REQUESTS_AT_ONCE = 50;
+
 export function createKmsKeyStore(options: KmsKeyStoreOptions): KeyStore {
   const { client } = options;
   const logger = options.logger.child({ component: 'kms-key-store' });
   // One signer per ref for the process lifetime: its address comes from GetPublicKey once. If an
   // alias is later pointed at another key, recovery stops matching and signing fails closed.
   const signers = new Map<string, Promise<TxSigner>>();
+  const requests = createConcurrencyLimit(KMS_REQUESTS_AT_ONCE);
 
   async function call<T>(what: string, keyId: string, fn: () => Promise<T>): Promise<T> {
     try {
-      return await fn();
+      return await requests(fn);
     } catch (err) {
       throw kmsError(err, what, keyId);
     }
