@@ -65,7 +65,7 @@ function luaScript(input: { sample: OutgoingRequest; pool: { file: string; field
   lines.push('local n = 0', 'function request()', '  n = n + 1');
   if (keyPrefix) lines.push(`  wrk.headers["idempotency-key"] = ${luaString(keyPrefix)} .. n`);
   const pick = pool ? 'pool[math.random(#pool)]' : 'nil';
-  lines.push(pool?.field === 'path' ? `  return wrk.format(nil, ${pick}, nil, nil)` : `  return wrk.format(nil, nil, nil, ${pool ? pick : 'nil'})`, 'end');
+  lines.push(pool?.field === 'path' ? `  return wrk.format(nil, ${pick}, nil, nil)` : `  return wrk.format(nil, nil, nil, ${pick})`, 'end');
   // One JSON line on stdout after the run; wrk's own report goes before it.
   lines.push(
     'function done(summary, latency, requests)',
