@@ -10,14 +10,13 @@ import { createAuditLog } from './audit/audit-log.js';
 import { loadConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { openDatabase, redactUrl } from './db/connect.js';
-import { SQSClient } from '@aws-sdk/client-sqs';
 import { awsClientConfig } from './aws/clients.js';
 import { assertMigrated, migrateToLatest } from './db/migrate.js';
 import { applyDeploymentConfig, formatChanges } from './deployment-config/index.js';
 import { openKeyStores } from './keys/open-key-stores.js';
 import type { KeyStoreKind } from './keys/types.js';
 import { createLogger } from './observability/logger.js';
-import { createQueues, DEFAULT_MAX_RECEIVE_COUNT } from './queue/sqs-topology.js';
+import { DEFAULT_MAX_RECEIVE_COUNT } from './queue/sqs-redrive.js';
 import { CRON_JOBS, type CronJob, ROLES, type RoleName, runCronJob, startRole } from './runtime/run-role.js';
 import { SluiceError } from './errors/base.js';
 import { parseRpcList, startDev } from './dev/dev-mode.js';
@@ -122,6 +121,7 @@ program
     if (!Number.isInteger(maxReceiveCount) || maxReceiveCount <= floor) {
       throw new SluiceError(`--max-receive-count must be an integer above ${floor} (SLUICE_SIGNER_MAX_ATTEMPTS / SLUICE_SENDER_MAX_ATTEMPTS): the app dead-letters with a reason first; SQS redrive is the backstop.`, { code: 'bad_arguments' });
     }
+    const [{ SQSClient }, { createQueues }] = await Promise.all([import('@aws-sdk/client-sqs'), import('./queue/sqs-topology.js')]);
     const client = new SQSClient(awsClientConfig(config, 'sqs'));
     try {
       const { urls, created, existing } = await createQueues(client, { prefix: config.queuePrefix, maxReceiveCount, visibilitySeconds: config.queueVisibilitySeconds }, (line) => console.error(line));
@@ -227,7 +227,7 @@ wallet
     const chainId = Number(options.chain);
     if (!Number.isInteger(chainId) || chainId <= 0) throw new SluiceError('--chain must be a positive integer chain id.', { code: 'bad_arguments' });
     const config = loadConfig();
-    const keys = openKeyStores(config, { logger: createLogger({ level: 'warn' }), stores: [options.store as KeyStoreKind] });
+    const keys = await openKeyStores(config, { logger: createLogger({ level: 'warn' }), stores: [options.store as KeyStoreKind] });
     try {
       const label = options.label ?? `hot-${chainId}-${Date.now().toString(36)}`;
       const { keyRef, address } = await keys.createKey(label, options.store as KeyStoreKind);

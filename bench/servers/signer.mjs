@@ -37,7 +37,7 @@ const logger = createLogger({ level: config.logLevel, name: 'bench-signer' });
 const common = { config, logger, metrics: createMetrics(), signal: shutdown.signal };
 const db = openDatabase(settings.dbUrl, { poolSize: config.dbPoolSize });
 const chains = new Map((await loadChainConfigs(db, chainPolicy(config))).map((c) => [c.chainId, createChainRpc(c, logger)]));
-const keys = openKeyStores(config, { logger, stores: [settings.store] });
+const keys = await openKeyStores(config, { logger, stores: [settings.store] });
 // What the signer queues for the senders leaves the process in production (SQS); here it is counted
 // and dropped, so neither the bench's queues nor 50,000 signed messages count as signer memory.
 const queues = {

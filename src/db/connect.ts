@@ -1,8 +1,9 @@
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import type SqliteDatabase from 'better-sqlite3';
 import { Kysely, MysqlDialect } from 'kysely';
-import { createPool } from 'mysql2';
+import type * as Mysql2 from 'mysql2';
 import type { Database } from './schema.js';
 import { openSqliteConnection } from './sqlite-connection.js';
 import { createSqliteWriteWorker, type SqliteWriteWorker } from './sqlite-write-worker.js';
@@ -51,7 +52,13 @@ function openSqlite(file: string): Db {
   };
 }
 
+// The drivers are loaded by the dialect that needs them (openDatabase stays synchronous, so by
+// require: both are CommonJS, the same instance an import would give): a process on SQLite does not
+// carry mysql2 (~10 MB of memory), nor one on MySQL better-sqlite3.
+const require = createRequire(import.meta.url);
+
 function openMysql(url: string, connectionLimit: number): Db {
+  const { createPool } = require('mysql2') as typeof Mysql2;
   const pool = createPool({
     uri: url,
     connectionLimit,

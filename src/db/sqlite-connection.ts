@@ -1,4 +1,5 @@
-import SqliteDatabase from 'better-sqlite3';
+import { createRequire } from 'node:module';
+import type SqliteDatabase from 'better-sqlite3';
 import { Kysely, SqliteDialect } from 'kysely';
 import type { Db } from './connect.js';
 import type { Database } from './schema.js';
@@ -6,7 +7,9 @@ import { configureSqlite } from './sqlite-pragmas.js';
 
 /** One connection to a SQLite file and its Kysely, without a write worker (the worker's own uses this). */
 export function openSqliteConnection(file: string): Db {
-  const sqlite = new SqliteDatabase(file);
+  // Loaded on first use, like mysql2 in connect.ts: a process on MySQL never opens SQLite.
+  const Sqlite = createRequire(import.meta.url)('better-sqlite3') as typeof SqliteDatabase;
+  const sqlite = new Sqlite(file);
   configureSqlite(sqlite);
   cachePreparedStatements(sqlite);
   const kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });

@@ -1,6 +1,4 @@
 import path from 'node:path';
-import { KMSClient } from '@aws-sdk/client-kms';
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { Address } from 'viem';
 import { awsClientConfig } from '../aws/clients.js';
 import { ConfigError } from '../config/load.js';
@@ -9,8 +7,6 @@ import { SluiceError } from '../errors/base.js';
 import type { Logger } from '../observability/logger.js';
 import { parseKeyRef } from './key-refs.js';
 import { createFileKeyStore } from './keystore-file.js';
-import { createKmsKeyStore } from './kms-key-store.js';
-import { createSecretsManagerKeyStore } from './secrets-manager-key-store.js';
 import type { KeyStore, KeyStoreKind, TxSigner } from './types.js';
 
 /**
@@ -78,8 +74,12 @@ export function createKeyStores(input: { production: boolean; stores: KeyStoreSe
 /** Timeouts the SDK lacks by default: a hung KMS or Secrets Manager call must not hang a signer. */
 const REQUEST_HANDLER = { connectionTimeout: 3_000, requestTimeout: 10_000, throwOnRequestTimeout: true };
 
-/** Opens the stores a command or role needs, from the validated config (env only, DESIGN §5). */
-export function openKeyStores(config: Config, options: { logger: Logger; stores: readonly KeyStoreKind[] }): KeyStores {
+/**
+ * Opens the stores a command or role needs, from the validated config (env only, DESIGN §5). An AWS
+ * store's SDK client is loaded only when that store is wanted: each is ~5 MB of a process's memory
+ * that a keystore signer (`sluice dev`) or a KMS-only signer would carry for nothing.
+ */
+export async function openKeyStores(config: Config, options: { logger: Logger; stores: readonly KeyStoreKind[] }): Promise<KeyStores> {
   const production = config.nodeEnv === 'production';
   const wanted = new Set(options.stores);
   if (production && wanted.has('keystore')) refuse();
@@ -93,12 +93,17 @@ export function openKeyStores(config: Config, options: { logger: Logger; stores:
     });
   }
   if (wanted.has('kms')) {
+    const [{ KMSClient }, { createKmsKeyStore }] = await Promise.all([import('@aws-sdk/client-kms'), import('./kms-key-store.js')]);
     const client = new KMSClient({ ...awsClientConfig(config, 'kms'), requestHandler: REQUEST_HANDLER });
     clients.push(client);
     stores.kms = createKmsKeyStore({ client, logger: options.logger });
   }
   if (wanted.has('secrets-manager')) {
     const password = need(config.keystorePassword, 'SLUICE_KEYSTORE_PASSWORD', 'secrets-manager');
+    const [{ SecretsManagerClient }, { createSecretsManagerKeyStore }] = await Promise.all([
+      import('@aws-sdk/client-secrets-manager'),
+      import('./secrets-manager-key-store.js'),
+    ]);
     const client = new SecretsManagerClient({ ...awsClientConfig(config, 'secretsManager'), requestHandler: REQUEST_HANDLER });
     clients.push(client);
     stores['secrets-manager'] = createSecretsManagerKeyStore({

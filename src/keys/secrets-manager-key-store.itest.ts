@@ -164,18 +164,18 @@ describe('Secrets Manager key store (moto)', () => {
 
 describe('openKeyStores', () => {
   const base = { AWS_REGION: 'us-east-1', AWS_ENDPOINT_URL: MOTO, SLUICE_KEYSTORE_PASSWORD: PASSWORD };
-  const open = (env: Record<string, string>, stores: Parameters<typeof openKeyStores>[1]['stores']) => {
-    const keys = openKeyStores(loadConfig(env), { logger, stores });
+  const open = async (env: Record<string, string>, stores: Parameters<typeof openKeyStores>[1]['stores']) => {
+    const keys = await openKeyStores(loadConfig(env), { logger, stores });
     opened.push(keys);
     return keys;
   };
 
   it('production refuses the keystore at start and keystore refs at use; KMS and Secrets Manager work through it', async () => {
     const production = { ...base, NODE_ENV: 'production' };
-    expect(() => open(production, ['keystore'])).toThrow(KeyStoreRefusedError);
-    expect(() => open(production, ['kms', 'keystore'])).toThrow(/not allowed in production.*use kms or secrets-manager/s);
+    await expect(open(production, ['keystore'])).rejects.toThrow(KeyStoreRefusedError);
+    await expect(open(production, ['kms', 'keystore'])).rejects.toThrow(/not allowed in production.*use kms or secrets-manager/s);
 
-    const keys = open(production, ['kms', 'secrets-manager']);
+    const keys = await open(production, ['kms', 'secrets-manager']);
     for (const ref of ['keystore:hot--0xAbc.json', 'hot-0--0xAbc.json']) {
       await expect(keys.signer(ref)).rejects.toMatchObject({ name: 'KeyStoreRefusedError', code: 'raw_keys_refused', retryable: false });
     }
@@ -193,7 +193,7 @@ describe('openKeyStores', () => {
   it('dev mode opens the keystore under <dataDir>/keystore and signs with keystore: and bare refs', async () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-keys-'));
     try {
-      const keys = open({ SLUICE_DATA_DIR: dataDir, SLUICE_KEYSTORE_PASSWORD: PASSWORD }, ['keystore']);
+      const keys = await open({ SLUICE_DATA_DIR: dataDir, SLUICE_KEYSTORE_PASSWORD: PASSWORD }, ['keystore']);
       const { keyRef, address } = await keys.createKey('hot');
       expect(fs.readdirSync(path.join(dataDir, 'keystore'))).toHaveLength(1);
       expect(keyRef).toMatch(/^keystore:/);
@@ -206,19 +206,19 @@ describe('openKeyStores', () => {
     }
   });
 
-  it('names the missing variable', () => {
-    const missing = (env: Record<string, string>, stores: Parameters<typeof openKeyStores>[1]['stores']) => {
+  it('names the missing variable', async () => {
+    const missing = async (env: Record<string, string>, stores: Parameters<typeof openKeyStores>[1]['stores']) => {
       try {
-        open(env, stores);
+        await open(env, stores);
       } catch (err) {
         expect(err).toBeInstanceOf(ConfigError);
         return (err as Error).message;
       }
       throw new Error('expected a ConfigError');
     };
-    expect(missing({ AWS_REGION: 'us-east-1' }, ['secrets-manager'])).toMatch(/SLUICE_KEYSTORE_PASSWORD/);
-    expect(missing({ SLUICE_KEYSTORE_PASSWORD: 'x' }, ['secrets-manager'])).toMatch(/AWS_REGION/);
-    expect(missing({}, ['kms'])).toMatch(/AWS_REGION/);
-    expect(missing({}, ['keystore'])).toMatch(/SLUICE_KEYSTORE_PASSWORD/);
+    expect(await missing({ AWS_REGION: 'us-east-1' }, ['secrets-manager'])).toMatch(/SLUICE_KEYSTORE_PASSWORD/);
+    expect(await missing({ SLUICE_KEYSTORE_PASSWORD: 'x' }, ['secrets-manager'])).toMatch(/AWS_REGION/);
+    expect(await missing({}, ['kms'])).toMatch(/AWS_REGION/);
+    expect(await missing({}, ['keystore'])).toMatch(/SLUICE_KEYSTORE_PASSWORD/);
   });
 });

@@ -1,10 +1,10 @@
 import { CreateSecretCommand, GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { type Address, getAddress, type Hex, hexToBytes } from 'viem';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
+import { awsErrorName, isTransientAwsError } from '../aws/errors.js';
 import { RetryableError, SluiceError } from '../errors/base.js';
 import type { Logger } from '../observability/logger.js';
 import { formatKeyRef, keyIdFor, sanitizeLabel } from './key-refs.js';
-import { awsErrorName, isTransientAwsError } from './kms-key-store.js';
 import { decryptKey, encryptKey, KeystoreError, type KeystoreV3, type ScryptCost } from './keystore-file.js';
 import { signTransactionWithKey } from './secp256k1.js';
 import type { KeyStore, TxSigner } from './types.js';

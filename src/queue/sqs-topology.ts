@@ -13,17 +13,12 @@ import { type Config, envNames } from '../config/schema.js';
 import { SluiceError } from '../errors/base.js';
 import type { Queues } from '../runtime/services.js';
 import { createSqsQueue, QueueUnavailableError } from './sqs-queue.js';
+import { DEFAULT_MAX_RECEIVE_COUNT } from './sqs-redrive.js';
 import type { DeadLetterMessage, RequestMessage, SignedMessage } from './types.js';
 
 export type QueueRole = 'requests' | 'signed' | 'invalidDlq' | 'txDlq';
 export type QueueUrls = Record<QueueRole, string>;
 
-/**
- * SQS's own redrive is the backstop for a message that crashes its consumer before the app can
- * dead-letter it with a reason; so it must fire only after the app's own give-up counts
- * (SLUICE_SIGNER_MAX_ATTEMPTS=10, SLUICE_SENDER_MAX_ATTEMPTS=8) had their chance.
- */
-export const DEFAULT_MAX_RECEIVE_COUNT = 20;
 const MAIN_RETENTION_S = 4 * 24 * 3600;
 // A redriven message keeps its original enqueue time, so a DLQ must keep messages longer than its source.
 const DLQ_RETENTION_S = 14 * 24 * 3600;

@@ -1,5 +1,4 @@
 import { createMemoryCache } from '../cache/memory-cache.js';
-import { createRedisCache } from '../cache/redis-cache.js';
 import type { Cache } from '../cache/types.js';
 import { chainPolicy, loadChainConfigs } from '../chain/chain-registry.js';
 import { createChainRpc, type ChainRpc } from '../chain/rpc.js';
@@ -10,7 +9,6 @@ import { SluiceError } from '../errors/base.js';
 import { parseKeyRef } from '../keys/key-refs.js';
 import { openKeyStores } from '../keys/open-key-stores.js';
 import type { KeyStoreKind } from '../keys/types.js';
-import { openSqsQueues } from '../queue/sqs-topology.js';
 import { checkProductionSettings } from './role-settings.js';
 import { createServices, type Services } from './services.js';
 
@@ -40,9 +38,14 @@ export async function openProductionServices(common: Common, what: string, needs
     closers.push(() => db.close());
     await assertMigrated(db);
 
-    const cache: Cache = needs.redis ? createRedisCache({ url: config.redisUrl!, logger, metrics: common.metrics }) : createMemoryCache();
+    // Redis's and SQS's clients are loaded here, not by the CLI's imports: `sluice dev` and the
+    // commands that need neither would carry them (~15 MB of memory together).
+    const cache: Cache = needs.redis
+      ? (await import('../cache/redis-cache.js')).createRedisCache({ url: config.redisUrl!, logger, metrics: common.metrics })
+      : createMemoryCache();
     closers.push(() => cache.close());
 
+    const { openSqsQueues } = await import('../queue/sqs-topology.js');
     const queues = await openSqsQueues(config, logger);
     closers.push(() => queues.close());
 
@@ -53,7 +56,7 @@ export async function openProductionServices(common: Common, what: string, needs
     let keys = null;
     if (needs.keys) {
       const stores = await keyStoresInUse(db, chains);
-      keys = openKeyStores(config, { logger, stores });
+      keys = await openKeyStores(config, { logger, stores });
       const opened = keys;
       closers.push(() => opened.close());
     }
