@@ -19,7 +19,7 @@ import { createLogger } from './observability/logger.js';
 import { DEFAULT_MAX_RECEIVE_COUNT } from './queue/sqs-redrive.js';
 import { CRON_JOBS, type CronJob, ROLES, type RoleName, runCronJob, startRole } from './runtime/run-role.js';
 import { SluiceError } from './errors/base.js';
-import { parseRpcList, startDev } from './dev/dev-mode.js';
+import { parseRpcList } from './chain/rpc-list.js';
 import { formatNonceReport, rpcNonceSource, walletNonceReport } from './wallets/nonce-report.js';
 
 // The AWS SDK warns at every start that its releases after January 2027 need Node 22. The
@@ -43,6 +43,9 @@ program
   .command('dev')
   .description('Run everything in one process on embedded defaults: SQLite, in-process queues, file keystore, and a local anvil chain (or SLUICE_DEVNET_RPC_URL).')
   .action(async () => {
+    // Imported here, not above: the dev composition (the API, the anvil launcher) is no part of a
+    // production role's process.
+    const { startDev } = await import('./dev/dev-mode.js');
     const handle = await startDev(loadConfig());
     const stop = async (signal: string) => {
       console.log(`\n${signal} received; finishing in-flight work and stopping…`);

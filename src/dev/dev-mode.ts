@@ -7,7 +7,8 @@ import { createMemoryCache } from '../cache/memory-cache.js';
 import { type AnvilHandle, startAnvil } from '../chain/anvil.js';
 import { chainPolicy, loadChainConfigs, upsertChain } from '../chain/chain-registry.js';
 import { createChainRpc } from '../chain/rpc.js';
-import type { ChainConfig, RpcEndpointConfig } from '../chain/types.js';
+import { parseRpcList } from '../chain/rpc-list.js';
+import type { ChainConfig } from '../chain/types.js';
 import type { Common } from '../common.js';
 import type { Config } from '../config/schema.js';
 import { openDatabase } from '../db/connect.js';
@@ -154,14 +155,6 @@ export async function startDev(
     await anvil?.stop();
     throw err;
   }
-}
-
-/** `url` or `url#weight`, comma-separated. */
-export function parseRpcList(list: string): RpcEndpointConfig[] {
-  return list.split(',').map((part) => {
-    const [, url, weight] = /^(.*?)(?:#(\d+))?$/.exec(part.trim())!;
-    return { url: url!, weight: weight ? Number(weight) : 1 };
-  });
 }
 
 function chainConfig(config: Config, chainId: number, rpcUrls: string): ChainConfig {

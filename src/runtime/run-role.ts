@@ -1,5 +1,4 @@
 import Fastify, { type FastifyInstance } from 'fastify';
-import { createApiServer } from '../api/server.js';
 import { registerHealthRoutes } from '../api/routes/health.js';
 import type { Common } from '../common.js';
 import type { Config } from '../config/schema.js';
@@ -60,6 +59,9 @@ export async function startRole(role: RoleName, config: Config): Promise<Running
   let workers: Promise<unknown> = Promise.resolve();
   try {
     if (role === 'api') {
+      // The API's routes, schemas and console are only this role's: the worker roles serve health
+      // and metrics on a bare Fastify and do not load them (~7 MB of memory).
+      const { createApiServer } = await import('../api/server.js');
       server = await createApiServer(services, { readiness });
       await server.listen({ host: config.host, port: config.port });
     } else {

@@ -29,10 +29,13 @@ const loads = (modules: string[], pkg: string) => modules.some((m) => m.includes
 describe('what the CLI loads before a command needs it', () => {
   // Each of these is 5–10 MB of a process's memory (bench memory section): a role on SQLite, a
   // keystore signer or `sluice dev` must not carry the clients of services it does not use.
-  it('loads no database driver, Redis client or AWS SDK client for its own sake', () => {
+  it('loads no database driver, Redis or AWS SDK client, nor the API server, for its own sake', () => {
     const modules = modulesLoadedBy(['src/cli.ts', '--help']);
     expect(loads(modules, 'fastify')).toBe(true); // the probe sees what the CLI does import
-    for (const pkg of ['mysql2', 'better-sqlite3', 'ioredis', '@aws-sdk/client-sqs', '@aws-sdk/client-kms', '@aws-sdk/client-secrets-manager']) {
+    const unused = ['mysql2', 'better-sqlite3', 'ioredis', '@aws-sdk/client-sqs', '@aws-sdk/client-kms', '@aws-sdk/client-secrets-manager'];
+    // The API's documentation and console: a worker role (signer, sender, tracker) serves health only.
+    unused.push('@fastify/swagger', '@fastify/swagger-ui', '@fastify/static');
+    for (const pkg of unused) {
       expect(loads(modules, pkg), pkg).toBe(false);
     }
   });
