@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { bytesToHex, hexToBytes, serializeTransaction, type TransactionSerializableEIP1559 } from 'viem';
 import { describe, expect, it } from 'vitest';
-import { joinSignedEip1559, MalformedSignedTxError, splitSignedEip1559 } from './eip1559-envelope.js';
+import { encodeUnsignedEip1559, joinSignedEip1559, MalformedSignedTxError, splitSignedEip1559, UnencodableTxError } from './eip1559-envelope.js';
 
 const address = fc.uint8Array({ minLength: 20, maxLength: 20 }).map((b) => bytesToHex(b));
 const scalar = fc.bigInt({ min: 1n, max: (1n << 256n) - 1n });
@@ -81,5 +81,48 @@ describe('splitSignedEip1559', () => {
     expect(() => joinSignedEip1559(Uint8Array.of(0x01, ...unsigned.subarray(1)), sig)).toThrow(MalformedSignedTxError);
     expect(() => joinSignedEip1559(unsigned.subarray(0, unsigned.length - 1), sig)).toThrow(MalformedSignedTxError);
     expect(() => joinSignedEip1559(unsigned, { ...sig, r: new Uint8Array(31) })).toThrow(/32-byte/);
+  });
+});
+
+describe('encodeUnsignedEip1559', () => {
+  const uint = (bits: number) => fc.oneof(fc.constantFrom(0n, 1n, 0x7fn, 0x80n, 0xffn, 0x100n, (1n << BigInt(bits)) - 1n), fc.bigInt({ min: 0n, max: (1n << BigInt(bits)) - 1n }));
+  const fields = fc.record({
+    chainId: fc.oneof(fc.constantFrom(1, 0x7f, 0x80, 31337), fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER })),
+    nonce: fc.oneof(fc.constantFrom(0, 1, 0x7f, 0x80), fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER })),
+    to: address,
+    value: uint(256),
+    gas: uint(64),
+    maxPriorityFeePerGas: uint(128),
+    feeAboveTip: uint(128),
+    data: fc.option(fc.uint8Array({ maxLength: 300 }).map((b) => bytesToHex(b)), { nil: undefined }),
+  });
+
+  it('encodes exactly what viem serializes unsigned, for any transaction without an access list', () => {
+    fc.assert(
+      fc.property(fields, ({ feeAboveTip, ...t }) => {
+        const unsignedTx = { ...t, maxFeePerGas: t.maxPriorityFeePerGas + feeAboveTip };
+        expect(encodeUnsignedEip1559(unsignedTx)).toBe(serializeTransaction({ type: 'eip1559', ...unsignedTx }));
+      }),
+      { numRuns: 500 },
+    );
+    // calldata long enough that the list's length takes three bytes
+    const big = { chainId: 1, nonce: 0, to: '0x000000000000000000000000000000000000dEaD', value: 0n, gas: 21_000n, maxFeePerGas: 2n, maxPriorityFeePerGas: 1n, data: bytesToHex(new Uint8Array(70_000).fill(7)) } as const;
+    expect(encodeUnsignedEip1559(big)).toBe(serializeTransaction({ type: 'eip1559', ...big }));
+  });
+
+  it('refuses fields no EIP-1559 transaction can carry', () => {
+    const ok = { chainId: 1, nonce: 0, to: '0x000000000000000000000000000000000000dEaD', value: 0n, gas: 21_000n, maxFeePerGas: 2n, maxPriorityFeePerGas: 1n } as const;
+    const bad = [
+      { ...ok, chainId: 0 },
+      { ...ok, nonce: -1 },
+      { ...ok, nonce: 1.5 },
+      { ...ok, value: -1n },
+      { ...ok, value: 1n << 256n },
+      { ...ok, gas: 1n << 64n },
+      { ...ok, maxPriorityFeePerGas: 3n },
+      { ...ok, to: '0x00' as const },
+      { ...ok, data: '0x123' as const },
+    ];
+    for (const tx of bad) expect(() => encodeUnsignedEip1559(tx), JSON.stringify(tx, (_, v) => (typeof v === 'bigint' ? String(v) : v))).toThrow(UnencodableTxError);
   });
 });

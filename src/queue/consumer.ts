@@ -159,7 +159,11 @@ export async function runConsumer<T>(options: ConsumerOptions<T>): Promise<void>
 
   /** Runs of this receive: per group together when asked, else each message alone (chained in its group). */
   function runsOf(messages: QueueMessage<T>[]): QueueMessage<T>[][] {
-    if (!options.startGroupRunsTogether) return messages.map((m) => [m]);
+    if (!options.startGroupRunsTogether) {
+      const alone: QueueMessage<T>[][] = [];
+      for (const m of messages) alone.push([m]);
+      return alone;
+    }
     const runs: QueueMessage<T>[][] = [];
     const byGroup = new Map<string, QueueMessage<T>[]>();
     for (const m of messages) {

@@ -1,5 +1,7 @@
+import fc from 'fast-check';
 import {
   type Address,
+  bytesToHex,
   decodeFunctionData,
   encodeFunctionData,
   erc20Abi,
@@ -7,13 +9,15 @@ import {
   type Hex,
   parseTransaction,
   serializeTransaction,
+  toFunctionSelector,
   type TransactionSerializableEIP1559,
 } from 'viem';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 import { describe, expect, it } from 'vitest';
 import type { AssetNetwork } from '../assets/registry.js';
 import { SluiceError } from '../errors/base.js';
-import { buildTransfer, type CancelIntent, type TransferIntent, TxVerificationError, verifiedCancel, verifiedTransfer, verifySigner, verifyTransfer } from './build-tx.js';
+import { UnencodableTxError } from '../keys/eip1559-envelope.js';
+import { buildTransfer, type CancelIntent, TRANSFER_SELECTOR, transferCalldata, type TransferIntent, TxVerificationError, verifiedCancel, verifiedTransfer, verifySigner, verifyTransfer } from './build-tx.js';
 
 const recipient = getAddress('0x8ba1f109551bd432803012645ac136ddd64dba72');
 const otherRecipient = getAddress('0x1111111111111111111111111111111111111111');
@@ -208,7 +212,9 @@ describe('verifyTransfer', () => {
     it('rejects trailing bytes after transfer(to, amount)', () =>
       expectMismatch(tokenIntent, { data: `${transferData(recipient, tokenIntent.chainAmount)}${'ff'.repeat(32)}` }, 'token calldata length'));
     it('rejects calldata of the right length with an unknown selector', () =>
-      expectMismatch(tokenIntent, { data: `0xdeadbeef${'00'.repeat(64)}` }, 'token calldata'));
+      expectMismatch(tokenIntent, { data: `0xdeadbeef${transferData(recipient, tokenIntent.chainAmount).slice(10)}` }, 'token function'));
+    it('rejects a recipient word whose high bytes are not zero', () =>
+      expectMismatch(tokenIntent, { data: `0xa9059cbb${'01'}${transferData(recipient, tokenIntent.chainAmount).slice(12)}` }, 'recipient'));
     it('rejects a gas limit other than the network\'s', () => expectMismatch(tokenIntent, { gas: 1_000_000n }, 'gas limit'));
     it('rejects a tip above the chosen tip', () =>
       expectMismatch(tokenIntent, { maxPriorityFeePerGas: tokenIntent.maxPriorityFeePerGas + 1n }, 'tip above the chosen tip'));
@@ -223,6 +229,24 @@ describe('verifyTransfer', () => {
       expect(caught).toBeInstanceOf(TxVerificationError);
       expect((caught as TxVerificationError).shortMessage).toMatch(/token contract\.$/);
     });
+  });
+});
+
+describe('transferCalldata', () => {
+  it('is what the ABI coder encodes for transfer(to, amount), for any recipient and uint256 amount', () => {
+    expect(TRANSFER_SELECTOR).toBe(toFunctionSelector('transfer(address,uint256)'));
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 20, maxLength: 20 }), fc.bigInt({ min: 0n, max: (1n << 256n) - 1n }), (bytes, amount) => {
+        const to = getAddress(bytesToHex(bytes));
+        expect(transferCalldata(to, amount)).toBe(transferData(to, amount));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('refuses an amount outside uint256 before anything is encoded', () => {
+    expect(() => transferCalldata(recipient, -1n)).toThrow(UnencodableTxError);
+    expect(() => transferCalldata(recipient, 1n << 256n)).toThrow(UnencodableTxError);
   });
 });
 

@@ -1,16 +1,8 @@
-import {
-  type Address,
-  decodeFunctionData,
-  encodeFunctionData,
-  erc20Abi,
-  type Hex,
-  parseTransaction,
-  serializeTransaction,
-  type TransactionSerializableEIP1559,
-} from 'viem';
+import { type Address, type Hex, parseTransaction, type TransactionSerializableEIP1559 } from 'viem';
 import type { AssetNetwork } from '../assets/registry.js';
 import { sameAddress } from '../chain/address.js';
 import { SluiceError } from '../errors/base.js';
+import { encodeUnsignedEip1559, UnencodableTxError } from '../keys/eip1559-envelope.js';
 import { recoverTransactionSigner } from '../keys/secp256k1.js';
 
 export type TransferIntent = {
@@ -41,6 +33,20 @@ export class TxVerificationError extends SluiceError {
   override name = 'TxVerificationError';
 }
 
+/** The selector of ERC-20 `transfer(address,uint256)`: the first 4 bytes of its signature's keccak. */
+export const TRANSFER_SELECTOR = '0xa9059cbb';
+const UINT256_LIMIT = 1n << 256n;
+
+/**
+ * ERC-20 `transfer(to, amount)` calldata: the selector and two 32-byte words. Written out rather
+ * than through viem's ABI coder, which looked the function up in the ABI and hashed its signature
+ * on every call (build-tx.test.ts checks the bytes are the coder's).
+ */
+export function transferCalldata(to: Address, amount: bigint): Hex {
+  if (amount < 0n || amount >= UINT256_LIMIT) throw new UnencodableTxError('the token amount is outside uint256');
+  return `${TRANSFER_SELECTOR}${to.slice(2).toLowerCase().padStart(64, '0')}${amount.toString(16).padStart(64, '0')}`;
+}
+
 /** A native transfer or an ERC-20 `transfer(to, amount)` at a fixed nonce. */
 export function buildTransfer(intent: TransferIntent): TransactionSerializableEIP1559 {
   const base = {
@@ -56,7 +62,7 @@ export function buildTransfer(intent: TransferIntent): TransactionSerializableEI
     ...base,
     to: intent.network.contract!,
     value: 0n,
-    data: encodeFunctionData({ abi: erc20Abi, functionName: 'transfer', args: [intent.to, intent.chainAmount] }),
+    data: transferCalldata(intent.to, intent.chainAmount),
   };
 }
 
@@ -83,19 +89,17 @@ export function verifyTransfer(unsigned: Hex, intent: TransferIntent): void {
   }
   if (!tx.to || !intent.network.contract || !sameAddress(tx.to, intent.network.contract)) fail('token contract');
   if ((tx.value ?? 0n) !== 0n) fail('native value on a token transfer');
-  // transfer(address,uint256) is exactly selector + two words; decoding alone would ignore trailing bytes.
-  if (!tx.data || tx.data.length !== 2 + 8 + 64 * 2) fail('token calldata length');
-  let call: ReturnType<typeof decodeFunctionData<typeof erc20Abi>> | undefined;
-  try {
-    call = decodeFunctionData({ abi: erc20Abi, data: tx.data! });
-  } catch {
-    fail('token calldata');
-  }
-  if (call!.functionName !== 'transfer') fail('token function');
-  const [to, amount] = call!.args as readonly [Address, bigint];
-  if (!sameAddress(to, intent.to)) fail('recipient');
-  if (amount !== intent.chainAmount) fail('amount');
+  // transfer(address,uint256) is exactly the selector and two words: no trailing bytes, and an
+  // address word whose 12 high bytes are zero (a token might not ignore them).
+  const data = tx.data ?? '0x';
+  if (data.length !== 2 + 8 + 64 * 2) fail('token calldata length');
+  if (data.slice(0, 10).toLowerCase() !== TRANSFER_SELECTOR) fail('token function');
+  const toWord = data.slice(10, 74);
+  if (!toWord.startsWith(ADDRESS_WORD_PADDING) || !sameAddress(`0x${toWord.slice(24)}`, intent.to)) fail('recipient');
+  if (BigInt(`0x${data.slice(74)}`) !== intent.chainAmount) fail('amount');
 }
+
+const ADDRESS_WORD_PADDING = '0'.repeat(24);
 
 function gasLimitOf(intent: TransferIntent): bigint {
   return intent.gasLimit ?? BigInt(intent.network.gasLimit);
@@ -141,10 +145,18 @@ export async function verifySigner(raw: Hex, wallet: string): Promise<void> {
 /** A transaction with its unsigned serialization, checked against what was asked: the signer signs exactly `unsigned`. */
 export type VerifiedTx = { tx: TransactionSerializableEIP1559; unsigned: Hex };
 
+function encodeUnsigned(tx: TransactionSerializableEIP1559): Hex {
+  const { chainId, nonce, maxPriorityFeePerGas, maxFeePerGas, gas, to, value, data, accessList } = tx;
+  if (to == null || nonce === undefined || gas === undefined || maxFeePerGas === undefined || maxPriorityFeePerGas === undefined || (accessList && accessList.length > 0)) {
+    throw new UnencodableTxError('a payout needs a recipient, nonce, gas limit and both fees, and no access list');
+  }
+  return encodeUnsignedEip1559({ chainId, nonce, maxPriorityFeePerGas, maxFeePerGas, gas, to, value: value ?? 0n, ...(data ? { data } : {}) });
+}
+
 /** Builds the payout of `intent` and checks its bytes against the intent (invariant 9). */
 export function verifiedTransfer(intent: TransferIntent, build: (intent: TransferIntent) => TransactionSerializableEIP1559 = buildTransfer): VerifiedTx {
   const tx = build(intent);
-  const unsigned = serializeTransaction(tx);
+  const unsigned = encodeUnsigned(tx);
   verifyTransfer(unsigned, intent);
   return { tx, unsigned };
 }
@@ -152,7 +164,7 @@ export function verifiedTransfer(intent: TransferIntent, build: (intent: Transfe
 /** Builds the cancel (or fill) of `intent` and checks its bytes against the intent. */
 export function verifiedCancel(intent: CancelIntent): VerifiedTx {
   const tx = buildCancel(intent);
-  const unsigned = serializeTransaction(tx);
+  const unsigned = encodeUnsigned(tx);
   verifyCancel(unsigned, intent);
   return { tx, unsigned };
 }

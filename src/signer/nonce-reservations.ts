@@ -6,7 +6,6 @@ import type { Db } from '../db/connect.js';
 import { withTransaction } from '../db/transaction.js';
 import { runWriteTask } from '../db/write-task.js';
 import { batchConcurrency, createMicroBatcher } from '../util/micro-batch.js';
-import { byBalanceRow } from '../util/lock-order.js';
 import type { Wallet, Wallets } from '../wallets/wallets.js';
 import { buildTransfer, type TransferIntent, type VerifiedTx, verifiedTransfer } from './build-tx.js';
 import type { FeeOracle, FeePair } from './fees.js';
@@ -15,6 +14,7 @@ import {
   type LaneOutcome,
   type LaneResult,
   type LaneShare,
+  byRequestBalanceRow,
   payoutOf,
   type ReserveLanesInput,
   type ReserveRequest,
@@ -138,7 +138,8 @@ export function createNonceReservations(deps: {
     const lanes = usable.map((lane) => ({ lane, address: getAddress(lane.address) }));
     const { loads, reused } = await loadsOf(lanes.map((l) => l.address), fees, networks, fresh);
     const open = lanes.map((l) => ({ ...l, load: loads.get(l.address)! })).filter((l) => l.load.pending < limit());
-    const tokens = requests.filter((r) => r.network.kind === 'erc20').map((r) => r.network.contract!);
+    const tokens: Address[] = [];
+    for (const r of requests) if (r.network.kind === 'erc20') tokens.push(r.network.contract!);
     const balances = await Promise.all(open.map((l) => walletBalances(chain, l.address, tokens)));
     const candidates = open.map((l, i) => ({ ...l, balances: balances[i]! }));
     for (const request of requests) {
@@ -178,21 +179,24 @@ export function createNonceReservations(deps: {
     batchesInFlight.set(address, (batchesInFlight.get(address) ?? 0) + 1);
     const from = expectedNext.get(address);
     if (from === undefined) return undefined;
-    share.items.sort((a, b) => byBalanceRow(a.w, b.w));
+    share.items.sort(byRequestBalanceRow);
     expectedNext.set(address, from + share.items.length);
-    share.signed = await Promise.all(
-      share.items.map(async (request, i): Promise<SignedAhead | null> => {
-        try {
-          const verified = verifiedTransfer(intentAt(chainId, request, from + i, fees), deps.build);
-          const { raw, txHash } = await deps.sign(share.lane, verified);
-          return { nonce: from + i, raw, txHash, gas: verified.tx.gas! };
-        } catch (err) {
-          log.debug({ withdrawalId: request.w.id, wallet: address, err }, 'not signed ahead; reserved, to be signed after commit');
-          return null;
-        }
-      }),
-    );
+    const signing: Array<Promise<SignedAhead | null>> = [];
+    for (let i = 0; i < share.items.length; i++) signing.push(signOneAhead(share, share.items[i]!, from + i, fees));
+    share.signed = await Promise.all(signing);
     return from;
+  }
+
+  /** One payout of signAhead's; a function of the factory, not a callback per batch (see ledger.ts on V8's optimized code). */
+  async function signOneAhead(share: LaneShare, request: ReserveRequest, nonce: number, fees: FeePair): Promise<SignedAhead | null> {
+    try {
+      const verified = verifiedTransfer(intentAt(chainId, request, nonce, fees), deps.build);
+      const { raw, txHash } = await deps.sign(share.lane, verified);
+      return { nonce, raw, txHash, gas: verified.tx.gas! };
+    } catch (err) {
+      log.debug({ withdrawalId: request.w.id, wallet: share.lane.address, err }, 'not signed ahead; reserved, to be signed after commit');
+      return null;
+    }
   }
 
   /** How many signatures made ahead were stored, and how many dropped unsent (another nonce, or the withdrawal not taken). */
@@ -234,7 +238,12 @@ export function createNonceReservations(deps: {
   async function run(requests: ReserveRequest[]): Promise<Reservation[]> {
     // The same withdrawal twice in one batch (a duplicate delivery): the first one decides.
     const seen = new Set<string>();
-    const unique = requests.filter((r) => !seen.has(r.w.id) && seen.add(r.w.id));
+    const unique: ReserveRequest[] = [];
+    for (const r of requests) {
+      if (seen.has(r.w.id)) continue;
+      seen.add(r.w.id);
+      unique.push(r);
+    }
     const [fees, networks] = await Promise.all([deps.fees.current(), assets.all()]);
     let { byWallet, outcome, reused } = await plan(unique, fees, networks, false);
     if (reused && [...outcome.values()].some((o) => o.kind === 'busy' || o.kind === 'short')) ({ byWallet, outcome } = await plan(unique, fees, networks, true));
@@ -255,13 +264,16 @@ export function createNonceReservations(deps: {
       } finally {
         turn.done();
       }
-      shares.forEach((share, s) => {
+      for (let s = 0; s < shares.length; s++) {
+        const share = shares[s]!;
         settleExpected(share, starts[s], results[s]!.next);
-        share.items.forEach((item, i) => outcome.set(item, reservationOf(share.lane, results[s]!.outcomes[i]!)));
+        for (let i = 0; i < share.items.length; i++) outcome.set(share.items[i]!, reservationOf(share.lane, results[s]!.outcomes[i]!));
         countSignedAhead(share, results[s]!.outcomes);
-      });
+      }
     }
-    return requests.map((r) => outcome.get(r) ?? { kind: 'skipped' });
+    const out: Reservation[] = [];
+    for (const r of requests) out.push(outcome.get(r) ?? { kind: 'skipped' });
+    return out;
   }
 
   // Two batches at once on SQLite too, though its one writer runs their transactions one after

@@ -1,7 +1,7 @@
 import type { Address, Hex } from 'viem';
 import { lockForUpdate } from '../db/transaction.js';
 import { defineWriteTask } from '../db/write-task.js';
-import { type AttemptRow, createAttempts, type NewAttempt } from '../withdrawals/attempts.js';
+import { type AttemptRow, insertAttempts, type NewAttempt } from '../withdrawals/attempts.js';
 import { openTransitions, type WithdrawalRow } from '../withdrawals/repository.js';
 import type { FeePair } from './fees.js';
 
@@ -14,9 +14,11 @@ export type StoreRequest = { id: string; wallet: Address; nonce: number; txHash:
  * request: whether it was stored. A write task: on SQLite it runs on the write worker.
  */
 export const storeSignatures = defineWriteTask(import.meta.url, 'storeSignatures', async ({ db, trx }, items: StoreRequest[]): Promise<boolean[]> => {
-  const ids = [...new Set(items.map((i) => i.id))];
-  const rows = await lockForUpdate(db, trx.selectFrom('withdrawals').select(['id', 'chain_id', 'status', 'tx_hash', 'wallet', 'nonce', 'cancel_reason']).where('id', 'in', ids).orderBy('id')).execute();
-  const current = new Map(rows.map((r) => [r.id, r]));
+  const ids = new Set<string>();
+  for (const item of items) ids.add(item.id);
+  const rows = await lockForUpdate(db, trx.selectFrom('withdrawals').select(['id', 'chain_id', 'status', 'tx_hash', 'wallet', 'nonce', 'cancel_reason']).where('id', 'in', [...ids]).orderBy('id')).execute();
+  const current = new Map<string, (typeof rows)[number]>();
+  for (const r of rows) current.set(r.id, r);
   const transitions = openTransitions(trx);
   const stored: NewAttempt[] = [];
   const results: boolean[] = [];
@@ -37,7 +39,7 @@ export const storeSignatures = defineWriteTask(import.meta.url, 'storeSignatures
     current.set(item.id, { ...row, status: 'SIGNED', tx_hash: item.txHash });
     results.push(true);
   }
-  await createAttempts(db).insertMany(trx, stored);
+  await insertAttempts(trx, stored);
   await transitions.flush();
   return results;
 });

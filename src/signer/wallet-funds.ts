@@ -66,6 +66,8 @@ export async function laneLoads(
     .where('wallet', 'in', input.wallets)
     .where('status', 'in', [...IN_FLIGHT_STATUSES])
     .execute();
+  const byAsset = new Map<string, AssetNetwork>();
+  for (const n of input.networks) if (n.chainId === input.chainId && !byAsset.has(n.asset)) byAsset.set(n.asset, n);
   // Summed here, not in SQL: SQLite's SUM over TEXT amounts would go through floating point.
   for (const r of rows) {
     const load = loads.get(r.wallet as Address);
@@ -73,7 +75,7 @@ export async function laneLoads(
     if (r.status === 'RECEIVED' && r.nonce === null) continue;
     load.pending += 1;
     if (r.cancel_reason !== null) continue; // a cancel pays nothing
-    const network = input.networks.find((n) => n.asset === r.asset && n.chainId === input.chainId);
+    const network = byAsset.get(r.asset);
     if (!network) continue;
     addNeed(load, network, rescale(BigInt(r.amount), network.ledgerDecimals, network.decimals), BigInt(network.gasLimit) * input.maxFeePerGas);
   }

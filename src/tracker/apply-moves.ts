@@ -1,6 +1,6 @@
 import type { WithdrawalStatus } from '../db/schema.js';
 import { defineWriteTask } from '../db/write-task.js';
-import { createLedger } from '../ledger/ledger.js';
+import { openLedgerBatch } from '../ledger/ledger.js';
 import { byBalanceRow } from '../util/lock-order.js';
 import { StaleTransitionError } from '../withdrawals/errors.js';
 import { openTransitions, type TransitionPatch, type WithdrawalRow } from '../withdrawals/repository.js';
@@ -39,7 +39,7 @@ export const applyMoves = defineWriteTask(import.meta.url, 'applyMoves', async (
   }
   // Balance rows after the withdrawal rows, as the signer's reservations lock them.
   const settling = ordered.filter((m) => results.get(m) && m.settle !== null);
-  const ledger = await createLedger(db).openBatch(trx, settling.map((m) => ({ userId: m.w.user_id, asset: m.w.asset })));
+  const ledger = await openLedgerBatch(db, trx, settling.map((m) => ({ userId: m.w.user_id, asset: m.w.asset })));
   for (const m of settling) {
     const amount = BigInt(m.w.amount);
     const fee = BigInt(m.w.fee);

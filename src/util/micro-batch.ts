@@ -25,9 +25,11 @@ export function createMicroBatcher<I, O>(options: {
 
   async function runBatch(batch: Pending<I, O>[]): Promise<void> {
     try {
-      const results = await options.run(batch.map((p) => p.item));
+      const items: I[] = [];
+      for (const p of batch) items.push(p.item);
+      const results = await options.run(items);
       if (results.length !== batch.length) throw new Error(`batch returned ${results.length} results for ${batch.length} items`);
-      batch.forEach((p, i) => p.resolve(results[i]!));
+      for (let i = 0; i < batch.length; i++) batch[i]!.resolve(results[i]!);
     } catch (err) {
       if (batch.length === 1) return batch[0]!.reject(err);
       for (const p of batch) await runBatch([p]);

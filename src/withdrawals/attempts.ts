@@ -24,22 +24,23 @@ export const PAYOUT_KINDS: ReadonlyArray<TxAttemptsTable['kind']> = ['transfer',
  */
 export const FILL_KIND = 'fill';
 
+/** Many attempts in few multi-row inserts (a batch's signatures), in the caller's transaction. */
+export async function insertAttempts(trx: Tx, attempts: NewAttempt[]): Promise<void> {
+  const now = Date.now();
+  for (const chunk of insertChunks(attempts)) {
+    const rows = [];
+    for (const a of chunk) rows.push({ ...a, created_at: now, broadcast_at: null, last_broadcast_at: null, broadcast_count: 0, last_error: null });
+    await trx.insertInto('tx_attempts').values(rows).execute();
+  }
+}
+
 /**
  * Every transaction signed for a withdrawal: the first, each fee bump and each cancel. The newest
  * is the one to (re)broadcast; any of them may be the one mined.
  */
 export function createAttempts(db: Db) {
   const k = db.kysely;
-
-  async function insertMany(trx: Tx, attempts: NewAttempt[]): Promise<void> {
-    const now = Date.now();
-    for (const chunk of insertChunks(attempts)) {
-      await trx
-        .insertInto('tx_attempts')
-        .values(chunk.map((a) => ({ ...a, created_at: now, broadcast_at: null, last_broadcast_at: null, broadcast_count: 0, last_error: null })))
-        .execute();
-    }
-  }
+  const insertMany = insertAttempts;
 
   /** Each of these withdrawals' own txs (fills excluded), oldest first; those with none are absent. In few queries. */
   async function ofMany(withdrawalIds: string[], trx: Tx | Db['kysely'] = k): Promise<Map<string, AttemptRow[]>> {

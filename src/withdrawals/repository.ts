@@ -39,36 +39,48 @@ const ROWS_PER_READ = 256;
  * fails the whole transaction if one did not match. `flush()` writes the queued events in one
  * insert and must run before the transaction commits.
  */
-export function openTransitions(trx: Tx) {
-  const events: Array<Insertable<WithdrawalEventsTable>> = [];
-  const staged = new Map<string, { from: WithdrawalStatus; rows: LockedRowUpdate[] }>();
-  return {
-    async move(id: string, from: WithdrawalStatus, to: WithdrawalStatus, patch: TransitionPatch = {}, event: { code?: string; detail?: string } = {}): Promise<void> {
-      const now = Date.now();
-      const result = await trx
-        .updateTable('withdrawals')
-        .set({ ...patch, status: to, updated_at: now })
-        .where('id', '=', id)
-        .where('status', '=', from)
-        .executeTakeFirst();
-      if (Number(result.numUpdatedRows) !== 1) throw new StaleTransitionError(id, from, to);
-      events.push({ withdrawal_id: id, from_status: from, to_status: to, code: event.code ?? null, detail: event.detail ?? null, created_at: now });
-    },
-    moveLocked(id: string, from: WithdrawalStatus, to: WithdrawalStatus, patch: TransitionPatch = {}, event: { code?: string; detail?: string } = {}): void {
-      // One batch per compare and per set of columns, so each batch is one statement shape.
-      const key = `${from}>${to}:${Object.keys(patch).sort().join(',')}`;
-      const batch = staged.get(key) ?? { from, rows: [] };
-      batch.rows.push({ id, set: { ...patch, status: to } });
-      staged.set(key, batch);
-      events.push({ withdrawal_id: id, from_status: from, to_status: to, code: event.code ?? null, detail: event.detail ?? null, created_at: Date.now() });
-    },
-    async flush(): Promise<void> {
-      for (const { from, rows } of staged.values()) await updateLockedRows(trx, rows, { status: from });
-      staged.clear();
-      const rows = events.splice(0);
-      for (const chunk of insertChunks(rows)) await trx.insertInto('withdrawal_events').values(chunk).execute();
-    },
-  };
+export function openTransitions(trx: Tx): Transitions {
+  return new Transitions(trx);
+}
+
+/**
+ * A class, not an object of closures per transaction: V8 keeps a closure's optimized code only
+ * while a closure of it lives, so per-transaction closures were compiled again after every full
+ * collection (see ledger.ts).
+ */
+export class Transitions {
+  private readonly events: Array<Insertable<WithdrawalEventsTable>> = [];
+  private readonly staged = new Map<string, { from: WithdrawalStatus; rows: LockedRowUpdate[] }>();
+
+  constructor(private readonly trx: Tx) {}
+
+  async move(id: string, from: WithdrawalStatus, to: WithdrawalStatus, patch: TransitionPatch = {}, event: { code?: string; detail?: string } = {}): Promise<void> {
+    const now = Date.now();
+    const result = await this.trx
+      .updateTable('withdrawals')
+      .set({ ...patch, status: to, updated_at: now })
+      .where('id', '=', id)
+      .where('status', '=', from)
+      .executeTakeFirst();
+    if (Number(result.numUpdatedRows) !== 1) throw new StaleTransitionError(id, from, to);
+    this.events.push({ withdrawal_id: id, from_status: from, to_status: to, code: event.code ?? null, detail: event.detail ?? null, created_at: now });
+  }
+
+  moveLocked(id: string, from: WithdrawalStatus, to: WithdrawalStatus, patch: TransitionPatch = {}, event: { code?: string; detail?: string } = {}): void {
+    // One batch per compare and per set of columns, so each batch is one statement shape.
+    const key = `${from}>${to}:${Object.keys(patch).sort().join(',')}`;
+    const batch = this.staged.get(key) ?? { from, rows: [] };
+    batch.rows.push({ id, set: { ...patch, status: to } });
+    this.staged.set(key, batch);
+    this.events.push({ withdrawal_id: id, from_status: from, to_status: to, code: event.code ?? null, detail: event.detail ?? null, created_at: Date.now() });
+  }
+
+  async flush(): Promise<void> {
+    for (const { from, rows } of this.staged.values()) await updateLockedRows(this.trx, rows, { status: from });
+    this.staged.clear();
+    const rows = this.events.splice(0);
+    for (const chunk of insertChunks(rows)) await this.trx.insertInto('withdrawal_events').values(chunk).execute();
+  }
 }
 
 export function createWithdrawalRepository(db: Db) {
@@ -78,8 +90,11 @@ export function createWithdrawalRepository(db: Db) {
     concurrency: batchConcurrency(db),
     run: async (ids) => {
       const rows = await k.selectFrom('withdrawals').selectAll().where('id', 'in', [...new Set(ids)]).execute();
-      const byId = new Map(rows.map((r) => [r.id, r]));
-      return ids.map((id) => byId.get(id));
+      const byId = new Map<string, WithdrawalRow>();
+      for (const r of rows) byId.set(r.id, r);
+      const found: Array<WithdrawalRow | undefined> = [];
+      for (const id of ids) found.push(byId.get(id));
+      return found;
     },
   });
 

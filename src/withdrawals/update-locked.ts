@@ -12,6 +12,17 @@ export type LockedRowUpdate = { id: string; set: TransitionPatch & { status?: Wi
 
 type Value = string | number | null;
 
+/** The column's one value if every row sets the same, else `CASE id WHEN … THEN … END`. */
+function columnValue(chunk: LockedRowUpdate[], column: keyof LockedRowUpdate['set']): Value | RawBuilder<unknown> {
+  const first = chunk[0]!.set[column] ?? null;
+  let same = true;
+  for (const r of chunk) if ((r.set[column] ?? null) !== first) same = false;
+  if (same) return first;
+  const whens = [];
+  for (const r of chunk) whens.push(sql`when ${r.id} then ${r.set[column] ?? null}`);
+  return sql`case id ${sql.join(whens, sql` `)} end`;
+}
+
 /**
  * Compare-and-set of many withdrawal rows in a few statements: one UPDATE per power-of-two chunk
  * (insert-chunks.ts, so the statement shapes stay few and prepared), every row guarded by `guard`,
@@ -27,20 +38,10 @@ export async function updateLockedRows(trx: Tx, rows: LockedRowUpdate[], guard: 
   const now = Date.now();
   for (const chunk of insertChunks(rows)) {
     const set: Record<string, Value | RawBuilder<unknown>> = { updated_at: now };
-    for (const column of Object.keys(chunk[0]!.set) as Array<keyof LockedRowUpdate['set']>) {
-      const first = chunk[0]!.set[column] ?? null;
-      const same = chunk.every((r) => (r.set[column] ?? null) === first);
-      set[column] = same ? first : sql`case id ${sql.join(chunk.map((r) => sql`when ${r.id} then ${r.set[column] ?? null}`), sql` `)} end`;
-    }
-    let query = trx
-      .updateTable('withdrawals')
-      .set(set)
-      .where(
-        'id',
-        'in',
-        chunk.map((r) => r.id),
-      )
-      .where('status', '=', guard.status);
+    for (const column of Object.keys(chunk[0]!.set) as Array<keyof LockedRowUpdate['set']>) set[column] = columnValue(chunk, column);
+    const ids: string[] = [];
+    for (const r of chunk) ids.push(r.id);
+    let query = trx.updateTable('withdrawals').set(set).where('id', 'in', ids).where('status', '=', guard.status);
     if (guard.nonceIsNull) query = query.where('nonce', 'is', null);
     const result = await query.executeTakeFirst();
     if (Number(result.numUpdatedRows) !== chunk.length) {
