@@ -14,6 +14,9 @@ Options:
   --out DIR          where the .md and .json go (default bench/results)
   --cpu-prof DIR     write a V8 CPU profile of every child process (the roles
                      under test, load generators) into DIR (.cpuprofile files)
+  --node-args FLAGS  extra node flags for every child process, one string
+                     (e.g. --node-args "--trace-opt --trace-gc"; their output goes to
+                     the child logs, so add --keep)
   --keep             keep the scratch directory (databases, child logs) even when every section ran
   --help             this text
 `;
@@ -32,7 +35,7 @@ export type Profile = {
   history: { rows: number; probeSeconds: number; probeRate: number; ticks: number };
 };
 
-export type Options = { profile: Profile; only: ScenarioName[]; outDir: string; keep: boolean; cpuProfDir?: string };
+export type Options = { profile: Profile; only: ScenarioName[]; outDir: string; keep: boolean; cpuProfDir?: string; nodeArgs?: string[] };
 
 const DEFAULT: Profile = {
   quick: false,
@@ -56,6 +59,7 @@ export function parseArgs(argv: string[]): Options | { help: true } {
   let outDir = 'bench/results';
   let keep = false;
   let cpuProfDir: string | undefined;
+  let nodeArgs: string[] | undefined;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const value = () => {
@@ -68,6 +72,12 @@ export function parseArgs(argv: string[]): Options | { help: true } {
     else if (arg === '--keep') keep = true;
     else if (arg === '--out') outDir = value();
     else if (arg === '--cpu-prof') cpuProfDir = value();
+    else if (arg === '--node-args') {
+      // Its value is node flags, so it may start with --.
+      const v = argv[++i];
+      if (v === undefined || v.trim() === '') throw new Error('--node-args needs a value');
+      nodeArgs = v.trim().split(/\s+/);
+    }
     else if (arg === '--only') {
       const names = value().split(',').map((s) => s.trim()).filter(Boolean);
       const unknown = names.filter((n) => !(SCENARIOS as readonly string[]).includes(n));
@@ -75,5 +85,5 @@ export function parseArgs(argv: string[]): Options | { help: true } {
       only = names as ScenarioName[];
     } else throw new Error(`unknown option ${arg}`);
   }
-  return { profile: quick ? QUICK : DEFAULT, only, outDir, keep, ...(cpuProfDir ? { cpuProfDir } : {}) };
+  return { profile: quick ? QUICK : DEFAULT, only, outDir, keep, ...(cpuProfDir ? { cpuProfDir } : {}), ...(nodeArgs ? { nodeArgs } : {}) };
 }

@@ -40,6 +40,7 @@ try {
 
 // Read by bench/lib/child.ts when it spawns each child.
 if (options.cpuProfDir) process.env.BENCH_CPU_PROF_DIR = path.resolve(options.cpuProfDir);
+if (options.nodeArgs) process.env.BENCH_NODE_ARGS = JSON.stringify(options.nodeArgs);
 
 const startedAt = new Date();
 const machine = machineInfo();

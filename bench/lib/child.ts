@@ -21,6 +21,12 @@ function profileArgs(): string[] {
   return dir ? ['--cpu-prof', '--cpu-prof-dir', dir] : [];
 }
 
+/** `npm run bench -- --node-args "…"`: node flags for every child (bench/run.ts passes them as JSON). */
+function extraNodeArgs(): string[] {
+  const json = process.env.BENCH_NODE_ARGS;
+  return json ? (JSON.parse(json) as string[]) : [];
+}
+
 /**
  * Runs a bench TypeScript file (via tsx) or a built JS file as a separate OS process: the load
  * generator must never share the event loop of the server it measures. It talks back over IPC;
@@ -33,7 +39,7 @@ export function spawnBenchChild<M = unknown>(
 ): BenchChild<M> {
   fs.mkdirSync(path.dirname(options.logFile), { recursive: true });
   const log = fs.openSync(options.logFile, 'a');
-  const nodeArgs = [...(options.tsx === false ? [] : ['--import', 'tsx']), ...profileArgs()];
+  const nodeArgs = [...(options.tsx === false ? [] : ['--import', 'tsx']), ...profileArgs(), ...extraNodeArgs()];
   // The child's SLUICE_* settings are exactly what the scenario gives it, never the caller's shell.
   const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('SLUICE_')));
   const child = spawn(process.execPath, [...nodeArgs, path.resolve(ROOT, script), ...args], {
