@@ -88,10 +88,18 @@ export function createWithdrawalIntake(options: WithdrawalIntakeOptions) {
     });
   }
 
+  type Settled = { item: Item; outcome: Awaited<ReturnType<typeof insertWithdrawals>>[number] };
+
   async function flush(batch: Item[]): Promise<void> {
     try {
-      const outcomes = await withTransientRetry(() => insertWithdrawals(db, batch.map((i) => i.row)));
-      await settle(batch.map((item, n) => ({ item, outcome: outcomes[n]! })));
+      // Loops, not callbacks made per batch: V8 drops such callbacks' optimized code at every full
+      // collection and compiles it again (see ledger.ts).
+      const rows: WithdrawalRow[] = [];
+      for (const item of batch) rows.push(item.row);
+      const outcomes = await withTransientRetry(() => insertWithdrawals(db, rows));
+      const done: Settled[] = [];
+      for (let n = 0; n < batch.length; n++) done.push({ item: batch[n]!, outcome: outcomes[n]! });
+      await settle(done);
     } catch (err) {
       if (isTransientDbError(err)) {
         for (const item of batch) item.reject(new DatabaseUnavailableError(err));
@@ -119,9 +127,10 @@ export function createWithdrawalIntake(options: WithdrawalIntakeOptions) {
     }
   }
 
-  async function settle(done: { item: Item; outcome: Awaited<ReturnType<typeof insertWithdrawals>>[number] }[]): Promise<void> {
-    const created = done.filter((d) => d.outcome.kind === 'stored').map((d) => d.item.row);
-    if (created.length > 0) logger.info({ withdrawalIds: created.map((r) => r.id), count: created.length }, 'withdrawals received');
+  async function settle(done: Settled[]): Promise<void> {
+    const created: WithdrawalRow[] = [];
+    for (const d of done) if (d.outcome.kind === 'stored') created.push(d.item.row);
+    if (created.length > 0 && logger.isLevelEnabled('info')) logger.info({ withdrawalIds: created.map((r) => r.id), count: created.length }, 'withdrawals received');
     if (created.length > 0 && afterCommit) {
       await afterCommit(created).catch((err) => logger.error({ err, count: created.length }, 'after-commit step failed; the reconciler covers it'));
     }
