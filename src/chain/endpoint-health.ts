@@ -164,7 +164,9 @@ export class EndpointHealth {
   errorRate(): number {
     this.prune();
     if (this.samples.length === 0) return 0;
-    return this.samples.filter((s) => !s.ok).length / this.samples.length;
+    let failed = 0;
+    for (const s of this.samples) if (!s.ok) failed += 1;
+    return failed / this.samples.length;
   }
 
   /** Whether `acquire` would give a permit now (without taking the half-open probe slot). */

@@ -353,20 +353,25 @@ export function createChainRpc(chain: ChainConfig, logger: Logger, options: Chai
       if (!permit) continue;
       let values: T[];
       try {
-        values = await attempt(e, permit, (_, endpoint) => fn(endpoint, open.map((i) => keys[i]!)));
+        const asked: K[] = [];
+        for (const i of open) asked.push(keys[i]!);
+        values = await attempt(e, permit, (_, endpoint) => fn(endpoint, asked));
       } catch (err) {
         if (!(err instanceof NodeUnavailableError)) throw err; // a node's verdict
         last = err as AnyChainError;
         continue;
       }
       answered.add(e);
-      open = open.filter((i, n) => {
+      const stillOpen: number[] = [];
+      for (let n = 0; n < open.length; n++) {
+        const i = open[n]!;
         const value = values[n] as T;
         results[i] = value;
-        if (!isNegative(value) || negativeOnce.has(i)) return false; // positive, or confirmed by a second endpoint
+        if (!isNegative(value) || negativeOnce.has(i)) continue; // positive, or confirmed by a second endpoint
         negativeOnce.add(i);
-        return true;
-      });
+        stillOpen.push(i);
+      }
+      open = stillOpen;
     }
     // No second opinion: fine if no other endpoint is current any more (say its circuit just
     // opened); otherwise one that is still current could not be asked, so do not trust it.
@@ -458,7 +463,13 @@ export function createChainRpc(chain: ChainConfig, logger: Logger, options: Chai
   const balances = createMicroBatcher<Address, bigint>({
     maxSize: RPC_BATCH,
     concurrency: 4,
-    run: (addresses) => read((_, e) => Promise.all(addresses.map((address) => e.batchClient.getBalance({ address })))),
+    run: (addresses) =>
+      read((_, e) => {
+        // A loop, not a callback per batch: V8 drops such callbacks' optimized code at every full collection (ledger.ts).
+        const calls: Array<Promise<bigint>> = [];
+        for (const address of addresses) calls.push(e.batchClient.getBalance({ address }));
+        return Promise.all(calls);
+      }),
   });
 
   /**
@@ -469,7 +480,16 @@ export function createChainRpc(chain: ChainConfig, logger: Logger, options: Chai
     maxSize: RPC_BATCH,
     concurrency: 4,
     run: (hashes) =>
-      readConfirmedEach('a missing receipt', hashes, (e, batch) => Promise.all(batch.map((hash) => receiptOn(e.batchClient, hash))), (r) => r === null),
+      readConfirmedEach(
+        'a missing receipt',
+        hashes,
+        (e, batch) => {
+          const calls: Array<Promise<TransactionReceipt | null>> = [];
+          for (const hash of batch) calls.push(receiptOn(e.batchClient, hash));
+          return Promise.all(calls);
+        },
+        (r) => r === null,
+      ),
   });
 
   // ---- the client ---------------------------------------------------------------------------

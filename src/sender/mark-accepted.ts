@@ -19,7 +19,8 @@ export const markAccepted = defineWriteTask(import.meta.url, 'markAccepted', asy
   for (const item of items) await attempts.markBroadcast(item.txHash, trx, item.acceptedAt);
   const ids = [...new Set(items.map((i) => i.id))];
   const rows = await trx.selectFrom('withdrawals').select(['id', 'status', 'failure_code']).where('id', 'in', ids).execute();
-  const current = new Map(rows.map((r) => [r.id, r]));
+  const current = new Map<string, (typeof rows)[number]>();
+  for (const r of rows) current.set(r.id, r);
   const transitions = openTransitions(trx);
   const results: boolean[] = [];
   for (const item of items) {

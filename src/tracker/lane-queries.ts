@@ -71,7 +71,11 @@ export function lanesWindow(dialect: Db['dialect'], chainId: number, wallets: re
 
 /** A lane's window from its rows as read: the lowest LANE_WINDOW nonces, in nonce order. */
 export function lowestNonces(rows: LaneRow[]): LaneRow[] {
-  return rows.sort((a, b) => Number(a.nonce) - Number(b.nonce)).slice(0, LANE_WINDOW);
+  return rows.sort(byNonce).slice(0, LANE_WINDOW);
+}
+
+function byNonce(a: LaneRow, b: LaneRow): number {
+  return Number(a.nonce) - Number(b.nonce);
 }
 
 /**

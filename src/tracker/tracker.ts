@@ -596,7 +596,9 @@ export function createTracker(deps: TrackerDeps) {
     const ctx: LaneContext = { chain, head, wallet, mined, blockHashes, own: await attempts.ofMany(pendingIds) };
     let transitions = 0;
     const track = async (batch: LaneRow[], how: (w: LaneRow, ctx: LaneContext) => Promise<boolean>) => {
-      const results = await Promise.allSettled(batch.map((w) => how(w, ctx)));
+      const calls: Array<Promise<boolean>> = [];
+      for (const w of batch) calls.push(how(w, ctx));
+      const results = await Promise.allSettled(calls);
       for (const [j, r] of results.entries()) {
         if (r.status === 'fulfilled') transitions += r.value ? 1 : 0;
         else retryLog(r.reason)({ withdrawalId: batch[j]!.id, chainId: chain.chain.chainId, wallet, err: r.reason }, 'tracking failed; will retry next tick');

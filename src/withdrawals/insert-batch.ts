@@ -67,7 +67,9 @@ function insertSqlite(sqlite: SqliteDatabase.Database, rows: WithdrawalRow[]): I
       outcomes.push(stored.id === r.id ? { kind: 'stored' } : { kind: 'existing', row: stored });
       continue;
     }
-    s.insert.run(COLUMNS.map((c) => r[c]));
+    const values: unknown[] = [];
+    for (const c of COLUMNS) values.push(r[c]);
+    s.insert.run(values);
     s.event.run(r.id, r.created_at);
     outcomes.push({ kind: 'stored' });
   }
