@@ -196,10 +196,9 @@ class OpenBatch implements LedgerBatch {
     // A row that does not exist holds nothing: a hold fails as short, a release or settle as negative.
     const balance = this.balances.get(key) ?? { asset: input.asset, available: 0n, held: 0n };
     if (kind === 'hold' && balance.available + available < 0n) throw new InsufficientBalanceError(input.userId, input.asset);
-    const next = { available: balance.available + available, held: balance.held + held };
-    if (next.available < 0n || next.held < 0n) throw new Error(`Refusing negative balance for ${input.userId}/${input.asset}`);
-    balance.available = next.available;
-    balance.held = next.held;
+    if (balance.available + available < 0n || balance.held + held < 0n) throw new Error(`Refusing negative balance for ${input.userId}/${input.asset}`);
+    balance.available += available;
+    balance.held += held;
     this.balances.set(key, balance);
     this.changed.set(key, { userId: input.userId, balance });
     journalRows({ kind, userId: input.userId, asset: input.asset, withdrawalId: input.withdrawalId, reference: input.withdrawalId }, legs, this.entries);
