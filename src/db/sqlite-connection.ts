@@ -5,12 +5,15 @@ import type { Db } from './connect.js';
 import type { Database } from './schema.js';
 import { configureSqlite } from './sqlite-pragmas.js';
 
-/** One connection to a SQLite file and its Kysely, without a write worker (the worker's own uses this). */
-export function openSqliteConnection(file: string): Db {
+/**
+ * One connection to a SQLite file and its Kysely, without a write worker (the worker's own uses
+ * this, as the `writer`).
+ */
+export function openSqliteConnection(file: string, options: { writer?: boolean } = {}): Db {
   // Loaded on first use, like mysql2 in connect.ts: a process on MySQL never opens SQLite.
   const Sqlite = createRequire(import.meta.url)('better-sqlite3') as typeof SqliteDatabase;
   const sqlite = new Sqlite(file);
-  configureSqlite(sqlite);
+  configureSqlite(sqlite, options);
   cachePreparedStatements(sqlite);
   const kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
   return { kysely, dialect: 'sqlite', sqlite, close: () => kysely.destroy() };

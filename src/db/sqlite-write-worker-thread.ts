@@ -9,7 +9,7 @@ import type { WorkerPreload, WorkerReply, WorkerRequest } from './sqlite-write-w
 import type { WriteTask } from './write-task.js';
 
 const { file } = workerData as { file: string };
-const db = openSqliteConnection(file);
+const db = openSqliteConnection(file, { writer: true });
 const modules = new Map<string, Promise<Record<string, unknown>>>();
 
 async function taskOf(module: string, name: string): Promise<WriteTask<unknown[], unknown>> {

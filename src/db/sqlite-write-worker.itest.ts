@@ -7,7 +7,7 @@ import { type Db, openDatabase } from './connect.js';
 import { isTransientDbError, isUniqueViolation } from './errors.js';
 import { WORKER_EXITED } from './sqlite-write-worker.js';
 import { runWriteTask } from './write-task.js';
-import { exitThread, insertNote, insertThenFail } from '../../test/support/sqlite-worker-tasks.js';
+import { exitThread, insertNote, insertThenFail, tempStore } from '../../test/support/sqlite-worker-tasks.js';
 
 describe('SQLite write worker (a second connection in a worker thread)', () => {
   let dir: string;
@@ -34,6 +34,10 @@ describe('SQLite write worker (a second connection in a worker thread)', () => {
       { id: 1, text: 'one' },
       { id: 2, text: 'two' },
     ]);
+  });
+
+  it('its connection is the writer: statement journals in memory (sqlite-pragmas.ts)', async () => {
+    expect(await db.sqliteWriter!.run<number>(tempStore, [])).toBe(2);
   });
 
   it('runs concurrent tasks one transaction at a time (async task bodies never interleave on the one connection)', async () => {

@@ -16,3 +16,6 @@ export const insertThenFail = defineWriteTask(import.meta.url, 'insertThenFail',
 
 /** Ends the worker thread (not the process) mid-task, as a crash of the thread would. */
 export const exitThread = defineWriteTask(import.meta.url, 'exitThread', () => process.exit(3));
+
+/** The worker connection's temp_store (2 = MEMORY). */
+export const tempStore = defineWriteTask(import.meta.url, 'tempStore', ({ db }) => db.sqlite!.pragma('temp_store', { simple: true }) as number);
