@@ -15,6 +15,8 @@ command -v amtool >/dev/null 2>&1 || need_apt+=(prometheus-alertmanager)
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 # The bench's max-rate load generator (bench/load/wrk.ts); the CI smoke run of the bench uses it.
 command -v wrk >/dev/null 2>&1 || need_apt+=(wrk)
+# The signer's libsecp256k1 binding (native/libsecp256k1, built by `npm run build:native` after this).
+[ -f /usr/include/secp256k1_recovery.h ] || need_apt+=(libsecp256k1-dev)
 if [ ${#need_apt[@]} -gt 0 ]; then
   log "installing ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive

@@ -84,7 +84,7 @@ export async function runSignerScenario(ctx: ScenarioContext): Promise<Omit<Sect
       : []),
     figure(`signed ahead of the nonce reservation and stored, ${r.store}`, r.signedAhead.stored, '', { what: 'withdrawals signed', value: r.signed }, `${r.signedAhead.dropped} made ahead were dropped (another nonce, or the withdrawal not taken) and signed again after commit; the rest were signed after their nonce was reserved (no guess: a lane's first batch after a start, or the one after a missed guess)`),
     figure(`backlog done, ${r.store}`, r.signed + r.rejected, '', { what: 'backlog size', value: r.backlog }, `${r.signed} signed, ${r.rejected} rejected in ${round(r.seconds)} s${r.signed + r.rejected < r.backlog ? ' (time cap reached)' : ''}`),
-    figure(`full tx sign (viem signTransaction), ${r.store} run`, round(r.ceiling.txSignPerSecond), '/s', undefined, `native secp256k1 addon: ${r.ceiling.nativeAddon}${r.ceiling.nativeSignPerSecond ? ` (${Math.round(r.ceiling.nativeSignPerSecond)}/s)` : ''}`),
+    figure(`full tx sign (viem signTransaction), ${r.store} run`, round(r.ceiling.txSignPerSecond), '/s', undefined, `the signer's secp256k1: ${r.ceiling.nativeAddon}${r.ceiling.nativeSignPerSecond ? ` (${Math.round(r.ceiling.nativeSignPerSecond)} signatures/s)` : ''}`),
   ]);
   const keystore = runs[0]!;
   const targets: Target[] = [
@@ -110,10 +110,10 @@ export async function runSignerScenario(ctx: ScenarioContext): Promise<Omit<Sect
   return { ok: true, figures, targets, raw: { runs }, notes };
 }
 
-/** The fastest raw secp256k1 signing this process can do: the native addon when installed (the signer uses it then), else noble. */
+/** The fastest raw secp256k1 signing this process can do: the native code the signer uses, else noble. */
 function ceilingOf(r: SignerResult): { what: string; value: number } {
   return r.ceiling.nativeSignPerSecond
-    ? { what: 'raw secp256k1 signatures/s (native addon, same process)', value: round(r.ceiling.nativeSignPerSecond) }
+    ? { what: `raw secp256k1 signatures/s (${r.ceiling.nativeAddon}, same process)`, value: round(r.ceiling.nativeSignPerSecond) }
     : { what: 'raw secp256k1 signatures/s (viem/noble, same process)', value: round(r.ceiling.rawSignPerSecond) };
 }
 

@@ -21,6 +21,7 @@ import { createSinkQueue, fromDist, tell } from './dist.mjs';
 /** @type {typeof import('../../src/queue/memory-queue.js')} */ const { createMemoryQueue } = await fromDist('queue/memory-queue.js');
 /** @type {typeof import('../../src/runtime/services.js')} */ const { createServices } = await fromDist('runtime/services.js');
 /** @type {typeof import('../../src/runtime/workers.js')} */ const { startWorkers } = await fromDist('runtime/workers.js');
+/** @type {typeof import('../../src/keys/secp256k1.js')} */ const { secp256k1Backend, signHash } = await fromDist('keys/secp256k1.js');
 
 /** @type {import('../scenarios/signer.js').SignerRunSettings} */
 const settings = JSON.parse(process.argv[2] ?? '{}');
@@ -146,16 +147,14 @@ const account = privateKeyToAccount(privateKey);
 const txSignPerSecond = await loop((i) =>
   account.signTransaction({ type: 'eip1559', chainId: 31337, nonce: i, to: '0x000000000000000000000000000000000000bEEF', value: 1000n, gas: 21_000n, maxFeePerGas: parseGwei('30'), maxPriorityFeePerGas: parseGwei('1') }),
 );
+// The secp256k1 the signer used (src/keys/secp256k1.ts: Sluice's libsecp256k1 binding, else the
+// `secp256k1` addon, else viem's JS), signing bare hashes.
 /** @type {number | null} */ let nativePerSecond = null;
-let native = 'not installed';
-try {
-  const mod = /** @type {any} */ (await import(/* the optional native addon */ 'secp256k1' + ''));
-  const addon = mod.default ?? mod;
+const native = secp256k1Backend;
+if (secp256k1Backend !== 'js') {
   const key = Buffer.from(privateKey.slice(2), 'hex');
-  nativePerSecond = await loop(async (i) => addon.ecdsaSign(Buffer.from(hashAt(i).slice(2), 'hex'), key));
-  native = 'installed';
-} catch {
-  /* optional */
+  const hashBytes = hashes.map((h) => Buffer.from(h.slice(2), 'hex'));
+  nativePerSecond = await loop((i) => signHash(/** @type {Buffer} */ (hashBytes[i % hashBytes.length]), key));
 }
 
 await tell({

@@ -1,8 +1,16 @@
 import { bytesToHex, getAddress, hexToBytes, keccak256, parseTransaction, recoverTransactionAddress, serializeTransaction, type TransactionSerializableEIP1559 } from 'viem';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
+import { createRequire } from 'node:module';
+import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { keccak256Bytes, keccak256Hex, keccakBackend } from './keccak.js';
-import { recoverHashSigner, recoverTransactionSigner, secp256k1Backend, signHash, signTransactionWithKey } from './secp256k1.js';
+import { recoverHashSigner, recoverTransactionSigner, SYSTEM_BINDING_PATH, secp256k1Backend, signHash, signTransactionWithKey } from './secp256k1.js';
+
+type Addon = {
+  ecdsaSign(msg32: Uint8Array, seckey: Uint8Array): { signature: Uint8Array; recid: number };
+  ecdsaRecover(sig: Uint8Array, recid: number, msg32: Uint8Array, compressed: boolean): Uint8Array;
+};
+const load = (id: string) => createRequire(import.meta.url)(id) as Addon;
 
 const HALF_N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n >> 1n;
 
@@ -20,9 +28,42 @@ function transfer(nonce: number, value: bigint): TransactionSerializableEIP1559 
 }
 
 describe('secp256k1 signing', () => {
-  it('uses the native addon on this machine (installed as an optional dependency)', () => {
-    expect(secp256k1Backend).toBe('native');
+  it('uses Sluice\'s libsecp256k1 binding on this machine (npm run build:native, with libsecp256k1-dev) and the native keccak', () => {
+    expect(secp256k1Backend).toBe('libsecp256k1');
     expect(keccakBackend).toBe('native');
+  });
+
+  it('the libsecp256k1 binding signs and recovers byte for byte as the secp256k1 addon does', () => {
+    const binding = load(SYSTEM_BINDING_PATH);
+    const addon = load('secp256k1/bindings');
+    for (let i = 0; i < 300; i++) {
+      const key = randomBytes(32);
+      const msg = randomBytes(32);
+      const ours = binding.ecdsaSign(msg, key);
+      const theirs = addon.ecdsaSign(msg, key);
+      expect(Buffer.from(ours.signature).toString('hex')).toBe(Buffer.from(theirs.signature).toString('hex'));
+      expect(ours.recid).toBe(theirs.recid);
+      for (const compressed of [false, true]) {
+        expect(Buffer.from(binding.ecdsaRecover(ours.signature, ours.recid, msg, compressed)).toString('hex')).toBe(
+          Buffer.from(addon.ecdsaRecover(theirs.signature, theirs.recid, msg, compressed)).toString('hex'),
+        );
+      }
+    }
+  });
+
+  it('the libsecp256k1 binding refuses bad input with an error, never a signature', () => {
+    const binding = load(SYSTEM_BINDING_PATH);
+    const msg = randomBytes(32);
+    const order = Buffer.from('fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141', 'hex');
+    expect(() => binding.ecdsaSign(msg, Buffer.alloc(32))).toThrow(/private key is not valid/);
+    expect(() => binding.ecdsaSign(msg, order)).toThrow(/private key is not valid/);
+    expect(() => binding.ecdsaSign(msg, randomBytes(31))).toThrow(TypeError);
+    expect(() => binding.ecdsaSign(randomBytes(33), randomBytes(32))).toThrow(TypeError);
+    expect(() => binding.ecdsaSign('00'.repeat(32) as unknown as Uint8Array, randomBytes(32))).toThrow(TypeError);
+    const { signature, recid } = binding.ecdsaSign(msg, randomBytes(32));
+    expect(() => binding.ecdsaRecover(signature, 4, msg, false)).toThrow(RangeError);
+    expect(() => binding.ecdsaRecover(signature.subarray(0, 63), recid, msg, false)).toThrow(TypeError);
+    expect(() => binding.ecdsaRecover(new Uint8Array(64), recid, msg, false)).toThrow(/No public key recovers/);
   });
 
   it('hashes as viem does', () => {

@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import {
   type Address,
   getAddress,
@@ -13,10 +14,12 @@ import { joinSignedEip1559, splitSignedEip1559 } from './eip1559-envelope.js';
 import { keccak256Bytes } from './keccak.js';
 
 /**
- * secp256k1 for the signer's hot path: libsecp256k1 through the optional `secp256k1` addon when
- * it loads (≈19k signatures and ≈15k recoveries per second on one core here), else viem's pure-JS
- * code (≈2.4k signatures, ≈500 recoveries per second). Both produce the same low-s signatures
- * (RFC 6979 nonces), so which one ran never shows in the bytes.
+ * secp256k1 for the signer's hot path, the fastest that loads: Sluice's own binding to the system
+ * libsecp256k1 (`native/libsecp256k1`, built by `npm ci` where libsecp256k1-dev is installed:
+ * ≈39k signatures and ≈25k recoveries per second on one core here), else the optional `secp256k1`
+ * addon (its bundled 2019 libsecp256k1: ≈27k and ≈19k), else viem's pure-JS code (≈2.4k
+ * signatures, ≈500 recoveries per second). All produce the same low-s signatures (RFC 6979
+ * nonces), so which one ran never shows in the bytes.
  */
 type NativeSecp256k1 = {
   ecdsaSign(msg32: Uint8Array, seckey: Uint8Array): { signature: Uint8Array; recid: number };
@@ -31,13 +34,17 @@ function loadAddon<T>(id: string): T | null {
   }
 }
 
-// `secp256k1/bindings` is the addon alone; the package's main would fall back to elliptic.
-const native = loadAddon<NativeSecp256k1>('secp256k1/bindings');
+/** Where scripts/build-native.mjs puts the binding: the same path from src/keys and dist/keys. */
+export const SYSTEM_BINDING_PATH = fileURLToPath(new URL('../../native/libsecp256k1/build/Release/sluice_secp256k1.node', import.meta.url));
 
-export type Signature = { r: Hex; s: Hex; yParity: 0 | 1 };
+const system = loadAddon<NativeSecp256k1>(SYSTEM_BINDING_PATH);
+// `secp256k1/bindings` is the addon alone; the package's main would fall back to elliptic.
+const native = system ?? loadAddon<NativeSecp256k1>('secp256k1/bindings');
 
 /** Which implementation signs in this process (reported by the benchmark and the signer's start log). */
-export const secp256k1Backend: 'native' | 'js' = native ? 'native' : 'js';
+export const secp256k1Backend: 'libsecp256k1' | 'secp256k1-addon' | 'js' = system ? 'libsecp256k1' : native ? 'secp256k1-addon' : 'js';
+
+export type Signature = { r: Hex; s: Hex; yParity: 0 | 1 };
 
 function toBuffer(bytes: Uint8Array): Buffer {
   return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);

@@ -115,6 +115,16 @@ describe('container image and local stack', () => {
     expect(dockerfile).toMatch(/^USER node$/m);
     expect(dockerfile).toMatch(/^HEALTHCHECK /m);
     expect(dockerfile).toMatch(/^ENTRYPOINT \["sluice"\]$/m);
+    // The signer's native secp256k1 ships: the production install keeps the optional addons, builds
+    // the libsecp256k1 binding (required) and the runtime has the library it links.
+    const deps = dockerfile.slice(dockerfile.indexOf(' AS deps'), dockerfile.lastIndexOf('FROM '));
+    expect(deps).toMatch(/npm ci [^\n]*--omit=dev/);
+    expect(deps).not.toMatch(/--omit=optional/);
+    expect(deps).toMatch(/libsecp256k1-dev/);
+    expect(deps).toMatch(/build-native\.mjs --required/);
+    const runtime = dockerfile.slice(dockerfile.lastIndexOf('FROM '));
+    expect(runtime).toMatch(/apt-get install [^\n]*libsecp256k1-1/);
+    expect(runtime).toMatch(/^COPY --from=deps [^\n]*sluice_secp256k1\.node \.\/native\/libsecp256k1\/build\/Release\/$/m);
     for (const [, from] of dockerfile.matchAll(/^COPY (?:--from=\S+ )?(?:--chown=\S+ )?(\S+)/gm)) {
       if (!from!.startsWith('/')) expect(fs.existsSync(path.join(ROOT, from!)), `COPY ${from}`).toBe(true);
     }
