@@ -30,7 +30,7 @@ export type Profile = {
    * server (MariaDB: 4,029/s over 128, 4,741/s over 512, same hour).
    */
   api: { users: number; maxRateSeconds: number; fixedSeconds: number; dbCeilingSeconds: number; connections: number };
-  signer: { backlog: number; kmsBacklog: number; capSeconds: number; kmsCapSeconds: number; ceilingSeconds: number; wallets: number; kmsWallets: number };
+  signer: { backlog: number; kmsBacklog: number; warmup: number; kmsWarmup: number; capSeconds: number; kmsCapSeconds: number; ceilingSeconds: number; wallets: number; kmsWallets: number };
   e2e: { withdrawals: number; rate: number; wallets: number; drainCapSeconds: number; users: number };
   history: { rows: number; probeSeconds: number; probeRate: number; ticks: number };
 };
@@ -40,7 +40,7 @@ export type Options = { profile: Profile; only: ScenarioName[]; outDir: string; 
 const DEFAULT: Profile = {
   quick: false,
   api: { users: 500, maxRateSeconds: 10, fixedSeconds: 8, dbCeilingSeconds: 4, connections: 256 },
-  signer: { backlog: 50_000, kmsBacklog: 2_000, capSeconds: 45, kmsCapSeconds: 20, ceilingSeconds: 2, wallets: 8, kmsWallets: 4 },
+  signer: { backlog: 50_000, kmsBacklog: 2_000, warmup: 5_000, kmsWarmup: 200, capSeconds: 45, kmsCapSeconds: 20, ceilingSeconds: 2, wallets: 8, kmsWallets: 4 },
   e2e: { withdrawals: 20_000, rate: 400, wallets: 32, drainCapSeconds: 60, users: 500 },
   history: { rows: 1_000_000, probeSeconds: 5, probeRate: 500, ticks: 9 },
 };
@@ -48,7 +48,7 @@ const DEFAULT: Profile = {
 const QUICK: Profile = {
   quick: true,
   api: { users: 20, maxRateSeconds: 2, fixedSeconds: 2, dbCeilingSeconds: 1, connections: 32 },
-  signer: { backlog: 1_000, kmsBacklog: 50, capSeconds: 5, kmsCapSeconds: 4, ceilingSeconds: 1, wallets: 2, kmsWallets: 1 },
+  signer: { backlog: 1_000, kmsBacklog: 50, warmup: 200, kmsWarmup: 10, capSeconds: 5, kmsCapSeconds: 4, ceilingSeconds: 1, wallets: 2, kmsWallets: 1 },
   e2e: { withdrawals: 200, rate: 100, wallets: 2, drainCapSeconds: 10, users: 20 },
   history: { rows: 20_000, probeSeconds: 2, probeRate: 200, ticks: 5 },
 };

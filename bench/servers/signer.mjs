@@ -1,9 +1,10 @@
 // @ts-check
 // The signer role alone, in its own process (the role under test), over a database the harness
-// seeded with a backlog of RECEIVED withdrawals: queue them (a few thousand at a time, as SQS would
-// hold the rest outside this process), run the signer workers exactly as `sluice signer` /
-// `sluice dev` start them (startWorkers), and count SIGNED until the backlog is
-// done or the time cap is hit. Then, in this same process, the raw secp256k1 ceiling.
+// seeded with a warm-up batch and a backlog of RECEIVED withdrawals: run the signer workers exactly
+// as `sluice signer` / `sluice dev` start them (startWorkers), queue the warm-up (a few thousand at
+// a time, as SQS would hold the rest outside this process) and wait until it is signed, then queue
+// the backlog and count SIGNED until it is done or the time cap is hit. Then, in this same
+// process, the raw secp256k1 ceiling.
 import { randomBytes } from 'node:crypto';
 import { keccak256, parseGwei, toHex } from 'viem';
 import { generatePrivateKey, privateKeyToAccount, sign } from 'viem/accounts';
@@ -51,23 +52,28 @@ const services = createServices({ common, db, queues, chains, keys, cache: creat
 
 const mine = `${settings.keyPrefix}-%`;
 /**
- * The backlog, held as ids only (not the 50,000 row objects, ~2 MB this process would count as the
- * signer's) and queued as the signer takes messages (feedBacklog) from `queuedSoFar` on.
+ * The backlog and the warm-up, held as ids only (not the row objects, ~2 MB this process would
+ * count as the signer's) and queued as the signer takes messages (feedQueue) from `queuedSoFar` on.
  */
-const ids = (await db.kysely.selectFrom('withdrawals').select('id').where('status', '=', 'RECEIVED').where('idempotency_key', 'like', mine).execute()).map((r) => r.id);
+async function receivedIds(/** @type {string} */ prefix) {
+  return (await db.kysely.selectFrom('withdrawals').select('id').where('status', '=', 'RECEIVED').where('idempotency_key', 'like', `${prefix}-%`).orderBy('id').execute()).map((r) => r.id);
+}
+const ids = await receivedIds(settings.keyPrefix);
+const warmupIds = await receivedIds(settings.warmupPrefix);
+/** What the feeder queues from: the warm-up first, then (once it is signed) the backlog. */
+let feeding = warmupIds;
 let queuedSoFar = 0;
 const QUEUED_AHEAD = 4 * config.signerConcurrency;
-async function feedBacklog() {
+async function feedQueue() {
   const depth = await queues.requests.depth();
-  if (depth >= QUEUED_AHEAD || queuedSoFar === ids.length) return;
+  if (depth >= QUEUED_AHEAD || queuedSoFar === feeding.length) return;
   // An index, not a sliced copy: copying what is left of 50,000 ids every 20 ms cost the signer's
   // thread ~1% (bench --cpu-prof), work that SQS would not put on it.
-  const next = ids.slice(queuedSoFar, queuedSoFar + QUEUED_AHEAD - depth);
+  const next = feeding.slice(queuedSoFar, queuedSoFar + QUEUED_AHEAD - depth);
   queuedSoFar += next.length;
   await queues.requests.sendBatch(next.map((withdrawalId) => ({ body: { withdrawalId } })));
 }
-await feedBacklog();
-const feeder = setInterval(() => void feedBacklog(), 20);
+const feeder = setInterval(() => void feedQueue(), 20);
 
 /** Signed by this run, durably: a stored signature (the bench chain moves SIGNED rows on to COMPLETED). */
 async function counts() {
@@ -93,38 +99,79 @@ async function counted(/** @type {'signed' | 'rejected'} */ which) {
   return values.reduce((a, v) => a + v.value, 0);
 }
 
+/**
+ * Signatures made before the reservation that took their nonce (src/signer/nonce-reservations.ts),
+ * stored or dropped: a dropped one was signed again after commit, so many of them would cost the rate.
+ */
+async function signedAheadSoFar() {
+  const ahead = (await common.metrics.signedAhead.get()).values;
+  return {
+    stored: ahead.filter((v) => v.labels.outcome === 'stored').reduce((a, v) => a + v.value, 0),
+    dropped: ahead.filter((v) => v.labels.outcome === 'dropped').reduce((a, v) => a + v.value, 0),
+  };
+}
+
+/** Checked this often for the end of a phase, so a phase's time is within this of its work. */
+const POLL_MS = 50;
+/** Progress reports (the harness reads the signer's threads' CPU at each). */
+const REPORT_MS = 500;
+
+/**
+ * Polls the signer's counters until `goal` withdrawals (signed or rejected) are done beyond
+ * `before`, or `capSeconds` pass; reports progress as `phase`. Returns when it stopped, the
+ * counts, and the seconds since `t0`.
+ */
+async function workUntil(/** @type {{ phase: 'warmup' | 'backlog'; goal: number; before: { signed: number; rejected: number }; t0: number; capSeconds: number }} */ o) {
+  let lastReport = -Infinity;
+  for (;;) {
+    await new Promise((r) => setTimeout(r, POLL_MS));
+    const seconds = (performance.now() - o.t0) / 1000;
+    const signed = (await counted('signed')) - o.before.signed;
+    const rejected = (await counted('rejected')) - o.before.rejected;
+    const done = signed + rejected >= o.goal || seconds >= o.capSeconds;
+    if (done || performance.now() - lastReport >= REPORT_MS) {
+      lastReport = performance.now();
+      await tell({ type: 'progress', phase: o.phase, signed, rejected, total: o.goal, seconds });
+    }
+    if (done) return { signed, rejected, seconds };
+  }
+}
+
+// Warm-up: a signer just started decrypts its keys (scrypt, by design slow), starts its SQLite
+// write worker and runs its code unoptimized until V8 has compiled the hot paths; a signer in
+// service has done all that long before a backlog arrives. Timed apart, and reported as the cold
+// start.
+const coldCpuAtStart = process.cpuUsage();
+const coldT0 = performance.now();
+const workers = startWorkers(services, ['signer']);
+const cold = await workUntil({ phase: 'warmup', goal: warmupIds.length, before: { signed: 0, rejected: 0 }, t0: coldT0, capSeconds: settings.capSeconds });
+const coldCpu = process.cpuUsage(coldCpuAtStart);
+const warm = { signed: await counted('signed'), rejected: await counted('rejected') };
+const warmAhead = await signedAheadSoFar();
+
+// The measured backlog, queued from here on.
+feeding = ids;
+queuedSoFar = 0;
 const started = performance.now();
 // CPU time of every thread of this process (main and the SQLite write worker): unlike the rate,
 // it barely moves when a shared machine lends the cores to someone else for a while.
 const cpuAtStart = process.cpuUsage();
-const workers = startWorkers(services, ['signer']);
-/** @type {number | null} */ let lastSignedAt = null;
-let signedSoFar = 0;
-for (;;) {
-  await new Promise((r) => setTimeout(r, 500));
-  const now = (performance.now() - started) / 1000;
-  const [signed, rejected] = [await counted('signed'), await counted('rejected')];
-  if (signed > signedSoFar) lastSignedAt = now;
-  signedSoFar = signed;
-  await tell({ type: 'progress', signed, rejected, total: ids.length, seconds: now });
-  if (signed + rejected >= ids.length || now >= settings.capSeconds) break;
-}
+await feedQueue();
+const backlog = await workUntil({ phase: 'backlog', goal: ids.length, before: warm, t0: started, capSeconds: settings.capSeconds });
+const signedSoFar = backlog.signed;
+const seconds = backlog.seconds;
 const cpu = process.cpuUsage(cpuAtStart);
-// Signatures made before the reservation that took their nonce (src/signer/nonce-reservations.ts):
-// a dropped one was signed again after commit, so many of them would cost the rate.
-const ahead = (await common.metrics.signedAhead.get()).values;
-const signedAhead = {
-  stored: ahead.filter((v) => v.labels.outcome === 'stored').reduce((a, v) => a + v.value, 0),
-  dropped: ahead.filter((v) => v.labels.outcome === 'dropped').reduce((a, v) => a + v.value, 0),
-};
+const signedAhead = await signedAheadSoFar();
+signedAhead.stored -= warmAhead.stored;
+signedAhead.dropped -= warmAhead.dropped;
 const cpuMicrosPerSigned = signedSoFar > 0 ? (cpu.user + cpu.system) / signedSoFar : null;
 clearInterval(feeder);
-console.error(`bench signer: stopping after ${((performance.now() - started) / 1000).toFixed(1)} s`);
+console.error(`bench signer: stopping after ${seconds.toFixed(1)} s`);
 shutdown.abort();
 // A signer that does not drain is a finding, not a reason to hang the run.
 const drained = await Promise.race([workers.done.then(() => true), new Promise((r) => setTimeout(() => r(false), 40_000))]);
-// Until drained: what was in hand at the stop is finished (stored) and counted below.
-const seconds = (performance.now() - started) / 1000;
+// Until drained: what was in hand at the stop is finished (stored) and counted below, but the
+// rate is of what was done within `seconds`.
 console.error('bench signer: workers stopped; measuring the secp256k1 ceiling');
 const { signed, rejected } = await counts();
 const by = { SIGNED: signed, REJECTED: rejected };
@@ -166,9 +213,9 @@ await tell({
     rejected,
     statuses: by,
     seconds,
-    lastSignedAtSeconds: lastSignedAt,
-    signedPerSecond: signed / seconds,
+    signedPerSecond: signedSoFar / seconds,
     cpuMicrosPerSigned,
+    coldStart: { withdrawals: warmupIds.length, done: cold.signed + cold.rejected, seconds: cold.seconds, cpuMicrosEach: cold.signed > 0 ? (coldCpu.user + coldCpu.system) / cold.signed : null },
     signedAhead,
     drainedOnStop: drained,
     attemptsStored: Number(attempts.n),
