@@ -41,15 +41,24 @@ describe('threadBusy', () => {
   it('sees a worker thread that burns CPU while the thread that started it waits', async () => {
     const before = readThreadCpu(process.pid);
     expect(before.seconds.get(process.pid)).toBeDefined();
-    // It stays alive until read: a thread that has exited has no /proc entry left to count.
+    // It burns 300 ms of its own CPU time (by its /proc entry), not of wall time: on a loaded
+    // machine a wall-clock loop may get a core for only part of its time. It stays alive until
+    // read: a thread that has exited has no /proc entry left to count.
     const worker = new Worker(
-      "const { parentPort } = require('node:worker_threads'); const until = Date.now() + 400; while (Date.now() < until) Math.sqrt(Math.random()); parentPort.postMessage('burnt');",
+      `const { parentPort } = require('node:worker_threads');
+       const fs = require('node:fs');
+       const ticks = () => { const s = fs.readFileSync('/proc/thread-self/stat', 'utf8'); const f = s.slice(s.lastIndexOf(')') + 2).split(' '); return Number(f[11]) + Number(f[12]); };
+       const start = ticks();
+       while (ticks() - start < 30) for (let i = 0; i < 100000; i++) Math.sqrt(i);
+       parentPort.postMessage('burnt');`,
       { eval: true },
     );
     await new Promise((resolve) => worker.once('message', resolve));
-    const busy = threadBusy(process.pid, before, readThreadCpu(process.pid))!;
+    const after = readThreadCpu(process.pid);
+    const busy = threadBusy(process.pid, before, after)!;
     await worker.terminate();
-    expect(busy.busiestOther).toBeGreaterThan(0.3);
+    // The share of the window times the window: the CPU seconds of the busiest other thread.
+    expect(busy.busiestOther * ((after.at - before.at) / 1000)).toBeGreaterThanOrEqual(0.29);
   });
 });
 
