@@ -3,6 +3,7 @@ import type { Db } from '../db/connect.js';
 import type { LedgerEntriesTable } from '../db/schema.js';
 import { isUniqueViolation } from '../db/errors.js';
 import { insertChunks } from '../db/insert-chunks.js';
+import { defineInsert } from '../db/insert-rows.js';
 import { lockForUpdate, type Tx, withTransaction } from '../db/transaction.js';
 import { MAX_STORED_UNITS } from '../money/decimal.js';
 import { newId } from '../util/ids.js';
@@ -166,9 +167,7 @@ function journalRows(meta: JournalMeta, legs: Array<[account: string, amount: bi
   return journalId;
 }
 
-async function insertEntries(trx: Tx, rows: EntryRow[]): Promise<void> {
-  for (const chunk of insertChunks(rows)) await trx.insertInto('ledger_entries').values(chunk).execute();
-}
+const insertEntries = defineInsert('ledger_entries', ['journal_id', 'account', 'user_id', 'asset', 'amount', 'kind', 'reference', 'withdrawal_id', 'created_at']);
 
 /**
  * A LedgerBatch over balance rows read by openBatch. A class, not a closure per batch: V8 holds a

@@ -1,6 +1,6 @@
 import type { Db } from '../db/connect.js';
 import type { TxAttemptsTable } from '../db/schema.js';
-import { insertChunks } from '../db/insert-chunks.js';
+import { defineInsert } from '../db/insert-rows.js';
 import type { Tx } from '../db/transaction.js';
 import { batchConcurrency, createMicroBatcher } from '../util/micro-batch.js';
 
@@ -27,12 +27,28 @@ export const FILL_KIND = 'fill';
 /** Many attempts in few multi-row inserts (a batch's signatures), in the caller's transaction. */
 export async function insertAttempts(trx: Tx, attempts: NewAttempt[]): Promise<void> {
   const now = Date.now();
-  for (const chunk of insertChunks(attempts)) {
-    const rows = [];
-    for (const a of chunk) rows.push({ ...a, created_at: now, broadcast_at: null, last_broadcast_at: null, broadcast_count: 0, last_error: null });
-    await trx.insertInto('tx_attempts').values(rows).execute();
-  }
+  const rows = [];
+  for (const a of attempts) rows.push({ ...a, created_at: now, broadcast_at: null, last_broadcast_at: null, broadcast_count: 0, last_error: null });
+  await insertAttemptRows(trx, rows);
 }
+
+const insertAttemptRows = defineInsert('tx_attempts', [
+  'withdrawal_id',
+  'chain_id',
+  'wallet',
+  'nonce',
+  'tx_hash',
+  'raw_tx',
+  'kind',
+  'max_fee_per_gas',
+  'max_priority_fee_per_gas',
+  'gas_limit',
+  'created_at',
+  'broadcast_at',
+  'last_broadcast_at',
+  'broadcast_count',
+  'last_error',
+]);
 
 /**
  * Every transaction signed for a withdrawal: the first, each fee bump and each cancel. The newest

@@ -1,6 +1,6 @@
 import type { Db } from '../db/connect.js';
 import { isUniqueViolation } from '../db/errors.js';
-import { insertChunks } from '../db/insert-chunks.js';
+import { defineInsert } from '../db/insert-rows.js';
 import type { Tx } from '../db/transaction.js';
 import type { Insertable } from 'kysely';
 import type { WithdrawalEventsTable, WithdrawalStatus, WithdrawalsTable } from '../db/schema.js';
@@ -27,6 +27,8 @@ export type NewWithdrawal = {
 export type TransitionPatch = Partial<
   Pick<WithdrawalRow, 'wallet' | 'nonce' | 'tx_hash' | 'block_number' | 'block_hash' | 'confirmations' | 'failure_code' | 'failure_reason' | 'cancel_reason'>
 >;
+
+const insertEvents = defineInsert('withdrawal_events', ['withdrawal_id', 'from_status', 'to_status', 'code', 'detail', 'created_at']);
 
 /** Ids per batched read. */
 const ROWS_PER_READ = 256;
@@ -78,8 +80,7 @@ export class Transitions {
   async flush(): Promise<void> {
     for (const { from, rows } of this.staged.values()) await updateLockedRows(this.trx, rows, { status: from });
     this.staged.clear();
-    const rows = this.events.splice(0);
-    for (const chunk of insertChunks(rows)) await this.trx.insertInto('withdrawal_events').values(chunk).execute();
+    await insertEvents(this.trx, this.events.splice(0));
   }
 }
 
