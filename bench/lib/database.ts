@@ -53,3 +53,18 @@ export async function migrateWithCli(dbUrl: string): Promise<void> {
   const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('SLUICE_')));
   await promisify(execFile)(process.execPath, [cli, 'migrate'], { cwd: ROOT, env: { ...base, SLUICE_DB_URL: dbUrl } });
 }
+
+/** The local MariaDB server's pid (mariadbd, or mysqld on older installs), to read its CPU time; null if none is found. */
+export function databaseServerPid(): number | null {
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let comm: string;
+    try {
+      comm = fs.readFileSync(`/proc/${entry}/comm`, 'utf8').trim();
+    } catch {
+      continue;
+    }
+    if (comm === 'mariadbd' || comm === 'mysqld') return Number(entry);
+  }
+  return null;
+}

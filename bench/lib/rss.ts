@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 
-export type RssPeak = { role: string; scenario: string; pid: number; peakMiB: number; samples: number };
+/** `reference`: why this process is shown but not judged against the per-role budget. */
+export type RssPeak = { role: string; scenario: string; pid: number; peakMiB: number; samples: number; reference?: string };
 
 /** VmHWM (the kernel's own peak RSS) and VmRSS of a live process, in MiB; null once it is gone. */
 export function readRss(pid: number): { rssMiB: number; hwmMiB: number } | null {
@@ -22,8 +23,8 @@ export function createRssRecorder(everyMs = 500) {
   const peaks: RssPeak[] = [];
   return {
     peaks,
-    track(role: string, scenario: string, pid: number): () => RssPeak {
-      const entry: RssPeak = { role, scenario, pid, peakMiB: 0, samples: 0 };
+    track(role: string, scenario: string, pid: number, options: { reference?: string } = {}): () => RssPeak {
+      const entry: RssPeak = { role, scenario, pid, peakMiB: 0, samples: 0, ...options };
       peaks.push(entry);
       const sample = () => {
         const r = readRss(pid);

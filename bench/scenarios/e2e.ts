@@ -31,7 +31,7 @@ export async function runE2eScenario(ctx: ScenarioContext): Promise<Omit<Section
   const dataDir = path.join(ctx.workDir, 'e2e');
   progress.phase(name, `anvil (${BLOCK_TIME_SECONDS} s blocks) and its capacity`);
   const anvil = await startAnvil({ blockTime: BLOCK_TIME_SECONDS, silent: true });
-  const stopAnvilRss = ctx.rss.track('anvil (chain, for reference)', name, anvil.pid);
+  const stopAnvilRss = ctx.rss.track('anvil (chain)', name, anvil.pid, { reference: 'the chain, not Sluice' });
   const database = await createBenchDatabase('sqlite', dataDir);
   try {
     const block = (await jsonRpc(anvil.rpcUrl, 'eth_getBlockByNumber', ['latest', false])) as { gasLimit: string };
@@ -48,7 +48,7 @@ export async function runE2eScenario(ctx: ScenarioContext): Promise<Omit<Section
       logFile: path.join(ctx.workDir, 'e2e-dev.log'),
       env: { SLUICE_ANVIL_BLOCK_TIME: String(BLOCK_TIME_SECONDS), SLUICE_DEVNET_CONFIRMATIONS: String(CONFIRMATIONS), SLUICE_DEVNET_MAX_PENDING_PER_WALLET: String(MAX_PENDING_PER_WALLET) },
     });
-    const stopRss = ctx.rss.track('sluice dev (all roles)', name, dev.child.pid);
+    const stopRss = ctx.rss.track('sluice dev (all roles)', name, dev.child.pid, { reference: 'every role and its SQLite write worker in one process, not a role: each role alone is judged' });
     const db = openDatabase(database.url);
     let peak;
     const statusCounts = async () => {

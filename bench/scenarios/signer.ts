@@ -8,8 +8,8 @@ import { setDevBalance } from '../../src/chain/devnet.js';
 import { openDatabase } from '../../src/db/connect.js';
 import { createLedger } from '../../src/ledger/ledger.js';
 import { ROOT, spawnBenchChild } from '../lib/child.js';
-import { readThreadCpu, type ThreadCpu, threadBusy } from '../lib/cpu.js';
-import { createBenchDatabase } from '../lib/database.js';
+import { readCpuSeconds, readThreadCpu, type ThreadCpu, threadBusy } from '../lib/cpu.js';
+import { createBenchDatabase, databaseServerPid } from '../lib/database.js';
 import { type ScenarioContext, type SectionResult, type Target, figure, ratio } from '../lib/result.js';
 import { insertWithdrawals, withdrawalRow } from '../lib/rows.js';
 import { round } from '../lib/stats.js';
@@ -30,8 +30,16 @@ export type SignerRunSettings = {
   warmupPrefix: string;
 };
 
+type SignerDb = 'sqlite' | 'mysql';
+const DB_NAME: Record<SignerDb, string> = { sqlite: 'SQLite', mysql: 'MariaDB' };
+
 type SignerResult = {
   store: string;
+  /** Added by the harness: the database it ran on, and the run's label (store, database). */
+  db?: SignerDb;
+  label?: string;
+  /** Added by the harness on MariaDB: the database server's CPU time per withdrawal over the backlog (it shares the cores). */
+  dbServerMicrosPerSigned?: number | null;
   backlog: number;
   signed: number;
   rejected: number;
@@ -64,61 +72,73 @@ const SETTLE_EVERY_MS = 100;
 
 /**
  * Signer throughput: a backlog of RECEIVED withdrawals (covered by ledger credits) signed and
- * stored per second by the signer role in its own process, with keystore keys and with KMS
- * (moto_server), next to raw secp256k1 signatures per second in that same process.
+ * stored per second by the signer in its own process, next to raw secp256k1 signatures per second
+ * in that same process: with keystore keys on SQLite (the signer of `sluice dev`, on its one
+ * writer) and on MariaDB (`sluice signer`, which runs on MySQL only), and with KMS keys (moto_server)
+ * on MariaDB, where a KMS signer is deployed.
  */
 export async function runSignerScenario(ctx: ScenarioContext): Promise<Omit<SectionResult, 'name' | 'seconds'>> {
   const p = ctx.profile.signer;
   const notes: string[] = [];
-  const runs = await withSignerSetup(ctx, async (setup) => {
-    const out: SignerResult[] = [];
-    for (const store of ['keystore', 'kms'] as const) {
-      const kms = store === 'kms';
-      out.push(await runOne(ctx, setup, store, { backlog: kms ? p.kmsBacklog : p.backlog, warmup: kms ? p.kmsWarmup : p.warmup }, kms ? p.kmsCapSeconds : p.capSeconds));
-    }
-    return out;
-  });
+  const keystore = { backlog: p.backlog, warmup: p.warmup };
+  const runs = [
+    ...(await withSignerSetup(ctx, 'sqlite', async (setup) => [await runOne(ctx, setup, 'keystore', keystore, p.capSeconds)])),
+    ...(await withSignerSetup(ctx, 'mysql', async (setup) => [
+      await runOne(ctx, setup, 'keystore', keystore, p.capSeconds),
+      await runOne(ctx, setup, 'kms', { backlog: p.kmsBacklog, warmup: p.kmsWarmup }, p.kmsCapSeconds),
+    ])),
+  ];
   const figures = runs.flatMap((r) => [
-    figure(`signed and stored per second, ${r.store}`, round(r.signedPerSecond), '/s', ceilingOf(r)),
-    ...(r.ceiling.nativeSignPerSecond ? [figure(`signed and stored per second, ${r.store}`, round(r.signedPerSecond), '/s', { what: 'raw secp256k1 signatures/s (viem/noble JS, same process)', value: round(r.ceiling.rawSignPerSecond) })] : []),
+    figure(`signed and stored per second, ${r.label}`, round(r.signedPerSecond), '/s', ceilingOf(r)),
+    ...(r.ceiling.nativeSignPerSecond ? [figure(`signed and stored per second, ${r.label}`, round(r.signedPerSecond), '/s', { what: 'raw secp256k1 signatures/s (viem/noble JS, same process)', value: round(r.ceiling.rawSignPerSecond) })] : []),
     ...(r.cpuMicrosPerSigned !== null
-      ? [figure(`CPU time per withdrawal signed and stored, ${r.store}`, round(r.cpuMicrosPerSigned), 'µs', undefined, `all threads of the signer process (main + SQLite write worker); ${os.cpus().length} cores at this cost bound the rate at ${Math.round((os.cpus().length * 1e6) / r.cpuMicrosPerSigned).toLocaleString('en-US')}/s`)]
+      ? [figure(`CPU time per withdrawal signed and stored, ${r.label}`, round(r.cpuMicrosPerSigned), 'µs', undefined, `all threads of the signer process (main${r.db === 'sqlite' ? ' + SQLite write worker' : ''}); ${os.cpus().length} cores at this cost bound the rate at ${Math.round((os.cpus().length * 1e6) / r.cpuMicrosPerSigned).toLocaleString('en-US')}/s`)]
+      : []),
+    ...(r.dbServerMicrosPerSigned != null
+      ? [
+          figure(
+            `MariaDB server CPU time per withdrawal signed and stored, ${r.label}`,
+            round(r.dbServerMicrosPerSigned),
+            'µs',
+            undefined,
+            `mariadbd, on the same ${os.cpus().length} cores; with the signer's own, ${os.cpus().length} cores bound the rate at ${Math.round((os.cpus().length * 1e6) / ((r.cpuMicrosPerSigned ?? 0) + r.dbServerMicrosPerSigned)).toLocaleString('en-US')}/s`,
+          ),
+        ]
       : []),
     ...(r.threads
-      ? [figure(`main thread busy while working the backlog, ${r.store}`, round(r.threads.main * 100), '%', undefined, `busiest other thread (the SQLite write worker) ${round(r.threads.busiestOther * 100)}%; the machine's cores ${r.threads.machine === null ? '—' : `${round(r.threads.machine * 100)}%`} busy (every process); share of the window each ran, from /proc: a thread near 100% bounds the rate, else a machine near 100% does`)]
+      ? [figure(`main thread busy while working the backlog, ${r.label}`, round(r.threads.main * 100), '%', undefined, `busiest other thread${r.db === 'sqlite' ? ' (the SQLite write worker)' : ''} ${round(r.threads.busiestOther * 100)}%; the machine's cores ${r.threads.machine === null ? '—' : `${round(r.threads.machine * 100)}%`} busy (every process); share of the window each ran, from /proc: a thread near 100% bounds the rate, else a machine near 100% does`)]
       : []),
-    figure(`signed ahead of the nonce reservation and stored, ${r.store}`, r.signedAhead.stored, '', { what: 'withdrawals signed', value: r.signed }, `${r.signedAhead.dropped} made ahead were dropped (another nonce, or the withdrawal not taken) and signed again after commit; the rest were signed after their nonce was reserved (no guess: a lane's first batch after a start, or the one after a missed guess)`),
-    figure(`backlog done, ${r.store}`, r.signed + r.rejected, '', { what: 'backlog size', value: r.backlog }, `${r.signed} signed, ${r.rejected} rejected in ${round(r.seconds)} s${r.signed + r.rejected < r.backlog ? ' (time cap reached)' : ''}`),
+    figure(`signed ahead of the nonce reservation and stored, ${r.label}`, r.signedAhead.stored, '', { what: 'withdrawals signed', value: r.signed }, `${r.signedAhead.dropped} made ahead were dropped (another nonce, or the withdrawal not taken) and signed again after commit; the rest were signed after their nonce was reserved (no guess: a lane's first batch after a start, or the one after a missed guess)`),
+    figure(`backlog done, ${r.label}`, r.signed + r.rejected, '', { what: 'backlog size', value: r.backlog }, `${r.signed} signed, ${r.rejected} rejected in ${round(r.seconds)} s${r.signed + r.rejected < r.backlog ? ' (time cap reached)' : ''}`),
     figure(
-      `cold start: the first withdrawals signed after the signer started, ${r.store}`,
+      `cold start: the first withdrawals signed after the signer started, ${r.label}`,
       round(r.coldStart.done / Math.max(r.coldStart.seconds, 0.001)),
       '/s',
       undefined,
-      `${r.coldStart.done} of ${r.coldStart.withdrawals} in ${round(r.coldStart.seconds)} s${r.coldStart.cpuMicrosEach === null ? '' : `, ${round(r.coldStart.cpuMicrosEach)} µs CPU each`}: keys decrypted, write worker started, code not yet optimized; the backlog above was queued after this warm-up`,
+      `${r.coldStart.done} of ${r.coldStart.withdrawals} in ${round(r.coldStart.seconds)} s${r.coldStart.cpuMicrosEach === null ? '' : `, ${round(r.coldStart.cpuMicrosEach)} µs CPU each`}: keys decrypted, ${r.db === 'sqlite' ? 'write worker started, ' : ''}code not yet optimized; the backlog above was queued after this warm-up`,
     ),
-    figure(`full tx sign (viem signTransaction), ${r.store} run`, round(r.ceiling.txSignPerSecond), '/s', undefined, `the signer's secp256k1: ${r.ceiling.nativeAddon}${r.ceiling.nativeSignPerSecond ? ` (${Math.round(r.ceiling.nativeSignPerSecond)} signatures/s)` : ''}`),
+    figure(`full tx sign (viem signTransaction), ${r.label} run`, round(r.ceiling.txSignPerSecond), '/s', undefined, `the signer's secp256k1: ${r.ceiling.nativeAddon}${r.ceiling.nativeSignPerSecond ? ` (${Math.round(r.ceiling.nativeSignPerSecond)} signatures/s)` : ''}`),
   ]);
-  const keystore = runs[0]!;
-  const targets: Target[] = [
-    {
+  const targets: Target[] = runs
+    .filter((r) => r.store === 'keystore')
+    .map((r) => ({
       section: 'signer',
-      what: 'withdrawals signed and stored per second, keystore',
+      what: `withdrawals signed and stored per second, ${r.label}`,
       goal: `≥ ${GOAL.toLocaleString('en-US')}/s`,
-      measured: round(keystore.signedPerSecond),
+      measured: round(r.signedPerSecond),
       unit: '/s',
-      ratio: { to: ceilingOf(keystore).what, value: ratio(keystore.signedPerSecond, ceilingOf(keystore).value) },
-      pass: keystore.signedPerSecond >= GOAL,
-      note: keystore.signed + keystore.rejected < keystore.backlog ? `${keystore.signed.toLocaleString('en-US')} of ${keystore.backlog.toLocaleString('en-US')} in the ${round(keystore.seconds)} s cap` : undefined,
-    },
-  ];
+      ratio: { to: ceilingOf(r).what, value: ratio(r.signedPerSecond, ceilingOf(r).value) },
+      pass: r.signedPerSecond >= GOAL,
+      note: r.signed + r.rejected < r.backlog ? `${r.signed.toLocaleString('en-US')} of ${r.backlog.toLocaleString('en-US')} in the ${round(r.seconds)} s cap` : undefined,
+    }));
   for (const r of runs) {
-    if (!r.drainedOnStop) notes.push(`${r.store}: the signer workers did not stop within 40 s of the abort signal.`);
-    if (r.rejected > 0 || r.firstFailure) notes.push(`${r.store}: ${r.rejected} rejected; first failure code ${r.firstFailure?.failure_code ?? '—'}: ${r.firstFailure?.failure_reason ?? ''}`);
+    if (!r.drainedOnStop) notes.push(`${r.label}: the signer workers did not stop within 40 s of the abort signal.`);
+    if (r.rejected > 0 || r.firstFailure) notes.push(`${r.label}: ${r.rejected} rejected; first failure code ${r.firstFailure?.failure_code ?? '—'}: ${r.firstFailure?.failure_reason ?? ''}`);
   }
   notes.push(
-    `Backlogs: ${p.backlog.toLocaleString('en-US')} (keystore), ${p.kmsBacklog.toLocaleString('en-US')} (KMS on moto_server, smaller: every signature is an HTTP call to the emulator) ETH withdrawals over ${USERS} users with ledger credits, ${p.wallets} keystore / ${p.kmsWallets} KMS hot wallets funded on anvil; measured until all are signed or the cap (${p.capSeconds} s / ${p.kmsCapSeconds} s).`,
+    `Backlogs: ${p.backlog.toLocaleString('en-US')} (keystore, on SQLite and again on MariaDB), ${p.kmsBacklog.toLocaleString('en-US')} (KMS on moto_server, on MariaDB; smaller: every signature is an HTTP call to the emulator) ETH withdrawals over ${USERS} users with ledger credits, ${p.wallets} keystore / ${p.kmsWallets} KMS hot wallets funded on anvil; measured until all are signed or the cap (${p.capSeconds} s / ${p.kmsCapSeconds} s).`,
     `Each signer first works a warm-up of ${p.warmup.toLocaleString('en-US')} (keystore) / ${p.kmsWarmup.toLocaleString('en-US')} (KMS) withdrawals from its start, timed apart as the cold start: a signer in service has decrypted its keys and V8 has optimized its hot paths long before a backlog arrives. The backlog is queued once the warm-up is signed; its rate, CPU and thread figures cover the backlog alone.`,
-    `The signer runs alone in its own process (compiled dist/, in-process queues). In its place, the harness plays the chain from its own connection: every ${SETTLE_EVERY_MS} ms it marks what was signed COMPLETED, so each wallet keeps a realistic handful of txs in flight (as blocks would); the per-wallet in-flight limit is ${MAX_PENDING.toLocaleString('en-US')}, so that chain, not the limit, paces the lanes. Signed = rows with a stored signature at the end.`,
+    `The signer runs alone in its own process (compiled dist/, in-process queues). On SQLite that is the signer of \`sluice dev\` taken apart (no \`sluice signer\` runs on SQLite: the production roles need MySQL), so its memory is shown, not judged against the per-role budget; on MariaDB it is \`sluice signer\` as deployed, and MariaDB shares the machine's cores (its CPU per withdrawal is shown). In its place, the harness plays the chain from its own connection: every ${SETTLE_EVERY_MS} ms it marks what was signed COMPLETED, so each wallet keeps a realistic handful of txs in flight (as blocks would); the per-wallet in-flight limit is ${MAX_PENDING.toLocaleString('en-US')}, so that chain, not the limit, paces the lanes. Signed = rows with a stored signature at the end.`,
   );
   return { ok: true, figures, targets, raw: { runs }, notes };
 }
@@ -130,15 +150,15 @@ function ceilingOf(r: SignerResult): { what: string; value: number } {
     : { what: 'raw secp256k1 signatures/s (viem/noble, same process)', value: round(r.ceiling.rawSignPerSecond) };
 }
 
-type Setup = { rpcUrl: string; dataDir: string; dbUrl: string; chainId: number };
+type Setup = { db: SignerDb; rpcUrl: string; dataDir: string; dbUrl: string; chainId: number };
 
 /** One anvil and one database set up by a real `sluice dev` boot (chain, assets, hot wallets), credits seeded. */
-async function withSignerSetup<T>(ctx: ScenarioContext, fn: (setup: Setup) => Promise<T>): Promise<T> {
+async function withSignerSetup<T>(ctx: ScenarioContext, kind: SignerDb, fn: (setup: Setup) => Promise<T>): Promise<T> {
   const p = ctx.profile.signer;
-  const dataDir = path.join(ctx.workDir, 'signer');
-  ctx.progress.phase('signer', `anvil + sluice dev once to set up the chain, assets and ${p.wallets} hot wallets`);
+  const dataDir = path.join(ctx.workDir, `signer-${kind}`);
+  ctx.progress.phase('signer', `${DB_NAME[kind]}: anvil + sluice dev once to set up the chain, assets and ${p.wallets} hot wallets`);
   const anvil = await startAnvil({ blockTime: 1, silent: true });
-  const database = await createBenchDatabase('sqlite', dataDir);
+  const database = await createBenchDatabase(kind, dataDir);
   try {
     // Nothing sends or mines in this scenario, so the per-wallet in-flight cap (back-pressure from an
     // unmined pool) is lifted: it measures signing, not the chain.
@@ -155,7 +175,7 @@ async function withSignerSetup<T>(ctx: ScenarioContext, fn: (setup: Setup) => Pr
     } finally {
       await db.close();
     }
-    return await fn({ rpcUrl: anvil.rpcUrl, dataDir, dbUrl: database.url, chainId });
+    return await fn({ db: kind, rpcUrl: anvil.rpcUrl, dataDir, dbUrl: database.url, chainId });
   } finally {
     await anvil.stop();
     await database.drop();
@@ -166,12 +186,13 @@ async function runOne(ctx: ScenarioContext, setup: Setup, store: 'keystore' | 'k
   const name = 'signer';
   const { progress } = ctx;
   const p = ctx.profile.signer;
+  const label = `${store}, ${DB_NAME[setup.db]}`;
   const keyPrefix = `signer-${store}`;
   const warmupPrefix = `warmup-${keyPrefix}`;
   const db = openDatabase(setup.dbUrl);
   try {
     if (store === 'kms') {
-      progress.phase(name, `kms: ${p.kmsWallets} KMS keys on moto_server via sluice wallet create; the keystore wallets are disabled`);
+      progress.phase(name, `${label}: ${p.kmsWallets} KMS keys on moto_server via sluice wallet create; the keystore wallets are disabled`);
       await db.kysely.updateTable('wallets').set({ enabled: 0 }).execute();
       // What the keystore run left unsigned (time cap) is not this run's backlog.
       await db.kysely.updateTable('withdrawals').set({ status: 'CANCELLED', failure_code: 'bench_leftover', failure_reason: 'left unsigned by the keystore run' }).where('status', '=', 'RECEIVED').execute();
@@ -182,7 +203,7 @@ async function runOne(ctx: ScenarioContext, setup: Setup, store: 'keystore' | 'k
       }
     }
     // The warm-up first: the signer works it first, and the ids grow with time.
-    progress.phase(name, `${store}: seeding ${sizes.warmup.toLocaleString('en-US')} + ${sizes.backlog.toLocaleString('en-US')} RECEIVED withdrawals (warm-up + backlog)`);
+    progress.phase(name, `${label}: seeding ${sizes.warmup.toLocaleString('en-US')} + ${sizes.backlog.toLocaleString('en-US')} RECEIVED withdrawals (warm-up + backlog)`);
     const recipients = recipientPool(1_000);
     const total = sizes.warmup + sizes.backlog;
     for (let start = 0; start < total; start += 5_000) {
@@ -198,35 +219,61 @@ async function runOne(ctx: ScenarioContext, setup: Setup, store: 'keystore' | 'k
     await db.close();
   }
 
-  progress.phase(name, `${store}: signer process working the warm-up, then the backlog (cap ${capSeconds} s each)`);
+  progress.phase(name, `${label}: signer process working the warm-up, then the backlog (cap ${capSeconds} s each)`);
   const settings: SignerRunSettings = { store, dataDir: setup.dataDir, dbUrl: setup.dbUrl, keystorePassword: BENCH_KEYSTORE_PASSWORD, kmsUrl: MOTO_URL, capSeconds, ceilingSeconds: p.ceilingSeconds, keyPrefix, warmupPrefix };
-  const child = spawnBenchChild<SignerMessage>('bench/servers/signer.mjs', [JSON.stringify(settings)], { tsx: false, logFile: path.join(ctx.workDir, `signer-${store}.log`) });
-  const stopRss = ctx.rss.track(`signer (${store})`, 'signer', child.pid);
+  const child = spawnBenchChild<SignerMessage>('bench/servers/signer.mjs', [JSON.stringify(settings)], { tsx: false, logFile: path.join(ctx.workDir, `signer-${store}-${setup.db}.log`) });
+  const stopRss = ctx.rss.track(
+    `signer (${label})`,
+    'signer',
+    child.pid,
+    setup.db === 'sqlite' ? { reference: 'no `sluice signer` runs on SQLite (the roles need MySQL); on SQLite the signer runs inside `sluice dev`' } : {},
+  );
+  const dbServer = setup.db === 'mysql' ? databaseServerPid() : null;
   const chain = settleSigned(setup.dbUrl);
   // Thread CPU from the backlog's first progress report to its last one before it was done.
   let threadsAtStart: ThreadCpu | null = null;
   let threadsAtEnd: ThreadCpu | null = null;
+  // The database server's CPU time and the signed count at those same two reports.
+  let dbAtStart: { cpu: number | null; signed: number } | null = null;
+  let dbAtEnd: { cpu: number | null; signed: number } | null = null;
   let backlogDone = false;
   const onMessage = (m: SignerMessage) => {
     if (m.type !== 'progress') return;
     progress.update(`${m.phase}: ${m.signed}/${m.total} signed, ${m.rejected} rejected, ${Math.round(m.seconds)} s, ${Math.round(m.signed / Math.max(m.seconds, 0.001))}/s`);
     if (m.phase !== 'backlog' || backlogDone) return;
     const now = readThreadCpu(child.pid);
-    if (threadsAtStart === null) threadsAtStart = now;
-    else threadsAtEnd = now;
+    const db = { cpu: dbServer === null ? null : readCpuSeconds(dbServer), signed: m.signed };
+    if (threadsAtStart === null) {
+      threadsAtStart = now;
+      dbAtStart = db;
+    } else {
+      threadsAtEnd = now;
+      dbAtEnd = db;
+    }
     backlogDone = m.signed + m.rejected >= m.total;
   };
   child.process.on('message', onMessage);
   try {
     const { result } = await child.message((m): m is Extract<SignerMessage, { type: 'result' }> => m.type === 'result', (2 * capSeconds + 180) * 1000);
     progress.update(`${result.signed} signed in ${round(result.seconds)} s = ${Math.round(result.signedPerSecond)}/s (${result.cpuMicrosPerSigned === null ? '—' : Math.round(result.cpuMicrosPerSigned)} µs CPU each); raw secp256k1 ${Math.round(result.ceiling.rawSignPerSecond)}/s`);
-    return { ...result, threads: threadsAtStart && threadsAtEnd ? threadBusy(child.pid, threadsAtStart, threadsAtEnd) : null };
+    return {
+      ...result,
+      db: setup.db,
+      label,
+      dbServerMicrosPerSigned: dbServerMicros(dbAtStart, dbAtEnd),
+      threads: threadsAtStart && threadsAtEnd ? threadBusy(child.pid, threadsAtStart, threadsAtEnd) : null,
+    };
   } finally {
     await chain.stop();
     child.process.off('message', onMessage);
     stopRss();
     await child.stop(5_000);
   }
+}
+
+function dbServerMicros(start: { cpu: number | null; signed: number } | null, end: { cpu: number | null; signed: number } | null): number | null {
+  if (start?.cpu == null || end?.cpu == null || end.signed <= start.signed) return null;
+  return ((end.cpu - start.cpu) * 1e6) / (end.signed - start.signed);
 }
 
 /**
@@ -240,7 +287,14 @@ function settleSigned(dbUrl: string): { stop(): Promise<void> } {
   const loop = (async () => {
     while (running) {
       await new Promise((r) => setTimeout(r, SETTLE_EVERY_MS));
-      await db.kysely.updateTable('withdrawals').set({ status: 'COMPLETED' }).where('status', '=', 'SIGNED').execute();
+      // By id, as the tracker settles: a ranged UPDATE on status would hold MariaDB's next-key locks on
+      // the status index (REPEATABLE READ) and stall the signer's moves into SIGNED, which no
+      // production component does.
+      const signed = await db.kysely.selectFrom('withdrawals').select('id').where('status', '=', 'SIGNED').limit(5_000).execute();
+      for (let i = 0; i < signed.length; i += 500) {
+        const ids = signed.slice(i, i + 500).map((r) => r.id);
+        await db.kysely.updateTable('withdrawals').set({ status: 'COMPLETED' }).where('id', 'in', ids).where('status', '=', 'SIGNED').execute();
+      }
     }
   })();
   return {
