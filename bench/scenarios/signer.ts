@@ -6,6 +6,7 @@ import { type Address, parseEther } from 'viem';
 import { startAnvil } from '../../src/chain/anvil.js';
 import { setDevBalance } from '../../src/chain/devnet.js';
 import { openDatabase } from '../../src/db/connect.js';
+import { isTransientLockError } from '../../src/db/errors.js';
 import { createLedger } from '../../src/ledger/ledger.js';
 import { ROOT, spawnBenchChild } from '../lib/child.js';
 import { readCpuSeconds, readThreadCpu, type ThreadCpu, threadBusy } from '../lib/cpu.js';
@@ -287,13 +288,18 @@ function settleSigned(dbUrl: string): { stop(): Promise<void> } {
   const loop = (async () => {
     while (running) {
       await new Promise((r) => setTimeout(r, SETTLE_EVERY_MS));
-      // By id, as the tracker settles: a ranged UPDATE on status would hold MariaDB's next-key locks on
-      // the status index (REPEATABLE READ) and stall the signer's moves into SIGNED, which no
-      // production component does.
+      // By id, as the tracker settles, not one UPDATE ranged over the status index (on MariaDB that
+      // takes next-key locks across the range, which no production component does).
       const signed = await db.kysely.selectFrom('withdrawals').select('id').where('status', '=', 'SIGNED').limit(5_000).execute();
       for (let i = 0; i < signed.length; i += 500) {
         const ids = signed.slice(i, i + 500).map((r) => r.id);
-        await db.kysely.updateTable('withdrawals').set({ status: 'COMPLETED' }).where('id', 'in', ids).where('status', '=', 'SIGNED').execute();
+        try {
+          await db.kysely.updateTable('withdrawals').set({ status: 'COMPLETED' }).where('id', 'in', ids).where('status', '=', 'SIGNED').execute();
+        } catch (err) {
+          // Chosen as a deadlock's victim against the signer's transactions (MariaDB): the statement
+          // was rolled back alone; the next pass settles those rows.
+          if (!isTransientLockError(err)) throw err;
+        }
       }
     }
   })();
