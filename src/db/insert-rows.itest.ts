@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../../test/support/database.js';
-import { type Db, openDatabase } from './connect.js';
+import { openMigratedDatabase } from '../../test/support/database.js';
+import type { Db } from './connect.js';
 import { defineInsert } from './insert-rows.js';
-import { migrateToLatest } from './migrate.js';
 import { withTransaction } from './transaction.js';
 
 const insertEvents = defineInsert('withdrawal_events', ['withdrawal_id', 'from_status', 'to_status', 'code', 'detail', 'created_at']);
@@ -13,17 +12,14 @@ function event(n: number) {
 }
 
 describe.each(['sqlite', 'mysql'] as const)('defineInsert on %s', (kind) => {
-  let database: TestDatabase;
   let db: Db;
+  let close: (() => Promise<void>) | undefined;
 
   beforeAll(async () => {
-    database = await createTestDatabase(kind);
-    db = openDatabase(database.url);
-    await migrateToLatest(db);
+    ({ db, close } = await openMigratedDatabase(kind));
   }, 60_000);
   afterAll(async () => {
-    await db?.close();
-    await database?.drop();
+    await close?.();
   });
 
   it('stores every row with every column as given, over several statement sizes (300 rows: 256 + 32 + 8 + 4)', async () => {

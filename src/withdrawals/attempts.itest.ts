@@ -1,19 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withdrawalRow } from '../../bench/lib/rows.js';
-import { createTestDatabase, type TestDatabase } from '../../test/support/database.js';
-import { type Db, openDatabase } from '../db/connect.js';
-import { migrateToLatest } from '../db/migrate.js';
+import { openMigratedDatabase } from '../../test/support/database.js';
+import type { Db } from '../db/connect.js';
 import { createAttempts } from './attempts.js';
 
 describe.each(['sqlite', 'mysql'] as const)('attempts.ofMany on %s', (kind) => {
-  let database: TestDatabase;
   let db: Db;
+  let close: (() => Promise<void>) | undefined;
   const ids: string[] = [];
 
   beforeAll(async () => {
-    database = await createTestDatabase(kind);
-    db = openDatabase(database.url);
-    await migrateToLatest(db);
+    ({ db, close } = await openMigratedDatabase(kind));
     // 1,200 withdrawals (more than one `in` list): the first has three attempts and a fill at an
     // earlier nonce, every other one with an odd index has one, the rest none.
     const rows = Array.from({ length: 1_200 }, (_, n) =>
@@ -43,8 +40,7 @@ describe.each(['sqlite', 'mysql'] as const)('attempts.ofMany on %s', (kind) => {
     });
   }, 60_000);
   afterAll(async () => {
-    await db?.close();
-    await database?.drop();
+    await close?.();
   });
 
   it("gives each withdrawal's own attempts, oldest first, fills left out — the same as of() and latest() one by one", async () => {

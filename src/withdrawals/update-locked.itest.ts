@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withdrawalRow } from '../../bench/lib/rows.js';
-import { createTestDatabase, type TestDatabase } from '../../test/support/database.js';
-import { type Db, openDatabase } from '../db/connect.js';
-import { migrateToLatest } from '../db/migrate.js';
+import { openMigratedDatabase } from '../../test/support/database.js';
+import type { Db } from '../db/connect.js';
 import { StaleTransitionError } from './errors.js';
 import { openTransitions } from './repository.js';
 import { updateLockedRows } from './update-locked.js';
@@ -10,18 +9,15 @@ import { updateLockedRows } from './update-locked.js';
 const WALLET = '0x00000000000000000000000000000000000000aa';
 
 describe.each(['sqlite', 'mysql'] as const)('batched compare-and-set of locked rows on %s', (kind) => {
-  let database: TestDatabase;
   let db: Db;
+  let close: (() => Promise<void>) | undefined;
   let batch = 0;
 
   beforeAll(async () => {
-    database = await createTestDatabase(kind);
-    db = openDatabase(database.url);
-    await migrateToLatest(db);
+    ({ db, close } = await openMigratedDatabase(kind));
   }, 60_000);
   afterAll(async () => {
-    await db?.close();
-    await database?.drop();
+    await close?.();
   });
 
   async function received(count: number): Promise<string[]> {

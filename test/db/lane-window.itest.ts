@@ -1,11 +1,10 @@
 import { CompiledQuery, sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openDatabase, type Db } from '../../src/db/connect.js';
-import { migrateToLatest } from '../../src/db/migrate.js';
+import type { Db } from '../../src/db/connect.js';
 import type { WithdrawalsTable } from '../../src/db/schema.js';
 import { lanesWindow, laneWindow } from '../../src/tracker/lane-queries.js';
 import { newWithdrawalRow } from '../../src/withdrawals/repository.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { openMigratedDatabase } from '../support/database.js';
 
 const CHAIN = 31337;
 const WALLET = '0x00000000000000000000000000000000000000A1';
@@ -37,13 +36,11 @@ function row(n: number, status: WithdrawalsTable['status'], wallet: string | nul
  * nonce`): the plan is checked on both databases, and the rows against what is in flight.
  */
 describe.each(['sqlite', 'mysql'] as const)('the tracker lane window on %s', (kind) => {
-  let database: TestDatabase;
   let db: Db;
+  let close: (() => Promise<void>) | undefined;
 
   beforeAll(async () => {
-    database = await createTestDatabase(kind);
-    db = openDatabase(database.url);
-    await migrateToLatest(db);
+    ({ db, close } = await openMigratedDatabase(kind));
     const rows: WithdrawalsTable[] = [];
     let n = 0;
     // Settled history at the low nonces of the lane, then what is in flight above it; another
@@ -57,8 +54,7 @@ describe.each(['sqlite', 'mysql'] as const)('the tracker lane window on %s', (ki
     else await sql`ANALYZE`.execute(db.kysely);
   }, 120_000);
   afterAll(async () => {
-    await db?.close();
-    await database?.drop();
+    await close?.();
   });
 
   it('reads only the lane index, one range per status', async () => {

@@ -1,21 +1,18 @@
 import { CompiledQuery, sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Db, openDatabase } from '../../src/db/connect.js';
-import { migrateToLatest } from '../../src/db/migrate.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import type { Db } from '../../src/db/connect.js';
+import { openMigratedDatabase } from '../support/database.js';
 
 /**
  * Migration 007: ledger_entries keeps only the indexes a query reads, and the queries that read
  * ledger entries (the console's per-user ledger, a withdrawal's entries) still use an index.
  */
 describe.each(['sqlite', 'mysql'] as const)('ledger_entries indexes on %s', (kind) => {
-  let database: TestDatabase;
   let db: Db;
+  let close: (() => Promise<void>) | undefined;
 
   beforeAll(async () => {
-    database = await createTestDatabase(kind);
-    db = openDatabase(database.url);
-    await migrateToLatest(db);
+    ({ db, close } = await openMigratedDatabase(kind));
     // Plans are only meaningful on a table with rows: 20,000 entries of 2,000 users, as holds write them.
     for (let chunk = 0; chunk < 40; chunk++) {
       const rows = Array.from({ length: 500 }, (_, i) => {
@@ -27,8 +24,7 @@ describe.each(['sqlite', 'mysql'] as const)('ledger_entries indexes on %s', (kin
     await sql.raw(kind === 'sqlite' ? 'analyze' : 'analyze table ledger_entries').execute(db.kysely);
   });
   afterAll(async () => {
-    await db?.close();
-    await database?.drop();
+    await close?.();
   });
 
   async function indexes(): Promise<string[]> {

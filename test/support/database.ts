@@ -3,6 +3,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createConnection } from 'mysql2/promise';
+import { type Db, openDatabase } from '../../src/db/connect.js';
+import { migrateToLatest } from '../../src/db/migrate.js';
 
 /** MariaDB as provisioned by scripts/provision-test-services.sh. */
 export const MYSQL_SERVER_URL = 'mysql://sluice:sluice@127.0.0.1:3306';
@@ -33,6 +35,23 @@ export async function createTestDatabase(kind: 'sqlite' | 'mysql'): Promise<Test
       const c = await createConnection(MYSQL_SERVER_URL);
       await c.query(`DROP DATABASE IF EXISTS \`${name}\``);
       await c.end();
+    },
+  };
+}
+
+/**
+ * A fresh database (createTestDatabase) opened and migrated to the latest schema; `close` closes
+ * the connection and drops the database.
+ */
+export async function openMigratedDatabase(kind: 'sqlite' | 'mysql'): Promise<{ db: Db; close(): Promise<void> }> {
+  const database = await createTestDatabase(kind);
+  const db = openDatabase(database.url);
+  await migrateToLatest(db);
+  return {
+    db,
+    close: async () => {
+      await db.close();
+      await database.drop();
     },
   };
 }
