@@ -60,8 +60,8 @@ const LOADS_REUSE_MS = 1_000;
  * Reserves nonces for many withdrawals of one chain at once: the hot-wallet pool's scheduler.
  * Each withdrawal goes to the wallet with the fewest txs in flight that is under the chain's
  * per-wallet limit and can cover it; then a short transaction holds the users' funds and takes a
- * run of each lane's nonces (reserve-lanes.ts: one per lane on MySQL, one for the batch on SQLite,
- * on its write worker).
+ * run of each lane's nonces, one for all lanes of the batch (reserve-lanes.ts; on SQLite, on its
+ * write worker).
  *
  * Where this process knows a lane's next nonce (the lane's last batch here left it so), its
  * payouts are signed before that transaction, outside any lock, at the nonces they are expected
@@ -100,9 +100,10 @@ export function createNonceReservations(deps: {
   const expectedNext = new Map<string, number>();
   const batchesInFlight = new Map<string, number>();
   /**
-   * Batches hand their transactions to the database in the order they guessed nonces in: a batch
-   * whose signatures came back first (KMS) must not take the lane ahead of the one guessed before
-   * it, which would make both miss their guesses and sign every payout again.
+   * Batches lock their lanes in the order they guessed nonces in: a batch whose signatures came
+   * back first (KMS), or whose withdrawal rows were locked first, must not take a lane ahead of the
+   * one guessed before it, which would make both miss their guesses and sign every payout again.
+   * The next batch's transaction starts once this one holds its wallet rows.
    */
   let lastTurn: Promise<void> = Promise.resolve();
   function takeTurn(): { ready: Promise<void>; done: () => void } {
@@ -158,14 +159,17 @@ export function createNonceReservations(deps: {
   }
 
   /**
-   * One transaction per lane where lanes can commit side by side (MySQL); SQLite has one writer,
-   * so there the whole batch is one transaction and one commit.
+   * The batch's lanes in one transaction, on both databases (reserve-lanes.ts). `lanesLocked` is
+   * called once its wallet rows are locked; the SQLite write worker runs transactions in the order
+   * it is handed them, so there at once.
    */
-  async function reserveShares(input: ReserveLanesInput): Promise<LaneResult[]> {
-    const reserve = (one: ReserveLanesInput): Promise<LaneResult[]> =>
-      deps.build === buildTransfer ? runWriteTask(db, reserveLanes, one) : withTransaction(db, (trx) => reserveLanesWith({ db, trx }, one, deps.build));
-    if (db.dialect === 'sqlite') return reserve(input);
-    return (await Promise.all(input.shares.map((share) => reserve({ ...input, shares: [share] })))).map((r) => r[0]!);
+  function reserveShares(input: ReserveLanesInput, lanesLocked: () => void): Promise<LaneResult[]> {
+    if (deps.build === buildTransfer && db.sqliteWriter) {
+      const reserved = runWriteTask(db, reserveLanes, input);
+      lanesLocked();
+      return reserved;
+    }
+    return withTransaction(db, (trx) => reserveLanesWith({ db, trx }, input, deps.build, lanesLocked));
   }
 
   /**
@@ -255,9 +259,7 @@ export function createNonceReservations(deps: {
       let results: LaneResult[];
       try {
         await turn.ready;
-        const reserved = reserveShares({ chainId, maxPendingPerWallet: limit(), fees, networks, shares });
-        turn.done();
-        results = await reserved;
+        results = await reserveShares({ chainId, maxPendingPerWallet: limit(), fees, networks, shares }, turn.done);
       } catch (err) {
         shares.forEach((share, s) => settleExpected(share, starts[s], undefined));
         throw err;

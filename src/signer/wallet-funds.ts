@@ -39,20 +39,13 @@ export const IN_FLIGHT_STATUSES = ['RECEIVED', 'SIGNED', 'BROADCAST'] as const;
 export type LaneLoad = { pending: number; nativeNeed: bigint; tokenNeed: Map<string, bigint> };
 
 /**
- * Read under the wallet's row lock by the signer, so every replica sees the same in-flight set.
- * `networks` is passed in, not looked up: a registry refresh inside the transaction would wait
- * for SQLite's one connection, which this transaction holds.
- * Indexed ranges on (chain_id, wallet, status): the cost follows what is in flight, never the
- * wallets' history. Wallets are stored checksummed (getAddress), as they must be passed here.
+ * What each of these wallets of one chain has in flight, in one query: read by the pool plan
+ * before any lock, and again by the signer under the wallets' row locks, so every replica sees the
+ * same in-flight set. `networks` is passed in, not looked up: a registry refresh inside the
+ * transaction would wait for SQLite's one connection, which this transaction holds. Indexed
+ * ranges on (chain_id, wallet, status): the cost follows what is in flight, never the wallets'
+ * history. Wallets are stored checksummed (getAddress), as they must be passed here.
  */
-export async function laneLoad(
-  trx: Tx | Kysely<Database>,
-  input: { networks: AssetNetwork[]; chainId: number; wallet: Address; maxFeePerGas: bigint },
-): Promise<LaneLoad> {
-  return (await laneLoads(trx, { ...input, wallets: [input.wallet] })).get(input.wallet)!;
-}
-
-/** laneLoad of several wallets of one chain in one query (the pool plan reads every lane per batch). */
 export async function laneLoads(
   trx: Tx | Kysely<Database>,
   input: { networks: AssetNetwork[]; chainId: number; wallets: Address[]; maxFeePerGas: bigint },
