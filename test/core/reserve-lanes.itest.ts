@@ -1,13 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { getAddress, keccak256 } from 'viem';
+import { getAddress } from 'viem';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { parseUnits, rescale } from '../../src/money/decimal.js';
-import { buildTransfer } from '../../src/signer/build-tx.js';
-import { createFeeOracle } from '../../src/signer/fees.js';
-import { createNonceReservations, type Reservation, type ReserveRequest } from '../../src/signer/nonce-reservations.js';
+import type { NonceReservations, Reservation, ReserveRequest } from '../../src/signer/nonce-reservations.js';
 import { insertWithdrawals } from '../../src/withdrawals/insert-batch.js';
 import { newWithdrawalRow, type WithdrawalRow } from '../../src/withdrawals/repository.js';
+import { createTestReservations } from '../support/reservations.js';
 import { type Stack, startStack } from '../support/stack.js';
 
 const dbKind = inject('db');
@@ -22,28 +21,13 @@ const USERS = 25;
  */
 describe(`reserving several lanes per batch (${dbKind})`, () => {
   let stack: Stack;
-  let reservations: ReturnType<typeof createNonceReservations>;
+  let reservations: NonceReservations;
   const signed = new Set<string>();
 
   beforeAll(async () => {
     stack = await startStack(dbKind, { devHotWallets: LANES, devnetMaxPendingPerWallet: 10_000 });
-    const { common, db, assets, wallets, keys, cache, ledger } = stack.services;
-    const chain = stack.services.chains.get(stack.chainId)!;
-    reservations = createNonceReservations({
-      common,
-      db,
-      assets,
-      wallets,
-      chain,
-      fees: createFeeOracle(chain, { cache }),
-      build: buildTransfer,
-      sign: async (lane, { tx, unsigned }) => {
-        const raw = await (await keys!.signer(lane.key_ref)).signTransaction(tx, unsigned);
-        signed.add(raw);
-        return { raw, txHash: keccak256(raw) };
-      },
-      keyAddress: async (lane) => (await keys!.signer(lane.key_ref)).address,
-    });
+    const { assets, ledger } = stack.services;
+    reservations = createTestReservations(stack, (raw) => signed.add(raw));
     const network = (await assets.find('ETH', stack.chainId))!;
     for (let u = 0; u < USERS; u++) await ledger.credit({ userId: `pool-user-${u}`, asset: 'ETH', amount: parseUnits('100', network.ledgerDecimals), reference: `pool-credit-${u}` });
   }, 60_000);

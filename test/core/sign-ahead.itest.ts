@@ -1,13 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { getAddress, keccak256 } from 'viem';
+import { getAddress } from 'viem';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { parseUnits, rescale } from '../../src/money/decimal.js';
-import { buildTransfer } from '../../src/signer/build-tx.js';
-import { createFeeOracle } from '../../src/signer/fees.js';
-import { createNonceReservations, type Reservation } from '../../src/signer/nonce-reservations.js';
+import type { NonceReservations, Reservation } from '../../src/signer/nonce-reservations.js';
 import { insertWithdrawals } from '../../src/withdrawals/insert-batch.js';
 import { newWithdrawalRow } from '../../src/withdrawals/repository.js';
+import { createTestReservations } from '../support/reservations.js';
 import { type Stack, startStack } from '../support/stack.js';
 
 const dbKind = inject('db');
@@ -20,30 +19,13 @@ const dbKind = inject('db');
  */
 describe(`signing ahead of the lane's commit (${dbKind})`, () => {
   let stack: Stack;
-  let reservations: ReturnType<typeof createNonceReservations>;
-  let replica: ReturnType<typeof createNonceReservations>;
+  let reservations: NonceReservations;
+  let replica: NonceReservations;
   const signedAhead: string[] = [];
 
   beforeAll(async () => {
     stack = await startStack(dbKind, { devHotWallets: 1 });
-    const { common, db, assets, wallets, keys, cache } = stack.services;
-    const chain = stack.services.chains.get(stack.chainId)!;
-    const make = () =>
-      createNonceReservations({
-        common,
-        db,
-        assets,
-        wallets,
-        chain,
-        fees: createFeeOracle(chain, { cache }),
-        build: buildTransfer,
-        sign: async (lane, { tx, unsigned }) => {
-          const raw = await (await keys!.signer(lane.key_ref)).signTransaction(tx, unsigned);
-          signedAhead.push(raw);
-          return { raw, txHash: keccak256(raw) };
-        },
-        keyAddress: async (lane) => (await keys!.signer(lane.key_ref)).address,
-      });
+    const make = () => createTestReservations(stack, (raw) => signedAhead.push(raw));
     reservations = make();
     replica = make();
   });
