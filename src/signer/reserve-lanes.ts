@@ -66,12 +66,12 @@ export type LaneResult = { outcomes: LaneOutcome[]; next: number };
  * The lanes' shares of a reservation batch, in one transaction (one commit): holds, nonces, and
  * every signature made ahead at exactly the nonce its request takes (stored, SIGNED); the other
  * requests are only reserved, to be signed after commit. All lanes' rows are read and written
- * by the same dozen statements (a transaction per lane, ~11 statements each, cost MariaDB ~25%
+ * by the same dozen statements (a transaction per lane, ~11 statements each, cost MariaDB a third
  * more CPU per withdrawal: bench signer). Lock order everywhere: withdrawal rows (by id), then
  * wallet rows (by address), then balance rows (user/asset), so batches side by side, here or in
- * another replica, wait on each other but never in a cycle. The pool plan was made outside the lock; here it is
- * checked again exactly: each lane's limit, what it has in flight, each user's balance. A write
- * task: on SQLite it runs on the write worker.
+ * another replica, wait on each other but never in a cycle. The pool plan was made outside the
+ * lock; here it is checked again exactly: each lane's limit, what it has in flight, each user's
+ * balance. A write task: on SQLite it runs on the write worker.
  */
 export const reserveLanes = defineWriteTask(import.meta.url, 'reserveLanes', (ctx, input: ReserveLanesInput) => reserveLanesWith(ctx, input, buildTransfer));
 
