@@ -1,6 +1,6 @@
 import { type Insertable, sql } from 'kysely';
 import type { Db } from '../db/connect.js';
-import type { LedgerEntriesTable } from '../db/schema.js';
+import type { Database, LedgerEntriesTable } from '../db/schema.js';
 import { isUniqueViolation } from '../db/errors.js';
 import { insertChunks } from '../db/insert-chunks.js';
 import { defineInsert } from '../db/insert-rows.js';
@@ -108,39 +108,28 @@ async function writeBalance(trx: Tx, userId: string, balance: Balance): Promise<
 
 type ChangedBalance = { userId: string; balance: Balance };
 
-/** `CASE user_id WHEN … THEN … END`: each row's new value of one column. */
-function caseByUser(chunk: ChangedBalance[], column: 'available' | 'held') {
-  const whens = [];
-  for (const c of chunk) whens.push(sql`when ${c.userId} then ${c.balance[column].toString()}`);
-  return sql<string>`case user_id ${sql.join(whens, sql` `)} end`;
-}
-
 /**
- * Many locked balance rows written back at once: per asset, one UPDATE per power-of-two chunk,
- * each row's values set by `CASE user_id WHEN … END` (one statement instead of one per row: a
- * signer batch changes a couple of hundred).
+ * Many locked balance rows written back at once: one multi-row upsert per power-of-two chunk,
+ * each row found by its primary key. Not an UPDATE over `user_id IN (…)`: on a small table
+ * MariaDB's plan for that is a scan of every row, and under REPEATABLE READ the scan locked every
+ * balance row, other users' too, until commit (test/db/mysql-concurrency.itest.ts); a signer and
+ * a tracker batch then deadlocked on rows neither meant to write. The rows were locked and read
+ * in this transaction (lockBalances), so each upsert updates its row.
  */
-async function writeBalances(trx: Tx, changed: ChangedBalance[]): Promise<void> {
+async function writeBalances(db: Db, trx: Tx, changed: ChangedBalance[]): Promise<void> {
   if (changed.length === 1) return writeBalance(trx, changed[0]!.userId, changed[0]!.balance);
-  const byAsset = new Map<string, ChangedBalance[]>();
+  const now = Date.now();
+  const rows: Array<Insertable<Database['balances']>> = [];
   for (const c of changed) {
     assertNotNegative(c.userId, c.balance);
-    const rows = byAsset.get(c.balance.asset) ?? [];
-    rows.push(c);
-    byAsset.set(c.balance.asset, rows);
+    rows.push({ user_id: c.userId, asset: c.balance.asset, available: c.balance.available.toString(), held: c.balance.held.toString(), updated_at: now });
   }
-  const now = Date.now();
-  for (const [asset, rows] of byAsset) {
-    for (const chunk of insertChunks(rows)) {
-      const users: string[] = [];
-      for (const c of chunk) users.push(c.userId);
-      await trx
-        .updateTable('balances')
-        .set({ available: caseByUser(chunk, 'available'), held: caseByUser(chunk, 'held'), updated_at: now })
-        .where('asset', '=', asset)
-        .where('user_id', 'in', users)
-        .execute();
-    }
+  for (const chunk of insertChunks(rows)) {
+    const insert = trx.insertInto('balances').values(chunk);
+    await (db.dialect === 'mysql'
+      ? insert.onDuplicateKeyUpdate({ available: sql`values(available)`, held: sql`values(held)`, updated_at: sql`values(updated_at)` })
+      : insert.onConflict((oc) => oc.columns(['user_id', 'asset']).doUpdateSet({ available: sql`excluded.available`, held: sql`excluded.held`, updated_at: sql`excluded.updated_at` }))
+    ).execute();
   }
 }
 
@@ -180,6 +169,7 @@ class OpenBatch implements LedgerBatch {
   private readonly entries: EntryRow[] = [];
 
   constructor(
+    private readonly db: Db,
     private readonly trx: Tx,
     private readonly balances: Map<string, Balance>,
     private readonly opened: Set<string>,
@@ -236,7 +226,7 @@ class OpenBatch implements LedgerBatch {
   }
 
   async flush(): Promise<void> {
-    await writeBalances(this.trx, [...this.changed.values()]);
+    await writeBalances(this.db, this.trx, [...this.changed.values()]);
     this.changed.clear();
     await insertEntries(this.trx, this.entries.splice(0));
   }
@@ -251,7 +241,7 @@ export async function openLedgerBatch(db: Db, trx: Tx, keys: BalanceKey[]): Prom
   const balances = await lockBalances(db, trx, keys);
   const opened = new Set<string>();
   for (const k of keys) opened.add(balanceKey(k.userId, k.asset));
-  return new OpenBatch(trx, balances, opened);
+  return new OpenBatch(db, trx, balances, opened);
 }
 
 export function createLedger(db: Db) {

@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Db, openDatabase } from '../../src/db/connect.js';
 import { migrateToLatest } from '../../src/db/migrate.js';
@@ -109,5 +110,47 @@ describe('MariaDB under concurrency (pool of 4 connections)', () => {
     expect(results.every((r) => JSON.stringify(r.response) === JSON.stringify({ id: rows[0]!.id, status: 'RECEIVED' }))).toBe(true);
     const events = await db.kysely.selectFrom('withdrawal_events').select('id').where('withdrawal_id', '=', rows[0]!.id).execute();
     expect(events).toHaveLength(1);
+  });
+
+  it('a batch writing back 200 balance rows locks those rows only: a user outside it can be locked meanwhile', async () => {
+    const ledger = createLedger(db);
+    const users = Array.from({ length: 300 }, (_, i) => `scope-${String(i).padStart(3, '0')}`);
+    for (const u of users) await ledger.credit({ userId: u, asset: 'ETH', amount: 1_000n, reference: `fund-${u}` });
+    // Every other user of the first 400 slots: the batch's rows are spread over the table, as a
+    // signer batch's users are, not one range.
+    const inBatch = users.filter((_, i) => i % 3 !== 2).slice(0, 200);
+    const outside = users.filter((u) => !inBatch.includes(u));
+
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let written!: () => void;
+    const flushed = new Promise<void>((r) => (written = r));
+    const batch = withTransaction(db, async (trx) => {
+      const open = await ledger.openBatch(trx, inBatch.map((userId) => ({ userId, asset: 'ETH' })));
+      for (const userId of inBatch) open.hold({ userId, asset: 'ETH', amount: 10n, withdrawalId: `wd-${userId}` });
+      await open.flush();
+      written();
+      await held; // the batch's locks stay taken until this test lets go
+    });
+    await flushed;
+    try {
+      // NOWAIT: an error at once if the batch's transaction holds any of these rows.
+      const other = openDatabase(testDb.url, { poolSize: 1 });
+      try {
+        for (const userId of outside) {
+          await other.kysely.transaction().execute(async (trx) => {
+            const rows = await sql<{ user_id: string }>`select user_id from balances where user_id = ${userId} and asset = 'ETH' for update nowait`.execute(trx);
+            expect(rows.rows).toEqual([{ user_id: userId }]);
+          });
+        }
+      } finally {
+        await other.close();
+      }
+    } finally {
+      release();
+      await batch;
+    }
+    expect(await ledger.balances(inBatch[0]!)).toEqual([{ asset: 'ETH', available: 990n, held: 10n }]);
+    expect(await ledger.balances(outside[0]!)).toEqual([{ asset: 'ETH', available: 1_000n, held: 0n }]);
   });
 });
