@@ -1,4 +1,3 @@
-import { sql } from 'kysely';
 import { type Address, getAddress, type Hex, type TransactionSerializableEIP1559 } from 'viem';
 import type { AssetNetwork } from '../assets/registry.js';
 import { lockForUpdate, type Tx } from '../db/transaction.js';
@@ -66,8 +65,9 @@ export type LaneResult = { outcomes: LaneOutcome[]; next: number };
  * The lanes' shares of a reservation batch, in one transaction (one commit): holds, nonces, and
  * every signature made ahead at exactly the nonce its request takes (stored, SIGNED); the other
  * requests are only reserved, to be signed after commit. All lanes' rows are read and written
- * by the same dozen statements (a transaction per lane, ~11 statements each, cost MariaDB a third
- * more CPU per withdrawal: bench signer). Lock order everywhere: withdrawal rows (by id), then
+ * by the same dozen statements, but for each lane's wallet row, locked and written by its key
+ * (a transaction per lane, ~11 statements each, cost MariaDB a third more CPU per withdrawal:
+ * bench signer). Lock order everywhere: withdrawal rows (by id), then
  * wallet rows (by address), then balance rows (user/asset), so batches side by side, here or in
  * another replica, wait on each other but never in a cycle. The pool plan was made outside the
  * lock; here it is checked again exactly: each lane's limit, what it has in flight, each user's
@@ -104,12 +104,7 @@ export async function reserveLanesWith(
   const rows = await lockForUpdate(db, trx.selectFrom('withdrawals').select(['id', 'status', 'nonce', 'cancel_reason']).where('id', 'in', ids).orderBy('id')).execute();
   const current = new Map<string, LockedWithdrawal>();
   for (const r of rows) current.set(r.id, r);
-  // Over a chain's handful of wallets MariaDB's plan for this is a scan of the chain's rows, which
-  // locks all of them: batches take their lanes one after another, as they would anyway, since
-  // each batch spreads over every lane (the pool plan).
-  const walletRows = await lockForUpdate(db, trx.selectFrom('wallets').select(['address', 'next_nonce']).where('chain_id', '=', chainId).where('address', 'in', wallets).orderBy('address')).execute();
-  const nextNonce = new Map<string, number>();
-  for (const r of walletRows) nextNonce.set(r.address, Number(r.next_nonce));
+  const nextNonce = await lockWalletRows(ctx, chainId, wallets);
   lanesLocked?.();
   const loads = await laneLoads(trx, { networks: input.networks, chainId, wallets, maxFeePerGas: input.fees.maxFeePerGas });
   // Each lane's requests in the order they take its nonces; the balance rows of all that can take one, locked in one read.
@@ -215,25 +210,29 @@ function reserveOnLane(
   return { outcomes, next };
 }
 
-/** The wallet rows (locked above) at the next nonce their lanes left: one statement for all. */
+/**
+ * The batch's wallet rows, locked one by one by primary key in address order: exactly these rows.
+ * One `address IN (…)` read over a chain's handful of wallets is planned by MariaDB as a scan of
+ * the chain's rows, which locks every lane, and batches planned on other lanes (nonce-reservations.ts)
+ * would wait for each other.
+ */
+async function lockWalletRows({ db, trx }: WriteContext, chainId: number, wallets: Address[]): Promise<Map<string, number>> {
+  const nextNonce = new Map<string, number>();
+  // Code-unit order: the binary collation's (column-types.ts), the order a whole-table lock takes them in (deployment-config).
+  for (const wallet of [...wallets].sort()) {
+    const row = await lockForUpdate(db, trx.selectFrom('wallets').select('next_nonce').where('chain_id', '=', chainId).where('address', '=', wallet)).executeTakeFirst();
+    if (row) nextNonce.set(wallet, Number(row.next_nonce));
+  }
+  return nextNonce;
+}
+
+/**
+ * The wallet rows (locked above) at the next nonce their lanes left, each by its primary key: an
+ * UPDATE over `address IN (…)` is planned as a scan of the chain's wallet rows and would wait
+ * for (and lock) lanes of other batches.
+ */
 async function updateNextNonces(trx: Tx, chainId: number, moved: Array<{ wallet: Address; next: number }>): Promise<void> {
-  if (moved.length === 0) return;
-  if (moved.length === 1) {
-    await trx.updateTable('wallets').set({ next_nonce: moved[0]!.next }).where('chain_id', '=', chainId).where('address', '=', moved[0]!.wallet).execute();
-    return;
-  }
-  const whens = [];
-  const addresses: Address[] = [];
-  for (const m of moved) {
-    whens.push(sql`when ${m.wallet} then ${m.next}`);
-    addresses.push(m.wallet);
-  }
-  await trx
-    .updateTable('wallets')
-    .set({ next_nonce: sql<number>`case address ${sql.join(whens, sql` `)} end` })
-    .where('chain_id', '=', chainId)
-    .where('address', 'in', addresses)
-    .execute();
+  for (const m of moved) await trx.updateTable('wallets').set({ next_nonce: m.next }).where('chain_id', '=', chainId).where('address', '=', m.wallet).execute();
 }
 
 /** The order a lane's requests take nonces in: their balance rows' lock order. */

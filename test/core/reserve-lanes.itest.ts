@@ -64,8 +64,10 @@ describe(`reserving several lanes per batch (${dbKind})`, () => {
   };
 
   it('batches in flight over every lane store all they signed ahead, at contiguous nonces per lane, with one hold each', async () => {
-    // The first batch of each lane after a start only reserves: this process does not know its next nonce yet.
-    const warm = await Promise.all((await received(LANES)).map((r) => reservations.reserve(r)));
+    // The first batch of each lane after a start only reserves: this process does not know its
+    // next nonce yet. One at a time, so each goes to the least busy lane: one per lane.
+    const warm: Reservation[] = [];
+    for (const r of await received(LANES)) warm.push(await reservations.reserve(r));
     expect(warm.every((r) => r.kind === 'reserved')).toBe(true);
     expect(new Set(warm.map((r) => (r.kind === 'reserved' ? r.wallet.address : null))).size).toBe(LANES);
 
@@ -98,5 +100,16 @@ describe(`reserving several lanes per batch (${dbKind})`, () => {
       expect(signed.has(attempt.raw_tx)).toBe(true); // the bytes signed ahead, not signed again
     }
     expect((await held()) - heldBefore).toBe(600n * BigInt(requests[0]!.w.amount));
+  }, 60_000);
+
+  it('batches planned side by side go to different lanes, so neither waits for the other\'s wallet rows', async () => {
+    // Two full batches in one burst: the batcher takes the first 256 and the next 256, both at once.
+    const requests = await received(512);
+    const outcomes: Reservation[] = await Promise.all(requests.map((r) => reservations.reserve(r)));
+    const lanesOf = (part: Reservation[]) => new Set(part.map((o) => (o.kind === 'stored' || o.kind === 'reserved' ? o.wallet.address : o.kind)));
+    const first = lanesOf(outcomes.slice(0, 256));
+    const second = lanesOf(outcomes.slice(256));
+    expect([...first, ...second].every((lane) => lane.startsWith('0x'))).toBe(true);
+    expect([...first].filter((lane) => second.has(lane))).toEqual([]);
   }, 60_000);
 });

@@ -1,4 +1,5 @@
 import { sql } from 'kysely';
+import { getAddress } from 'viem';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Db, openDatabase } from '../../src/db/connect.js';
 import { migrateToLatest } from '../../src/db/migrate.js';
@@ -6,7 +7,10 @@ import { lockForUpdate, withTransaction } from '../../src/db/transaction.js';
 import { InsufficientBalanceError } from '../../src/ledger/errors.js';
 import { createLedger } from '../../src/ledger/ledger.js';
 import { sleep } from '../../src/util/sleep.js';
-import { createWithdrawalRepository } from '../../src/withdrawals/repository.js';
+import { buildTransfer } from '../../src/signer/build-tx.js';
+import { type ReserveLanesInput, reserveLanesWith } from '../../src/signer/reserve-lanes.js';
+import { insertWithdrawals } from '../../src/withdrawals/insert-batch.js';
+import { createWithdrawalRepository, newWithdrawalRow } from '../../src/withdrawals/repository.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 
 /**
@@ -153,4 +157,69 @@ describe('MariaDB under concurrency (pool of 4 connections)', () => {
     expect(await ledger.balances(inBatch[0]!)).toEqual([{ asset: 'ETH', available: 990n, held: 10n }]);
     expect(await ledger.balances(outside[0]!)).toEqual([{ asset: 'ETH', available: 1_000n, held: 0n }]);
   });
+
+  it('a reservation batch locks and writes its own lanes\' wallet rows only: a batch on another lane commits meanwhile', async () => {
+    const chainId = 31_337;
+    // Eight lanes, a batch on half of them: MariaDB plans `address IN (…)` over half a chain's
+    // wallet rows as a scan of all of them, which locks every lane.
+    const lanes = Array.from({ length: 8 }, (_, i) => getAddress(`0x${(i + 1).toString(16).padStart(2, '0').repeat(20)}`));
+    for (const address of lanes) await db.kysely.insertInto('wallets').values({ chain_id: chainId, address, key_ref: `keystore:${address}.json`, next_nonce: 0, enabled: 1, created_at: Date.now() }).execute();
+    const ledger = createLedger(db);
+    const network = { asset: 'ETH', ledgerDecimals: 18, chainId, chainName: 'dev', kind: 'native' as const, contract: null, decimals: 18, withdrawalFee: 0n, minAmount: 1n, maxAmount: 10n ** 24n, gasLimit: 21_000, enabled: true };
+    const fees = { maxFeePerGas: 2_000_000_000n, maxPriorityFeePerGas: 1_000_000_000n };
+    /** A batch of one withdrawal on each of these lanes, each of its own user. */
+    const batchOn = async (laneIndexes: number[]): Promise<ReserveLanesInput> => {
+      const shares = [];
+      for (const i of laneIndexes) {
+        const userId = `lane-user-${i}`;
+        await ledger.credit({ userId, asset: 'ETH', amount: 10n ** 18n, reference: `lane-fund-${userId}` });
+        const to = getAddress('0x000000000000000000000000000000000000bEEF');
+        const { row } = newWithdrawalRow({ idempotencyKey: `lane-${userId}`, requestHash: 'h', apiKeyId: 'k', userId, asset: 'ETH', chainId, toAddress: to, amount: 10n ** 15n, fee: 0n }, () => ({}));
+        await insertWithdrawals(db, [row]);
+        const lane = { chain_id: chainId, address: lanes[i]!, key_ref: `keystore:${lanes[i]}.json` };
+        shares.push({ lane, balances: { native: 10n ** 21n, tokens: new Map() }, items: [{ w: row, network, to, chainAmount: 10n ** 15n }] });
+      }
+      return { chainId, maxPendingPerWallet: 16, fees, networks: [network], shares };
+    };
+    // Other withdrawals in the table, as there always are: over a table of five rows MariaDB
+    // would plan the batch's `id IN (…)` lock as a scan, and lock the other batch's row too.
+    const filler = Array.from({ length: 200 }, (_, i) => newWithdrawalRow({ idempotencyKey: `lane-filler-${i}`, requestHash: 'h', apiKeyId: 'k', userId: `lane-filler-${i}`, asset: 'ETH', chainId, toAddress: lanes[0]!, amount: 1n, fee: 0n }, () => ({})).row);
+    await insertWithdrawals(db, filler);
+    const mine = [0, 2, 4, 7];
+    const first = await batchOn(mine);
+    const second = await batchOn([5]);
+
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let reserved!: () => void;
+    const firstReserved = new Promise<void>((r) => (reserved = r));
+    const firstBatch = withTransaction(db, async (trx) => {
+      const results = await reserveLanesWith({ db, trx }, first, buildTransfer);
+      expect(results.map((r) => r.outcomes.map((o) => o.kind))).toEqual(mine.map(() => ['reserved']));
+      reserved();
+      await held; // its locks stay taken until the test lets go
+    });
+    try {
+      await Promise.race([firstReserved, firstBatch]);
+      const other = openDatabase(testDb.url, { poolSize: 1 });
+      try {
+        const lockLane = (address: string) =>
+          other.kysely.transaction().execute((trx) => sql`select address from wallets where chain_id = ${chainId} and address = ${address} for update nowait`.execute(trx));
+        // The open batch holds its own lanes…
+        for (const i of mine) await expect(lockLane(lanes[i]!)).rejects.toThrow(/lock/i);
+        // …and nothing of the others.
+        for (const address of lanes.filter((_, i) => !mine.includes(i))) expect((await lockLane(address)).rows).toEqual([{ address }]);
+        // A batch on another lane is not held up by it (before: lock wait timeout, 50 s).
+        const outcome = await Promise.race([withTransaction(other, (trx) => reserveLanesWith({ db: other, trx }, second, buildTransfer)), sleep(10_000).then(() => 'waited' as const)]);
+        expect(outcome === 'waited' ? outcome : outcome[0]!.outcomes.map((o) => o.kind)).toEqual(['reserved']);
+      } finally {
+        await other.close();
+      }
+    } finally {
+      release();
+      await firstBatch;
+    }
+    const nonces = await db.kysely.selectFrom('wallets').select(['address', 'next_nonce']).where('chain_id', '=', chainId).execute();
+    expect(new Map(nonces.map((w) => [w.address, Number(w.next_nonce)]))).toEqual(new Map(lanes.map((address, i) => [address, mine.includes(i) || i === 5 ? 1 : 0])));
+  }, 30_000);
 });
