@@ -61,7 +61,7 @@ const LOADS_REUSE_MS = 1_000;
  * Each withdrawal goes to the wallet with the fewest txs in flight that is under the chain's
  * per-wallet limit and can cover it, first among the lanes its batch is planned on (a share of
  * the pool that no other batch here holds: batches side by side then lock different wallet rows
- * and commit side by side; MariaDB signer bench 4,300 -> 4,750/s); then a short transaction holds
+ * and commit side by side; MariaDB signer bench ~4,300 -> 4,500-4,750/s); then a short transaction holds
  * the users' funds and takes a run of each lane's nonces, one for all lanes of the batch
  * (reserve-lanes.ts; on SQLite, on its write worker).
  *
@@ -199,8 +199,9 @@ export function createNonceReservations(deps: {
   }
 
   /**
-   * The lanes a batch is planned on first: the least busy of those no batch of this process
-   * holds, a share of the pool per batch that can run at once. A payout goes to the least busy
+   * The lanes a batch is planned on first: the least busy of those no other batch of this
+   * process holds (else of those the fewest hold), a share of the pool per batch that can run at
+   * once. A payout goes to the least busy
    * of them that can take it, unless that one has more than a quarter of the per-wallet limit in
    * flight beyond the least busy lane of all: then to that one (after the batch that holds it),
    * so a burst still spreads over the pool and a lane left out here never makes a payout wait.

@@ -67,8 +67,8 @@ export type LaneResult = { outcomes: LaneOutcome[]; next: number };
  * requests are only reserved, to be signed after commit. All lanes' rows are read and written
  * by the same dozen statements, but for each lane's wallet row, locked and written by its key
  * (a transaction per lane, ~11 statements each, cost MariaDB a third more CPU per withdrawal:
- * bench signer). Lock order everywhere: withdrawal rows (by id), then
- * wallet rows (by address), then balance rows (user/asset), so batches side by side, here or in
+ * bench signer). Lock order everywhere: withdrawal rows (by id), then wallet rows (by address),
+ * then balance rows (user/asset), so batches side by side, here or in
  * another replica, wait on each other but never in a cycle. The pool plan was made outside the
  * lock; here it is checked again exactly: each lane's limit, what it has in flight, each user's
  * balance. A write task: on SQLite it runs on the write worker.
