@@ -210,7 +210,11 @@ describe('MariaDB under concurrency (pool of 4 connections)', () => {
         // …and nothing of the others.
         for (const address of lanes.filter((_, i) => !mine.includes(i))) expect((await lockLane(address)).rows).toEqual([{ address }]);
         // A batch on another lane is not held up by it (before: lock wait timeout, 50 s).
-        const outcome = await Promise.race([withTransaction(other, (trx) => reserveLanesWith({ db: other, trx }, second, buildTransfer)), sleep(10_000).then(() => 'waited' as const)]);
+        const giveUp = new AbortController();
+        const outcome = await Promise.race([
+          withTransaction(other, (trx) => reserveLanesWith({ db: other, trx }, second, buildTransfer)),
+          sleep(10_000, giveUp.signal).then(() => 'waited' as const),
+        ]).finally(() => giveUp.abort());
         expect(outcome === 'waited' ? outcome : outcome[0]!.outcomes.map((o) => o.kind)).toEqual(['reserved']);
       } finally {
         await other.close();
