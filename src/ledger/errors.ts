@@ -1,4 +1,4 @@
-import { SluiceError } from '../errors/base.js';
+import { RetryableError, SluiceError } from '../errors/base.js';
 
 export class InsufficientBalanceError extends SluiceError {
   override name = 'InsufficientBalanceError';
@@ -23,5 +23,18 @@ export class BalanceLimitError extends SluiceError {
     super(`This credit would take ${userId}'s ${asset} balance past the largest balance Sluice can store.`, {
       code: 'balance_limit_exceeded',
     });
+  }
+}
+
+/**
+ * A batch read its balance rows without locking them, to lock them only just before it writes
+ * them (openLedgerBatch, `lock: 'at-flush'`), and a movement that succeeded or failed on what it
+ * read would not do the same on the rows as locked: another transaction committed in between.
+ * Nothing of the batch may commit; run it again with the rows locked first.
+ */
+export class BalancesMovedError extends RetryableError {
+  override name = 'BalancesMovedError';
+  constructor(userId: string, asset: string) {
+    super(`${userId}'s ${asset} balance changed between the batch's read and its lock.`, { code: 'balances_moved' });
   }
 }

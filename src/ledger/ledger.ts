@@ -7,7 +7,7 @@ import { defineInsert } from '../db/insert-rows.js';
 import { lockForUpdate, type Tx, withTransaction } from '../db/transaction.js';
 import { MAX_STORED_UNITS } from '../money/decimal.js';
 import { newId } from '../util/ids.js';
-import { BalanceLimitError, InsufficientBalanceError, ReferenceConflictError } from './errors.js';
+import { BalanceLimitError, BalancesMovedError, InsufficientBalanceError, ReferenceConflictError } from './errors.js';
 
 /**
  * Double-entry ledger. Every movement is a journal whose entries sum to zero per asset, written in
@@ -65,31 +65,44 @@ const ROWS_PER_STATEMENT = 500;
 
 type EntryRow = Insertable<LedgerEntriesTable>;
 
-/** The balance rows of `keys`, locked in user/asset order (the order every batch takes them in). */
-async function lockBalances(db: Db, trx: Tx, keys: BalanceKey[]): Promise<Map<string, Balance>> {
+/**
+ * The balance rows of `keys`; with `lock`, locked (on MySQL) in user/asset order, the order every
+ * batch takes them in.
+ */
+async function readBalances(db: Db, trx: Tx, keys: BalanceKey[], lock: boolean): Promise<Map<string, Balance>> {
   const unique = new Map<string, BalanceKey>();
   for (const k of keys) unique.set(balanceKey(k.userId, k.asset), k);
   const distinct = [...unique.values()];
   const balances = new Map<string, Balance>();
   for (let i = 0; i < distinct.length; i += ROWS_PER_STATEMENT) {
     const chunk = distinct.slice(i, i + ROWS_PER_STATEMENT);
-    const rows = await lockForUpdate(
-      db,
-      trx
-        .selectFrom('balances')
-        .select(['user_id', 'asset', 'available', 'held'])
-        .where(({ eb, refTuple, tuple }) => {
-          const pairs = [];
-          for (const k of chunk) pairs.push(tuple(k.userId, k.asset));
-          return eb(refTuple('user_id', 'asset'), 'in', pairs);
-        })
-        .orderBy('user_id')
-        .orderBy('asset'),
-    ).execute();
+    const select = trx
+      .selectFrom('balances')
+      .select(['user_id', 'asset', 'available', 'held'])
+      .where(({ eb, refTuple, tuple }) => {
+        const pairs = [];
+        for (const k of chunk) pairs.push(tuple(k.userId, k.asset));
+        return eb(refTuple('user_id', 'asset'), 'in', pairs);
+      })
+      .orderBy('user_id')
+      .orderBy('asset');
+    const rows = await (lock ? lockForUpdate(db, select) : select).execute();
     for (const r of rows) balances.set(balanceKey(r.user_id, r.asset), { asset: r.asset, available: BigInt(r.available), held: BigInt(r.held) });
   }
   return balances;
 }
+
+type MoveKind = 'hold' | 'release' | 'settle' | 'reopen';
+
+/** Why a movement cannot apply to `balance`, or null: a hold short of available, or any movement that would leave a column negative. */
+function moveProblem(kind: MoveKind, balance: Balance, available: bigint, held: bigint): 'short' | 'negative' | null {
+  if (kind === 'hold' && balance.available + available < 0n) return 'short';
+  if (balance.available + available < 0n || balance.held + held < 0n) return 'negative';
+  return null;
+}
+
+/** A movement as a batch read without locks tried it, to be tried again on the rows as locked (flush). */
+type TriedMove = { key: string; userId: string; asset: string; kind: MoveKind; available: bigint; held: bigint; problem: 'short' | 'negative' | null };
 
 function assertNotNegative(userId: string, balance: Balance): void {
   // Unreachable by construction; refuse rather than persist a negative balance.
@@ -114,7 +127,7 @@ type ChangedBalance = { userId: string; balance: Balance };
  * MariaDB's plan for that is a scan of every row, and under REPEATABLE READ the scan locked every
  * balance row, other users' too, until commit (test/db/mysql-concurrency.itest.ts); a signer and
  * a tracker batch then deadlocked on rows neither meant to write. The rows were locked and read
- * in this transaction (lockBalances), so each upsert updates its row.
+ * in this transaction (readBalances), so each upsert updates its row.
  */
 async function writeBalances(db: Db, trx: Tx, changed: ChangedBalance[]): Promise<void> {
   if (changed.length === 1) return writeBalance(trx, changed[0]!.userId, changed[0]!.balance);
@@ -167,25 +180,32 @@ const insertEntries = defineInsert('ledger_entries', ['journal_id', 'account', '
 class OpenBatch implements LedgerBatch {
   private readonly changed = new Map<string, ChangedBalance>();
   private readonly entries: EntryRow[] = [];
+  /** With the rows read unlocked: the rows to lock in flush, and every movement tried so far, to try again on them. */
+  private unlocked: { keys: BalanceKey[]; tried: TriedMove[] } | null;
 
   constructor(
     private readonly db: Db,
     private readonly trx: Tx,
-    private readonly balances: Map<string, Balance>,
+    private balances: Map<string, Balance>,
     private readonly opened: Set<string>,
-  ) {}
+    lockAtFlush: BalanceKey[] | null,
+  ) {
+    this.unlocked = lockAtFlush ? { keys: lockAtFlush, tried: [] } : null;
+  }
 
   /**
    * Adds `available` and `held` to the balance (InsufficientBalanceError for a hold that
    * available cannot cover); a negative result is refused before anything changes.
    */
-  private move(kind: 'hold' | 'release' | 'settle' | 'reopen', input: HoldInput, available: bigint, held: bigint, legs: Array<[account: string, amount: bigint]>): void {
+  private move(kind: MoveKind, input: HoldInput, available: bigint, held: bigint, legs: Array<[account: string, amount: bigint]>): void {
     const key = balanceKey(input.userId, input.asset);
     if (!this.opened.has(key)) throw new Error(`Ledger batch not opened for ${input.userId}/${input.asset}`);
     // A row that does not exist holds nothing: a hold fails as short, a release or settle as negative.
     const balance = this.balances.get(key) ?? { asset: input.asset, available: 0n, held: 0n };
-    if (kind === 'hold' && balance.available + available < 0n) throw new InsufficientBalanceError(input.userId, input.asset);
-    if (balance.available + available < 0n || balance.held + held < 0n) throw new Error(`Refusing negative balance for ${input.userId}/${input.asset}`);
+    const problem = moveProblem(kind, balance, available, held);
+    this.unlocked?.tried.push({ key, userId: input.userId, asset: input.asset, kind, available, held, problem });
+    if (problem === 'short') throw new InsufficientBalanceError(input.userId, input.asset);
+    if (problem === 'negative') throw new Error(`Refusing negative balance for ${input.userId}/${input.asset}`);
     balance.available += available;
     balance.held += held;
     this.balances.set(key, balance);
@@ -226,9 +246,27 @@ class OpenBatch implements LedgerBatch {
   }
 
   async flush(): Promise<void> {
+    if (this.unlocked) await this.lockAndTryAgain(this.unlocked);
     await writeBalances(this.db, this.trx, [...this.changed.values()]);
     this.changed.clear();
     await insertEntries(this.trx, this.entries.splice(0));
+  }
+
+  /** Locks the rows read unlocked and applies every movement tried to them; each must end as it did (see openLedgerBatch). */
+  private async lockAndTryAgain({ keys, tried }: { keys: BalanceKey[]; tried: TriedMove[] }): Promise<void> {
+    const locked = await readBalances(this.db, this.trx, keys, true);
+    for (const m of tried) {
+      const balance = locked.get(m.key) ?? { asset: m.asset, available: 0n, held: 0n };
+      if (moveProblem(m.kind, balance, m.available, m.held) !== m.problem) throw new BalancesMovedError(m.userId, m.asset);
+      if (m.problem !== null) continue;
+      balance.available += m.available;
+      balance.held += m.held;
+      locked.set(m.key, balance);
+      this.changed.set(m.key, { userId: m.userId, balance });
+    }
+    // Locked from here: later movements apply to these rows as they are.
+    this.balances = locked;
+    this.unlocked = null;
   }
 }
 
@@ -236,12 +274,21 @@ class OpenBatch implements LedgerBatch {
  * Holds, releases and settlements for many withdrawals in the caller's transaction: their balance
  * rows read (on MySQL: locked) in one query now, written back in `flush()`. The same as
  * `createLedger(db).openBatch`, for write tasks that run once per batch.
+ *
+ * With `lock: 'at-flush'` (MySQL; SQLite's one writer needs no locks), the rows are read now
+ * without a lock and locked only in `flush()`, just before they are written, so a batch that
+ * writes much else after its movements holds its users' rows for the last statements only, not
+ * for all of them (batches side by side share users). There every movement is tried again, in
+ * order, on the rows as locked, and if any would not end as it did on what was read (a hold that
+ * was covered is short now, or the other way round), flush throws BalancesMovedError and
+ * nothing of the batch may commit: the caller runs it again with the rows locked first.
  */
-export async function openLedgerBatch(db: Db, trx: Tx, keys: BalanceKey[]): Promise<LedgerBatch> {
-  const balances = await lockBalances(db, trx, keys);
+export async function openLedgerBatch(db: Db, trx: Tx, keys: BalanceKey[], options: { lock?: 'now' | 'at-flush' } = {}): Promise<LedgerBatch> {
+  const atFlush = options.lock === 'at-flush' && db.dialect === 'mysql';
+  const balances = await readBalances(db, trx, keys, !atFlush);
   const opened = new Set<string>();
   for (const k of keys) opened.add(balanceKey(k.userId, k.asset));
-  return new OpenBatch(db, trx, balances, opened);
+  return new OpenBatch(db, trx, balances, opened, atFlush ? keys : null);
 }
 
 export function createLedger(db: Db) {

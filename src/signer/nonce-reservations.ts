@@ -4,6 +4,7 @@ import type { ChainRpc } from '../chain/rpc.js';
 import { type Common, crashIfAsked } from '../common.js';
 import type { Db } from '../db/connect.js';
 import { withTransaction } from '../db/transaction.js';
+import { BalancesMovedError } from '../ledger/errors.js';
 import { runWriteTask } from '../db/write-task.js';
 import { batchConcurrency, createMicroBatcher } from '../util/micro-batch.js';
 import type { Wallet, Wallets } from '../wallets/wallets.js';
@@ -218,13 +219,23 @@ export function createNonceReservations(deps: {
    * called once its wallet rows are locked; the SQLite write worker runs transactions in the order
    * it is handed them, so there at once.
    */
-  function reserveShares(input: ReserveLanesInput, lanesLocked: () => void): Promise<LaneResult[]> {
+  async function reserveShares(input: ReserveLanesInput, lanesLocked: () => void): Promise<LaneResult[]> {
     if (deps.build === buildTransfer && db.sqliteWriter) {
       const reserved = runWriteTask(db, reserveLanes, input);
       lanesLocked();
       return reserved;
     }
-    return withTransaction(db, (trx) => reserveLanesWith({ db, trx }, input, deps.build, lanesLocked));
+    // Users' balance rows locked for the last statements only: batches side by side share users
+    // (the bench's 500), and each waited for the other's whole transaction. If a balance moved
+    // in between, the batch runs again with them locked first, which cannot end so.
+    const run = (balanceLock: 'now' | 'at-flush') => withTransaction(db, (trx) => reserveLanesWith({ db, trx }, { ...input, balanceLock }, deps.build, lanesLocked));
+    try {
+      return await run('at-flush');
+    } catch (err) {
+      if (!(err instanceof BalancesMovedError)) throw err;
+      log.info({ err: err.shortMessage }, 'a balance moved under the batch; running it again with the balance rows locked first');
+      return run('now');
+    }
   }
 
   /**

@@ -45,7 +45,19 @@ export type SignedAhead = { nonce: number; raw: Hex; txHash: Hex; gas: bigint };
  */
 export type LaneShare = { lane: Wallet; balances: WalletBalances; items: ReserveRequest[]; signed?: Array<SignedAhead | null> };
 
-export type ReserveLanesInput = { chainId: number; maxPendingPerWallet: number; fees: FeePair; networks: AssetNetwork[]; shares: LaneShare[] };
+export type ReserveLanesInput = {
+  chainId: number;
+  maxPendingPerWallet: number;
+  fees: FeePair;
+  networks: AssetNetwork[];
+  shares: LaneShare[];
+  /**
+   * When the users' balance rows are locked (MySQL; see openLedgerBatch): 'at-flush' holds them
+   * for the transaction's last statements only, and may end in BalancesMovedError, when the batch
+   * is run again with 'now'.
+   */
+  balanceLock?: 'now' | 'at-flush';
+};
 
 /** One request's outcome on its lane; plain data, so it crosses from the write worker as it is. */
 export type LaneOutcome =
@@ -118,7 +130,7 @@ export async function reserveLanesWith(
       if (now?.status === 'RECEIVED' && now.nonce === null) open.push({ userId: r.w.user_id, asset: r.w.asset });
     }
   }
-  const writes: LaneWrites = { reserved: [], transitions: openTransitions(trx), attempts: [], holds: await openLedgerBatch(db, trx, open) };
+  const writes: LaneWrites = { reserved: [], transitions: openTransitions(trx), attempts: [], holds: await openLedgerBatch(db, trx, open, { lock: input.balanceLock ?? 'now' }) };
   const out: LaneResult[] = [];
   const moved: Array<{ wallet: Address; next: number }> = [];
   for (let s = 0; s < input.shares.length; s++) {
@@ -133,8 +145,9 @@ export async function reserveLanesWith(
   await updateLockedRows(trx, writes.reserved, { status: 'RECEIVED', nonceIsNull: true });
   await writes.transitions.flush();
   await insertAttempts(trx, writes.attempts);
-  await writes.holds.flush();
   await updateNextNonces(trx, chainId, moved);
+  // Last: with balanceLock 'at-flush', the users' rows are locked here, for the commit only.
+  await writes.holds.flush();
   return out;
 }
 

@@ -1,8 +1,10 @@
+import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { getAddress } from 'viem';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { parseUnits, rescale } from '../../src/money/decimal.js';
+import { buildTransfer, type TransferIntent } from '../../src/signer/build-tx.js';
 import type { NonceReservations, Reservation, ReserveRequest } from '../../src/signer/nonce-reservations.js';
 import { insertWithdrawals } from '../../src/withdrawals/insert-batch.js';
 import { newWithdrawalRow, type WithdrawalRow } from '../../src/withdrawals/repository.js';
@@ -111,5 +113,35 @@ describe(`reserving several lanes per batch (${dbKind})`, () => {
     const second = lanesOf(outcomes.slice(256));
     expect([...first, ...second].every((lane) => lane.startsWith('0x'))).toBe(true);
     expect([...first].filter((lane) => second.has(lane))).toEqual([]);
+  }, 60_000);
+  // On MariaDB a batch locks its users' balance rows only for its last statements (ledger.ts,
+  // `lock: 'at-flush'`). A credit committed between its read and that lock turns a hold that
+  // was short into one that is covered: the batch must not refuse it on what it read.
+  if (dbKind === 'mysql') it('a credit committed while a batch is open is seen: the batch runs again with the balance rows locked first and reserves the payout', async () => {
+    const network = (await stack.services.assets.find('ETH', stack.chainId))!;
+    const apiKey = await k().selectFrom('api_keys').select('id').executeTakeFirstOrThrow();
+    const units = (eth: string) => parseUnits(eth, network.ledgerDecimals);
+    const userId = 'moved-user';
+    await stack.services.ledger.credit({ userId, asset: 'ETH', amount: units('0.5'), reference: 'moved-credit' });
+    const to = privateKeyToAccount(generatePrivateKey()).address;
+    const { row } = newWithdrawalRow({ idempotencyKey: randomUUID(), requestHash: 'h', apiKeyId: apiKey.id, userId, asset: 'ETH', chainId: stack.chainId, toAddress: to, amount: units('0.6'), fee: 0n }, () => ({}));
+    await insertWithdrawals(stack.services.db, [row]);
+
+    // Runs inside the batch's transaction, after its unlocked read of the balance: another
+    // connection (a child process, so this one stays blocked meanwhile) commits a credit of 1 ETH.
+    let credits = 0;
+    const creditMeanwhile = (intent: TransferIntent) => {
+      if (credits++ === 0) {
+        const script = "const m = require('mysql2/promise'); (async () => { const c = await m.createConnection(process.argv[1]); await c.query(\"update balances set available = available + ? where user_id = ? and asset = 'ETH'\", [process.argv[2], process.argv[3]]); await c.end(); })().catch((e) => { console.error(e.message); process.exit(1); });";
+        execFileSync(process.execPath, ['-e', script, stack.database.url, units('1').toString(), userId], { timeout: 20_000 });
+      }
+      return buildTransfer(intent);
+    };
+    const reservations = createTestReservations(stack, (raw) => signed.add(raw), creditMeanwhile);
+    const outcome = await reservations.reserve({ w: row, network, to: getAddress(to), chainAmount: rescale(units('0.6'), network.ledgerDecimals, network.decimals) });
+
+    expect(outcome.kind).toBe('reserved');
+    expect(credits).toBe(2); // the batch ran twice: the first try saw the credit only at its flush
+    expect(await stack.services.ledger.balances(userId)).toEqual([{ asset: 'ETH', available: units('0.9'), held: units('0.6') }]);
   }, 60_000);
 });

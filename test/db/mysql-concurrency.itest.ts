@@ -4,8 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Db, openDatabase } from '../../src/db/connect.js';
 import { migrateToLatest } from '../../src/db/migrate.js';
 import { lockForUpdate, withTransaction } from '../../src/db/transaction.js';
-import { InsufficientBalanceError } from '../../src/ledger/errors.js';
-import { createLedger } from '../../src/ledger/ledger.js';
+import { BalancesMovedError, InsufficientBalanceError } from '../../src/ledger/errors.js';
+import { createLedger, openLedgerBatch } from '../../src/ledger/ledger.js';
 import { sleep } from '../../src/util/sleep.js';
 import { buildTransfer } from '../../src/signer/build-tx.js';
 import { type ReserveLanesInput, reserveLanesWith } from '../../src/signer/reserve-lanes.js';
@@ -156,6 +156,57 @@ describe('MariaDB under concurrency (pool of 4 connections)', () => {
     }
     expect(await ledger.balances(inBatch[0]!)).toEqual([{ asset: 'ETH', available: 990n, held: 10n }]);
     expect(await ledger.balances(outside[0]!)).toEqual([{ asset: 'ETH', available: 1_000n, held: 0n }]);
+  });
+
+  it('a batch that locks its balance rows at flush keeps what another transaction wrote meanwhile, and refuses to commit a hold that write changed', async () => {
+    const ledger = createLedger(db);
+    const other = openDatabase(testDb.url, { poolSize: 1 });
+    const otherLedger = createLedger(other);
+    const key = (userId: string) => ({ userId, asset: 'ETH' });
+    /** The row is not locked by the open batch: NOWAIT fails at once if it is. */
+    const lockNowait = (userId: string) =>
+      other.kysely.transaction().execute((trx) => sql`select user_id from balances where user_id = ${userId} and asset = 'ETH' for update nowait`.execute(trx));
+    try {
+      // Covered on what the batch read and on the row as locked: the debit committed meanwhile is kept.
+      await ledger.credit({ userId: 'flush-ann', asset: 'ETH', amount: 100n, reference: 'flush-fund-ann' });
+      await withTransaction(db, async (trx) => {
+        const batch = await openLedgerBatch(db, trx, [key('flush-ann')], { lock: 'at-flush' });
+        batch.hold({ userId: 'flush-ann', asset: 'ETH', amount: 60n, withdrawalId: 'flush-w1' });
+        expect((await lockNowait('flush-ann')).rows).toHaveLength(1);
+        await otherLedger.debit({ userId: 'flush-ann', asset: 'ETH', amount: 30n, reference: 'flush-debit-ann' });
+        await batch.flush();
+        await expect(lockNowait('flush-ann')).rejects.toThrow(/lock/i);
+      });
+      // Written from the row as locked (100 - 30 - 60), not from the read (which would give 40).
+      expect(await ledger.balances('flush-ann')).toEqual([{ asset: 'ETH', available: 10n, held: 60n }]);
+
+      // Covered on what the batch read, short on the row as locked: nothing of the batch commits.
+      await ledger.credit({ userId: 'flush-bob', asset: 'ETH', amount: 100n, reference: 'flush-fund-bob' });
+      await expect(
+        withTransaction(db, async (trx) => {
+          const batch = await openLedgerBatch(db, trx, [key('flush-bob')], { lock: 'at-flush' });
+          batch.hold({ userId: 'flush-bob', asset: 'ETH', amount: 60n, withdrawalId: 'flush-w2' });
+          await otherLedger.debit({ userId: 'flush-bob', asset: 'ETH', amount: 50n, reference: 'flush-debit-bob' });
+          await batch.flush();
+        }),
+      ).rejects.toBeInstanceOf(BalancesMovedError);
+      expect(await ledger.balances('flush-bob')).toEqual([{ asset: 'ETH', available: 50n, held: 0n }]);
+      expect(await db.kysely.selectFrom('ledger_entries').select('id').where('withdrawal_id', '=', 'flush-w2').execute()).toEqual([]);
+
+      // Short on what the batch read, covered on the row as locked: refused only after a try with the rows locked first.
+      await ledger.credit({ userId: 'flush-cyd', asset: 'ETH', amount: 10n, reference: 'flush-fund-cyd' });
+      await expect(
+        withTransaction(db, async (trx) => {
+          const batch = await openLedgerBatch(db, trx, [key('flush-cyd')], { lock: 'at-flush' });
+          expect(() => batch.hold({ userId: 'flush-cyd', asset: 'ETH', amount: 60n, withdrawalId: 'flush-w3' })).toThrow(InsufficientBalanceError);
+          await otherLedger.credit({ userId: 'flush-cyd', asset: 'ETH', amount: 100n, reference: 'flush-credit-cyd' });
+          await batch.flush();
+        }),
+      ).rejects.toBeInstanceOf(BalancesMovedError);
+      expect(await ledger.balances('flush-cyd')).toEqual([{ asset: 'ETH', available: 110n, held: 0n }]);
+    } finally {
+      await other.close();
+    }
   });
 
   it('a reservation batch locks and writes its own lanes\' wallet rows only: a batch on another lane commits meanwhile', async () => {
