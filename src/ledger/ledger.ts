@@ -11,8 +11,9 @@ import { BalanceLimitError, BalancesMovedError, InsufficientBalanceError, Refere
 
 /**
  * Double-entry ledger. Every movement is a journal whose entries sum to zero per asset, written in
- * the same transaction as the `balances` row it changes; that row is locked first, so two
- * movements on one user never interleave and a balance cannot go negative.
+ * the same transaction as the `balances` row it changes; that row is locked before it is written
+ * and every movement is checked on it as locked (a batch may lock it only at flush, see
+ * openLedgerBatch), so two movements on one user never interleave and a balance cannot go negative.
  *
  * Accounts: `user:<id>:available`, `user:<id>:held`, and the platform's side: `external` (credits in,
  * debits out), `payouts` (paid on chain), `fees` (withdrawal fees earned).
