@@ -4,8 +4,8 @@ import type { ChainRpc } from '../chain/rpc.js';
 import { type Common, crashIfAsked } from '../common.js';
 import type { Db } from '../db/connect.js';
 import { withTransaction } from '../db/transaction.js';
-import { BalancesMovedError } from '../ledger/errors.js';
 import { runWriteTask } from '../db/write-task.js';
+import { BalancesMovedError } from '../ledger/errors.js';
 import { batchConcurrency, createMicroBatcher } from '../util/micro-batch.js';
 import type { Wallet, Wallets } from '../wallets/wallets.js';
 import { buildTransfer, type TransferIntent, type VerifiedTx, verifiedTransfer } from './build-tx.js';
@@ -233,7 +233,7 @@ export function createNonceReservations(deps: {
       return await run('at-flush');
     } catch (err) {
       if (!(err instanceof BalancesMovedError)) throw err;
-      log.info({ err: err.shortMessage }, 'a balance moved under the batch; running it again with the balance rows locked first');
+      log.info({ err }, 'a balance moved under the batch; running it again with the balance rows locked first');
       return run('now');
     }
   }
