@@ -202,10 +202,10 @@ export function createNonceReservations(deps: {
   /**
    * The lanes a batch is planned on first: the least busy of those no other batch of this
    * process holds (else of those the fewest hold), a share of the pool per batch that can run at
-   * once. A payout goes to the least busy
-   * of them that can take it, unless that one has more than a quarter of the per-wallet limit in
-   * flight beyond the least busy lane of all: then to that one (after the batch that holds it),
-   * so a burst still spreads over the pool and a lane left out here never makes a payout wait.
+   * once. A payout goes to the least busy of them that can take it, unless that one has more
+   * than a quarter of the per-wallet limit in flight beyond the least busy lane of all: then to
+   * that one (after the batch that holds it), so a burst still spreads over the pool and a lane
+   * left out here never makes a payout wait.
    */
   function preferredLanes<C extends { address: Address; load: LaneLoad }>(candidates: C[]): C[] {
     let fewest = Infinity;
