@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { writeSync } from 'node:fs';
 import type { Config } from './config/schema.js';
 import type { Logger } from './observability/logger.js';
@@ -10,6 +11,18 @@ export type Common = {
   metrics: Metrics;
   signal: AbortSignal;
 };
+
+/**
+ * The controller whose signal is `Common.signal`. Every wait of every message in flight listens on
+ * that one signal (sleep(), a queue's long poll, an RPC call), up to SLUICE_SIGNER_CONCURRENCY of
+ * them at once, each removing its listener when it ends. Node's default limit of 10 listeners
+ * would print "Possible EventTarget memory leak detected" for what is only a busy process.
+ */
+export function createShutdownController(): AbortController {
+  const controller = new AbortController();
+  setMaxListeners(0, controller.signal);
+  return controller;
+}
 
 export type CrashPoint = NonNullable<Config['crashAt']>;
 

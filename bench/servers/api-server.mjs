@@ -4,6 +4,7 @@
 // Started by the harness with a JSON ApiServerSettings argument; reports its URL over IPC.
 import { createSinkQueue, fromDist, tell } from './dist.mjs';
 
+/** @type {typeof import('../../src/common.js')} */ const { createShutdownController } = await fromDist('common.js');
 /** @type {typeof import('../../src/api/server.js')} */ const { createApiServer } = await fromDist('api/server.js');
 /** @type {typeof import('../../src/auth/api-keys.js')} */ const { SCOPES } = await fromDist('auth/api-keys.js');
 /** @type {typeof import('../../src/cache/memory-cache.js')} */ const { createMemoryCache } = await fromDist('cache/memory-cache.js');
@@ -21,7 +22,7 @@ const settings = JSON.parse(process.argv[2] ?? '{}');
 // Rate limiting is per key and would turn the load into 429s: the bench measures the accept path.
 const config = loadConfig({}, { dbUrl: settings.dbUrl, port: 0, logLevel: settings.logLevel, rateLimitPerSecond: 0 });
 applyHeapGrowth(config); // as `sluice <role>` and `sluice dev` do at start
-const shutdown = new AbortController();
+const shutdown = createShutdownController(); // as `sluice <role>` and `sluice dev` make theirs
 const common = { config, logger: createLogger({ level: config.logLevel, name: 'bench-api' }), metrics: createMetrics(), signal: shutdown.signal };
 const db = openDatabase(settings.dbUrl, { poolSize: config.dbPoolSize });
 await migrateToLatest(db);

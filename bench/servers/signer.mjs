@@ -10,6 +10,7 @@ import { keccak256, parseGwei, toHex } from 'viem';
 import { generatePrivateKey, privateKeyToAccount, sign } from 'viem/accounts';
 import { createSinkQueue, fromDist, tell } from './dist.mjs';
 
+/** @type {typeof import('../../src/common.js')} */ const { createShutdownController } = await fromDist('common.js');
 /** @type {typeof import('../../src/cache/memory-cache.js')} */ const { createMemoryCache } = await fromDist('cache/memory-cache.js');
 /** @type {typeof import('../../src/chain/chain-registry.js')} */ const { chainPolicy, loadChainConfigs } = await fromDist('chain/chain-registry.js');
 /** @type {typeof import('../../src/chain/rpc.js')} */ const { createChainRpc } = await fromDist('chain/rpc.js');
@@ -34,7 +35,7 @@ const config = loadConfig({}, {
   ...(settings.store === 'kms' ? { awsRegion: 'us-east-1', awsEndpointUrlKms: settings.kmsUrl } : {}),
 });
 applyHeapGrowth(config); // as `sluice <role>` and `sluice dev` do at start
-const shutdown = new AbortController();
+const shutdown = createShutdownController(); // as `sluice <role>` and `sluice dev` make theirs
 const logger = createLogger({ level: config.logLevel, name: 'bench-signer' });
 const common = { config, logger, metrics: createMetrics(), signal: shutdown.signal };
 const db = openDatabase(settings.dbUrl, { poolSize: config.dbPoolSize });

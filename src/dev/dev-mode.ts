@@ -9,7 +9,7 @@ import { chainPolicy, loadChainConfigs, upsertChain } from '../chain/chain-regis
 import { createChainRpc } from '../chain/rpc.js';
 import { parseRpcList } from '../chain/rpc-list.js';
 import type { ChainConfig } from '../chain/types.js';
-import type { Common } from '../common.js';
+import { type Common, createShutdownController } from '../common.js';
 import type { Config } from '../config/schema.js';
 import { openDatabase } from '../db/connect.js';
 import { migrateToLatest } from '../db/migrate.js';
@@ -52,7 +52,7 @@ export async function startDev(
   const pretty = (config.logFormat ?? (!options.logDestination && process.stdout.isTTY ? 'pretty' : 'json')) === 'pretty';
   const prettyLogs = pretty ? createPrettyDestination(logOut, { color: !options.logDestination && process.stdout.isTTY === true }) : undefined;
   const logger = createLogger({ level: config.logLevel, sync: config.logSync, ...(prettyLogs ? { destination: prettyLogs.stream } : options.logDestination ? { destination: options.logDestination } : {}) });
-  const shutdown = new AbortController();
+  const shutdown = createShutdownController();
   const common: Common = { config, logger, metrics: createMetrics(), signal: shutdown.signal };
   const secrets = loadDevSecrets(dataDir, {
     apiKey: config.devApiKey,

@@ -1,6 +1,6 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { registerHealthRoutes } from '../api/routes/health.js';
-import type { Common } from '../common.js';
+import { type Common, createShutdownController } from '../common.js';
 import type { Config } from '../config/schema.js';
 import { createErrorHandler } from '../dlq/error-handler.js';
 import { createLogger } from '../observability/logger.js';
@@ -48,7 +48,7 @@ function commonFor(config: Config, name: string, signal: AbortSignal): Common {
  */
 export async function startRole(role: RoleName, config: Config): Promise<RunningRole> {
   applyHeapGrowth(config);
-  const shutdown = new AbortController();
+  const shutdown = createShutdownController();
   const common = commonFor(config, role, shutdown.signal);
   const log = common.logger;
   const { services, close } = await openProductionServices(common, `sluice ${role}`, { keys: role === 'signer', redis: true });
@@ -111,7 +111,7 @@ export async function startRole(role: RoleName, config: Config): Promise<Running
  * Kubernetes CronJob. Returns what the pass did.
  */
 export async function runCronJob(job: CronJob, config: Config): Promise<Record<string, number>> {
-  const shutdown = new AbortController();
+  const shutdown = createShutdownController();
   const common = commonFor(config, `cron-${job}`, shutdown.signal);
   const { services, close } = await openProductionServices(common, `sluice cron ${job}`, { keys: false, redis: job === 'track' });
   const { db, queues } = services;
