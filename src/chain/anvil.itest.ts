@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -64,6 +64,26 @@ describe('startAnvil', () => {
     expect(alive(h.pid)).toBe(false);
     await expect(rpc(h.rpcUrl, 'eth_chainId')).rejects.toThrow();
     await h.stop(); // idempotent
+  });
+
+  it('writes no old block states to disk, and still serves old blocks and recent states', async () => {
+    // anvil puts the states it no longer keeps in memory (past 500 blocks) under $HOME/.foundry
+    // and never removes them; with its own HOME this anvil's files are countable.
+    const home = mkdtempSync(join(dir, 'home-'));
+    const ownHome = process.env.HOME;
+    process.env.HOME = home;
+    let h: AnvilHandle;
+    try {
+      h = await start({});
+    } finally {
+      process.env.HOME = ownHome;
+    }
+    await rpc(h.rpcUrl, 'anvil_mine', ['0x2bc']); // 700 blocks
+
+    expect(readdirSync(home, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => e.name)).toEqual([]);
+    expect(await rpc(h.rpcUrl, 'eth_getBlockByNumber', ['0x1', false])).toMatchObject({ number: '0x1' });
+    // The nonce at a finality depth well past any chain's is still answered.
+    expect(await rpc(h.rpcUrl, 'eth_getTransactionCount', ['0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266', '0x258'])).toBe('0x0');
   });
 
   it('mines on an interval when blockTime is set', async () => {
