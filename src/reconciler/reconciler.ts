@@ -1,5 +1,6 @@
 import type { Common } from '../common.js';
 import type { Db } from '../db/connect.js';
+import { withTransaction } from '../db/transaction.js';
 import type { Queue, RequestMessage, SignedMessage } from '../queue/types.js';
 import { PAUSED_CODE, pauseReason, type Pauses } from '../settings/pause.js';
 import { sleep } from '../util/sleep.js';
@@ -27,6 +28,13 @@ export function createReconciler(deps: ReconcilerDeps) {
   const log = common.logger.child({ component: 'reconciler' });
 
   /**
+   * Its own transaction, run again when MySQL picks it as a deadlock victim (repeating it is
+   * harmless): signer and sender batches lock the same rows in their own orders, and a
+   * `sluice cron reconcile` that lost one exited 1 after its messages had gone out.
+   */
+  const markRequeued = (ids: string[], now: number) => withTransaction(db, (trx) => trx.updateTable('withdrawals').set({ requeued_at: now }).where('id', 'in', ids).execute());
+
+  /**
    * Paused withdrawals were let go by the signer (their messages done): queue the ones whose pause
    * is lifted now, instead of after the stuck-work timeout. Few rows: RECEIVED only, by index.
    */
@@ -45,7 +53,7 @@ export function createReconciler(deps: ReconcilerDeps) {
     const ready = waiting.filter((w) => pauseReason(state, Number(w.chain_id), w.asset) === null && (w.requeued_at === null || Number(w.requeued_at) <= now - RESUME_SPACING_MS));
     for (const w of ready) await deps.requests.send({ withdrawalId: w.id });
     if (ready.length > 0) {
-      await db.kysely.updateTable('withdrawals').set({ requeued_at: now }).where('id', 'in', ready.map((r) => r.id)).execute();
+      await markRequeued(ready.map((r) => r.id), now);
       common.metrics.requeued.inc({ status: 'RECEIVED' }, ready.length);
       log.info({ count: ready.length }, 'queued withdrawals again after their pause was lifted');
     }
@@ -79,7 +87,7 @@ export function createReconciler(deps: ReconcilerDeps) {
       common.metrics.requeued.inc({ status: w.status });
     }
     if (rows.length > 0) {
-      await db.kysely.updateTable('withdrawals').set({ requeued_at: now }).where('id', 'in', rows.map((r) => r.id)).execute();
+      await markRequeued(rows.map((r) => r.id), now);
       log.info({ count: rows.length }, 're-enqueued stuck withdrawals');
     }
     return { requeued: rows.length + resumed };
