@@ -2,7 +2,6 @@ import { sql } from 'kysely';
 import { getAddress } from 'viem';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Db, openDatabase } from '../../src/db/connect.js';
-import { migrateToLatest } from '../../src/db/migrate.js';
 import { lockForUpdate, withTransaction } from '../../src/db/transaction.js';
 import { BalancesMovedError, InsufficientBalanceError } from '../../src/ledger/errors.js';
 import { createLedger, openLedgerBatch } from '../../src/ledger/ledger.js';
@@ -11,24 +10,22 @@ import { buildTransfer } from '../../src/signer/build-tx.js';
 import { type ReserveLanesInput, reserveLanesWith } from '../../src/signer/reserve-lanes.js';
 import { insertWithdrawals } from '../../src/withdrawals/insert-batch.js';
 import { createWithdrawalRepository, newWithdrawalRow } from '../../src/withdrawals/repository.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { openMigratedDatabase } from '../support/database.js';
 
 /**
  * The money-safety invariants under real contention on MariaDB: many transactions on a pool of
  * 4 connections fighting over one row. SQLite runs one transaction at a time and cannot show this.
  */
 describe('MariaDB under concurrency (pool of 4 connections)', () => {
-  let testDb: TestDatabase;
+  let testDb: Awaited<ReturnType<typeof openMigratedDatabase>>;
   let db: Db;
 
   beforeAll(async () => {
-    testDb = await createTestDatabase('mysql');
-    db = openDatabase(testDb.url, { poolSize: 4 });
-    await migrateToLatest(db);
+    testDb = await openMigratedDatabase('mysql', { poolSize: 4 });
+    db = testDb.db;
   });
   afterAll(async () => {
-    await db?.close();
-    await testDb?.drop();
+    await testDb?.close();
   });
 
   it('200 concurrent holds on a balance covering 120: exactly 120 succeed, never below zero', async () => {

@@ -1,7 +1,6 @@
 import { createConnection, type Connection, type RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Db, openDatabase } from '../../src/db/connect.js';
-import { migrateToLatest } from '../../src/db/migrate.js';
+import type { Db } from '../../src/db/connect.js';
 import { loadConfig } from '../../src/config/load.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { createMetrics } from '../../src/observability/metrics.js';
@@ -11,7 +10,7 @@ import { createReconciler } from '../../src/reconciler/reconciler.js';
 import { sleep } from '../../src/util/sleep.js';
 import { insertWithdrawals } from '../../src/withdrawals/insert-batch.js';
 import { newWithdrawalRow } from '../../src/withdrawals/repository.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { openMigratedDatabase } from '../support/database.js';
 
 /**
  * The reconciler marks the rows it queued again in a transaction of its own; when MariaDB picks
@@ -21,23 +20,21 @@ import { createTestDatabase, type TestDatabase } from '../support/database.js';
  * asks for the lower one.
  */
 describe('reconciler on MariaDB, chosen as a deadlock victim', () => {
-  let testDb: TestDatabase;
+  let testDb: Awaited<ReturnType<typeof openMigratedDatabase>>;
   let db: Db;
   let other: Connection;
   let watcher: Connection;
 
   beforeAll(async () => {
-    testDb = await createTestDatabase('mysql');
-    db = openDatabase(testDb.url, { poolSize: 2 });
-    await migrateToLatest(db);
+    testDb = await openMigratedDatabase('mysql', { poolSize: 2 });
+    db = testDb.db;
     other = await createConnection(testDb.url);
     watcher = await createConnection(testDb.url);
   });
   afterAll(async () => {
     await other?.end();
     await watcher?.end();
-    await db?.close();
-    await testDb?.drop();
+    await testDb?.close();
   });
 
   const deadlocks = async () => {

@@ -40,15 +40,16 @@ export async function createTestDatabase(kind: 'sqlite' | 'mysql'): Promise<Test
 }
 
 /**
- * A fresh database (createTestDatabase) opened and migrated to the latest schema; `close` closes
- * the connection and drops the database.
+ * A fresh database (createTestDatabase) opened and migrated to the latest schema; `url` is for
+ * more connections to it; `close` closes the connection and drops the database.
  */
-export async function openMigratedDatabase(kind: 'sqlite' | 'mysql'): Promise<{ db: Db; close(): Promise<void> }> {
+export async function openMigratedDatabase(kind: 'sqlite' | 'mysql', options: { poolSize?: number } = {}): Promise<{ db: Db; url: string; close(): Promise<void> }> {
   const database = await createTestDatabase(kind);
-  const db = openDatabase(database.url);
+  const db = openDatabase(database.url, options);
   await migrateToLatest(db);
   return {
     db,
+    url: database.url,
     close: async () => {
       await db.close();
       await database.drop();
