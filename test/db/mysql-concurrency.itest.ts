@@ -10,14 +10,14 @@ import { buildTransfer } from '../../src/signer/build-tx.js';
 import { type ReserveLanesInput, reserveLanesWith } from '../../src/signer/reserve-lanes.js';
 import { insertWithdrawals } from '../../src/withdrawals/insert-batch.js';
 import { createWithdrawalRepository, newWithdrawalRow } from '../../src/withdrawals/repository.js';
-import { openMigratedDatabase } from '../support/database.js';
+import { type MigratedDatabase, openMigratedDatabase } from '../support/database.js';
 
 /**
  * The money-safety invariants under real contention on MariaDB: many transactions on a pool of
  * 4 connections fighting over one row. SQLite runs one transaction at a time and cannot show this.
  */
 describe('MariaDB under concurrency (pool of 4 connections)', () => {
-  let testDb: Awaited<ReturnType<typeof openMigratedDatabase>>;
+  let testDb: MigratedDatabase;
   let db: Db;
 
   beforeAll(async () => {

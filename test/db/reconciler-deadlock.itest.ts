@@ -10,7 +10,7 @@ import { createReconciler } from '../../src/reconciler/reconciler.js';
 import { sleep } from '../../src/util/sleep.js';
 import { insertWithdrawals } from '../../src/withdrawals/insert-batch.js';
 import { newWithdrawalRow } from '../../src/withdrawals/repository.js';
-import { openMigratedDatabase } from '../support/database.js';
+import { type MigratedDatabase, openMigratedDatabase } from '../support/database.js';
 
 /**
  * The reconciler marks the rows it queued again in a transaction of its own; when MariaDB picks
@@ -20,7 +20,7 @@ import { openMigratedDatabase } from '../support/database.js';
  * asks for the lower one.
  */
 describe('reconciler on MariaDB, chosen as a deadlock victim', () => {
-  let testDb: Awaited<ReturnType<typeof openMigratedDatabase>>;
+  let testDb: MigratedDatabase;
   let db: Db;
   let other: Connection;
   let watcher: Connection;

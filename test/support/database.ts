@@ -39,11 +39,13 @@ export async function createTestDatabase(kind: 'sqlite' | 'mysql'): Promise<Test
   };
 }
 
+export type MigratedDatabase = { db: Db; url: string; close(): Promise<void> };
+
 /**
  * A fresh database (createTestDatabase) opened and migrated to the latest schema; `url` is for
  * more connections to it; `close` closes the connection and drops the database.
  */
-export async function openMigratedDatabase(kind: 'sqlite' | 'mysql', options: { poolSize?: number } = {}): Promise<{ db: Db; url: string; close(): Promise<void> }> {
+export async function openMigratedDatabase(kind: 'sqlite' | 'mysql', options: { poolSize?: number } = {}): Promise<MigratedDatabase> {
   const database = await createTestDatabase(kind);
   const db = openDatabase(database.url, options);
   await migrateToLatest(db);
