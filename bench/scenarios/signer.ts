@@ -9,8 +9,9 @@ import { openDatabase } from '../../src/db/connect.js';
 import { isTransientLockError } from '../../src/db/errors.js';
 import { createLedger } from '../../src/ledger/ledger.js';
 import { ROOT, spawnBenchChild } from '../lib/child.js';
-import { readCpuSeconds, readThreadCpu, type ThreadCpu, threadBusy } from '../lib/cpu.js';
-import { createBenchDatabase, databaseServerPid } from '../lib/database.js';
+import { readThreadCpu, type ThreadCpu, threadBusy } from '../lib/cpu.js';
+import { createBenchDatabase, databaseServerPid, MYSQL_SERVER_URL } from '../lib/database.js';
+import { type DbServerCpu, dbServerCpuBetween, readDbServerCpu } from '../lib/db-server-cpu.js';
 import { type ScenarioContext, type SectionResult, type Target, figure, ratio } from '../lib/result.js';
 import { insertWithdrawals, withdrawalRow } from '../lib/rows.js';
 import { round } from '../lib/stats.js';
@@ -39,8 +40,13 @@ type SignerResult = {
   /** Added by the harness: the database it ran on, and the run's label (store, database). */
   db?: SignerDb;
   label?: string;
-  /** Added by the harness on MariaDB: the database server's CPU time per withdrawal over the backlog (it shares the cores). */
+  /**
+   * Added by the harness on MariaDB: the database server's CPU time per withdrawal over the backlog
+   * (it shares the cores), and where it can be split by connection (db-server-cpu.ts), the signer's
+   * connections' share and the harness's (its settling, in place of the chain).
+   */
   dbServerMicrosPerSigned?: number | null;
+  dbServerSplit?: { signer: number; harness: number; rest: number } | null;
   backlog: number;
   signed: number;
   rejected: number;
@@ -102,7 +108,7 @@ export async function runSignerScenario(ctx: ScenarioContext): Promise<Omit<Sect
             round(r.dbServerMicrosPerSigned),
             'µs',
             undefined,
-            `mariadbd, on the same ${os.cpus().length} cores; with the signer's own, ${os.cpus().length} cores bound the rate at ${Math.round((os.cpus().length * 1e6) / ((r.cpuMicrosPerSigned ?? 0) + r.dbServerMicrosPerSigned)).toLocaleString('en-US')}/s`,
+            `mariadbd, on the same ${os.cpus().length} cores; with the signer's own, ${os.cpus().length} cores bound the rate at ${Math.round((os.cpus().length * 1e6) / ((r.cpuMicrosPerSigned ?? 0) + r.dbServerMicrosPerSigned)).toLocaleString('en-US')}/s${dbServerSplitNote(r)}`,
           ),
         ]
       : []),
@@ -234,16 +240,17 @@ async function runOne(ctx: ScenarioContext, setup: Setup, store: 'keystore' | 'k
   // Thread CPU from the backlog's first progress report to its last one before it was done.
   let threadsAtStart: ThreadCpu | null = null;
   let threadsAtEnd: ThreadCpu | null = null;
-  // The database server's CPU time and the signed count at those same two reports.
-  let dbAtStart: { cpu: number | null; signed: number } | null = null;
-  let dbAtEnd: { cpu: number | null; signed: number } | null = null;
+  // The database server's CPU time, by client where it can be split, and the signed count at those same two reports.
+  let dbAtStart: DbReading | null = null;
+  let dbAtEnd: DbReading | null = null;
+  const dbClients = { signer: child.pid, harness: process.pid };
   let backlogDone = false;
   const onMessage = (m: SignerMessage) => {
     if (m.type !== 'progress') return;
     progress.update(`${m.phase}: ${m.signed}/${m.total} signed, ${m.rejected} rejected, ${Math.round(m.seconds)} s, ${Math.round(m.signed / Math.max(m.seconds, 0.001))}/s`);
     if (m.phase !== 'backlog' || backlogDone) return;
     const now = readThreadCpu(child.pid);
-    const db = { cpu: dbServer === null ? null : readCpuSeconds(dbServer), signed: m.signed };
+    const db = { cpu: dbServer === null ? Promise.resolve(null) : readDbServerCpu(dbServer, MYSQL_SERVER_URL, [dbClients.signer, dbClients.harness]).catch(() => null), signed: m.signed };
     if (threadsAtStart === null) {
       threadsAtStart = now;
       dbAtStart = db;
@@ -261,7 +268,7 @@ async function runOne(ctx: ScenarioContext, setup: Setup, store: 'keystore' | 'k
       ...result,
       db: setup.db,
       label,
-      dbServerMicrosPerSigned: dbServerMicros(dbAtStart, dbAtEnd),
+      ...(await dbServerMicros(dbAtStart, dbAtEnd, dbClients)),
       threads: threadsAtStart && threadsAtEnd ? threadBusy(child.pid, threadsAtStart, threadsAtEnd) : null,
     };
   } finally {
@@ -272,9 +279,28 @@ async function runOne(ctx: ScenarioContext, setup: Setup, store: 'keystore' | 'k
   }
 }
 
-function dbServerMicros(start: { cpu: number | null; signed: number } | null, end: { cpu: number | null; signed: number } | null): number | null {
-  if (start?.cpu == null || end?.cpu == null || end.signed <= start.signed) return null;
-  return ((end.cpu - start.cpu) * 1e6) / (end.signed - start.signed);
+/** Whose work the database server's CPU was, where connections could be told apart. */
+function dbServerSplitNote(r: SignerResult): string {
+  const split = r.dbServerSplit;
+  if (!split) return '';
+  const cores = os.cpus().length;
+  const without = Math.round((cores * 1e6) / ((r.cpuMicrosPerSigned ?? 0) + r.dbServerMicrosPerSigned! - split.harness)).toLocaleString('en-US');
+  return `. Of it, by connection thread: the signer's ${round(split.signer)} µs, the harness's settling (its stand-in for the chain) ${round(split.harness)} µs, the server's own threads (purge, page cleaner, log writer) and closed connections ${round(split.rest)} µs; without the harness's share, ${cores} cores bound the rate at ${without}/s`;
+}
+
+/** A reading of the database server's CPU (taken as the signer reported progress) and the signed count then. */
+type DbReading = { cpu: Promise<DbServerCpu | null>; signed: number };
+
+/** The database server's CPU per withdrawal signed between two readings, in all and split by client. */
+async function dbServerMicros(start: DbReading | null, end: DbReading | null, pids: { signer: number; harness: number }): Promise<Pick<SignerResult, 'dbServerMicrosPerSigned' | 'dbServerSplit'>> {
+  const [before, after] = await Promise.all([start?.cpu ?? null, end?.cpu ?? null]);
+  if (!start || !end || before === null || after === null || end.signed <= start.signed) return { dbServerMicrosPerSigned: null, dbServerSplit: null };
+  const perSigned = (seconds: number) => (seconds * 1e6) / (end.signed - start.signed);
+  const used = dbServerCpuBetween(before, after, [pids.signer, pids.harness]);
+  return {
+    dbServerMicrosPerSigned: perSigned(used.total),
+    dbServerSplit: before.split && after.split ? { signer: perSigned(used.byClient.get(pids.signer)!), harness: perSigned(used.byClient.get(pids.harness)!), rest: perSigned(used.rest) } : null,
+  };
 }
 
 /**
