@@ -3,7 +3,7 @@ import { parseGwei } from 'viem';
 import { createMemoryCache } from '../../src/cache/memory-cache.js';
 import { startAnvil } from '../../src/chain/anvil.js';
 import { chainPolicy } from '../../src/chain/chain-registry.js';
-import { type ChainRpc, createChainRpc } from '../../src/chain/rpc.js';
+import { createChainRpc } from '../../src/chain/rpc.js';
 import { loadConfig } from '../../src/config/load.js';
 import { openDatabase } from '../../src/db/connect.js';
 import { createLogger } from '../../src/observability/logger.js';
@@ -12,6 +12,7 @@ import { createMemoryQueue } from '../../src/queue/memory-queue.js';
 import type { DeadLetterMessage, RequestMessage, SignedMessage } from '../../src/queue/types.js';
 import { createServices } from '../../src/runtime/services.js';
 import { createTracker } from '../../src/tracker/tracker.js';
+import { countingChain } from '../lib/counting-chain.js';
 import { createBenchDatabase } from '../lib/database.js';
 import { jsonRpc } from '../lib/json-rpc.js';
 import { type ScenarioContext, type SectionResult, type Target, figure, ratio } from '../lib/result.js';
@@ -180,7 +181,6 @@ async function mineUntil(rpcUrl: string, height: bigint): Promise<void> {
 }
 
 /** Runs the real tracker's tick against the database, counting its RPC calls at the chain client. */
-
 async function trackerCost(db: ReturnType<typeof openDatabase>, rpcUrl: string, ticks: number): Promise<Probe['tracker']> {
   const config = loadConfig({}, { logLevel: 'warn' });
   const shutdown = new AbortController();
@@ -189,35 +189,25 @@ async function trackerCost(db: ReturnType<typeof openDatabase>, rpcUrl: string, 
     { chainId: BENCH_CHAIN_ID, name: 'bench', rpc: [{ url: rpcUrl, weight: 1 }], confirmations: 2, maxFeePerGas: parseGwei('500'), defaultPriorityFee: parseGwei('1'), maxPendingPerWallet: config.devnetMaxPendingPerWallet, policy: chainPolicy(config) },
     logger,
   );
-  let calls = 0;
-  const counted = new Proxy(chain, {
-    get(target, prop, receiver) {
-      const value = Reflect.get(target, prop, receiver);
-      if (typeof value !== 'function') return value;
-      return (...args: unknown[]) => {
-        calls += 1;
-        return (value as (...a: unknown[]) => unknown).apply(target, args);
-      };
-    },
-  }) as ChainRpc;
+  const counting = countingChain(chain);
   const queues = {
     requests: createMemoryQueue<RequestMessage>('tx-requests'),
     signed: createMemoryQueue<SignedMessage>('signed-tx'),
     invalidDlq: createMemoryQueue<DeadLetterMessage>('invalid-dlq'),
     txDlq: createMemoryQueue<DeadLetterMessage>('tx-dlq'),
   };
-  const services = createServices({ common: { config, logger, metrics: createMetrics(), signal: shutdown.signal }, db, queues, chains: new Map([[BENCH_CHAIN_ID, counted]]), keys: null, cache: createMemoryCache() });
+  const services = createServices({ common: { config, logger, metrics: createMetrics(), signal: shutdown.signal }, db, queues, chains: new Map([[BENCH_CHAIN_ID, counting.chain]]), keys: null, cache: createMemoryCache() });
   const tracker = createTracker({ ...services, requests: queues.requests, signed: queues.signed });
   const callsPerTick: number[] = [];
   const msPerTick: number[] = [];
   try {
     await tracker.tick(); // warm-up: first connections, the head, the registry caches
     for (let i = 0; i < ticks; i++) {
-      calls = 0;
+      counting.reset();
       const t0 = performance.now();
       await tracker.tick();
       msPerTick.push(round(performance.now() - t0, 2));
-      callsPerTick.push(calls);
+      callsPerTick.push(counting.calls());
     }
   } finally {
     shutdown.abort();

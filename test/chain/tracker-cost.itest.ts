@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { type Address, keccak256, parseEther, toHex } from 'viem';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
+import { countingChain } from '../../bench/lib/counting-chain.js';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { ChainRpc } from '../../src/chain/rpc.js';
 import { createTracker } from '../../src/tracker/tracker.js';
 import { newId } from '../../src/util/ids.js';
 import { type Stack, startStack, waitFor } from '../support/stack.js';
@@ -10,22 +10,6 @@ import { type Stack, startStack, waitFor } from '../support/stack.js';
 const dbKind = inject('db');
 const STUCK = 10_000;
 const STUCK_LANES = 4;
-
-/** Counts the RPC calls the tracker makes through a chain client (every method is one call or a few). */
-function countingChain(chain: ChainRpc): { chain: ChainRpc; calls: () => number; reset(): void } {
-  let calls = 0;
-  const counted = new Proxy(chain, {
-    get(target, prop, receiver) {
-      const value = Reflect.get(target, prop, receiver);
-      if (typeof value !== 'function') return value;
-      return (...args: unknown[]) => {
-        calls += 1;
-        return (value as (...a: unknown[]) => unknown).apply(target, args);
-      };
-    },
-  });
-  return { chain: counted, calls: () => calls, reset: () => (calls = 0) };
-}
 
 /**
  * 10,000 withdrawals stuck in flight on other lanes (their nonces never mined) must neither cost
