@@ -8,11 +8,7 @@ import type { Queue, QueueMessage } from './types.js';
 const logger = pino({ level: 'silent' });
 const backoff = { baseMs: 5, maxMs: 20 };
 
-/**
- * A guard against a hang, not a timing assertion: on a loaded CI machine (every project at once,
- * 2 cores) three deliveries with ms backoffs once took over 3 s.
- */
-async function until(cond: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+async function until(cond: () => boolean | Promise<boolean>, timeoutMs = 3_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await cond())) {
     if (Date.now() > deadline) throw new Error('condition not met in time');
