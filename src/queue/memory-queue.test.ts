@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createMemoryQueue } from './memory-queue.js';
 
 const wait = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -318,6 +318,28 @@ describe('createMemoryQueue', () => {
       expect(Date.now() - started).toBeLessThan(500);
       await q.send('a');
       expect((await q.receive({ max: 10, waitMs: 10_000, signal: controller.signal })).map((m) => m.body)).toEqual(['a']);
+    });
+
+    it('a waiting receive picks up a delayed message even when the clock ticks between its reads', async () => {
+      // On a loaded host the millisecond can turn between the receive's look at the queue and its
+      // reckoning of how long to sleep. A message that became visible in between must not leave the
+      // receive asleep for its whole long poll (a stalled lane in dev mode for up to 20 s).
+      let reads = 0;
+      const base = Date.now();
+      const clock = vi.spyOn(Date, 'now').mockImplementation(() => base + reads++);
+      try {
+        for (let delayMs = 1; delayMs <= 9; delayMs++) {
+          const q = createMemoryQueue<number>('q');
+          await q.send(delayMs, { delayMs });
+          let guard: NodeJS.Timeout | undefined;
+          const stalled = new Promise<'stalled'>((r) => (guard = setTimeout(() => r('stalled'), 2_000)));
+          const got = await Promise.race([q.receive({ max: 1, waitMs: 20_000 }), stalled]);
+          clearTimeout(guard);
+          expect(got === 'stalled' ? got : got.map((m) => m.body)).toEqual([delayMs]);
+        }
+      } finally {
+        clock.mockRestore();
+      }
     });
 
     it('one send wakes every waiting receiver, and only one of them gets the message', async () => {

@@ -64,8 +64,7 @@ export function createMemoryQueue<T>(
    * other free groups; each group then stays closed to other receives until those are acked,
    * retried or time out.
    */
-  function take(max: number): QueueMessage<T>[] {
-    const now = Date.now();
+  function take(max: number, now: number): QueueMessage<T>[] {
     const blocked = new Set<string>();
     const runs: Entry<T>[][] = [];
     const runOf = new Map<string, Entry<T>[]>();
@@ -111,8 +110,7 @@ export function createMemoryQueue<T>(
     return e && e.receipt === message.receipt ? e : undefined;
   }
 
-  function nextVisibleIn(): number {
-    const now = Date.now();
+  function nextVisibleIn(now: number): number {
     let min = Infinity;
     // Only entries that become visible later; visible ones stuck behind a group head wait for an ack.
     for (const e of entries.values()) if (e.visibleAt > now) min = Math.min(min, e.visibleAt - now);
@@ -163,12 +161,15 @@ export function createMemoryQueue<T>(
     async receive({ max, waitMs, signal }): Promise<QueueMessage<T>[]> {
       const deadline = Date.now() + waitMs;
       for (;;) {
-        const got = take(max);
+        // One clock reading for the look and the sleep: read twice, a message that turned visible
+        // in between would be neither taken nor waited for, and the receive would sleep its whole poll.
+        const now = Date.now();
+        const got = take(max, now);
         if (got.length > 0 || signal?.aborted) return got;
-        const remaining = deadline - Date.now();
+        const remaining = deadline - now;
         if (remaining <= 0) return [];
         await new Promise<void>((resolve) => {
-          const timer = setTimeout(done, Math.min(remaining, Math.max(1, nextVisibleIn())));
+          const timer = setTimeout(done, Math.min(remaining, Math.max(1, nextVisibleIn(now))));
           function done() {
             clearTimeout(timer);
             waiters.delete(done);
