@@ -43,13 +43,15 @@ describe('threadBusy', () => {
     expect(before.seconds.get(process.pid)).toBeDefined();
     // It burns 300 ms of its own CPU time (by its /proc entry), not of wall time: on a loaded
     // machine a wall-clock loop may get a core for only part of its time. It stays alive until
-    // read: a thread that has exited has no /proc entry left to count.
+    // read (its port's listener holds it; without one it ended right after posting, and on a
+    // loaded host its /proc entry was often gone before the reading): an exited thread is not counted.
     const worker = new Worker(
       `const { parentPort } = require('node:worker_threads');
        const fs = require('node:fs');
        const ticks = () => { const s = fs.readFileSync('/proc/thread-self/stat', 'utf8'); const f = s.slice(s.lastIndexOf(')') + 2).split(' '); return Number(f[11]) + Number(f[12]); };
        const start = ticks();
        while (ticks() - start < 30) for (let i = 0; i < 100000; i++) Math.sqrt(i);
+       parentPort.on('message', () => {});
        parentPort.postMessage('burnt');`,
       { eval: true },
     );
