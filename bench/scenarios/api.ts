@@ -1,5 +1,6 @@
 import { openDatabase } from '../../src/db/connect.js';
 import { createBenchDatabase } from '../lib/database.js';
+import { type DbBatchWindow, dbBatchWindow, describeDbBatches, parseDbBatches } from '../lib/db-batches.js';
 import { type ScenarioContext, type SectionResult, figure, ratio } from '../lib/result.js';
 import { round } from '../lib/stats.js';
 import { readCpuSeconds, readThreadCpu, type ThreadCpu, threadBusy } from '../lib/cpu.js';
@@ -34,6 +35,9 @@ export async function runApiScenario(kind: 'sqlite' | 'mysql', ctx: ScenarioCont
     const cpuPer2xx: Record<string, number | null> = {};
     /** How busy the API's main thread and its busiest other thread were in each load. */
     const busy: Record<string, ReturnType<typeof threadBusy>> = {};
+    /** The group commit's transactions in each load, from the API's own sluice_db_batch_seconds. */
+    const intakeBatches: Record<string, DbBatchWindow | undefined> = {};
+    const scrapeBatches = async () => parseDbBatches(await (await fetch(`${api.url}/metrics`, { signal: AbortSignal.timeout(10_000) })).text());
     let peak;
     try {
       progress.phase(name, `crediting ${p.users} users (ETH and USDT) through the API`);
@@ -42,6 +46,7 @@ export async function runApiScenario(kind: 'sqlite' | 'mysql', ctx: ScenarioCont
 
       const load = async (label: string, spec: Omit<LoadSpec, 'url' | 'apiKey'>) => {
         progress.phase(name, `${label}${spec.rate ? ` at ${spec.rate}/s` : ', as fast as it answers'} for ${spec.durationSeconds}s, ${spec.connections} connections`);
+        const batchesBefore = await scrapeBatches();
         const cpuBefore = readCpuSeconds(api.child.pid);
         // Over the same window as the sustained rate: from the end of the warm-up, not from the load generator's own start.
         let threadsAtLoad = null as ThreadCpu | null;
@@ -59,6 +64,7 @@ export async function runApiScenario(kind: 'sqlite' | 'mysql', ctx: ScenarioCont
         const cpuAfter = readCpuSeconds(api.child.pid);
         busy[label] = threadsAtLoad ? threadBusy(api.child.pid, threadsAtLoad, readThreadCpu(api.child.pid)) : null;
         cpuPer2xx[label] = cpuBefore !== null && cpuAfter !== null && r.ok2xx > 0 ? ((cpuAfter - cpuBefore) * 1e6) / r.ok2xx : null;
+        intakeBatches[label] = dbBatchWindow(batchesBefore, await scrapeBatches(), 'intake');
         progress.update(`${Math.round(r.rate2xx)} 2xx/s, p50 ${r.latencyMs.p50} ms, p99 ${r.latencyMs.p99} ms, non-2xx ${r.non2xx}, errors ${r.errors}`);
         return r;
       };
@@ -104,6 +110,15 @@ export async function runApiScenario(kind: 'sqlite' | 'mysql', ctx: ScenarioCont
       }),
       cpuFigure(cpuPer2xx),
       busyFigure(busy['accept-max'] ?? null),
+      ...(['accept-max', 'accept-1000'] as const).map((label) =>
+        figure(
+          `group commit transaction P99, ${label === 'accept-max' ? 'at the max rate' : 'at 1,000/s'}`,
+          intakeBatches[label]?.p99AtMostMs ?? null,
+          'ms',
+          undefined,
+          `${describeDbBatches(intakeBatches[label])} (whole load window, warm-up included; sluice_db_batch_seconds{batch="intake"}, bucket bounds)`,
+        ),
+      ),
       figure('peak RSS of the API process', peak.peakMiB, 'MiB'),
     ];
     const at1000 = loads['accept-1000']!;
@@ -143,7 +158,7 @@ export async function runApiScenario(kind: 'sqlite' | 'mysql', ctx: ScenarioCont
       'Latencies are from the load generator (separate process), 2xx only. Fixed rates are an open loop: requests due evenly spaced, each timed from when it was due, so queueing counts (no coordinated omission); 0.1 ms resolution.',
       `Max rates are a closed loop (${max.generator}): each connection sends its next request when the last is answered. The load generator shares the machine's cores with the server; wrk costs less than half of autocannon's CPU per request.`,
     );
-    return { ok: true, figures, targets, raw: { database: kind, loads, cpuMicrosPer2xx: cpuPer2xx, dbCeiling, rowsStored: stored, accepted2xx: accepted, peakRss: peak }, notes };
+    return { ok: true, figures, targets, raw: { database: kind, loads, cpuMicrosPer2xx: cpuPer2xx, intakeBatches, dbCeiling, rowsStored: stored, accepted2xx: accepted, peakRss: peak }, notes };
   } finally {
     await database.drop();
   }

@@ -10,6 +10,7 @@ import { isTransientLockError } from '../../src/db/errors.js';
 import { createLedger } from '../../src/ledger/ledger.js';
 import { ROOT, spawnBenchChild } from '../lib/child.js';
 import { readThreadCpu, type ThreadCpu, threadBusy } from '../lib/cpu.js';
+import { dbBatchWindow, describeDbBatches, parseDbBatches } from '../lib/db-batches.js';
 import { createBenchDatabase, databaseServerPid, MYSQL_SERVER_URL } from '../lib/database.js';
 import { type DbServerCpu, dbServerCpuBetween, readDbServerCpu } from '../lib/db-server-cpu.js';
 import { type ScenarioContext, type SectionResult, type Target, figure, ratio } from '../lib/result.js';
@@ -58,6 +59,8 @@ type SignerResult = {
   cpuMicrosPerSigned: number | null;
   /** The signer's own count of signatures made ahead of their nonce's reservation: stored, or dropped and signed again after commit. */
   signedAhead: { stored: number; dropped: number };
+  /** The signer's sluice_db_batch_seconds and item counts (Prometheus text) when the backlog was queued and when it was done. */
+  dbBatches: { atStart: string; atEnd: string };
   /** The warm-up from the signer's start: keys decrypted, write worker started, code not yet optimized. */
   coldStart: { withdrawals: number; done: number; seconds: number; cpuMicrosEach: number | null };
   drainedOnStop: boolean;
@@ -115,6 +118,16 @@ export async function runSignerScenario(ctx: ScenarioContext): Promise<Omit<Sect
     ...(r.threads
       ? [figure(`main thread busy while working the backlog, ${r.label}`, round(r.threads.main * 100), '%', undefined, `busiest other thread${r.db === 'sqlite' ? ' (the SQLite write worker)' : ''} ${round(r.threads.busiestOther * 100)}%; the machine's cores ${r.threads.machine === null ? '—' : `${round(r.threads.machine * 100)}%`} busy (every process); share of the window each ran, from /proc: a thread near 100% bounds the rate, else a machine near 100% does`)]
       : []),
+    ...(['reserve', 'store'] as const).map((batch) => {
+      const w = dbBatchWindow(parseDbBatches(r.dbBatches.atStart), parseDbBatches(r.dbBatches.atEnd), batch);
+      return figure(
+        `${batch === 'reserve' ? 'nonce reservation' : 'signature store'} transaction P99 while working the backlog, ${r.label}`,
+        w?.p99AtMostMs ?? null,
+        'ms',
+        undefined,
+        `${describeDbBatches(w)} (sluice_db_batch_seconds{batch="${batch}"}, bucket bounds; lock waits and the ${r.db === 'sqlite' ? "write worker's queue" : "pool's wait"} included)`,
+      );
+    }),
     figure(`signed ahead of the nonce reservation and stored, ${r.label}`, r.signedAhead.stored, '', { what: 'withdrawals signed', value: r.signed }, `${r.signedAhead.dropped} made ahead were dropped (another nonce, or the withdrawal not taken) and signed again after commit; the rest were signed after their nonce was reserved (no guess: a lane's first batch after a start, or the one after a missed guess)`),
     figure(`backlog done, ${r.label}`, r.signed + r.rejected, '', { what: 'backlog size', value: r.backlog }, `${r.signed} signed, ${r.rejected} rejected in ${round(r.seconds)} s${r.signed + r.rejected < r.backlog ? ' (time cap reached)' : ''}`),
     figure(

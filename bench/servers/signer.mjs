@@ -112,6 +112,12 @@ async function signedAheadSoFar() {
   };
 }
 
+/** The signer's batched write transactions so far (sluice_db_batch_seconds and its item counts), as Prometheus text. */
+async function dbBatchesText() {
+  const { registry } = common.metrics;
+  return `${await registry.getSingleMetricAsString('sluice_db_batch_seconds')}\n${await registry.getSingleMetricAsString('sluice_db_batch_rows_total')}`;
+}
+
 /** Checked this often for the end of a phase, so a phase's time is within this of its work. */
 const POLL_MS = 50;
 /** Progress reports (the harness reads the signer's threads' CPU at each). */
@@ -157,11 +163,13 @@ const started = performance.now();
 // CPU time of every thread of this process (main and the SQLite write worker): unlike the rate,
 // it barely moves when a shared machine lends the cores to someone else for a while.
 const cpuAtStart = process.cpuUsage();
+const dbBatchesAtStart = await dbBatchesText();
 await feedQueue();
 const backlog = await workUntil({ phase: 'backlog', goal: ids.length, before: warm, t0: started, capSeconds: settings.capSeconds });
 const signedSoFar = backlog.signed;
 const seconds = backlog.seconds;
 const cpu = process.cpuUsage(cpuAtStart);
+const dbBatches = { atStart: dbBatchesAtStart, atEnd: await dbBatchesText() };
 const signedAhead = await signedAheadSoFar();
 signedAhead.stored -= warmAhead.stored;
 signedAhead.dropped -= warmAhead.dropped;
@@ -218,6 +226,7 @@ await tell({
     cpuMicrosPerSigned,
     coldStart: { withdrawals: warmupIds.length, done: cold.signed + cold.rejected, seconds: cold.seconds, cpuMicrosEach: cold.signed > 0 ? (coldCpu.user + coldCpu.system) / cold.signed : null },
     signedAhead,
+    dbBatches,
     drainedOnStop: drained,
     attemptsStored: Number(attempts.n),
     firstFailure: firstFailure ?? null,

@@ -110,6 +110,19 @@ export function createMetrics() {
       buckets: [0.01, 0.025, 0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1, 2, 5, 10],
       registers: [registry],
     }),
+    dbBatchSeconds: new Histogram({
+      name: 'sluice_db_batch_seconds',
+      help: "Time one batched write transaction took, from its start to its commit (lock waits, the SQLite write worker's queue and the commit's fsync included), by batch: intake, reserve, store, accept, move, confirm",
+      labelNames: ['batch'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [registry],
+    }),
+    dbBatchRows: new Counter({
+      name: 'sluice_db_batch_rows_total',
+      help: 'Items the batched write transactions carried, by batch (divided by sluice_db_batch_seconds_count: the mean batch size)',
+      labelNames: ['batch'],
+      registers: [registry],
+    }),
     rpcEndpointUp: new Gauge({
       name: 'sluice_rpc_endpoint_up',
       help: '1 if the endpoint takes reads (circuit closed, head current), 0 if open, half-open or lagging',

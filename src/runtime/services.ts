@@ -46,6 +46,7 @@ export function createServices(input: {
     withdrawalIntake: createWithdrawalIntake({
       db,
       logger: common.logger,
+      metrics: common.metrics,
       concurrency: intakeConcurrency(db, common.config.dbPoolSize),
       // Stored first, queued second: a send that fails is logged and the reconciler re-queues later.
       afterCommit: (created) => queues.requests.sendBatch(created.map((row) => ({ body: { withdrawalId: row.id } }))),

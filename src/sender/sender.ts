@@ -5,6 +5,7 @@ import type { ChainRpc } from '../chain/rpc.js';
 import { type Common, crashIfAsked } from '../common.js';
 import type { Db } from '../db/connect.js';
 import { withTransaction } from '../db/transaction.js';
+import { timeDbBatch } from '../db/batch-timing.js';
 import { preloadWriteTasks, runWriteTask } from '../db/write-task.js';
 import { batchConcurrency, createMicroBatcher } from '../util/micro-batch.js';
 import type { DeadLetters } from '../dlq/dead-letters.js';
@@ -52,7 +53,7 @@ export function createSender(deps: SenderDeps) {
   const accepted = createMicroBatcher<AcceptedTx, boolean>({
     maxSize: 256,
     concurrency: batchConcurrency(db),
-    run: (items) => runWriteTask(db, markAccepted, items),
+    run: (items) => timeDbBatch(common.metrics, 'accept', items.length, () => runWriteTask(db, markAccepted, items)),
   });
 
   async function refuse(w: WithdrawalRow, txHash: string, code: string, reason: string, receives: number): Promise<SendOutcome> {

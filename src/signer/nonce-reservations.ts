@@ -2,6 +2,7 @@ import { type Address, getAddress, type Hex, type TransactionSerializableEIP1559
 import type { AssetNetwork, AssetRegistry } from '../assets/registry.js';
 import type { ChainRpc } from '../chain/rpc.js';
 import { type Common, crashIfAsked } from '../common.js';
+import { timeDbBatch } from '../db/batch-timing.js';
 import type { Db } from '../db/connect.js';
 import { withTransaction } from '../db/transaction.js';
 import { runWriteTask } from '../db/write-task.js';
@@ -314,7 +315,9 @@ export function createNonceReservations(deps: {
       starts = await Promise.all(shares.map((share) => signAhead(share, fees)));
       if (shares.some((share) => share.signed)) crashIfAsked(deps.common, 'signed-ahead');
       await turn.ready;
-      results = await reserveShares({ chainId, maxPendingPerWallet: limit(), fees, networks, shares }, turn.done);
+      let payouts = 0;
+      for (const share of shares) payouts += share.items.length;
+      results = await timeDbBatch(deps.common.metrics, 'reserve', payouts, () => reserveShares({ chainId, maxPendingPerWallet: limit(), fees, networks, shares }, turn.done));
     } catch (err) {
       shares.forEach((share, s) => settleExpected(share, starts[s], undefined));
       throw err;

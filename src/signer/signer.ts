@@ -4,6 +4,7 @@ import type { Cache } from '../cache/types.js';
 import { InsufficientFundsError } from '../chain/errors.js';
 import type { ChainRpc } from '../chain/rpc.js';
 import { type Common, crashIfAsked } from '../common.js';
+import { timeDbBatch } from '../db/batch-timing.js';
 import type { Db } from '../db/connect.js';
 import { lockForUpdate, type Tx, withTransaction } from '../db/transaction.js';
 import type { DeadLetters } from '../dlq/dead-letters.js';
@@ -93,7 +94,7 @@ export function createSigner(deps: SignerDeps) {
   const signatures = createMicroBatcher<StoreRequest, boolean>({
     maxSize: 256,
     concurrency: batchConcurrency(db),
-    run: (items) => runWriteTask(db, storeSignatures, items),
+    run: (items) => timeDbBatch(common.metrics, 'store', items.length, () => runWriteTask(db, storeSignatures, items)),
   });
 
   function feesFor(chain: ChainRpc): FeeOracle {

@@ -7,6 +7,7 @@ import { isRetryable } from '../errors/base.js';
 import type { Db } from '../db/connect.js';
 import type { WithdrawalStatus } from '../db/schema.js';
 import { withTransaction } from '../db/transaction.js';
+import { timeDbBatch } from '../db/batch-timing.js';
 import { preloadWriteTasks, runWriteTask } from '../db/write-task.js';
 import { InsufficientBalanceError } from '../ledger/errors.js';
 import { batchConcurrency, createMicroBatcher } from '../util/micro-batch.js';
@@ -109,12 +110,12 @@ export function createTracker(deps: TrackerDeps) {
   const moves = createMicroBatcher<Move, boolean>({
     maxSize: 256,
     concurrency: batchConcurrency(db),
-    run: (items) => runWriteTask(db, applyMoves, items),
+    run: (items) => timeDbBatch(common.metrics, 'move', items.length, () => runWriteTask(db, applyMoves, items)),
   });
   const confirmations = createMicroBatcher<{ id: string; confirmations: number }, boolean>({
     maxSize: 256,
     concurrency: batchConcurrency(db),
-    run: (items) => runWriteTask(db, recordConfirmations, items),
+    run: (items) => timeDbBatch(common.metrics, 'confirm', items.length, () => runWriteTask(db, recordConfirmations, items)),
   });
 
   async function move(w: LaneRow, path: WithdrawalStatus[], patch: TransitionPatch, settle: Settlement, event: { code?: string; detail?: string } = {}): Promise<boolean> {

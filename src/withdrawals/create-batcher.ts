@@ -1,7 +1,9 @@
+import { timeDbBatch } from '../db/batch-timing.js';
 import type { Db } from '../db/connect.js';
 import { isTransientDbError, isUniqueViolation } from '../db/errors.js';
 import { RetryableError } from '../errors/base.js';
 import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
 import { sleep } from '../util/sleep.js';
 import { IdempotencyKeyReusedError } from './errors.js';
 import { insertWithdrawals, MAX_INSERT_ROWS, scopedKey } from './insert-batch.js';
@@ -26,6 +28,7 @@ type Item = {
 export type WithdrawalIntakeOptions = {
   db: Db;
   logger: Logger;
+  metrics: Pick<Metrics, 'dbBatchSeconds' | 'dbBatchRows'>;
   /** Called once per committed batch with the rows it created (not replays), before their callers are answered. */
   afterCommit?: (created: WithdrawalRow[]) => Promise<void>;
   /** Rows per transaction. */
@@ -61,7 +64,7 @@ export function intakeConcurrency(db: Pick<Db, 'dialect' | 'sqliteWriter'>, pool
  *   racing process, one bad row) stores the batch's rows one by one, so only the bad one fails.
  */
 export function createWithdrawalIntake(options: WithdrawalIntakeOptions) {
-  const { db, logger, afterCommit } = options;
+  const { db, logger, metrics, afterCommit } = options;
   const maxBatch = Math.min(options.maxBatch ?? 256, MAX_INSERT_ROWS);
   const concurrency = options.concurrency ?? intakeConcurrency(db, 6);
   let waiting: Item[] = [];
@@ -96,7 +99,7 @@ export function createWithdrawalIntake(options: WithdrawalIntakeOptions) {
       // collection and compiles it again (see ledger.ts).
       const rows: WithdrawalRow[] = [];
       for (const item of batch) rows.push(item.row);
-      const outcomes = await withTransientRetry(() => insertWithdrawals(db, rows));
+      const outcomes = await timeDbBatch(metrics, 'intake', rows.length, () => withTransientRetry(() => insertWithdrawals(db, rows)));
       const done: Settled[] = [];
       for (let n = 0; n < batch.length; n++) done.push({ item: batch[n]!, outcome: outcomes[n]! });
       await settle(done);
@@ -112,15 +115,17 @@ export function createWithdrawalIntake(options: WithdrawalIntakeOptions) {
 
   async function storeAlone(item: Item): Promise<void> {
     try {
-      const [outcome] = await withTransientRetry(async () => {
-        try {
-          return await insertWithdrawals(db, [item.row]);
-        } catch (err) {
-          // Taken by another process between read and insert: the next read finds it.
-          if (isUniqueViolation(err)) return insertWithdrawals(db, [item.row]);
-          throw err;
-        }
-      });
+      const [outcome] = await timeDbBatch(metrics, 'intake', 1, () =>
+        withTransientRetry(async () => {
+          try {
+            return await insertWithdrawals(db, [item.row]);
+          } catch (err) {
+            // Taken by another process between read and insert: the next read finds it.
+            if (isUniqueViolation(err)) return insertWithdrawals(db, [item.row]);
+            throw err;
+          }
+        }),
+      );
       await settle([{ item, outcome: outcome! }]);
     } catch (err) {
       item.reject(asUnavailable(err));

@@ -87,6 +87,15 @@ describe(`pipeline metrics on ${dbKind}`, () => {
     );
     for (const stage of ['received_to_signed', 'signed_to_broadcast']) expect(sample(done, 'sluice_withdrawal_stage_duration_seconds_count', { ...labels(), stage }), stage).toBe(2);
     expect(sample(done, 'sluice_hot_wallet_pending_txs', { ...labels(), wallet })).toBe(0);
+    // Each hot path's batched write transactions are timed and their items counted (a commit that
+    // stalls holds every caller of its batch: alert SluiceDatabaseWritesSlow).
+    for (const batch of ['intake', 'reserve', 'accept', 'move']) {
+      const count = sample(done, 'sluice_db_batch_seconds_count', { batch });
+      expect(count, batch).toBeGreaterThanOrEqual(1);
+      expect(sample(done, 'sluice_db_batch_rows_total', { batch }), batch).toBeGreaterThanOrEqual(count!);
+      expect(sample(done, 'sluice_db_batch_seconds_sum', { batch }), batch).toBeGreaterThan(0);
+    }
+    expect(sample(done, 'sluice_db_batch_rows_total', { batch: 'intake' })! - (sample(first, 'sluice_db_batch_rows_total', { batch: 'intake' }) ?? 0)).toBe(2);
   });
 
   it('counts an open dead letter by queue and reason until an operator resolves it', async () => {

@@ -116,7 +116,8 @@ describe(`withdrawal intake (group commit) on ${dbKind}`, () => {
     expect(first.status).toBe(202);
 
     const batches: WithdrawalRow[][] = [];
-    const intake = createWithdrawalIntake({ db: services.db, logger: createLogger({ level: 'fatal' }), afterCommit: async (rows) => void batches.push(rows) });
+    const metrics = createMetrics();
+    const intake = createWithdrawalIntake({ db: services.db, logger: createLogger({ level: 'fatal' }), metrics, afterCommit: async (rows) => void batches.push(rows) });
     const input = (b: ReturnType<typeof body>, key: string, hash: string): NewWithdrawal => ({
       idempotencyKey: key, requestHash: hash, apiKeyId: apiKeyIds.a, userId: b.userId, asset: 'ETH', chainId: CHAIN_ID, toAddress: b.toAddress, amount: 5n * 10n ** 17n, fee: 10n ** 14n,
     });
@@ -136,6 +137,9 @@ describe(`withdrawal intake (group commit) on ${dbKind}`, () => {
 
     expect(batches).toHaveLength(1);
     expect(batches[0]!.map((r) => r.idempotency_key).sort()).toEqual([...fresh.map((f) => f.key), twin.key].sort());
+    // One transaction carried the 5 fresh rows, the stored key's replay and the twin; the
+    // requests that waited for an earlier one of their key were never in a batch.
+    expect(await batchFigures(metrics)).toEqual({ batches: 1, items: 7 });
     const value = (i: number) => (settled[i]!.status === 'fulfilled' ? (settled[i] as PromiseFulfilledResult<any>).value : undefined);
     for (let i = 0; i < 5; i++) expect(value(i)).toMatchObject({ replayed: false });
     expect(value(5)).toMatchObject({ replayed: true, row: { id: storedRow.id }, response: first.body });
@@ -158,6 +162,7 @@ describe(`withdrawal intake (group commit) on ${dbKind}`, () => {
       toAddress: '0x000000000000000000000000000000000000dEaD', amount: 10n ** 17n, fee: 10n ** 14n,
     });
     // user_id is NOT NULL: this one row makes the batch's INSERT fail on both databases.
+    const before = await batchFigures(services.common.metrics);
     const settled = await Promise.allSettled([
       ...good.slice(0, 2).map((k) => services.withdrawalIntake.create(input(k, 'someone'), render)),
       services.withdrawalIntake.create(input(badKey, null), render),
@@ -168,6 +173,9 @@ describe(`withdrawal intake (group commit) on ${dbKind}`, () => {
     const rows = await rowsFor([...good, badKey]);
     expect(rows.map((r) => r.idempotency_key).sort()).toEqual([...good].sort());
     expect(await eventsFor(rows.map((r) => r.id))).toHaveLength(4);
+    // The failed batch of 5 and the 5 transactions of one row after it, each timed.
+    const after = await batchFigures(services.common.metrics);
+    expect({ batches: after.batches - before.batches, items: after.items - before.items }).toEqual({ batches: 6, items: 10 });
   });
 
   it('scopes Idempotency-Keys per API key: two clients with one key string get two withdrawals and never see each other\'s', async () => {
@@ -279,3 +287,12 @@ describe(`withdrawal intake (group commit) on ${dbKind}`, () => {
     expect(await eventsFor(rows.map((r) => r.id))).toHaveLength(keys.length);
   });
 });
+
+/** What sluice_db_batch_seconds and sluice_db_batch_rows_total hold for the API's group commit. */
+async function batchFigures(metrics: ReturnType<typeof createMetrics>): Promise<{ batches: number; items: number }> {
+  const seconds = await metrics.dbBatchSeconds.get();
+  const rows = await metrics.dbBatchRows.get();
+  const batches = seconds.values.find((v) => v.metricName === 'sluice_db_batch_seconds_count' && v.labels.batch === 'intake')?.value ?? 0;
+  const items = rows.values.find((v) => v.labels.batch === 'intake')?.value ?? 0;
+  return { batches, items };
+}
