@@ -59,9 +59,9 @@ export function dbBatchWindow(before: DbBatchSnapshot, after: DbBatchSnapshot, b
   };
 }
 
-/** One line for a report: "1,234 batches, 41.2 items each, 3.1 ms mean, P99 ≤ 10 ms, slowest ≤ 25 ms". */
+/** One line for a report: "1,234 batches, mean size 41.2, mean 3.1 ms, P99 ≤ 10 ms, slowest ≤ 25 ms". */
 export function describeDbBatches(w: DbBatchWindow | undefined): string {
   if (!w) return 'no batches';
   const atMost = (ms: number | null) => (ms === null ? '> 5 s' : `≤ ${ms} ms`);
-  return `${w.batches.toLocaleString('en-US')} ${w.batches === 1 ? 'batch' : 'batches'}, ${w.meanItems} items each, ${w.meanMs} ms mean, P99 ${atMost(w.p99AtMostMs)}, slowest ${atMost(w.slowestAtMostMs)}`;
+  return `${w.batches.toLocaleString('en-US')} ${w.batches === 1 ? 'batch' : 'batches'}, mean size ${w.meanItems}, mean ${w.meanMs} ms, P99 ${atMost(w.p99AtMostMs)}, slowest ${atMost(w.slowestAtMostMs)}`;
 }

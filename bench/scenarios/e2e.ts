@@ -2,7 +2,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { sql } from 'kysely';
 import { startAnvil } from '../../src/chain/anvil.js';
+import type { DbBatch } from '../../src/db/batch-timing.js';
 import { openDatabase } from '../../src/db/connect.js';
+import { type DbBatchWindow, dbBatchWindow, describeDbBatches, parseDbBatches } from '../lib/db-batches.js';
 import { createBenchDatabase } from '../lib/database.js';
 import { readCpuSeconds } from '../lib/cpu.js';
 import { jsonRpc } from '../lib/json-rpc.js';
@@ -62,6 +64,7 @@ export async function runE2eScenario(ctx: ScenarioContext): Promise<Omit<Section
     let finalCounts: Record<string, number> = {};
     let heads: ReturnType<typeof watchHeads> | undefined;
     let trackerPasses: { count: number; meanMs: number } | undefined;
+    const dbBatches: Partial<Record<DbBatch, DbBatchWindow>> = {};
     // sluice dev's CPU (every role, every thread) from the first request until all settled: less
     // sensitive than the latencies to what the machine's other tenants take.
     let cpuSeconds: number | null = null;
@@ -99,7 +102,15 @@ export async function runE2eScenario(ctx: ScenarioContext): Promise<Omit<Section
       drainSeconds = (performance.now() - d0) / 1000;
       const cpuAtEnd = readCpuSeconds(dev.child.pid!);
       if (cpuAtStart !== null && cpuAtEnd !== null) cpuSeconds = cpuAtEnd - cpuAtStart;
-      trackerPasses = await trackerPassSeconds(dev.url).catch(() => undefined);
+      const metricsText = await fetch(`${dev.url}/metrics`, { signal: AbortSignal.timeout(10_000) })
+        .then((r) => r.text())
+        .catch(() => '');
+      trackerPasses = trackerPassSeconds(metricsText);
+      const batches = parseDbBatches(metricsText);
+      for (const kind of DB_BATCHES) {
+        const w = dbBatchWindow(new Map(), batches, kind);
+        if (w) dbBatches[kind] = w;
+      }
     } finally {
       peak = stopRss();
       await heads?.stop();
@@ -158,6 +169,7 @@ export async function runE2eScenario(ctx: ScenarioContext): Promise<Omit<Section
       figure('broadcast→included P99 (waiting for a block)', broadcastToIncluded.p99, 'ms', undefined, `P50 ${broadcastToIncluded.p50 ?? '—'} ms, P99 ${broadcastToIncluded.p99 ?? '—'} ms; included = when the harness first saw the tx's block (head polled every ${HEAD_POLL_MS} ms), ${included.length.toLocaleString('en-US')} txs`),
       figure('last confirmation→COMPLETED P99 (the tracker\'s part)', finalDepthToCompleted.p99, 'ms', undefined, `P50 ${finalDepthToCompleted.p50 ?? '—'} ms, P99 ${finalDepthToCompleted.p99 ?? '—'} ms; from when block (included + ${CONFIRMATIONS - 1}) was first seen to the COMPLETED event`),
       figure('tracker pass, mean (every lane looked at once)', trackerPasses ? round(trackerPasses.meanMs) : null, 'ms', undefined, trackerPasses ? `${trackerPasses.count.toLocaleString('en-US')} passes, from sluice_tracker_pass_seconds` : 'not read'),
+      dbBatchesFigure(dbBatches),
       figure('request→COMPLETED P50', toCompleted.p50, 'ms', { what: `confirmations × block time (${CONFIRMATIONS} × ${BLOCK_TIME_SECONDS} s), the floor`, value: floorMs }, toCompleted.note),
       figure('request→COMPLETED P99', toCompleted.p99, 'ms', { what: `confirmations × block time (${CONFIRMATIONS} × ${BLOCK_TIME_SECONDS} s), the floor`, value: floorMs }, toCompleted.note),
       figure(
@@ -207,7 +219,7 @@ export async function runE2eScenario(ctx: ScenarioContext): Promise<Omit<Section
       'A withdrawal not broadcast / not completed by the end of the run counts as slower than every finished one; a percentile it falls into is reported as — (not reached).',
       `By ${WINDOW_SECONDS} s window of request time (requests, then request→SIGNED P50/P99, request→broadcast P50/P99, request→COMPLETED P99, in ms): ${windows.map((w) => `${w.from}–${w.from + WINDOW_SECONDS} s: ${w.requests}, ${w.toSigned.p50 ?? '—'}/${w.toSigned.p99 ?? '—'}, ${w.toBroadcast.p50 ?? '—'}/${w.toBroadcast.p99 ?? '—'}, ${w.toCompleted.p99 ?? '—'}`).join('; ')}.`,
     ];
-    return { ok: true, figures, targets, raw: { rate, cpuSeconds, toSigned, signedToBroadcast, broadcastToIncluded, finalDepthToCompleted, trackerPasses, chain: { gasLimit, blockTimeSeconds: BLOCK_TIME_SECONDS, ceilingPerSecond: chainCeiling, confirmations: CONFIRMATIONS }, submitted, submitSeconds, drainSeconds, statuses: finalCounts, toBroadcast, toCompleted, windows, payoutsPerSecond, payoutsPerSecondFromRequest, peakRss: peak }, notes };
+    return { ok: true, figures, targets, raw: { rate, cpuSeconds, toSigned, signedToBroadcast, broadcastToIncluded, finalDepthToCompleted, trackerPasses, dbBatches, chain: { gasLimit, blockTimeSeconds: BLOCK_TIME_SECONDS, ceilingPerSecond: chainCeiling, confirmations: CONFIRMATIONS }, submitted, submitSeconds, drainSeconds, statuses: finalCounts, toBroadcast, toCompleted, windows, payoutsPerSecond, payoutsPerSecondFromRequest, peakRss: peak }, notes };
   } finally {
     stopAnvilRss();
     await anvil.stop();
@@ -289,12 +301,25 @@ function latencies(values: (number | null)[]) {
   };
 }
 
-/** The tracker's pass count and mean duration from the process's own histogram. */
-async function trackerPassSeconds(url: string): Promise<{ count: number; meanMs: number } | undefined> {
-  const text = await (await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(10_000) })).text();
+/** The tracker's pass count and mean duration from the process's own histogram (its /metrics text). */
+function trackerPassSeconds(text: string): { count: number; meanMs: number } | undefined {
   const value = (name: string) => Number(new RegExp(`^${name}\\{[^}]*\\} (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
   const count = value('sluice_tracker_pass_seconds_count');
   const sum = value('sluice_tracker_pass_seconds_sum');
   return Number.isFinite(count) && count > 0 ? { count, meanMs: (sum / count) * 1000 } : undefined;
 }
 
+const DB_BATCHES: DbBatch[] = ['intake', 'reserve', 'store', 'accept', 'move', 'confirm'];
+
+/** Every hot path's batched write transactions over the whole run, from sluice dev's own sluice_db_batch_seconds: the slowest kind's P99, each kind in the note. */
+function dbBatchesFigure(batches: Partial<Record<DbBatch, DbBatchWindow>>) {
+  const seen = DB_BATCHES.filter((kind) => batches[kind]);
+  const p99s = seen.map((kind) => batches[kind]!.p99AtMostMs);
+  return figure(
+    'database write transactions, the slowest kind\'s P99',
+    p99s.length === 0 || p99s.includes(null) ? null : Math.max(...(p99s as number[])),
+    'ms',
+    undefined,
+    seen.length === 0 ? 'not read' : `${seen.map((kind) => `${kind}: ${describeDbBatches(batches[kind])}`).join('; ')} (whole run, one writer: SQLite; bucket bounds)`,
+  );
+}

@@ -22,7 +22,7 @@ describe('bench db-batches', () => {
 
     const w = dbBatchWindow(before, after, 'intake')!;
     expect(w).toEqual({ batches: 100, meanItems: 10, meanMs: 10.34, p99AtMostMs: 50, slowestAtMostMs: 1000 });
-    expect(describeDbBatches(w)).toBe('100 batches, 10 items each, 10.34 ms mean, P99 ≤ 50 ms, slowest ≤ 1000 ms');
+    expect(describeDbBatches(w)).toBe('100 batches, mean size 10, mean 10.34 ms, P99 ≤ 50 ms, slowest ≤ 1000 ms');
     // Nothing of a kind between the two scrapes, or never seen: no window.
     expect(dbBatchWindow(before, after, 'move')).toBeUndefined();
     expect(dbBatchWindow(before, after, 'reserve')).toBeUndefined();
@@ -36,6 +36,6 @@ describe('bench db-batches', () => {
     metrics.dbBatchRows.inc({ batch: 'store' }, 3);
     const w = dbBatchWindow(before, parseDbBatches(await text(metrics)), 'store')!;
     expect(w).toMatchObject({ batches: 1, meanItems: 3, p99AtMostMs: null, slowestAtMostMs: null });
-    expect(describeDbBatches(w)).toBe('1 batch, 3 items each, 9000 ms mean, P99 > 5 s, slowest > 5 s');
+    expect(describeDbBatches(w)).toBe('1 batch, mean size 3, mean 9000 ms, P99 > 5 s, slowest > 5 s');
   });
 });
