@@ -83,17 +83,26 @@ export function createWithdrawalIntake(options: WithdrawalIntakeOptions) {
         const batch = waiting.length <= maxBatch ? waiting : waiting.slice(0, maxBatch);
         waiting = waiting.length <= maxBatch ? [] : waiting.slice(maxBatch);
         running += 1;
-        void flush(batch).finally(() => {
+        let released = false;
+        const release = () => {
+          if (released) return;
+          released = true;
           running -= 1;
           if (waiting.length > 0) schedule();
-        });
+        };
+        void flush(batch, release).finally(release);
       }
     });
   }
 
   type Settled = { item: Item; outcome: Awaited<ReturnType<typeof insertWithdrawals>>[number] };
 
-  async function flush(batch: Item[]): Promise<void> {
+  /**
+   * Stores one batch, then answers its callers. `release` frees the batch's slot once its
+   * transaction is over: the next batch is stored while this one's rows go to the signer's queue
+   * (an SQS send in production) and its callers are answered, instead of after.
+   */
+  async function flush(batch: Item[], release: () => void): Promise<void> {
     try {
       // Loops, not callbacks made per batch: V8 drops such callbacks' optimized code at every full
       // collection and compiles it again (see ledger.ts).
@@ -102,6 +111,7 @@ export function createWithdrawalIntake(options: WithdrawalIntakeOptions) {
       const outcomes = await timeDbBatch(metrics, 'intake', rows.length, () => withTransientRetry(() => insertWithdrawals(db, rows)));
       const done: Settled[] = [];
       for (let n = 0; n < batch.length; n++) done.push({ item: batch[n]!, outcome: outcomes[n]! });
+      release();
       await settle(done);
     } catch (err) {
       if (isTransientDbError(err)) {

@@ -153,6 +153,42 @@ describe(`withdrawal intake (group commit) on ${dbKind}`, () => {
     expect(await eventsFor(rows.map((r) => r.id))).toHaveLength(7);
   });
 
+  it('stores the next batch while the last one is still being handed to the signer queue, and answers each caller only after its own hand-off', async () => {
+    const render = (row: WithdrawalRow) => ({ id: row.id });
+    const input = (key: string): NewWithdrawal => ({
+      idempotencyKey: key, requestHash: `h-${key}`, apiKeyId: apiKeyIds.a, userId: 'queue-slow', asset: 'ETH', chainId: CHAIN_ID,
+      toAddress: '0x000000000000000000000000000000000000dEaD', amount: 10n ** 17n, fee: 10n ** 14n,
+    });
+    let openGate!: () => void;
+    const gate = new Promise<void>((resolve) => (openGate = resolve));
+    const handedOff: string[][] = [];
+    // One batch at a time, and the first batch's hand-off (an SQS send in production) hangs until the gate opens.
+    const intake = createWithdrawalIntake({
+      db: services.db, logger: createLogger({ level: 'fatal' }), metrics: createMetrics(), concurrency: 1,
+      afterCommit: async (rows) => {
+        handedOff.push(rows.map((r) => r.idempotency_key));
+        if (handedOff.length === 1) await gate;
+      },
+    });
+    const [k1, k2] = [`slow-1-${randomUUID()}`, `slow-2-${randomUUID()}`];
+    let firstAnswered = false;
+    const first = intake.create(input(k1), render).then((r) => ((firstAnswered = true), r));
+    await waitUntil(() => handedOff.length === 1);
+    try {
+      const waited = new Promise<never>((_, reject) => setTimeout(() => reject(new Error("the second batch waited for the first one's hand-off")), 5_000));
+      const second = await Promise.race([intake.create(input(k2), render), waited]);
+
+      // The second batch was stored and answered while the first one's hand-off still hung.
+      expect(second.replayed).toBe(false);
+      expect(handedOff).toEqual([[k1], [k2]]);
+      expect(firstAnswered).toBe(false);
+      expect((await rowsFor([k1, k2])).map((r) => r.idempotency_key).sort()).toEqual([k1, k2].sort());
+    } finally {
+      openGate();
+    }
+    expect((await first).replayed).toBe(false);
+  });
+
   it('a row the database refuses fails alone: the rest of its batch is stored', async () => {
     const render = (row: WithdrawalRow) => ({ id: row.id });
     const good = Array.from({ length: 4 }, () => `good-${randomUUID()}`);
@@ -295,4 +331,9 @@ async function batchFigures(metrics: ReturnType<typeof createMetrics>): Promise<
   const batches = seconds.values.find((v) => v.metricName === 'sluice_db_batch_seconds_count' && v.labels.batch === 'intake')?.value ?? 0;
   const items = rows.values.find((v) => v.labels.batch === 'intake')?.value ?? 0;
   return { batches, items };
+}
+
+async function waitUntil(done: () => boolean): Promise<void> {
+  for (let i = 0; i < 500 && !done(); i++) await new Promise((r) => setTimeout(r, 10));
+  if (!done()) throw new Error('condition not reached within 5 s');
 }
