@@ -63,4 +63,19 @@ describe('createLaneKeys', () => {
     await keys.usable([b]);
     expect(ask).toHaveBeenCalledTimes(3); // a usable key is asked every time: the key store caches it
   });
+
+  it('compares addresses whatever their casing, and names a mixed-up key by its checksummed address', async () => {
+    const { keys } = setup(async (l) => (l.key_ref === 'lowercase' ? (l.address.toLowerCase() as Address) : (C.toLowerCase() as Address)));
+    const lanes = [lane(A, 'lowercase'), lane(B, 'mixed-up')];
+    const { usable, refused } = await keys.usable(lanes);
+    expect(usable).toEqual([lanes[0]]);
+    expect(refused.map((r) => r.problem)).toEqual([`its key mixed-up signs for ${C}`]);
+  });
+
+  it('leaves out a lane whose key gives something that is not an address', async () => {
+    const { keys } = setup(async () => '0x1234' as Address);
+    const { usable, refused } = await keys.usable([lane(A, 'broken')]);
+    expect(usable).toEqual([]);
+    expect(refused[0]!.problem).toMatch(/^its key broken cannot be used: /);
+  });
 });

@@ -1,4 +1,5 @@
 import { type Address, getAddress } from 'viem';
+import { sameAddress } from '../chain/address.js';
 import type { Common } from '../common.js';
 import { RetryableError, SluiceError } from '../errors/base.js';
 import type { Wallet } from '../wallets/wallets.js';
@@ -32,8 +33,9 @@ export function createLaneKeys(deps: { common: Common; chainId: number; keyAddre
     if (known && Date.now() < known.until) return known.problem;
     let problem: string | null = null;
     try {
-      const signsFor = getAddress(await deps.keyAddress(lane));
-      if (signsFor !== getAddress(lane.address)) problem = `its key ${lane.key_ref} signs for ${signsFor}`;
+      // Asked for every lane at every plan: compared without checksums (two keccaks a lane).
+      const signsFor = await deps.keyAddress(lane);
+      if (!sameAddress(signsFor, lane.address)) problem = `its key ${lane.key_ref} signs for ${getAddress(signsFor)}`;
     } catch (err) {
       problem = `its key ${lane.key_ref} cannot be used: ${err instanceof SluiceError ? err.shortMessage : String(err)}`;
     }
