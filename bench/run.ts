@@ -97,7 +97,7 @@ if (failed.length === 0 && !options.keep) fs.rmSync(workDir, { recursive: true, 
 else process.stderr.write(`scratch kept: ${workDir}\n`);
 console.log(`${base}.md`);
 console.log(`${base}.json`);
-for (const t of targets) process.stderr.write(`${t.pass === null ? 'n/a ' : t.pass ? 'PASS' : 'MISS'}  ${t.section}: ${t.what} — ${t.measured ?? '—'} ${t.unit} (goal ${t.goal})\n`);
+for (const t of targets) process.stderr.write(`${t.pass === null ? 'n/a ' : t.pass ? 'PASS' : 'MISS'}  ${t.section}: ${t.what} — ${t.measured ?? '—'} ${t.unit} (goal ${t.goal})${t.note ? `; ${t.note}` : ''}\n`);
 if (failed.length) process.stderr.write(`${failed.length} section(s) failed: ${failed.map((s) => s.name).join(', ')}; logs kept in ${workDir}\n`);
 // A benchmark reports; it does not judge by exit code (targets are in the report). A section that
 // could not run at all is an error.

@@ -82,3 +82,12 @@ export function machineBusy(before: MachineCpu | null, after: MachineCpu | null)
   if (!before || !after || after.total <= before.total) return null;
   return (after.busy - before.busy) / (after.total - before.total);
 }
+
+/**
+ * The most items per second `cores` fully busy cores allow when each item costs `microsPerItem` of
+ * CPU across every process that does its work: a bound no pipeline can pass on this machine, so a
+ * goal above it is out of this host's reach at this cost, whatever waits are removed.
+ */
+export function coresBoundPerSecond(cores: number, microsPerItem: number): number | null {
+  return cores > 0 && microsPerItem > 0 ? Math.round((cores * 1e6) / microsPerItem) : null;
+}

@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
-import { machineBusy, readCpuSeconds, readMachineCpu, readThreadCpu, type ThreadCpu, threadBusy } from '../../../bench/lib/cpu.js';
+import { coresBoundPerSecond, machineBusy, readCpuSeconds, readMachineCpu, readThreadCpu, type ThreadCpu, threadBusy } from '../../../bench/lib/cpu.js';
 
 describe('readCpuSeconds', () => {
   it('reads this process\'s CPU time, which grows with work done', () => {
@@ -79,5 +79,18 @@ describe('machineBusy', () => {
     const busy = machineBusy(before, readMachineCpu())!;
     expect(busy).toBeGreaterThan(0);
     expect(busy).toBeLessThanOrEqual(1);
+  });
+});
+
+describe('coresBoundPerSecond', () => {
+  it('is the rate that keeps every core busy at this CPU cost per item', () => {
+    expect(coresBoundPerSecond(2, 450)).toBe(4_444);
+    expect(coresBoundPerSecond(2, 400)).toBe(5_000);
+    expect(coresBoundPerSecond(4, 450)).toBe(8_889);
+  });
+
+  it('has no bound without a cost or without cores', () => {
+    expect(coresBoundPerSecond(2, 0)).toBeNull();
+    expect(coresBoundPerSecond(0, 450)).toBeNull();
   });
 });
