@@ -32,6 +32,7 @@ export function renderMarkdown(report: BenchReport): string {
       `Commit \`${m.gitCommit.slice(0, 12)}\`${m.gitDirty ? ' (with uncommitted changes)' : ''} on \`${m.gitBranch}\`.`,
     '',
     `Machine: ${m.cpuModel}, ${m.cores} cores, ${m.memoryGiB} GiB, Node ${m.node}, ${m.platform}; load average at start ${m.loadAverage.join(' / ')}.`,
+    ...(m.databaseServer === undefined ? [] : [`Database server: ${m.databaseServer ?? 'not reachable at the start of the run'}.`]),
     'Absolute numbers drift on shared machines, so every figure sits next to a ceiling measured in the same run, and the ratio is what to compare across runs.',
     '',
     '## Targets',

@@ -3,6 +3,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { describeDatabaseServer } from './lib/database.js';
 import { machineInfo } from './lib/machine.js';
 import { createProgress } from './lib/progress.js';
 import type { ScenarioContext, SectionResult, Target } from './lib/result.js';
@@ -44,6 +45,8 @@ if (options.nodeArgs) process.env.BENCH_NODE_ARGS = JSON.stringify(options.nodeA
 
 const startedAt = new Date();
 const machine = machineInfo();
+// The sections that run on the local MariaDB (memory measures the roles of those runs).
+if (options.only.some((name) => ['api-mysql', 'signer', 'memory'].includes(name))) machine.databaseServer = await describeDatabaseServer();
 const progress = createProgress();
 const rss = createRssRecorder();
 const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-bench-'));

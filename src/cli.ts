@@ -10,6 +10,7 @@ import { createAuditLog } from './audit/audit-log.js';
 import { loadConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { openDatabase, redactUrl } from './db/connect.js';
+import { assessMysqlServerSettings, readMysqlServerSettings } from './db/mysql-server-settings.js';
 import { awsClientConfig } from './aws/clients.js';
 import { assertMigrated, migrateToLatest } from './db/migrate.js';
 import { applyDeploymentConfig, formatChanges } from './deployment-config/index.js';
@@ -66,6 +67,15 @@ program
     try {
       const applied = await migrateToLatest(db);
       console.log(applied.length ? `Applied ${applied.join(', ')} to ${redactUrl(url)}` : `${redactUrl(url)} is up to date.`);
+      if (db.dialect === 'mysql') {
+        const findings = await readMysqlServerSettings(db).then(assessMysqlServerSettings, (err: Error) => {
+          console.error(`Warning: could not read the MySQL server's settings (${err.message}); its durability was not checked.`);
+          return [];
+        });
+        for (const f of findings) {
+          console.error(`${f.risk === 'durability' ? 'DANGER' : 'Warning'}: MySQL server setting ${f.setting} = ${f.value} (recommended ${f.recommended}): ${f.why}.`);
+        }
+      }
     } finally {
       await db.close();
     }

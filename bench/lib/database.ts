@@ -4,6 +4,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { createConnection } from 'mysql2/promise';
+import { openDatabase } from '../../src/db/connect.js';
+import { assessMysqlServerSettings, readMysqlServerSettings, redoLogBytes } from '../../src/db/mysql-server-settings.js';
 import { ROOT } from './child.js';
 
 export const MYSQL_SERVER_URL = 'mysql://sluice:sluice@127.0.0.1:3306';
@@ -67,4 +69,26 @@ export function databaseServerPid(): number | null {
     if (comm === 'mariadbd' || comm === 'mysqld') return Number(entry);
   }
   return null;
+}
+
+/**
+ * The local MariaDB's version and the settings Sluice's writes depend on, for the report (a run
+ * against a 96 MiB redo log is not comparable with one against 2 GiB); null if it does not answer.
+ */
+export async function describeDatabaseServer(): Promise<string | null> {
+  const db = openDatabase(MYSQL_SERVER_URL, { poolSize: 1 });
+  try {
+    const s = await readMysqlServerSettings(db);
+    const mib = (bytes: bigint | null) => (bytes === null ? '—' : `${bytes / 2n ** 20n} MiB`);
+    const findings = assessMysqlServerSettings(s).map((f) => `${f.setting} (${f.risk})`);
+    return (
+      `${s.version ?? 'unknown version'}: innodb_flush_log_at_trx_commit ${s.innodb_flush_log_at_trx_commit}, ` +
+      `redo log ${mib(redoLogBytes(s))}, buffer pool ${mib(s.innodb_buffer_pool_size ? BigInt(s.innodb_buffer_pool_size) : null)}` +
+      (findings.length ? `; off the recommended settings: ${findings.join(', ')}` : '; as deploy/mysql/sluice.cnf recommends')
+    );
+  } catch {
+    return null;
+  } finally {
+    await db.close();
+  }
 }

@@ -12,6 +12,8 @@ export type MachineInfo = {
   gitCommit: string;
   gitDirty: boolean;
   gitBranch: string;
+  /** The local MariaDB and its settings, where a section runs on it (describeDatabaseServer). */
+  databaseServer?: string | null;
 };
 
 function git(args: string[]): string {

@@ -251,6 +251,12 @@ export function createMetrics() {
       labelNames: ['dependency'],
       registers: [registry],
     }),
+    dbServerSettingRisk: new Gauge({
+      name: 'sluice_db_server_setting_risk',
+      help: 'Set to 1 at start-up for each MySQL server setting that puts committed withdrawals at risk (durability) or slows writes (throughput)',
+      labelNames: ['setting', 'risk'],
+      registers: [registry],
+    }),
     paused: new Gauge({
       name: 'sluice_paused',
       help: '1 while withdrawals are paused for this scope (global, or a chain id), with the time it has been paused in sluice_paused_since_seconds',
