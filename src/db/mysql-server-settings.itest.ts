@@ -7,7 +7,7 @@ import { createTestDatabase, type TestDatabase } from '../../test/support/databa
 import { createLogger } from '../observability/logger.js';
 import { createMetrics } from '../observability/metrics.js';
 import { type Db, openDatabase } from './connect.js';
-import { assessMysqlServerSettings, readMysqlServerSettings, redoLogBytes, reportMysqlServerSettings } from './mysql-server-settings.js';
+import { assessMysqlServerSettings, readMysqlServerSettings, redoLogBytes, watchMysqlServerSettings } from './mysql-server-settings.js';
 
 /** SET GLOBAL needs more than the tests' `sluice` user may do: root over the socket, as the provision script does. */
 const asRoot = (statement: string) => promisify(execFile)('mysql', ['--protocol=socket', '-uroot', '-e', statement]);
@@ -38,24 +38,39 @@ describe('MySQL server settings on the local MariaDB', () => {
     expect(findings.some((f) => f.setting === 'innodb_log_file_size')).toBe(redo < 1024n ** 3n);
   });
 
-  it('reports a server that does not flush each commit: an error log, the gauge, and a DANGER line from `sluice migrate`', async () => {
-    await asRoot('SET GLOBAL innodb_flush_log_at_trx_commit = 2');
+  it('sees the server stop flushing each commit under a running process (an error log, the gauge), and `sluice migrate` prints DANGER; the gauge goes back to 0 once it is fixed', async () => {
+    const lines: Array<Record<string, unknown>> = [];
+    const destination = new Writable({ write: (chunk, _enc, done) => void (lines.push(JSON.parse(String(chunk))), done()) });
+    const metrics = createMetrics();
+    const shutdown = new AbortController();
+    const gauge = async () => (await metrics.dbServerSettingRisk.get()).values.find((v) => v.labels.setting === 'innodb_flush_log_at_trx_commit')?.value;
+    const until = async (what: string, done: () => Promise<boolean>) => {
+      for (const started = Date.now(); !(await done()); await new Promise((r) => setTimeout(r, 50))) {
+        if (Date.now() - started > 10_000) throw new Error(`not seen within 10 s: ${what}`);
+      }
+    };
+    const watch = await watchMysqlServerSettings({ db, logger: createLogger({ level: 'info', destination }), gauge: metrics.dbServerSettingRisk, signal: shutdown.signal, intervalMs: 200 });
     try {
-      const lines: string[] = [];
-      const destination = new Writable({ write: (chunk, _enc, done) => void (lines.push(String(chunk)), done()) });
-      const metrics = createMetrics();
-      const findings = await reportMysqlServerSettings(db, createLogger({ level: 'info', destination }), metrics.dbServerSettingRisk);
-      expect(findings.map((f) => f.setting)).toEqual(['innodb_flush_log_at_trx_commit']);
-      const logged = lines.map((l) => JSON.parse(l));
-      expect(logged).toEqual([expect.objectContaining({ level: 50, setting: 'innodb_flush_log_at_trx_commit', value: '2', recommended: '1', risk: 'durability' })]);
-      const gauge = await metrics.dbServerSettingRisk.get();
-      expect(gauge.values).toEqual([{ labels: { setting: 'innodb_flush_log_at_trx_commit', risk: 'durability' }, value: 1 }]);
+      expect(watch.findings.filter((f) => f.risk === 'durability')).toEqual([]);
+      expect(await gauge()).toBeUndefined();
 
-      const migrate = spawnSluice(['migrate'], { SLUICE_DB_URL: database.url });
-      expect((await migrate.exited).code).toBe(0);
-      expect(migrate.output()).toMatch(/DANGER: MySQL server setting innodb_flush_log_at_trx_commit = 2 \(recommended 1\): a commit is not on disk/);
+      await asRoot('SET GLOBAL innodb_flush_log_at_trx_commit = 2');
+      try {
+        await until('the gauge at 1', async () => (await gauge()) === 1);
+        expect(lines.filter((l) => l.setting === 'innodb_flush_log_at_trx_commit')).toEqual([
+          expect.objectContaining({ level: 50, value: '2', recommended: '1', risk: 'durability' }),
+        ]);
+
+        const migrate = spawnSluice(['migrate'], { SLUICE_DB_URL: database.url });
+        expect((await migrate.exited).code).toBe(0);
+        expect(migrate.output()).toMatch(/DANGER: MySQL server setting innodb_flush_log_at_trx_commit = 2 \(recommended 1\): a commit is not on disk/);
+      } finally {
+        await asRoot('SET GLOBAL innodb_flush_log_at_trx_commit = 1');
+      }
+      await until('the gauge back at 0', async () => (await gauge()) === 0);
+      expect(lines.filter((l) => l.setting === 'innodb_flush_log_at_trx_commit').at(-1)).toMatchObject({ level: 30, msg: 'database server setting is as recommended again' });
     } finally {
-      await asRoot('SET GLOBAL innodb_flush_log_at_trx_commit = 1');
+      shutdown.abort();
     }
     expect((await readMysqlServerSettings(db)).innodb_flush_log_at_trx_commit).toBe('1');
   });

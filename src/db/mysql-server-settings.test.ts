@@ -1,5 +1,9 @@
-import { describe, expect, it } from 'vitest';
-import { assessMysqlServerSettings, redoLogBytes } from './mysql-server-settings.js';
+import { Writable } from 'node:stream';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { createLogger } from '../observability/logger.js';
+import { createMetrics } from '../observability/metrics.js';
+import type { Db } from './connect.js';
+import { assessMysqlServerSettings, type MysqlServerSettings, redoLogBytes, watchMysqlServerSettings } from './mysql-server-settings.js';
 
 const GiB = 1024 ** 3;
 // MariaDB 10.11 as this project provisions it: durable, 2 GiB of redo, a 1 GiB buffer pool.
@@ -58,5 +62,82 @@ describe('assessMysqlServerSettings', () => {
     const aurora = { version: '8.0.39', aurora_version: '3.08.0', innodb_flush_log_at_trx_commit: '1', log_bin: 'OFF', innodb_doublewrite: 'OFF', innodb_buffer_pool_size: '134217728' };
     expect(assessMysqlServerSettings(aurora)).toEqual([]);
     expect(assessMysqlServerSettings({ ...aurora, innodb_flush_log_at_trx_commit: '0' }).map((f) => f.setting)).toEqual(['innodb_flush_log_at_trx_commit']);
+  });
+});
+
+describe('watchMysqlServerSettings', () => {
+  afterEach(() => void vi.useRealTimers());
+
+  /** A watch over a server whose settings (or failure to answer) the test sets between checks. */
+  async function watchOf(initial: MysqlServerSettings) {
+    vi.useFakeTimers();
+    let served: MysqlServerSettings | Error = initial;
+    const lines: Array<Record<string, unknown>> = [];
+    const destination = new Writable({ write: (chunk, _enc, done) => void (lines.push(JSON.parse(String(chunk))), done()) });
+    const metrics = createMetrics();
+    const shutdown = new AbortController();
+    const reads = vi.fn(async () => {
+      if (served instanceof Error) throw served;
+      return served;
+    });
+    const watch = await watchMysqlServerSettings({
+      db: { dialect: 'mysql' } as Db,
+      logger: createLogger({ level: 'info', destination }),
+      gauge: metrics.dbServerSettingRisk,
+      signal: shutdown.signal,
+      intervalMs: 1_000,
+      read: reads,
+    });
+    const gauge = async () => Object.fromEntries((await metrics.dbServerSettingRisk.get()).values.map((v) => [`${v.labels.risk}:${v.labels.setting}`, v.value]));
+    return { watch, lines, gauge, reads, shutdown, serve: (s: MysqlServerSettings | Error) => void (served = s), tick: () => vi.advanceTimersByTimeAsync(1_000) };
+  }
+
+  it('sees a setting lowered after start-up, logs it once, and sets the gauge back to 0 once it is fixed', async () => {
+    const w = await watchOf(provisioned);
+    expect(w.watch.findings).toEqual([]);
+    expect(await w.gauge()).toEqual({});
+
+    w.serve({ ...provisioned, innodb_flush_log_at_trx_commit: '2' });
+    await w.tick();
+    await w.tick();
+    expect(await w.gauge()).toEqual({ 'durability:innodb_flush_log_at_trx_commit': 1 });
+    expect(w.lines).toEqual([expect.objectContaining({ level: 50, setting: 'innodb_flush_log_at_trx_commit', value: '2', risk: 'durability' })]);
+
+    w.serve({ ...provisioned, innodb_flush_log_at_trx_commit: '0' });
+    await w.tick();
+    expect(w.lines.at(-1)).toMatchObject({ level: 50, value: '0' });
+
+    w.serve(provisioned);
+    await w.tick();
+    expect(await w.gauge()).toEqual({ 'durability:innodb_flush_log_at_trx_commit': 0 });
+    expect(w.lines.at(-1)).toMatchObject({ level: 30, setting: 'innodb_flush_log_at_trx_commit', msg: 'database server setting is as recommended again' });
+    expect(w.lines).toHaveLength(3);
+  });
+
+  it('logs an unreadable server once per outage and keeps the last gauge values; stops reading when shut down', async () => {
+    const w = await watchOf({ ...provisioned, innodb_doublewrite: 'OFF' });
+    expect(w.watch.findings.map((f) => f.setting)).toEqual(['innodb_doublewrite']);
+    w.serve(new Error('connection refused'));
+    await w.tick();
+    await w.tick();
+    expect(w.lines.filter((l) => l.level === 40)).toHaveLength(1);
+    expect(await w.gauge()).toEqual({ 'durability:innodb_doublewrite': 1 });
+
+    w.serve({ ...provisioned, innodb_doublewrite: 'OFF' });
+    await w.tick();
+    expect(w.lines).toHaveLength(2); // the same finding again: not logged again
+
+    const before = w.reads.mock.calls.length;
+    w.shutdown.abort();
+    await w.tick();
+    await w.tick();
+    expect(w.reads.mock.calls.length).toBe(before);
+  });
+
+  it('does nothing on SQLite', async () => {
+    const read = vi.fn();
+    const watch = await watchMysqlServerSettings({ db: { dialect: 'sqlite' } as Db, logger: createLogger({ level: 'silent' }), signal: new AbortController().signal, read });
+    expect(watch.findings).toEqual([]);
+    expect(read).not.toHaveBeenCalled();
   });
 });

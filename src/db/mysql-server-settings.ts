@@ -108,29 +108,71 @@ export function assessMysqlServerSettings(settings: MysqlServerSettings): Server
   return findings;
 }
 
+type RiskGauge = { set(labels: { setting: string; risk: ServerSettingRisk }, value: number): void };
+
+/** How often every process reads the server's settings again after start-up. */
+export const SERVER_SETTINGS_RECHECK_MS = 60_000;
+
 /**
- * Reads a MySQL server's settings once at start-up (nothing on SQLite) and logs each finding: an error for a durability
- * risk (with the alert SluiceDatabaseNotDurable on the gauge), a warning for throughput. A server
- * that cannot be asked is logged and does not stop Sluice: the settings are advice, not a gate.
+ * Checks a MySQL server's settings (nothing on SQLite) when a process starts and again every
+ * `intervalMs` until `signal` aborts, because a server's settings change under a running Sluice: a
+ * restart drops every `SET GLOBAL` back to the option file, and an operator may lower durability
+ * by hand to get through an incident. Each finding is logged when it appears or its value
+ * changes: an error for a durability risk (with the gauge behind SluiceDatabaseNotDurable), a
+ * warning for throughput; a finding that goes away is logged and its gauge set to 0, so the alert
+ * resolves without restarting the roles. A server that cannot be asked is logged once per outage
+ * and does not stop Sluice: the settings are advice, not a gate. Resolves with the first findings
+ * and `stop` (for whoever closes the database before `signal` aborts).
  */
-export async function reportMysqlServerSettings(
-  db: Db,
-  logger: Logger,
-  gauge?: { set(labels: { setting: string; risk: ServerSettingRisk }, value: number): void },
-): Promise<ServerSettingFinding[]> {
-  if (db.dialect !== 'mysql') return [];
-  let findings: ServerSettingFinding[];
-  try {
-    findings = assessMysqlServerSettings(await readMysqlServerSettings(db));
-  } catch (err) {
-    logger.warn({ err }, 'could not read the database server settings; durability not checked');
-    return [];
-  }
-  for (const f of findings) {
-    gauge?.set({ setting: f.setting, risk: f.risk }, 1);
-    const fields = { setting: f.setting, value: f.value, recommended: f.recommended, risk: f.risk };
-    if (f.risk === 'durability') logger.error(fields, `database server setting puts committed withdrawals at risk: ${f.why}`);
-    else logger.warn(fields, `database server setting slows Sluice's writes: ${f.why}`);
-  }
-  return findings;
+export async function watchMysqlServerSettings(deps: {
+  db: Db;
+  logger: Logger;
+  gauge?: RiskGauge;
+  signal: AbortSignal;
+  intervalMs?: number;
+  read?: (db: Db) => Promise<MysqlServerSettings>;
+}): Promise<{ findings: ServerSettingFinding[]; stop(): void }> {
+  if (deps.db.dialect !== 'mysql') return { findings: [], stop: () => {} };
+  const check = createServerSettingsCheck(deps);
+  const first = await check();
+  const intervalMs = deps.intervalMs ?? SERVER_SETTINGS_RECHECK_MS;
+  const timer = setInterval(() => void check(), intervalMs);
+  timer.unref();
+  const stop = () => clearInterval(timer);
+  deps.signal.addEventListener('abort', stop, { once: true });
+  return { findings: first ?? [], stop };
+}
+
+/** One check that remembers what the last one found, so it logs changes only. Null when the server could not be read. */
+function createServerSettingsCheck(deps: { db: Db; logger: Logger; gauge?: RiskGauge; signal: AbortSignal; read?: (db: Db) => Promise<MysqlServerSettings> }) {
+  const { logger, gauge } = deps;
+  const read = deps.read ?? readMysqlServerSettings;
+  let known = new Map<string, ServerSettingFinding>();
+  let unreadable = false;
+  return async function check(): Promise<ServerSettingFinding[] | null> {
+    let findings: ServerSettingFinding[];
+    try {
+      findings = assessMysqlServerSettings(await read(deps.db));
+    } catch (err) {
+      if (!unreadable && !deps.signal.aborted) logger.warn({ err }, 'could not read the database server settings; durability not checked');
+      unreadable = true;
+      return null;
+    }
+    unreadable = false;
+    const current = new Map(findings.map((f) => [`${f.setting}\u0000${f.risk}`, f]));
+    for (const [key, f] of current) {
+      gauge?.set({ setting: f.setting, risk: f.risk }, 1);
+      if (known.get(key)?.value === f.value) continue;
+      const fields = { setting: f.setting, value: f.value, recommended: f.recommended, risk: f.risk };
+      if (f.risk === 'durability') logger.error(fields, `database server setting puts committed withdrawals at risk: ${f.why}`);
+      else logger.warn(fields, `database server setting slows Sluice's writes: ${f.why}`);
+    }
+    for (const [key, f] of known) {
+      if (current.has(key)) continue;
+      gauge?.set({ setting: f.setting, risk: f.risk }, 0);
+      logger.info({ setting: f.setting, risk: f.risk }, 'database server setting is as recommended again');
+    }
+    known = current;
+    return findings;
+  };
 }

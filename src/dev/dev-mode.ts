@@ -12,7 +12,7 @@ import type { ChainConfig } from '../chain/types.js';
 import { type Common, createShutdownController } from '../common.js';
 import type { Config } from '../config/schema.js';
 import { openDatabase } from '../db/connect.js';
-import { reportMysqlServerSettings } from '../db/mysql-server-settings.js';
+import { watchMysqlServerSettings } from '../db/mysql-server-settings.js';
 import { migrateToLatest } from '../db/migrate.js';
 import { SluiceError } from '../errors/base.js';
 import { createFileKeyStore } from '../keys/keystore-file.js';
@@ -64,7 +64,7 @@ export async function startDev(
   const db = openDatabase(config.dbUrl ?? `sqlite:${path.join(dataDir, 'sluice.db')}`);
   const applied = await migrateToLatest(db);
   if (applied.length > 0) logger.info({ migrations: applied }, 'database migrated');
-  await reportMysqlServerSettings(db, logger, common.metrics.dbServerSettingRisk);
+  await watchMysqlServerSettings({ db, logger, gauge: common.metrics.dbServerSettingRisk, signal: common.signal });
 
   let anvil: AnvilHandle | undefined;
   let rpcList = config.devnetRpcUrl;

@@ -253,7 +253,7 @@ export function createMetrics() {
     }),
     dbServerSettingRisk: new Gauge({
       name: 'sluice_db_server_setting_risk',
-      help: 'Set to 1 at start-up for each MySQL server setting that puts committed withdrawals at risk (durability) or slows writes (throughput)',
+      help: '1 for each MySQL server setting that puts committed withdrawals at risk (durability) or slows writes (throughput), as read at start-up and every minute; 0 once such a setting is fixed',
       labelNames: ['setting', 'risk'],
       registers: [registry],
     }),

@@ -4,7 +4,7 @@ import { chainPolicy, loadChainConfigs } from '../chain/chain-registry.js';
 import { createChainRpc, type ChainRpc } from '../chain/rpc.js';
 import type { Common } from '../common.js';
 import { type Db, openDatabase } from '../db/connect.js';
-import { reportMysqlServerSettings } from '../db/mysql-server-settings.js';
+import { watchMysqlServerSettings } from '../db/mysql-server-settings.js';
 import { assertMigrated } from '../db/migrate.js';
 import { SluiceError } from '../errors/base.js';
 import { parseKeyRef } from '../keys/key-refs.js';
@@ -38,7 +38,8 @@ export async function openProductionServices(common: Common, what: string, needs
     const db = openDatabase(config.dbUrl!, { poolSize: config.dbPoolSize });
     closers.push(() => db.close());
     await assertMigrated(db);
-    await reportMysqlServerSettings(db, logger, common.metrics.dbServerSettingRisk);
+    const settingsWatch = await watchMysqlServerSettings({ db, logger, gauge: common.metrics.dbServerSettingRisk, signal: common.signal });
+    closers.push(() => settingsWatch.stop());
 
     // Redis's and SQS's clients are loaded here, not by the CLI's imports: `sluice dev` and the
     // commands that need neither would carry them (~15 MB of memory together).

@@ -70,17 +70,22 @@ export function createSluiceProcess(input: {
     expectingExit = false;
     c.process.stdout!.on('data', remember);
     c.process.stderr!.on('data', remember);
+    let ready = false;
     c.process.once('exit', (code, signal) => {
       up = false;
       log.write(`===== sim: sluice exited (code ${code}, signal ${signal}) =====\n`);
       if (expectingExit || child !== c) return;
       if (input.keepAlive && !input.keepAlive()) return;
       unexpectedExits.push(`sluice exited by itself (code ${code}, signal ${signal}); last output:\n${tailOf(20)}`);
+      // A boot that dies is retried by the start() waiting for it; a second start here would race
+      // it for the port and fail with EADDRINUSE, one more exit nobody asked for.
+      if (!ready) return;
       // Keep the run going: bring it back like an orchestrator would.
       restarting ??= start().finally(() => (restarting = undefined));
     });
     try {
       await waitReady(c, 90_000);
+      ready = true;
     } catch (err) {
       expectingExit = true;
       if (c.process.exitCode === null && c.process.signalCode === null) {
