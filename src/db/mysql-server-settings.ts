@@ -111,7 +111,7 @@ export function assessMysqlServerSettings(settings: MysqlServerSettings): Server
 type RiskGauge = { set(labels: { setting: string; risk: ServerSettingRisk }, value: number): void };
 
 /** How often every process reads the server's settings again after start-up. */
-export const SERVER_SETTINGS_RECHECK_MS = 60_000;
+const SERVER_SETTINGS_RECHECK_MS = 60_000;
 
 /**
  * Checks a MySQL server's settings (nothing on SQLite) when a process starts and again every
