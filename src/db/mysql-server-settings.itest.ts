@@ -4,6 +4,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSluice } from '../../test/support/child.js';
 import { createTestDatabase, type TestDatabase } from '../../test/support/database.js';
+import { waitFor } from '../../test/support/stack.js';
 import { createLogger } from '../observability/logger.js';
 import { createMetrics } from '../observability/metrics.js';
 import { type Db, openDatabase } from './connect.js';
@@ -44,11 +45,7 @@ describe('MySQL server settings on the local MariaDB', () => {
     const metrics = createMetrics();
     const shutdown = new AbortController();
     const gauge = async () => (await metrics.dbServerSettingRisk.get()).values.find((v) => v.labels.setting === 'innodb_flush_log_at_trx_commit')?.value;
-    const until = async (what: string, done: () => Promise<boolean>) => {
-      for (const started = Date.now(); !(await done()); await new Promise((r) => setTimeout(r, 50))) {
-        if (Date.now() - started > 10_000) throw new Error(`not seen within 10 s: ${what}`);
-      }
-    };
+    const gaugeAt = (value: number) => waitFor(`the gauge at ${value}`, async () => ((await gauge()) === value ? true : undefined), 10_000, 50);
     const watch = await watchMysqlServerSettings({ db, logger: createLogger({ level: 'info', destination }), gauge: metrics.dbServerSettingRisk, signal: shutdown.signal, intervalMs: 200 });
     try {
       expect(watch.findings.filter((f) => f.risk === 'durability')).toEqual([]);
@@ -56,7 +53,7 @@ describe('MySQL server settings on the local MariaDB', () => {
 
       await asRoot('SET GLOBAL innodb_flush_log_at_trx_commit = 2');
       try {
-        await until('the gauge at 1', async () => (await gauge()) === 1);
+        await gaugeAt(1);
         expect(lines.filter((l) => l.setting === 'innodb_flush_log_at_trx_commit')).toEqual([
           expect.objectContaining({ level: 50, value: '2', recommended: '1', risk: 'durability' }),
         ]);
@@ -67,7 +64,7 @@ describe('MySQL server settings on the local MariaDB', () => {
       } finally {
         await asRoot('SET GLOBAL innodb_flush_log_at_trx_commit = 1');
       }
-      await until('the gauge back at 0', async () => (await gauge()) === 0);
+      await gaugeAt(0);
       expect(lines.filter((l) => l.setting === 'innodb_flush_log_at_trx_commit').at(-1)).toMatchObject({ level: 30, msg: 'database server setting is as recommended again' });
     } finally {
       shutdown.abort();
