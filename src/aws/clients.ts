@@ -7,7 +7,20 @@ export type AwsClientConfig = {
   region: string;
   endpoint?: string;
   credentials?: { accessKeyId: string; secretAccessKey: string };
+  requestHandler: { connectionTimeout: number; requestTimeout: number; throwOnRequestTimeout: true };
 };
+
+/**
+ * The SDK waits forever by default, and its `requestTimeout` alone only prints a warning to the
+ * console (@smithy/node-http-handler 4.x): without `throwOnRequestTimeout` a hung connection hangs
+ * its caller, a signer's KMS call or a sender's SQS send, and with it a wallet lane. SQS allows 30 s
+ * because a long poll takes up to 20 s; KMS and Secrets Manager answer in milliseconds.
+ */
+const REQUEST_TIMEOUTS = {
+  sqs: { connectionTimeout: 5_000, requestTimeout: 30_000 },
+  kms: { connectionTimeout: 3_000, requestTimeout: 10_000 },
+  secretsManager: { connectionTimeout: 3_000, requestTimeout: 10_000 },
+} as const satisfies Record<AwsService, { connectionTimeout: number; requestTimeout: number }>;
 
 type AwsConfigKeys = 'awsRegion' | 'awsEndpointUrl' | 'awsEndpointUrlSqs' | 'awsEndpointUrlKms' | 'awsEndpointUrlSecretsManager';
 
@@ -18,7 +31,7 @@ const serviceEndpoint = {
 } as const satisfies Record<AwsService, AwsConfigKeys>;
 
 /**
- * Constructor options for an AWS SDK v3 client of `service`, from the one config (the SDK would read
+ * Constructor options for an AWS SDK v3 client of `service`, with its timeouts, from the one config (the SDK would read
  * the same variables itself, but config is read in one place and errors should name what to set).
  * Credentials are left to the SDK's default chain (env, profile, IRSA web identity, instance role),
  * except for an emulator on the loopback interface (moto), which accepts any and should not need them.
@@ -30,6 +43,7 @@ export function awsClientConfig(config: Pick<Config, AwsConfigKeys>, service: Aw
     region: config.awsRegion,
     ...(endpoint ? { endpoint } : {}),
     ...(endpoint && isLoopback(endpoint) ? { credentials: { accessKeyId: 'test', secretAccessKey: 'test' } } : {}),
+    requestHandler: { ...REQUEST_TIMEOUTS[service], throwOnRequestTimeout: true },
   };
 }
 

@@ -71,9 +71,6 @@ export function createKeyStores(input: { production: boolean; stores: KeyStoreSe
   };
 }
 
-/** Timeouts the SDK lacks by default: a hung KMS or Secrets Manager call must not hang a signer. */
-const REQUEST_HANDLER = { connectionTimeout: 3_000, requestTimeout: 10_000, throwOnRequestTimeout: true };
-
 /**
  * Opens the stores a command or role needs, from the validated config (env only, DESIGN §5). An AWS
  * store's SDK client is loaded only when that store is wanted: each is ~5 MB of a process's memory
@@ -94,7 +91,7 @@ export async function openKeyStores(config: Config, options: { logger: Logger; s
   }
   if (wanted.has('kms')) {
     const [{ KMSClient }, { createKmsKeyStore }] = await Promise.all([import('@aws-sdk/client-kms'), import('./kms-key-store.js')]);
-    const client = new KMSClient({ ...awsClientConfig(config, 'kms'), requestHandler: REQUEST_HANDLER });
+    const client = new KMSClient(awsClientConfig(config, 'kms'));
     clients.push(client);
     stores.kms = createKmsKeyStore({ client, logger: options.logger });
   }
@@ -104,7 +101,7 @@ export async function openKeyStores(config: Config, options: { logger: Logger; s
       import('@aws-sdk/client-secrets-manager'),
       import('./secrets-manager-key-store.js'),
     ]);
-    const client = new SecretsManagerClient({ ...awsClientConfig(config, 'secretsManager'), requestHandler: REQUEST_HANDLER });
+    const client = new SecretsManagerClient(awsClientConfig(config, 'secretsManager'));
     clients.push(client);
     stores['secrets-manager'] = createSecretsManagerKeyStore({
       client,

@@ -105,8 +105,7 @@ export async function resolveQueueUrls(client: SQSClient, config: Pick<Config, '
 
 /** The runtime's four queues over SQS; `close()` releases the client's sockets. */
 export async function openSqsQueues(config: Config, logger: Logger): Promise<Queues & { close(): void }> {
-  // The SDK waits forever by default; a long poll takes up to 20 s, so 30 s means the connection hung.
-  const client = new SQSClient({ ...awsClientConfig(config, 'sqs'), requestHandler: { requestTimeout: 30_000, connectionTimeout: 5_000 } });
+  const client = new SQSClient(awsClientConfig(config, 'sqs'));
   try {
     const urls = await resolveQueueUrls(client, config);
     if (!urls.signed.endsWith('.fifo')) {

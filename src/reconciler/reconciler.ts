@@ -51,8 +51,8 @@ export function createReconciler(deps: ReconcilerDeps) {
     if (waiting.length === 0) return 0;
     const state = await deps.pauses.read();
     const ready = waiting.filter((w) => pauseReason(state, Number(w.chain_id), w.asset) === null && (w.requeued_at === null || Number(w.requeued_at) <= now - RESUME_SPACING_MS));
-    for (const w of ready) await deps.requests.send({ withdrawalId: w.id });
     if (ready.length > 0) {
+      await deps.requests.sendBatch(ready.map((w) => ({ body: { withdrawalId: w.id } })));
       await markRequeued(ready.map((r) => r.id), now);
       common.metrics.requeued.inc({ status: 'RECEIVED' }, ready.length);
       log.info({ count: ready.length }, 'queued withdrawals again after their pause was lifted');
@@ -81,11 +81,14 @@ export function createReconciler(deps: ReconcilerDeps) {
       .limit(1000)
       .execute();
 
-    for (const w of rows) {
-      if (w.status === 'RECEIVED') await deps.requests.send({ withdrawalId: w.id });
-      else if (w.tx_hash) await deps.signed.send({ withdrawalId: w.id, txHash: w.tx_hash }, { groupId: `${w.chain_id}:${w.wallet}` });
-      common.metrics.requeued.inc({ status: w.status });
-    }
+    // One batch per queue: a backlog of hundreds after an outage is a few dozen SQS calls, not one round trip each.
+    const received = rows.filter((w) => w.status === 'RECEIVED');
+    const signed = rows.filter((w) => w.status === 'SIGNED' && w.tx_hash);
+    await Promise.all([
+      deps.requests.sendBatch(received.map((w) => ({ body: { withdrawalId: w.id } }))),
+      deps.signed.sendBatch(signed.map((w) => ({ body: { withdrawalId: w.id, txHash: w.tx_hash! }, options: { groupId: `${w.chain_id}:${w.wallet}` } }))),
+    ]);
+    for (const w of rows) common.metrics.requeued.inc({ status: w.status });
     if (rows.length > 0) {
       await markRequeued(rows.map((r) => r.id), now);
       log.info({ count: rows.length }, 're-enqueued stuck withdrawals');

@@ -125,7 +125,7 @@ describe(`money-path guards on ${dbKind}`, () => {
     const { id } = await storedWithdrawal();
     await services().db.kysely.updateTable('withdrawals').set({ updated_at: 0 }).where('id', '=', id).execute();
     const sent: string[] = [];
-    const requests = { ...services().queues.requests, send: async (m: { withdrawalId: string }) => void sent.push(m.withdrawalId) };
+    const requests = { ...services().queues.requests, sendBatch: async (ms: { body: { withdrawalId: string } }[]) => void sent.push(...ms.map((m) => m.body.withdrawalId)) };
     const reconciler = createReconciler({ common: services().common, db: services().db, requests: requests as never, signed: services().queues.signed });
 
     await services().db.kysely.transaction().execute((trx) =>

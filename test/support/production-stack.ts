@@ -19,8 +19,8 @@ type Exit = { code: number | null; signal: NodeJS.Signals | null };
 
 /** Compiles src/ into dist/ so the processes run the code under test, not a stale build. */
 export async function buildDist(): Promise<void> {
-  const { code, output } = await run(process.execPath, [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], process.env, 300_000);
-  if (code !== 0) throw new Error(`tsc -p tsconfig.build.json failed (exit ${code}):\n${output}`);
+  const { code, output, timedOut } = await run(process.execPath, [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], process.env, 300_000);
+  if (code !== 0) throw new Error(`tsc -p tsconfig.build.json failed (${timedOut ? 'timed out' : `exit ${code}`}):\n${output}`);
 }
 
 /** Fails loudly (never skips) when moto or MariaDB is not there. */
@@ -45,7 +45,22 @@ export function processEnv(env: Record<string, string>): NodeJS.ProcessEnv {
   return { ...base, ...env };
 }
 
-function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<{ code: number | null; stdout: string; output: string }> {
+/**
+ * What a hung process's diagnostic report says it was waiting on: its open sockets and timers. CI
+ * shows only a failure's message, and the log directory does not outlive the machine.
+ */
+function summarizeReport(dir: string, pid: number | undefined): string {
+  const file = fs.readdirSync(dir).find((f) => f.startsWith('report.') && f.includes(`.${pid}.`) && f.endsWith('.json'));
+  if (!file) return `no diagnostic report from pid ${pid}`;
+  type Handle = { type: string; is_active?: boolean; is_referenced?: boolean; localEndpoint?: { port: number }; remoteEndpoint?: { host: string; port: number }; timeout?: number };
+  const report = JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8')) as { libuv?: Handle[] };
+  const handles = (report.libuv ?? [])
+    .filter((h) => h.is_active && ['tcp', 'timer', 'udp', 'pipe'].includes(h.type))
+    .map((h) => (h.remoteEndpoint ? `${h.type} :${h.localEndpoint?.port} -> ${h.remoteEndpoint.host}:${h.remoteEndpoint.port}` : `${h.type}${h.timeout ? ` ${h.timeout} ms` : ''}${h.is_referenced ? '' : ' (unref)'}`));
+  return `${file}: active handles [${handles.join('; ')}]`;
+}
+
+function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<{ code: number | null; stdout: string; output: string; timedOut: boolean; pid: number | undefined }> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
@@ -55,14 +70,17 @@ function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs: num
       output += d;
     });
     child.stderr!.on('data', (d) => (output += d));
+    let timedOut = false;
     const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`${cmd} ${args.join(' ')} did not finish within ${timeoutMs} ms:\n${output}`));
+      timedOut = true;
+      // A node started with --report-on-signal writes what it was waiting on (open sockets, timers) first.
+      child.kill(args.includes('--report-on-signal') ? 'SIGUSR2' : 'SIGKILL');
+      setTimeout(() => child.kill('SIGKILL'), 2_000).unref();
     }, timeoutMs);
     child.once('error', reject);
     child.once('exit', (code) => {
       clearTimeout(timer);
-      resolve({ code, stdout, output });
+      resolve({ code, stdout, output, timedOut, pid: child.pid });
     });
   });
 }
@@ -95,10 +113,14 @@ export class ProductionStack {
 
   /** `node dist/cli.js <args>` to completion; throws with its output unless it exits 0. Returns stdout. */
   async oneShot(args: string[], extraEnv: Record<string, string> = {}, timeoutMs = 120_000): Promise<string> {
-    const { code, stdout, output } = await run(process.execPath, [CLI, ...args], processEnv({ ...this.env, ...extraEnv }), timeoutMs);
+    const startedAt = new Date().toISOString();
+    const nodeArgs = ['--report-on-signal', '--report-signal=SIGUSR2', `--report-directory=${this.logDir}`];
+    const { code, stdout, output, timedOut, pid } = await run(process.execPath, [...nodeArgs, CLI, ...args], processEnv({ ...this.env, ...extraEnv }), timeoutMs);
     const file = path.join(this.logDir, `oneshot-${String(++this.seq).padStart(3, '0')}-${args.join('_').replace(/[^\w.-]+/g, '-').slice(0, 60)}.log`);
-    fs.writeFileSync(file, `$ sluice ${args.join(' ')}\nexit ${code}\n${output}`);
+    const ending = timedOut ? `SIGKILLed: did not finish within ${timeoutMs} ms; ${summarizeReport(this.logDir, pid)}` : `exit ${code}`;
+    fs.writeFileSync(file, `$ sluice ${args.join(' ')}\nstarted ${startedAt}, ${ending}\n${output}`);
     this.oneShotLogs.push(file);
+    if (timedOut) throw new Error(`sluice ${args.join(' ')} started ${startedAt}, ${ending}\n${output}`);
     if (code !== 0) throw new Error(`sluice ${args.join(' ')} exited ${code}:\n${output}`);
     return stdout;
   }
