@@ -47,6 +47,7 @@ describe('loadConfig', () => {
       nodeEnv: 'development',
       healthPort: 9090,
       dbPoolSize: 10,
+      dbQueryTimeoutMs: 60_000,
       shutdownTimeoutMs: 25_000,
       heapGrowthPercent: 50,
       rateLimitPerSecond: 2_000,

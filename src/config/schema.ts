@@ -101,6 +101,12 @@ export const configSchema = z.object({
   healthPort: port.default(9090),
   /** SLUICE_DB_POOL_SIZE: MySQL connections per process. */
   dbPoolSize: positiveInt.max(500).default(10),
+  /**
+   * SLUICE_DB_QUERY_TIMEOUT_MS: MySQL statements unanswered after this long fail as transient and
+   * drop their connection (a server gone silent would otherwise hang them ~15 min); 0 = no limit.
+   * Above InnoDB's 50 s lock wait, so a statement waiting on a lock gets the server's own error first.
+   */
+  dbQueryTimeoutMs: z.coerce.number().int().min(0).default(60_000),
   /** SLUICE_HEAP_GROWTH_PERCENT: how far the JS heap may grow past its live set before a full collection (runtime/heap.ts); 0 = V8's own heuristic. */
   heapGrowthPercent: z.coerce.number().int().min(0).max(1_000).default(50),
   /** SLUICE_SHUTDOWN_TIMEOUT_MS: after SIGTERM, how long in-flight work may take before it is released and the process exits. */
@@ -205,6 +211,7 @@ export const envNames: Record<keyof Config, string> = {
   nodeEnv: 'NODE_ENV',
   healthPort: 'SLUICE_HEALTH_PORT',
   dbPoolSize: 'SLUICE_DB_POOL_SIZE',
+  dbQueryTimeoutMs: 'SLUICE_DB_QUERY_TIMEOUT_MS',
   shutdownTimeoutMs: 'SLUICE_SHUTDOWN_TIMEOUT_MS',
   heapGrowthPercent: 'SLUICE_HEAP_GROWTH_PERCENT',
   redisUrl: 'SLUICE_REDIS_URL',

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type SqliteDatabase from 'better-sqlite3';
-import { Kysely, MysqlDialect } from 'kysely';
+import { Kysely, MysqlDialect, type MysqlPool, type MysqlPoolConnection, type MysqlQueryResult } from 'kysely';
 import type * as Mysql2 from 'mysql2';
 import type { Database } from './schema.js';
 import { openSqliteConnection } from './sqlite-connection.js';
@@ -24,13 +24,23 @@ export type Db = {
   close(): Promise<void>;
 };
 
+export type OpenDatabaseOptions = {
+  /** MySQL connections in the pool. */
+  poolSize?: number;
+  /**
+   * MySQL: a statement without an answer after this long fails (transient, like a lost connection)
+   * and its connection is dropped; unset or 0 waits as long as the socket lives. See openMysql.
+   */
+  queryTimeoutMs?: number;
+};
+
 /**
  * Opens `sqlite:<file>` (embedded dev mode; one process owns the file) or `mysql://…`
  * (MySQL/Aurora/MariaDB; any number of processes).
  */
-export function openDatabase(url: string, options: { poolSize?: number } = {}): Db {
+export function openDatabase(url: string, options: OpenDatabaseOptions = {}): Db {
   if (url.startsWith('sqlite:')) return openSqlite(url.slice('sqlite:'.length));
-  if (url.startsWith('mysql://')) return openMysql(url, options.poolSize ?? 10);
+  if (url.startsWith('mysql://')) return openMysql(url, options.poolSize ?? 10, options.queryTimeoutMs ?? 0);
   throw new Error(`Unsupported database url (want sqlite:<path> or mysql://…): ${redactUrl(url)}`);
 }
 
@@ -57,7 +67,7 @@ function openSqlite(file: string): Db {
 // carry mysql2 (~10 MB of memory), nor one on MySQL better-sqlite3.
 const require = createRequire(import.meta.url);
 
-function openMysql(url: string, connectionLimit: number): Db {
+function openMysql(url: string, connectionLimit: number, queryTimeoutMs: number): Db {
   const { createPool } = require('mysql2') as typeof Mysql2;
   const pool = createPool({
     uri: url,
@@ -68,8 +78,41 @@ function openMysql(url: string, connectionLimit: number): Db {
     dateStrings: true,
     charset: 'utf8mb4',
   });
-  const kysely = new Kysely<Database>({ dialect: new MysqlDialect({ pool }) });
+  const kysely = new Kysely<Database>({ dialect: new MysqlDialect({ pool: queryTimeoutMs > 0 ? withQueryTimeout(pool, queryTimeoutMs) : pool }) });
   return { kysely, dialect: 'mysql', close: () => kysely.destroy() };
+}
+
+/**
+ * A pool whose connections give every statement `timeoutMs` to be answered. mysql2 waits as long
+ * as the socket lives, and a server that vanished without a reset (a network partition, a
+ * failover that blackholes the old primary) keeps a socket alive for the kernel's retransmission
+ * timeout, about 15 minutes: every lane's transaction would hang that long, with no error to alert
+ * on. mysql2's own `timeout` fails the statement but leaves its connection busy with it, so the
+ * connection is destroyed too; the pool opens a fresh one. Whether a COMMIT that timed out took
+ * effect is unknown, as after any lost connection: callers re-read the database (DESIGN §3).
+ * Streams (`.stream()`, no callback) are left unbounded: an export may rightly take minutes.
+ */
+function withQueryTimeout(pool: Mysql2.Pool, timeoutMs: number): MysqlPool {
+  const wrapped = new WeakMap<Mysql2.PoolConnection, MysqlPoolConnection>();
+  const wrap = (conn: Mysql2.PoolConnection): MysqlPoolConnection => {
+    let w = wrapped.get(conn);
+    if (!w) {
+      const query = (sql: string, values: unknown[], callback?: (error: unknown, result: MysqlQueryResult) => void) => {
+        if (!callback) return conn.query(sql, values);
+        conn.query({ sql, values, timeout: timeoutMs }, (err, result) => {
+          if (err?.code === 'PROTOCOL_SEQUENCE_TIMEOUT') conn.destroy();
+          callback(err, result as MysqlQueryResult);
+        });
+      };
+      w = { query: query as MysqlPoolConnection['query'], release: () => conn.release() };
+      wrapped.set(conn, w);
+    }
+    return w;
+  };
+  return {
+    getConnection: (callback) => pool.getConnection((err, conn) => callback(err, err ? (conn as never) : wrap(conn))),
+    end: (callback) => pool.end(callback),
+  };
 }
 
 export function redactUrl(url: string): string {

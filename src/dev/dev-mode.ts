@@ -61,7 +61,7 @@ export async function startDev(
     keystorePassword: config.keystorePassword,
   });
 
-  const db = openDatabase(config.dbUrl ?? `sqlite:${path.join(dataDir, 'sluice.db')}`);
+  const db = openDatabase(config.dbUrl ?? `sqlite:${path.join(dataDir, 'sluice.db')}`, { queryTimeoutMs: config.dbQueryTimeoutMs });
   const applied = await migrateToLatest(db);
   if (applied.length > 0) logger.info({ migrations: applied }, 'database migrated');
   await watchMysqlServerSettings({ db, logger, gauge: common.metrics.dbServerSettingRisk, signal: common.signal });

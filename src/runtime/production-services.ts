@@ -35,7 +35,7 @@ export async function openProductionServices(common: Common, what: string, needs
     for (const c of closers.reverse()) await Promise.resolve(c()).catch((err) => logger.warn({ err }, 'close failed'));
   };
   try {
-    const db = openDatabase(config.dbUrl!, { poolSize: config.dbPoolSize });
+    const db = openDatabase(config.dbUrl!, { poolSize: config.dbPoolSize, queryTimeoutMs: config.dbQueryTimeoutMs });
     closers.push(() => db.close());
     await assertMigrated(db);
     const settingsWatch = await watchMysqlServerSettings({ db, logger, gauge: common.metrics.dbServerSettingRisk, signal: common.signal });

@@ -56,7 +56,7 @@ describe.sequential(`seeded chaos simulation on ${dbKind} (SEED=${baseSeed}; cha
       if (on('rpc-error')) expect(report.faults.failBefore, 'RPC errors injected').toBeGreaterThan(0);
       if (on('sigkill')) expect(report.chaos.sigkill ?? 0, 'SIGKILLs').toBeGreaterThan(0);
       // Chain events may find nothing to hit (no tx pending at that moment): scheduled is enough.
-      for (const kind of ['drop-tx', 'reorg', 'deep-reorg', 'foreign-nonce', 'fee-spike', 'fee-spike-over-cap', 'low-funds', 'restart']) {
+      for (const kind of ['drop-tx', 'reorg', 'deep-reorg', 'foreign-nonce', 'fee-spike', 'fee-spike-over-cap', 'low-funds', 'restart', 'db-silence']) {
         if (on(kind)) expect((report.chaos[kind] ?? 0) + (report.chaosSkipped[kind] ?? 0), `${kind} events scheduled`).toBeGreaterThan(0);
       }
       expect(report.statusCounts.COMPLETED ?? 0, 'completed').toBe(report.expected.completed);

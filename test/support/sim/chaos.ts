@@ -1,11 +1,12 @@
 import { type Address, formatGwei, type Hex, parseGwei } from 'viem';
 import type { Node } from './node.js';
 import type { ChaosKind, SimOptions } from './options.js';
+import type { SilentTcpProxy } from '../silent-tcp-proxy.js';
 import type { SluiceProcess } from './sluice-process.js';
 
 /** Chaos kinds that are events on a schedule (the others are proxy fault rates or an env knob). */
 // (Append new kinds at the end: the schedule rolls per kind in this order.)
-export const EVENT_KINDS = ['drop-tx', 'fee-spike', 'fee-spike-over-cap', 'reorg', 'foreign-nonce', 'low-funds', 'sigkill', 'restart', 'deep-reorg'] as const;
+export const EVENT_KINDS = ['drop-tx', 'fee-spike', 'fee-spike-over-cap', 'reorg', 'foreign-nonce', 'low-funds', 'sigkill', 'restart', 'deep-reorg', 'db-silence'] as const;
 export type EventKind = (typeof EVENT_KINDS)[number];
 
 /** Mean seconds between two events of a kind (at intensity 1); each enabled kind happens at least once. */
@@ -19,6 +20,7 @@ const MEAN_INTERVAL_S: Record<EventKind, number> = {
   sigkill: 15,
   restart: 40,
   'deep-reorg': 20,
+  'db-silence': 25,
 };
 
 /** One scheduled event with every random choice rolled up front, so the seed fixes the schedule. */
@@ -69,6 +71,8 @@ export type ChaosDeps = {
   readyHead: bigint;
   /** Where foreign txs send their 0 value. */
   sink: Address;
+  /** Between Sluice and MariaDB (absent on SQLite): what db-silence silences. */
+  dbProxy?: SilentTcpProxy;
   /** How many of these tx hashes are the settled tx of a COMPLETED withdrawal (for the chaos log). */
   completedAmong(hashes: string[]): Promise<number>;
   log(line: string): void;
@@ -303,6 +307,23 @@ export function createChaos(deps: ChaosDeps, schedule: ScheduledEvent[]) {
     await deps.sluice.start();
   }
 
+  /**
+   * Sluice's connections to MariaDB go silent, sometimes past SLUICE_DB_QUERY_TIMEOUT_MS (the
+   * run sets 3 s): statements fail and connections are replaced, or just answer late.
+   */
+  async function dbSilence(e: ScheduledEvent) {
+    const proxy = deps.dbProxy;
+    if (!proxy) return record('db-silence', 'skipped', 'SQLite: no connection to silence');
+    const ms = 1000 + Math.round(e.rolls[0] * 7000);
+    proxy.silence(true);
+    record('db-silence', 'done', `the database silent for ${ms} ms`);
+    try {
+      await sleep(ms);
+    } finally {
+      proxy.silence(false);
+    }
+  }
+
   async function run(e: ScheduledEvent) {
     switch (e.kind) {
       case 'drop-tx':
@@ -323,6 +344,8 @@ export function createChaos(deps: ChaosDeps, schedule: ScheduledEvent[]) {
         return kill(e, 'SIGKILL');
       case 'restart':
         return kill(e, 'SIGTERM');
+      case 'db-silence':
+        return dbSilence(e);
     }
   }
 

@@ -22,6 +22,8 @@ export const CHAOS_KINDS = [
   'duplicate-delivery', // SLUICE_TEST_DUPLICATE_DELIVERY_RATE=0.1: in-process queues deliver twice
   'sigkill', // SIGKILL the sluice child at a random moment, restart it on the same data dir
   'restart', // graceful SIGTERM + restart on the same data dir
+  // Its database (MySQL only: SQLite is a local file).
+  'db-silence', // the connection to MariaDB goes silent for 1–8 s (a partition: no reset, no error), then delivers what waited
 ] as const;
 
 export type ChaosKind = (typeof CHAOS_KINDS)[number];
@@ -50,6 +52,7 @@ export const SURVIVABLE_TODAY: readonly ChaosKind[] = [
   'duplicate-delivery',
   'sigkill',
   'restart',
+  'db-silence',
 ];
 
 export type SimOptions = {

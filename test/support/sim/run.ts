@@ -6,6 +6,7 @@ import { type AnvilHandle, getFreePort, startAnvil } from '../../../src/chain/an
 import { type Db, openDatabase } from '../../../src/db/connect.js';
 import { createTestDatabase, type TestDatabase } from '../database.js';
 import { deriveRandom, type FaultRates, type FaultyRpc, startFaultyRpc } from '../faulty-rpc.js';
+import { type SilentTcpProxy, startSilentTcpProxy } from '../silent-tcp-proxy.js';
 import { buildSchedule, type Chaos, type ChaosLogEntry, createChaos, EVENT_KINDS } from './chaos.js';
 import { checkGroundTruth, TERMINAL } from './ground-truth.js';
 import { connectNode } from './node.js';
@@ -82,6 +83,7 @@ export async function runSimulation(options: SimOptions, io: SimIo = {}): Promis
   const dataDir = path.join(runDir, 'data');
   let anvil: AnvilHandle | undefined;
   let database: TestDatabase | undefined;
+  let dbProxy: SilentTcpProxy | undefined;
   let db: Db | undefined;
   const proxies: FaultyRpc[] = [];
   let sluice: ReturnType<typeof createSluiceProcess> | undefined;
@@ -160,9 +162,13 @@ export async function runSimulation(options: SimOptions, io: SimIo = {}): Promis
     for (let i = 0; i < options.endpoints; i++) proxies.push(await startFaultyRpc(anvil.rpcUrl, deriveRandom(seed, `proxy-${i}`), rates));
     const port = await getFreePort();
     const on = (k: ChaosKind) => options.chaos.includes(k);
+    // Sluice reaches MariaDB through a proxy db-silence can silence; the ground truth reads it directly.
+    if (database && on('db-silence')) dbProxy = await startSilentTcpProxy(Number(new URL(database.url).port || 3306));
     const env: Record<string, string> = {
       SLUICE_DATA_DIR: dataDir,
-      SLUICE_DB_URL: dbUrl,
+      SLUICE_DB_URL: dbProxy ? dbProxy.via(dbUrl) : dbUrl,
+      // Silences of 1–8 s: some outlast it, so statements time out and connections are replaced.
+      ...(dbProxy ? { SLUICE_DB_QUERY_TIMEOUT_MS: '3000' } : {}),
       SLUICE_PORT: String(port),
       SLUICE_DEVNET_RPC_URL: proxies.map((p) => p.url).join(','),
       SLUICE_DEV_API_KEY: SIM_API_KEY,
@@ -244,6 +250,7 @@ export async function runSimulation(options: SimOptions, io: SimIo = {}): Promis
         readyHead,
         sink,
         log,
+        ...(dbProxy ? { dbProxy } : {}),
         async completedAmong(hashes) {
           const rows = await db!.kysely.selectFrom('withdrawals').select('tx_hash').where('status', '=', 'COMPLETED').where('tx_hash', 'is not', null).execute();
           const wanted = new Set(hashes.map((h) => h.toLowerCase()));
@@ -343,6 +350,7 @@ export async function runSimulation(options: SimOptions, io: SimIo = {}): Promis
     sluice?.close();
     await db?.close().catch(() => undefined);
     await Promise.all(proxies.map((p) => p.close()));
+    await dbProxy?.close();
     await anvil?.stop().catch(() => undefined);
     // A self-test is meant to fail: nothing of it is worth keeping.
     if ((ok || options.selfTest) && !options.keep) {
