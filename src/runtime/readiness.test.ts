@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Kysely, SqliteDialect } from 'kysely';
+import { Kysely, MysqlDialect, SqliteDialect } from 'kysely';
 import { createReadiness } from './readiness.js';
 import type { Services } from './services.js';
 
@@ -27,5 +27,22 @@ describe('readiness', () => {
     expect(JSON.stringify(report)).not.toContain('Access denied');
     // The operator still finds the cause in the logs.
     expect(logged).toHaveLength(1);
+  });
+
+  it('reports a dependency that does not answer as down within the probe timeout, instead of waiting on it', async () => {
+    // A database gone silent: a pool that never hands out a connection, so the statement neither answers nor fails.
+    const kysely = new Kysely({ dialect: new MysqlDialect({ pool: { getConnection: () => {}, end: (done) => done(null) } }) });
+    const db = { kysely, dialect: 'mysql' as const };
+    const logged: unknown[] = [];
+    const services = {
+      db,
+      cache: { ping: async () => true },
+      chains: new Map(),
+      queues: { requests: { depth: async () => 0 } },
+      common: { logger: { warn: (obj: unknown) => logged.push(obj) } },
+    } as unknown as Services;
+    const report = await createReadiness(services, { chains: false, queues: true, probeTimeoutMs: 50 })();
+    expect(report).toEqual({ ready: false, checks: { database: 'error', cache: 'ok', queues: 'ok' } });
+    expect(String((logged[0] as { err: Error }).err.message)).toContain('database: no answer within 50 ms');
   });
 });

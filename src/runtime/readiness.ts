@@ -5,22 +5,51 @@ export type ReadinessReport = { ready: boolean; checks: Record<string, string> }
 export type Readiness = () => Promise<ReadinessReport>;
 
 /**
+ * A dependency that has not answered within this long is reported down. Its own timeouts are
+ * longer (a MySQL statement 60 s, an SQS call 30 s), and a probe that waited for them would hold
+ * /readyz past the kubelet's probe timeout and sluice_dependency_up at its last value: a database
+ * gone silent would raise no alert for a minute.
+ */
+const PROBE_TIMEOUT_MS = 5_000;
+
+function withDeadline<T>(probe: Promise<T>, ms: number, what: string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
+    probe.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        reject(err);
+      },
+    );
+  });
+}
+
+/**
  * Ready = this process's own dependencies answer: the database always; the queues where they are
  * remote; each chain for the roles that talk to chains. Redis is reported but never makes a
  * process unready: Sluice works without it, only slower (invariant 11). A draining process
  * (SIGTERM received) is unready so the load balancer stops sending it work.
  */
-export function createReadiness(services: Services, options: { chains: boolean; queues: boolean; draining?: () => boolean }): Readiness {
+export function createReadiness(
+  services: Services,
+  options: { chains: boolean; queues: boolean; draining?: () => boolean; probeTimeoutMs?: number },
+): Readiness {
   // /readyz is anonymous: it says which dependency failed, never how (driver messages name hosts and users).
   const errorText = (err: unknown) => {
     services.common.logger.warn({ err }, 'readiness check failed');
     return 'error';
   };
+  const probeTimeoutMs = options.probeTimeoutMs ?? PROBE_TIMEOUT_MS;
+  const answered = <T>(probe: Promise<T>, what: string) => withDeadline(probe, probeTimeoutMs, what);
   return async () => {
     const checks: Record<string, string> = {};
     const fatal: string[] = ['database'];
     const probes: Promise<void>[] = [
-      sql`select 1`.execute(services.db.kysely).then(
+      answered(sql`select 1`.execute(services.db.kysely), 'database').then(
         () => void (checks.database = 'ok'),
         (err) => void (checks.database = errorText(err)),
       ),
@@ -28,13 +57,13 @@ export function createReadiness(services: Services, options: { chains: boolean; 
     ];
     if (options.queues) {
       fatal.push('queues');
-      probes.push(services.queues.requests.depth().then(() => void (checks.queues = 'ok'), (err) => void (checks.queues = errorText(err))));
+      probes.push(answered(services.queues.requests.depth(), 'queues').then(() => void (checks.queues = 'ok'), (err) => void (checks.queues = errorText(err))));
     }
     if (options.chains) {
       for (const chain of services.chains.values()) {
         const name = `chain:${chain.chain.chainId}`;
         fatal.push(name);
-        probes.push(chain.blockNumber().then(() => void (checks[name] = 'ok'), (err) => void (checks[name] = errorText(err))));
+        probes.push(answered(chain.blockNumber(), name).then(() => void (checks[name] = 'ok'), (err) => void (checks[name] = errorText(err))));
       }
     }
     await Promise.all(probes);
