@@ -24,7 +24,7 @@ const config = loadConfig({}, { dbUrl: settings.dbUrl, port: 0, logLevel: settin
 applyHeapGrowth(config); // as `sluice <role>` and `sluice dev` do at start
 const shutdown = createShutdownController(); // as `sluice <role>` and `sluice dev` make theirs
 const common = { config, logger: createLogger({ level: config.logLevel, name: 'bench-api' }), metrics: createMetrics(), signal: shutdown.signal };
-const db = openDatabase(settings.dbUrl, { poolSize: config.dbPoolSize });
+const db = openDatabase(settings.dbUrl, { poolSize: config.dbPoolSize, queryTimeoutMs: config.dbQueryTimeoutMs });
 await migrateToLatest(db);
 const requests = createSinkQueue('tx-requests');
 const services = createServices({

@@ -38,7 +38,7 @@ applyHeapGrowth(config); // as `sluice <role>` and `sluice dev` do at start
 const shutdown = createShutdownController(); // as `sluice <role>` and `sluice dev` make theirs
 const logger = createLogger({ level: config.logLevel, name: 'bench-signer' });
 const common = { config, logger, metrics: createMetrics(), signal: shutdown.signal };
-const db = openDatabase(settings.dbUrl, { poolSize: config.dbPoolSize });
+const db = openDatabase(settings.dbUrl, { poolSize: config.dbPoolSize, queryTimeoutMs: config.dbQueryTimeoutMs });
 const chains = new Map((await loadChainConfigs(db, chainPolicy(config))).map((c) => [c.chainId, createChainRpc(c, logger)]));
 const keys = await openKeyStores(config, { logger, stores: [settings.store] });
 // What the signer queues for the senders leaves the process in production (SQS); here it is counted
