@@ -31,8 +31,9 @@ const serviceEndpoint = {
 } as const satisfies Record<AwsService, AwsConfigKeys>;
 
 /**
- * Constructor options for an AWS SDK v3 client of `service`, with its timeouts, from the one config (the SDK would read
- * the same variables itself, but config is read in one place and errors should name what to set).
+ * Constructor options for an AWS SDK v3 client of `service`, with its timeouts, from the one config
+ * (the SDK would read the same variables itself, but config is read in one place and errors should
+ * name what to set).
  * Credentials are left to the SDK's default chain (env, profile, IRSA web identity, instance role),
  * except for an emulator on the loopback interface (moto), which accepts any and should not need them.
  */

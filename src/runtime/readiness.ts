@@ -7,10 +7,11 @@ export type Readiness = () => Promise<ReadinessReport>;
 /**
  * A dependency that has not answered within this long is reported down. Its own timeouts are
  * longer (a MySQL statement 60 s, an SQS call 30 s), and a probe that waited for them would hold
- * /readyz past the kubelet's probe timeout and sluice_dependency_up at its last value: a database
- * gone silent would raise no alert for a minute.
+ * sluice_dependency_up at its last value (a database gone silent would raise no alert for a
+ * minute) and /readyz past the kubelet's probe timeout (3 s in deploy/k8s): the kubelet would see
+ * a timeout, and no log line would say which dependency hung.
  */
-const PROBE_TIMEOUT_MS = 5_000;
+const PROBE_TIMEOUT_MS = 2_500;
 
 function withDeadline<T>(probe: Promise<T>, ms: number, what: string): Promise<T> {
   return new Promise<T>((resolve, reject) => {
