@@ -13,6 +13,7 @@ import {
 } from 'viem';
 import type { Cache } from '../cache/types.js';
 import { keccak256Hex } from '../keys/keccak.js';
+import { withDeadline } from '../util/deadline.js';
 import { createMicroBatcher } from '../util/micro-batch.js';
 import type { Logger } from '../observability/logger.js';
 import { type CircuitOptions, EndpointHealth, type EndpointState, type Permit, bestHead, lagBlocks, rankForReads, sharedHealthKey } from './endpoint-health.js';
@@ -165,17 +166,9 @@ export function createChainRpc(chain: ChainConfig, logger: Logger, options: Chai
    * guarantees no caller (and no shared head-poll round) can ever wait forever on one.
    */
   const deadlineMs = rpcTimeoutMs * 2 + 500;
-  function withDeadline<T>(p: Promise<T>): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new NodeTimeoutError(`RPC call gave no answer within ${deadlineMs} ms.`, { code: 'node_timeout' })), deadlineMs);
-    });
-    return Promise.race([p, deadline]).finally(() => clearTimeout(timer));
-  }
-
   async function attempt<T>(e: Endpoint, permit: Permit, fn: (client: PublicClient, endpoint: Endpoint) => Promise<T>): Promise<T> {
     try {
-      const result = await withDeadline(fn(e.client, e));
+      const result = await withDeadline(fn(e.client, e), deadlineMs, () => new NodeTimeoutError(`RPC call gave no answer within ${deadlineMs} ms.`, { code: 'node_timeout' }));
       e.health.succeed(permit);
       return result;
     } catch (raw) {

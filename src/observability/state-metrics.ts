@@ -3,6 +3,7 @@ import type { AssetRegistry } from '../assets/registry.js';
 import type { ChainRpc } from '../chain/rpc.js';
 import type { Db } from '../db/connect.js';
 import type { WithdrawalStatus } from '../db/schema.js';
+import { withDeadline } from '../util/deadline.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 
@@ -148,8 +149,7 @@ export function createStateMetrics(deps: StateMetricsDeps) {
 
   function withTimeout<T>(p: Promise<T>): Promise<T> {
     const ms = deps.chainTimeoutMs ?? 5_000;
-    let timer: NodeJS.Timeout | undefined;
-    return Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`chain read took over ${ms} ms`)), ms)))]).finally(() => clearTimeout(timer));
+    return withDeadline(p, ms, () => new Error(`chain read took over ${ms} ms`));
   }
 
   async function wallets(): Promise<void> {

@@ -1,4 +1,5 @@
 import { sql } from 'kysely';
+import { withDeadline } from '../util/deadline.js';
 import type { Services } from './services.js';
 
 export type ReadinessReport = { ready: boolean; checks: Record<string, string> };
@@ -12,22 +13,6 @@ export type Readiness = () => Promise<ReadinessReport>;
  * a timeout, and no log line would say which dependency hung.
  */
 const PROBE_TIMEOUT_MS = 2_500;
-
-function withDeadline<T>(probe: Promise<T>, ms: number, what: string): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
-    probe.then(
-      (value) => {
-        clearTimeout(timer);
-        resolve(value);
-      },
-      (err: unknown) => {
-        clearTimeout(timer);
-        reject(err);
-      },
-    );
-  });
-}
 
 /**
  * Ready = this process's own dependencies answer: the database always; the queues where they are
@@ -45,7 +30,7 @@ export function createReadiness(
     return 'error';
   };
   const probeTimeoutMs = options.probeTimeoutMs ?? PROBE_TIMEOUT_MS;
-  const answered = <T>(probe: Promise<T>, what: string) => withDeadline(probe, probeTimeoutMs, what);
+  const answered = <T>(probe: Promise<T>, what: string) => withDeadline(probe, probeTimeoutMs, () => new Error(`${what}: no answer within ${probeTimeoutMs} ms`));
   return async () => {
     const checks: Record<string, string> = {};
     const fatal: string[] = ['database'];

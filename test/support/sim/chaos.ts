@@ -1,7 +1,7 @@
 import { type Address, formatGwei, type Hex, parseGwei } from 'viem';
+import type { SilentTcpProxy } from '../silent-tcp-proxy.js';
 import type { Node } from './node.js';
 import type { ChaosKind, SimOptions } from './options.js';
-import type { SilentTcpProxy } from '../silent-tcp-proxy.js';
 import type { SluiceProcess } from './sluice-process.js';
 
 /** Chaos kinds that are events on a schedule (the others are proxy fault rates or an env knob). */
