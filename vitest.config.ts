@@ -32,7 +32,8 @@ export default defineConfig({
         test: { ...integration, name: 'core-sqlite', include: ['test/core/**/*.itest.ts', 'test/chain/**/*.itest.ts', 'test/crash/**/*.itest.ts', 'test/sim/**/*.itest.ts'], provide: { db: 'sqlite', seed } },
       },
       { test: { ...integration, name: 'browser', include: ['test/browser/**/*.itest.ts'], provide: { db: 'sqlite', seed } } },
-      { test: { ...integration, name: 'production', include: ['test/production/**/*.itest.ts'], provide: { db: 'mysql', seed } } },
+      // One file at a time: each drives moto (SQS, KMS) hard, and moto slows down for everyone under two.
+      { test: { ...integration, name: 'production', include: ['test/production/**/*.itest.ts'], fileParallelism: false, provide: { db: 'mysql', seed } } },
       {
         test: { ...integration, name: 'core-mariadb', include: ['test/core/**/*.itest.ts', 'test/chain/**/*.itest.ts', 'test/crash/**/*.itest.ts', 'test/sim/**/*.itest.ts'], provide: { db: 'mysql', seed } },
       },

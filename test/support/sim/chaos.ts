@@ -2,7 +2,7 @@ import { type Address, formatGwei, type Hex, parseGwei } from 'viem';
 import type { SilentTcpProxy } from '../silent-tcp-proxy.js';
 import type { Node } from './node.js';
 import type { ChaosKind, SimOptions } from './options.js';
-import type { SluiceProcess } from './sluice-process.js';
+import type { SluiceUnderTest } from './sluice-process.js';
 
 /** Chaos kinds that are events on a schedule (the others are proxy fault rates or an env knob). */
 // (Append new kinds at the end: the schedule rolls per kind in this order.)
@@ -64,7 +64,7 @@ export function buildSchedule(kinds: readonly ChaosKind[], windows: { submitMs: 
 export type ChaosDeps = {
   options: SimOptions;
   node: Node;
-  sluice: SluiceProcess;
+  sluice: SluiceUnderTest;
   /** Hot wallets of the chain, read from Sluice's database. */
   hotWallets(): Promise<Address[]>;
   /** Chain head when Sluice first became ready: reorgs never reach below it (the demo token lives there). */
@@ -301,8 +301,8 @@ export function createChaos(deps: ChaosDeps, schedule: ScheduledEvent[]) {
     const kind = signal === 'SIGKILL' ? 'sigkill' : 'restart';
     if (!deps.sluice.up) return record(kind, 'skipped', 'sluice is not up');
     const downMs = Math.round(e.rolls[0] * 1500);
-    await deps.sluice.kill(signal);
-    record(kind, 'done', `${signal} sent; restarting in ${downMs} ms`);
+    const name = await deps.sluice.kill(signal, e.rolls[1]);
+    record(kind, 'done', `${signal} sent to ${name}; restarting in ${downMs} ms`);
     await new Promise((r) => setTimeout(r, downMs));
     await deps.sluice.start();
   }
@@ -350,6 +350,7 @@ export function createChaos(deps: ChaosDeps, schedule: ScheduledEvent[]) {
   }
 
   let loop: Promise<void> | undefined;
+  let ending: Promise<void> | undefined;
   const errors: string[] = [];
 
   return {
@@ -387,22 +388,30 @@ export function createChaos(deps: ChaosDeps, schedule: ScheduledEvent[]) {
         if (holders.length === pending.length) return;
       }
     },
-    /** Ends chaos: the remaining events are not run, spikes and low funds are released, sluice is up. */
-    async stop(): Promise<void> {
-      stopped = true;
-      wake?.();
-      await loop;
-      spikes.clear();
-      await Promise.all(holders);
-      for (const [wallet, entry] of lowFunds) await node.call('anvil_setBalance', [wallet, `0x${entry.restore.toString(16)}`]).catch(() => undefined);
-      lowFunds.clear();
-      await healBalances('chaos ended').catch(() => undefined);
-      if (!deps.sluice.up) await deps.sluice.start();
+    /**
+     * Ends chaos: the remaining events are not run, spikes and low funds are released, sluice is up.
+     * Once: called again (the harness's clean-up), it does not start a Sluice the run has stopped.
+     */
+    stop(): Promise<void> {
+      ending ??= end();
+      return ending;
     },
     remaining(): number {
       return schedule.filter((e) => e.atMs > elapsed()).length;
     },
   };
+
+  async function end(): Promise<void> {
+    stopped = true;
+    wake?.();
+    await loop;
+    spikes.clear();
+    await Promise.all(holders);
+    for (const [wallet, entry] of lowFunds) await node.call('anvil_setBalance', [wallet, `0x${entry.restore.toString(16)}`]).catch(() => undefined);
+    lowFunds.clear();
+    await healBalances('chaos ended').catch(() => undefined);
+    if (!deps.sluice.up) await deps.sluice.start();
+  }
 }
 
 export type Chaos = ReturnType<typeof createChaos>;

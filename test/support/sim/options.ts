@@ -62,6 +62,10 @@ export type SimOptions = {
   /** Hot wallets per chain (SLUICE_DEV_HOT_WALLETS). */
   wallets: number;
   db: 'sqlite' | 'mysql';
+  /** `sluice dev` (one process), or the production roles as separate processes (MariaDB, Redis, SQS, KMS). */
+  topology: 'dev' | 'production';
+  /** With the production topology: processes of each worker role (signer, sender, tracker). */
+  replicas: number;
   chaos: ChaosKind[];
   /** Seconds per anvil block. */
   blockTime: number;
@@ -97,6 +101,8 @@ export const DEFAULTS: Omit<SimOptions, 'seed'> = {
   withdrawals: 500,
   wallets: 1,
   db: 'sqlite',
+  topology: 'dev',
+  replicas: 2,
   chaos: [...CHAOS_KINDS],
   blockTime: 1,
   rate: 5,
@@ -141,6 +147,7 @@ export function parseChaos(list: string): ChaosKind[] {
 export function reproduceCommand(o: SimOptions): string {
   const parts = ['npm run sim --', `--seed ${o.seed}`, `--withdrawals ${o.withdrawals}`, `--wallets ${o.wallets}`, `--db ${o.db}`];
   const chaos = o.chaos.length === CHAOS_KINDS.length ? 'all' : o.chaos.length === 0 ? 'none' : o.chaos.join(',');
+  if (o.topology !== DEFAULTS.topology) parts.push(`--topology ${o.topology}`, `--replicas ${o.replicas}`);
   parts.push(`--chaos ${chaos}`, `--block-time ${o.blockTime}`);
   const flags: Array<[keyof typeof DEFAULTS, string]> = [
     ['rate', '--rate'],
@@ -162,13 +169,19 @@ export function reproduceCommand(o: SimOptions): string {
 
 export const USAGE = `Usage: npm run sim -- --seed N [options]
 
-Seeded chaos simulation: anvil + a fault-injecting RPC proxy + \`sluice dev\` as a child process,
-withdrawals submitted through the API, chaos injected, then every result checked against the chain.
+Seeded chaos simulation: anvil + a fault-injecting RPC proxy + \`sluice dev\` as a child process
+(or the production roles as separate processes), withdrawals submitted through the API, chaos
+injected, then every result checked against the chain.
 
   --seed N               PRNG seed (required); the same seed repeats the workload and chaos schedule
   --withdrawals N        withdrawals to submit (default ${DEFAULTS.withdrawals})
-  --wallets K            hot wallets, SLUICE_DEV_HOT_WALLETS (default ${DEFAULTS.wallets})
+  --wallets K            hot wallets: SLUICE_DEV_HOT_WALLETS, or KMS wallets with --topology production (default ${DEFAULTS.wallets})
   --db sqlite|mysql      database; mysql uses a fresh database on the local MariaDB (default sqlite)
+  --topology dev|production
+                         dev: one \`sluice dev\` process (default); production: api ×1 and signer, sender,
+                         tracker ×--replicas from dist/, on MariaDB (needs --db mysql), a private Redis,
+                         moto's SQS and KMS (KMS hot wallets); sigkill/restart hit one process at a time
+  --replicas N           processes per worker role with --topology production (default ${DEFAULTS.replicas})
   --chaos LIST           comma-separated kinds, or all | today | none; "all,-reorg" excludes (default all)
   --block-time S         anvil seconds per block, e.g. 1 or 0.5 (default ${DEFAULTS.blockTime})
   --rate R               submissions per second (default ${DEFAULTS.rate})
@@ -221,6 +234,15 @@ export function parseArgs(argv: string[]): { options: SimOptions; quiet: boolean
         o.db = v;
         break;
       }
+      case '--topology': {
+        const v = value();
+        if (v !== 'dev' && v !== 'production') throw new Error('--topology is dev or production');
+        o.topology = v;
+        break;
+      }
+      case '--replicas':
+        o.replicas = num(flag, value());
+        break;
       case '--chaos':
         o.chaos = parseChaos(value() ?? '');
         break;
@@ -281,5 +303,7 @@ export function parseArgs(argv: string[]): { options: SimOptions; quiet: boolean
   if (!(options.rate > 0)) throw new Error('--rate must be > 0');
   if (!Number.isInteger(options.endpoints) || options.endpoints < 1) throw new Error('--endpoints must be a positive integer');
   if (!Number.isInteger(options.reorgDepth) || options.reorgDepth < 1) throw new Error('--reorg-depth must be a positive integer');
+  if (!Number.isInteger(options.replicas) || options.replicas < 1) throw new Error('--replicas must be a positive integer');
+  if (options.topology === 'production' && options.db !== 'mysql') throw new Error('--topology production runs on MariaDB: add --db mysql (the production roles refuse SQLite)');
   return { options, quiet };
 }

@@ -11,7 +11,8 @@ import { buildSchedule, type Chaos, type ChaosLogEntry, createChaos, EVENT_KINDS
 import { checkGroundTruth, TERMINAL } from './ground-truth.js';
 import { connectNode } from './node.js';
 import { type ChaosKind, reproduceCommand, type SimOptions } from './options.js';
-import { createSluiceProcess } from './sluice-process.js';
+import { type ProductionSetup, setUpProduction } from './production-cluster.js';
+import { createSluiceProcess, type SluiceUnderTest } from './sluice-process.js';
 import { type AssetInfo, type AssetSymbol, createApiClient, fetchAssets, type PlannedWithdrawal, planWithdrawals } from './workload.js';
 
 export const SIM_API_KEY = 'sk_sim_all_scopes_key_0123456789abcdefgh';
@@ -86,7 +87,8 @@ export async function runSimulation(options: SimOptions, io: SimIo = {}): Promis
   let dbProxy: SilentTcpProxy | undefined;
   let db: Db | undefined;
   const proxies: FaultyRpc[] = [];
-  let sluice: ReturnType<typeof createSluiceProcess> | undefined;
+  let sluice: SluiceUnderTest | undefined;
+  let production: ProductionSetup | undefined;
   let chaos: Chaos | undefined;
   let stopping = false;
   let phase: Progress['phase'] = 'boot';
@@ -102,7 +104,7 @@ export async function runSimulation(options: SimOptions, io: SimIo = {}): Promis
   let settleMs = 0;
   let chainStats: SimReport['chainStats'];
   const aborted = () => stopping || io.signal?.aborted === true;
-  const api = createApiClient(() => sluice!.url, SIM_API_KEY, aborted);
+  let api = createApiClient(() => sluice!.url, SIM_API_KEY, aborted);
   let chainId = 0;
 
   const report = (): SimReport => {
@@ -164,40 +166,52 @@ export async function runSimulation(options: SimOptions, io: SimIo = {}): Promis
     const on = (k: ChaosKind) => options.chaos.includes(k);
     // Sluice reaches MariaDB through a proxy db-silence can silence; the ground truth reads it directly.
     if (database && on('db-silence')) dbProxy = await startSilentTcpProxy(Number(new URL(database.url).port || 3306));
-    const env: Record<string, string> = {
-      SLUICE_DATA_DIR: dataDir,
-      SLUICE_DB_URL: dbProxy ? dbProxy.via(dbUrl) : dbUrl,
+    // What the run sets the same way whatever runs Sluice: short timings, the faults' knobs.
+    const runEnv: Record<string, string> = {
       // Silences of 1–8 s: some outlast it, so statements time out and connections are replaced.
       ...(dbProxy ? { SLUICE_DB_QUERY_TIMEOUT_MS: '3000' } : {}),
-      SLUICE_PORT: String(port),
-      SLUICE_DEVNET_RPC_URL: proxies.map((p) => p.url).join(','),
-      SLUICE_DEV_API_KEY: SIM_API_KEY,
-      SLUICE_KEYSTORE_PASSWORD: KEYSTORE_PASSWORD,
-      SLUICE_DEV_ADMIN_PASSWORD: 'sim-admin-password',
-      SLUICE_ANVIL_BLOCK_TIME: String(Math.max(1, Math.ceil(options.blockTime))),
       SLUICE_RECONCILE_AFTER_SECONDS: '2',
       SLUICE_RECONCILE_INTERVAL_MS: '300',
       SLUICE_TRACKER_INTERVAL_MS: '200',
       SLUICE_REBROADCAST_AFTER_SECONDS: '3',
       SLUICE_FEE_BUMP_AFTER_SECONDS: '6',
-      SLUICE_DEVNET_CONFIRMATIONS: String(options.confirmations),
-      SLUICE_DEV_HOT_WALLETS: String(options.wallets),
       SLUICE_MAX_FEE_PER_GAS_GWEI: String(options.maxFeeGwei),
       SLUICE_RPC_TIMEOUT_MS: String(options.rpcTimeoutMs),
-      SLUICE_TEST_DUPLICATE_DELIVERY_RATE: on('duplicate-delivery') ? '0.1' : '0',
-      SLUICE_LOG_LEVEL: 'warn',
     };
-    fs.mkdirSync(dataDir, { recursive: true });
-    fs.writeFileSync(path.join(runDir, 'env.json'), JSON.stringify({ ...env, reproduce: reproduceCommand(options) }, null, 2));
-    sluice = createSluiceProcess({
-      env,
-      port,
-      logFile: path.join(runDir, 'sluice.log'),
-      // Dev bootstrapping (funding, token deploy) is plumbing, not the pipeline: boot without faults.
-      onBooting: () => proxies.forEach((p) => (p.enabled = false)),
-      onReady: () => proxies.forEach((p) => (p.enabled = faultsOn)),
-      keepAlive: () => !aborted(),
-    });
+    const sluiceDbUrl = dbProxy ? dbProxy.via(dbUrl) : dbUrl;
+    // Dev bootstrapping (funding, token deploy) is plumbing, not the pipeline: boot without faults.
+    const onBooting = () => proxies.forEach((p) => (p.enabled = false));
+    const onReady = () => proxies.forEach((p) => (p.enabled = faultsOn));
+    const keepAlive = () => !aborted();
+    if (options.topology === 'production') {
+      if (on('duplicate-delivery')) notes.push('duplicate-delivery is a dev-mode knob (in-memory queues): in the production topology SQS redelivers by itself, after every kill');
+      // SQS is moto here, and moto scans every message of a queue for each one sent (its queue
+      // attributes): rows that wait (a fee spike over the cap) re-sent every 2 s by each tracker
+      // piled up duplicates until moto stopped answering. Once per 20 s keeps it answering.
+      const env = { ...runEnv, SLUICE_RECONCILE_AFTER_SECONDS: '20', SLUICE_RECONCILE_INTERVAL_MS: '2000' };
+      production = await setUpProduction({ options, rpcUrl: anvil.rpcUrl, rpcUrls: proxies.map((p) => p.url), dbUrl: sluiceDbUrl, env, runDir, log, keepAlive, onBooting, onReady });
+      sluice = production.cluster;
+      api = createApiClient(() => sluice!.url, production.apiKey, aborted);
+    } else {
+      const env: Record<string, string> = {
+        ...runEnv,
+        SLUICE_DATA_DIR: dataDir,
+        SLUICE_DB_URL: sluiceDbUrl,
+        SLUICE_PORT: String(port),
+        SLUICE_DEVNET_RPC_URL: proxies.map((p) => p.url).join(','),
+        SLUICE_DEV_API_KEY: SIM_API_KEY,
+        SLUICE_KEYSTORE_PASSWORD: KEYSTORE_PASSWORD,
+        SLUICE_DEV_ADMIN_PASSWORD: 'sim-admin-password',
+        SLUICE_ANVIL_BLOCK_TIME: String(Math.max(1, Math.ceil(options.blockTime))),
+        SLUICE_DEVNET_CONFIRMATIONS: String(options.confirmations),
+        SLUICE_DEV_HOT_WALLETS: String(options.wallets),
+        SLUICE_TEST_DUPLICATE_DELIVERY_RATE: on('duplicate-delivery') ? '0.1' : '0',
+        SLUICE_LOG_LEVEL: 'warn',
+      };
+      fs.mkdirSync(dataDir, { recursive: true });
+      fs.writeFileSync(path.join(runDir, 'env.json'), JSON.stringify({ ...env, reproduce: reproduceCommand(options) }, null, 2));
+      sluice = createSluiceProcess({ env, port, logFile: path.join(runDir, 'sluice.log'), onBooting, onReady, keepAlive });
+    }
     progressTimer = setInterval(() => {
       if (db && !aborted()) {
         readStatuses()
@@ -213,7 +227,7 @@ export async function runSimulation(options: SimOptions, io: SimIo = {}): Promis
     chainId = assets.ETH.chainId;
     const readyHead = await node.head();
     const wallets = await db.kysely.selectFrom('wallets').select('address').where('chain_id', '=', chainId).execute();
-    log(`sluice ready at ${sluice.url}: chain ${chainId}, ${wallets.length} hot wallet(s) ${wallets.map((w) => w.address).join(', ')}, USDT ${assets.USDT.contract}`);
+    log(`sluice (${options.topology}) ready at ${sluice.url}: chain ${chainId}, ${wallets.length} hot wallet(s) ${wallets.map((w) => w.address).join(', ')}, USDT ${assets.USDT.contract}`);
     if (wallets.length !== options.wallets) notes.push(`asked for ${options.wallets} hot wallet(s) (SLUICE_DEV_HOT_WALLETS), Sluice made ${wallets.length}`);
 
     // ---- workload: plan, credit ----
@@ -314,7 +328,7 @@ export async function runSimulation(options: SimOptions, io: SimIo = {}): Promis
     proxies.forEach((p) => (p.enabled = false));
     await new Promise((r) => setTimeout(r, 1000)); // let in-flight settles land
     phase = 'check';
-    await sluice.kill('SIGTERM');
+    await sluice.stop('SIGTERM');
     violations.push(...sluice.unexpectedExits.map((e) => `unexpected exit: ${e}`));
     violations.push(...chaos.errors.map((e) => `chaos harness error (not a Sluice verdict): ${e}`));
     if (aborted()) throw new Error('run aborted (SIGINT) before the checks');
@@ -346,8 +360,9 @@ export async function runSimulation(options: SimOptions, io: SimIo = {}): Promis
     if (progressTimer) clearInterval(progressTimer);
     emitProgress();
     await chaos?.stop().catch(() => undefined);
-    await sluice?.kill('SIGKILL').catch(() => undefined);
+    await sluice?.stop('SIGKILL').catch(() => undefined);
     sluice?.close();
+    await production?.close().catch(() => undefined);
     await db?.close().catch(() => undefined);
     await Promise.all(proxies.map((p) => p.close()));
     await dbProxy?.close();

@@ -1,18 +1,25 @@
 import fs from 'node:fs';
 import { type SluiceChild, spawnSluice } from '../child.js';
 
-export type SluiceProcess = {
+/** What a simulation runs: `sluice dev` (below) or the production roles (production-cluster.ts). */
+export type SluiceUnderTest = {
+  /** The API's base URL. */
   readonly url: string;
-  /** Spawns `sluice dev` and waits for GET /readyz; retries a boot that dies early (a few times). */
+  /** Starts what is not running and waits for GET /readyz. */
   start(): Promise<void>;
-  /** Sends the signal and waits for the process to be gone. */
-  kill(signal: 'SIGKILL' | 'SIGTERM'): Promise<void>;
-  /** Is the child up and answering? */
+  /**
+   * Sends the signal to one process and waits for it to be gone; `pick`, a roll in [0, 1), chooses
+   * which one where there are several. Returns its name.
+   */
+  kill(signal: 'SIGKILL' | 'SIGTERM', pick?: number): Promise<string>;
+  /** Sends the signal to every process and waits for them to be gone. */
+  stop(signal: 'SIGKILL' | 'SIGTERM'): Promise<void>;
+  /** Is every process up and answering? */
   readonly up: boolean;
   /** Exits nobody asked for (crash of Sluice itself), with their tails. */
   readonly unexpectedExits: string[];
   readonly starts: number;
-  /** Last lines of the child's output. */
+  /** Last lines of the output. */
   tail(lines?: number): string;
   /** Closes the log file (after the last kill). */
   close(): void;
@@ -32,7 +39,7 @@ export function createSluiceProcess(input: {
   onReady?: () => void;
   /** An exit nobody asked for is restarted only while this says so (not while the run is ending). */
   keepAlive?: () => boolean;
-}): SluiceProcess {
+}): SluiceUnderTest {
   const url = `http://127.0.0.1:${input.port}`;
   const log = fs.createWriteStream(input.logFile, { flags: 'a' });
   let child: SluiceChild | undefined;
@@ -112,6 +119,19 @@ export function createSluiceProcess(input: {
     throw lastError;
   }
 
+  async function kill(signal: 'SIGKILL' | 'SIGTERM'): Promise<void> {
+    if (restarting) await restarting.catch(() => undefined);
+    const c = child;
+    if (!c || c.process.exitCode !== null || c.process.signalCode !== null) return;
+    expectingExit = true;
+    up = false;
+    log.write(`===== sim: sending ${signal} at ${new Date().toISOString()} =====\n`);
+    c.process.kill(signal);
+    const timer = signal === 'SIGTERM' ? setTimeout(() => c.process.kill('SIGKILL'), 30_000) : undefined;
+    await c.exited;
+    if (timer) clearTimeout(timer);
+  }
+
   function tailOf(lines: number): string {
     return recent.slice(-lines).join('\n');
   }
@@ -122,18 +142,11 @@ export function createSluiceProcess(input: {
       if (restarting) return restarting;
       return start();
     },
-    async kill(signal) {
-      if (restarting) await restarting.catch(() => undefined);
-      const c = child;
-      if (!c || c.process.exitCode !== null || c.process.signalCode !== null) return;
-      expectingExit = true;
-      up = false;
-      log.write(`===== sim: sending ${signal} at ${new Date().toISOString()} =====\n`);
-      c.process.kill(signal);
-      const timer = signal === 'SIGTERM' ? setTimeout(() => c.process.kill('SIGKILL'), 30_000) : undefined;
-      await c.exited;
-      if (timer) clearTimeout(timer);
+    kill: async (signal) => {
+      await kill(signal);
+      return 'sluice dev';
     },
+    stop: kill,
     get up() {
       return up;
     },
