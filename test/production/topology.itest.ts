@@ -12,7 +12,7 @@ import { type Db, openDatabase } from '../../src/db/connect.js';
 import { demoTokenAbi } from '../../src/dev/contracts/demo-token.artifact.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { checkLedgerDb } from '../support/ledger-check.js';
-import { buildDist, MOTO_URL, ProductionStack, RedisServer, requireServices, sleep } from '../support/production-stack.js';
+import { buildDist, ProductionStack, productionRoleEnv, RedisServer, requireServices, sleep } from '../support/production-stack.js';
 
 /**
  * Sluice in production topology, end to end: api ×2, signer ×2, sender ×2 and tracker ×1 as
@@ -97,26 +97,11 @@ describe(`production topology (${dbKind})`, () => {
       for (const name of ['api-0', 'api-1', 'signer-0', 'signer-1', 'sender-0', 'sender-1', 'tracker-0']) ports[name] = await getFreePort();
 
       stack = new ProductionStack(logDir, {
-        NODE_ENV: 'production',
-        SLUICE_DB_URL: database.url,
-        SLUICE_REDIS_URL: redis.url,
-        SLUICE_QUEUE_PREFIX: `prod-${runId}`,
-        AWS_REGION: 'us-east-1',
-        AWS_ENDPOINT_URL: MOTO_URL,
-        AWS_ACCESS_KEY_ID: 'test',
-        AWS_SECRET_ACCESS_KEY: 'test',
-        SLUICE_LOG_LEVEL: 'info',
+        ...productionRoleEnv({ dbUrl: database.url, redisUrl: redis.url, queuePrefix: `prod-${runId}` }),
         SLUICE_TRACKER_INTERVAL_MS: '250',
         SLUICE_RECONCILE_AFTER_SECONDS: '8',
         SLUICE_RECONCILE_INTERVAL_MS: '2000',
         SLUICE_REBROADCAST_AFTER_SECONDS: '5',
-        SLUICE_QUEUE_VISIBILITY_SECONDS: '15',
-        SLUICE_QUEUE_POLL_WAIT_SECONDS: '1', // moto's FIFO long polls miss messages freed mid-poll
-        SLUICE_RATE_LIMIT_PER_SECOND: '0',
-        SLUICE_SHUTDOWN_TIMEOUT_MS: '10000',
-        SLUICE_DB_POOL_SIZE: '8',
-        SLUICE_SIGNER_CONCURRENCY: '8',
-        SLUICE_SENDER_CONCURRENCY: '8',
       });
 
       await stack.oneShot(['migrate']);

@@ -39,6 +39,31 @@ export async function requireServices(): Promise<void> {
   }
 }
 
+/**
+ * What every role of a test's production stack runs with: its services, moto for AWS, and the
+ * settings that suit moto and a 2-core machine. Callers add their own timings.
+ */
+export function productionRoleEnv(input: { dbUrl: string; redisUrl: string; queuePrefix: string }): Record<string, string> {
+  return {
+    NODE_ENV: 'production',
+    SLUICE_DB_URL: input.dbUrl,
+    SLUICE_REDIS_URL: input.redisUrl,
+    SLUICE_QUEUE_PREFIX: input.queuePrefix,
+    AWS_REGION: 'us-east-1',
+    AWS_ENDPOINT_URL: MOTO_URL,
+    AWS_ACCESS_KEY_ID: 'test',
+    AWS_SECRET_ACCESS_KEY: 'test',
+    SLUICE_LOG_LEVEL: 'info',
+    SLUICE_QUEUE_VISIBILITY_SECONDS: '15',
+    SLUICE_QUEUE_POLL_WAIT_SECONDS: '1', // moto's FIFO long polls miss messages freed mid-poll
+    SLUICE_RATE_LIMIT_PER_SECOND: '0',
+    SLUICE_SHUTDOWN_TIMEOUT_MS: '10000',
+    SLUICE_DB_POOL_SIZE: '8',
+    SLUICE_SIGNER_CONCURRENCY: '8',
+    SLUICE_SENDER_CONCURRENCY: '8',
+  };
+}
+
 /** The environment of every Sluice process: the caller's env minus any SLUICE_* it had, plus `env`. */
 export function processEnv(env: Record<string, string>): NodeJS.ProcessEnv {
   const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('SLUICE_') && !k.startsWith('AWS_')));

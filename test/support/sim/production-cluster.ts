@@ -6,7 +6,7 @@ import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 import { stringify as toYaml } from 'yaml';
 import { getFreePort } from '../../../src/chain/anvil.js';
 import { deployDemoToken, mintDemoToken, setDevBalance } from '../../../src/chain/devnet.js';
-import { buildDist, MOTO_URL, ProductionStack, RedisServer, requireServices } from '../production-stack.js';
+import { buildDist, ProductionStack, productionRoleEnv, RedisServer, requireServices } from '../production-stack.js';
 import type { SimOptions } from './options.js';
 import type { SluiceUnderTest } from './sluice-process.js';
 
@@ -54,22 +54,7 @@ export async function setUpProduction(input: {
   const redis = new RedisServer(await getFreePort(), path.join(input.runDir, 'redis.log'));
   await redis.start();
   const stack = new ProductionStack(logDir, {
-    NODE_ENV: 'production',
-    SLUICE_DB_URL: input.dbUrl,
-    SLUICE_REDIS_URL: redis.url,
-    SLUICE_QUEUE_PREFIX: `sim-${options.seed}-${randomBytes(3).toString('hex')}`,
-    AWS_REGION: 'us-east-1',
-    AWS_ENDPOINT_URL: MOTO_URL,
-    AWS_ACCESS_KEY_ID: 'test',
-    AWS_SECRET_ACCESS_KEY: 'test',
-    SLUICE_LOG_LEVEL: 'info',
-    SLUICE_QUEUE_VISIBILITY_SECONDS: '15',
-    SLUICE_QUEUE_POLL_WAIT_SECONDS: '1', // moto's FIFO long polls miss messages freed mid-poll
-    SLUICE_RATE_LIMIT_PER_SECOND: '0',
-    SLUICE_SHUTDOWN_TIMEOUT_MS: '10000',
-    SLUICE_DB_POOL_SIZE: '8',
-    SLUICE_SIGNER_CONCURRENCY: '8',
-    SLUICE_SENDER_CONCURRENCY: '8',
+    ...productionRoleEnv({ dbUrl: input.dbUrl, redisUrl: redis.url, queuePrefix: `sim-${options.seed}-${randomBytes(3).toString('hex')}` }),
     ...input.env,
   });
   try {
