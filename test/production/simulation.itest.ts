@@ -1,7 +1,7 @@
 /**
  * The seeded chaos simulation (test/support/sim/run.ts, as `npm run sim`) against the production
  * topology instead of `sluice dev`: api ×1 and signer, sender, tracker ×2 as separate processes
- * from dist/, on MariaDB, a private Redis, moto's SQS and KMS hot wallets. Chain and RPC faults,
+ * from dist/, on MariaDB, a private Redis, moto's SQS, one KMS hot wallet and two in Secrets Manager. Chain and RPC faults,
  * a silent database, and SIGKILL / SIGTERM of one role process at a time (the seed picks which);
  * then the same ground truth as every simulation: each withdrawal terminal as its funding says,
  * paid exactly once, no nonce gaps, ledger conserved. So two replicas of each worker role share

@@ -175,12 +175,13 @@ injected, then every result checked against the chain.
 
   --seed N               PRNG seed (required); the same seed repeats the workload and chaos schedule
   --withdrawals N        withdrawals to submit (default ${DEFAULTS.withdrawals})
-  --wallets K            hot wallets: SLUICE_DEV_HOT_WALLETS, or KMS wallets with --topology production (default ${DEFAULTS.wallets})
+  --wallets K            hot wallets: SLUICE_DEV_HOT_WALLETS, or made by \`sluice wallet create\` with --topology production (default ${DEFAULTS.wallets})
   --db sqlite|mysql      database; mysql uses a fresh database on the local MariaDB (default sqlite)
   --topology dev|production
                          dev: one \`sluice dev\` process (default); production: api ×1 and signer, sender,
                          tracker ×--replicas from dist/, on MariaDB (needs --db mysql), a private Redis,
-                         moto's SQS and KMS (KMS hot wallets); sigkill/restart hit one process at a time
+                         moto's SQS, KMS and Secrets Manager (one KMS hot wallet, the rest in Secrets
+                         Manager); sigkill/restart hit one process at a time
   --replicas N           processes per worker role with --topology production (default ${DEFAULTS.replicas})
   --chaos LIST           comma-separated kinds, or all | today | none; "all,-reorg" excludes (default all)
   --block-time S         anvil seconds per block, e.g. 1 or 0.5 (default ${DEFAULTS.blockTime})

@@ -22,8 +22,9 @@ export type ProductionSetup = {
 
 /**
  * Sluice as production runs it, for `--topology production`: `api` ×1 and `signer`, `sender`,
- * `tracker` ×`replicas` as separate processes from dist/ on MariaDB, a private Redis, moto (SQS +
- * KMS) and KMS hot wallets, their chain reached through the simulation's fault proxies. Set up by
+ * `tracker` ×`replicas` as separate processes from dist/ on MariaDB, a private Redis, moto (SQS,
+ * KMS, Secrets Manager), one KMS hot wallet and the rest in Secrets Manager, their chain reached
+ * through the simulation's fault proxies. Set up by
  * the one-shots an operator runs (migrate, queues create, wallet create, config apply, api-key
  * create), the wallets funded and the demo USDT deployed by cheat calls, as `sluice dev` does for
  * itself. Chaos kills one process at a time; an exit nobody asked for is restarted, as Kubernetes
@@ -63,7 +64,9 @@ export async function setUpProduction(input: {
     const chainId = await fetchChainId(input.rpcUrl);
     const wallets: Array<{ address: Address; keyRef: string }> = [];
     for (let w = 0; w < options.wallets; w++) {
-      const created = JSON.parse(await stack.oneShot(['wallet', 'create', '--chain', String(chainId), '--store', 'kms', '--label', `sim-${options.seed}-hot-${w}`])) as { address: string; keyRef: string };
+      // Both deployed key stores; one KMS wallet only, since moto serves every KMS signature too.
+      const store = w === 0 ? 'kms' : 'secrets-manager';
+      const created = JSON.parse(await stack.oneShot(['wallet', 'create', '--chain', String(chainId), '--store', store, '--label', `sim-${options.seed}-hot-${w}`])) as { address: string; keyRef: string };
       wallets.push({ address: getAddress(created.address), keyRef: created.keyRef });
     }
     const deployerKey = generatePrivateKey();

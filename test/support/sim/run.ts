@@ -187,8 +187,8 @@ export async function runSimulation(options: SimOptions, io: SimIo = {}): Promis
       if (on('duplicate-delivery')) notes.push('duplicate-delivery is a dev-mode knob (in-memory queues): in the production topology SQS redelivers by itself, after every kill');
       // SQS is moto here, and moto scans every message of a queue for each one sent (its queue
       // attributes): rows that wait (a fee spike over the cap) re-sent every 2 s by each tracker
-      // piled up duplicates until moto stopped answering. Once per 20 s keeps it answering.
-      const env = { ...runEnv, SLUICE_RECONCILE_AFTER_SECONDS: '20', SLUICE_RECONCILE_INTERVAL_MS: '2000' };
+      // piled up duplicates until moto stopped answering. The production defaults keep it answering.
+      const env = { ...runEnv, SLUICE_RECONCILE_AFTER_SECONDS: '30', SLUICE_RECONCILE_INTERVAL_MS: '5000' };
       production = await setUpProduction({ options, rpcUrl: anvil.rpcUrl, rpcUrls: proxies.map((p) => p.url), dbUrl: sluiceDbUrl, env, runDir, log, keepAlive, onBooting, onReady });
       sluice = production.cluster;
       api = createApiClient(() => sluice!.url, production.apiKey, aborted);
