@@ -52,10 +52,13 @@ export async function setUpProduction(input: {
   input.log('building dist/ for the role processes');
   await buildDist();
   const logDir = path.join(input.runDir, 'processes');
+  // moto keeps its queues and key aliases across runs: a seed run again needs names of its own.
+  const runTag = `sim-${options.seed}-${randomBytes(3).toString('hex')}`;
   const redis = new RedisServer(await getFreePort(), path.join(input.runDir, 'redis.log'));
   await redis.start();
   const stack = new ProductionStack(logDir, {
-    ...productionRoleEnv({ dbUrl: input.dbUrl, redisUrl: redis.url, queuePrefix: `sim-${options.seed}-${randomBytes(3).toString('hex')}` }),
+    ...productionRoleEnv({ dbUrl: input.dbUrl, redisUrl: redis.url, queuePrefix: runTag }),
+    SLUICE_KEYSTORE_PASSWORD: 'sim-secrets-manager-password', // Secrets Manager holds the keys encrypted with it
     ...input.env,
   });
   try {
@@ -66,7 +69,7 @@ export async function setUpProduction(input: {
     for (let w = 0; w < options.wallets; w++) {
       // Both deployed key stores; one KMS wallet only, since moto serves every KMS signature too.
       const store = w === 0 ? 'kms' : 'secrets-manager';
-      const created = JSON.parse(await stack.oneShot(['wallet', 'create', '--chain', String(chainId), '--store', store, '--label', `sim-${options.seed}-hot-${w}`])) as { address: string; keyRef: string };
+      const created = JSON.parse(await stack.oneShot(['wallet', 'create', '--chain', String(chainId), '--store', store, '--label', `${runTag}-hot-${w}`])) as { address: string; keyRef: string };
       wallets.push({ address: getAddress(created.address), keyRef: created.keyRef });
     }
     const deployerKey = generatePrivateKey();
@@ -89,7 +92,7 @@ export async function setUpProduction(input: {
     fs.writeFileSync(file, toYaml(config));
     await stack.oneShot(['config', 'apply', file]);
     const scopes = 'withdrawals:write,withdrawals:read,ledger:write,ledger:read,admin';
-    const apiKey = (JSON.parse(await stack.oneShot(['api-key', 'create', '--name', `sim-${options.seed}`, '--scopes', scopes])) as { key: string }).key;
+    const apiKey = (JSON.parse(await stack.oneShot(['api-key', 'create', '--name', runTag, '--scopes', scopes])) as { key: string }).key;
     input.log(`production topology: api ×1, signer/sender/tracker ×${options.replicas} on MariaDB, Redis :${redis.port}, moto (SQS, KMS); logs in ${logDir}`);
     const cluster = await createCluster({ stack, replicas: options.replicas, keepAlive: input.keepAlive, onReady: input.onReady });
     return { cluster, apiKey, close: () => redis.stop().then(() => undefined) };
