@@ -68,7 +68,7 @@ describe('MySQL statements against a server gone silent', () => {
     proxy.silence(true);
     try {
       const tx = await outcome(
-        withTransaction(db, (trx) => sql`SELECT 1`.execute(trx), 1),
+        withTransaction(db, (trx) => sql`SELECT 1`.execute(trx), { attempts: 1 }),
         10_000,
       );
       expect(tx.kind).toBe('failed');

@@ -7,12 +7,15 @@ export type Tx = Transaction<Database>;
 
 /**
  * Runs `fn` in a transaction, retrying a few times when MySQL picks it as a deadlock victim.
- * `fn` must therefore be free of outside side effects that cannot be repeated.
+ * `fn` must therefore be free of outside side effects that cannot be repeated. `isolation` is for
+ * MySQL (SQLite runs every transaction alone).
  */
-export async function withTransaction<T>(db: Db, fn: (trx: Tx) => Promise<T>, attempts = 5): Promise<T> {
+export async function withTransaction<T>(db: Db, fn: (trx: Tx) => Promise<T>, options: { attempts?: number; isolation?: 'read committed' } = {}): Promise<T> {
+  const attempts = options.attempts ?? 5;
   for (let attempt = 1; ; attempt++) {
     try {
-      return await db.kysely.transaction().execute(fn);
+      const begin = db.kysely.transaction();
+      return await (options.isolation && db.dialect === 'mysql' ? begin.setIsolationLevel(options.isolation) : begin).execute(fn);
     } catch (err) {
       if (attempt >= attempts || !isTransientLockError(err)) throw err;
       await new Promise((r) => setTimeout(r, 5 * attempt + Math.random() * 20));

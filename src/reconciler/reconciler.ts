@@ -14,6 +14,8 @@ export type ReconcilerDeps = {
   pauses?: Pauses;
 };
 
+type StuckRow = { id: string; status: string; tx_hash: string | null; chain_id: number; wallet: string | null };
+
 /** A withdrawal resumed after a pause is not queued again for this long (the signer may be busy). */
 const RESUME_SPACING_MS = 5_000;
 
@@ -60,39 +62,61 @@ export function createReconciler(deps: ReconcilerDeps) {
     return ready.length;
   }
 
+  /**
+   * Picks the stuck rows and marks them requeued in one transaction, so tracker replicas side by
+   * side queue each row once, not once per replica. On MySQL the rows are read FOR UPDATE SKIP
+   * LOCKED (a replica skips what another is claiming, and never waits behind a signer's batch) at
+   * READ COMMITTED (no gap locks held against the API's inserts).
+   */
+  function claimStuck(cutoff: number, now: number): Promise<StuckRow[]> {
+    return withTransaction(
+      db,
+      async (trx) => {
+        const query = trx
+          .selectFrom('withdrawals as w')
+          .select(['w.id', 'w.status', 'w.tx_hash', 'w.chain_id', 'w.wallet'])
+          .where('w.status', 'in', ['RECEIVED', 'SIGNED'])
+          .where('w.updated_at', '<=', cutoff)
+          .where((eb) => eb.or([eb('w.requeued_at', 'is', null), eb('w.requeued_at', '<=', cutoff)]))
+          .where((eb) =>
+            eb.not(
+              eb.exists(
+                eb.selectFrom('dead_letters as d').select('d.id').whereRef('d.withdrawal_id', '=', 'w.id').where('d.status', '=', 'open'),
+              ),
+            ),
+          )
+          .orderBy('w.updated_at')
+          .limit(1000);
+        const rows = await (db.dialect === 'mysql' ? query.forUpdate().skipLocked() : query).execute();
+        if (rows.length > 0) await trx.updateTable('withdrawals').set({ requeued_at: now }).where('id', 'in', rows.map((r) => r.id)).execute();
+        return rows;
+      },
+      { isolation: 'read committed' },
+    );
+  }
+
   async function tick(olderThanMs = common.config.reconcileAfterSeconds * 1000): Promise<{ requeued: number }> {
     const now = Date.now();
     const resumed = await resumeUnpaused(now);
-    const cutoff = now - olderThanMs;
-    const rows = await db.kysely
-      .selectFrom('withdrawals as w')
-      .select(['w.id', 'w.status', 'w.tx_hash', 'w.chain_id', 'w.wallet'])
-      .where('w.status', 'in', ['RECEIVED', 'SIGNED'])
-      .where('w.updated_at', '<=', cutoff)
-      .where((eb) => eb.or([eb('w.requeued_at', 'is', null), eb('w.requeued_at', '<=', cutoff)]))
-      .where((eb) =>
-        eb.not(
-          eb.exists(
-            eb.selectFrom('dead_letters as d').select('d.id').whereRef('d.withdrawal_id', '=', 'w.id').where('d.status', '=', 'open'),
-          ),
-        ),
-      )
-      .orderBy('w.updated_at')
-      .limit(1000)
-      .execute();
+    const rows = await claimStuck(now - olderThanMs, now);
+    if (rows.length === 0) return { requeued: resumed };
 
     // One batch per queue: a backlog of hundreds after an outage is a few dozen SQS calls, not one round trip each.
     const received = rows.filter((w) => w.status === 'RECEIVED');
     const signed = rows.filter((w) => w.status === 'SIGNED' && w.tx_hash);
-    await Promise.all([
-      deps.requests.sendBatch(received.map((w) => ({ body: { withdrawalId: w.id } }))),
-      deps.signed.sendBatch(signed.map((w) => ({ body: { withdrawalId: w.id, txHash: w.tx_hash! }, options: { groupId: `${w.chain_id}:${w.wallet}` } }))),
-    ]);
-    for (const w of rows) common.metrics.requeued.inc({ status: w.status });
-    if (rows.length > 0) {
-      await markRequeued(rows.map((r) => r.id), now);
-      log.info({ count: rows.length }, 're-enqueued stuck withdrawals');
+    try {
+      await Promise.all([
+        deps.requests.sendBatch(received.map((w) => ({ body: { withdrawalId: w.id } }))),
+        deps.signed.sendBatch(signed.map((w) => ({ body: { withdrawalId: w.id, txHash: w.tx_hash! }, options: { groupId: `${w.chain_id}:${w.wallet}` } }))),
+      ]);
+    } catch (err) {
+      // Claimed but not queued: eligible again at the next pass, not one timeout later.
+      const ids = rows.map((r) => r.id);
+      await withTransaction(db, (trx) => trx.updateTable('withdrawals').set({ requeued_at: null }).where('id', 'in', ids).where('requeued_at', '=', now).execute()).catch(() => undefined);
+      throw err;
     }
+    for (const w of rows) common.metrics.requeued.inc({ status: w.status });
+    log.info({ count: rows.length }, 're-enqueued stuck withdrawals');
     return { requeued: rows.length + resumed };
   }
 

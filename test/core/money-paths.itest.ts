@@ -139,6 +139,30 @@ describe(`money-path guards on ${dbKind}`, () => {
     expect(sent).toContain(id);
   });
 
+  it('queues a stuck withdrawal once however many tracker replicas reconcile at the same moment', async () => {
+    const ids = await Promise.all(Array.from({ length: 6 }, async () => (await storedWithdrawal('0.01')).id));
+    await services().db.kysely.updateTable('withdrawals').set({ updated_at: 0 }).where('id', 'in', ids).execute();
+    const sentBy = (sent: string[]) => ({ ...services().queues.requests, sendBatch: async (ms: { body: { withdrawalId: string } }[]) => void sent.push(...ms.map((m) => m.body.withdrawalId)) });
+    const sent: string[][] = [[], [], []];
+    const replicas = sent.map((s) => createReconciler({ common: services().common, db: services().db, requests: sentBy(s) as never, signed: services().queues.signed }));
+
+    // A minute's spacing: what one replica has just queued is not stuck for the next.
+    await Promise.all(replicas.map((r) => r.tick(60_000)));
+    for (const id of ids) expect(sent.flat().filter((s) => s === id), id).toHaveLength(1);
+  });
+
+  it('queues a withdrawal again at the next pass when its requeue could not be sent', async () => {
+    const { id } = await storedWithdrawal('0.01');
+    await services().db.kysely.updateTable('withdrawals').set({ updated_at: 0 }).where('id', '=', id).execute();
+    const down = { ...services().queues.requests, sendBatch: async () => Promise.reject(new Error('queue down')) };
+    await expect(createReconciler({ common: services().common, db: services().db, requests: down as never, signed: services().queues.signed }).tick(60_000)).rejects.toThrow('queue down');
+
+    const sent: string[] = [];
+    const up = { ...services().queues.requests, sendBatch: async (ms: { body: { withdrawalId: string } }[]) => void sent.push(...ms.map((m) => m.body.withdrawalId)) };
+    await createReconciler({ common: services().common, db: services().db, requests: up as never, signed: services().queues.signed }).tick(60_000);
+    expect(sent).toContain(id);
+  });
+
   it('never dead-letters or rejects a request because the database blinked', async () => {
     const { id } = await storedWithdrawal();
     // The signer's database loses its connection on every transaction, the way mysql2 reports it.
