@@ -11,6 +11,7 @@ import { decryptKey } from '../../src/keys/keystore-file.js';
 import { createMemoryQueue } from '../../src/queue/memory-queue.js';
 import type { RequestMessage } from '../../src/queue/types.js';
 import { createReconciler } from '../../src/reconciler/reconciler.js';
+import { PAUSED_CODE } from '../../src/settings/pause.js';
 import { buildTransfer } from '../../src/signer/build-tx.js';
 import { createSigner } from '../../src/signer/signer.js';
 import { createTracker } from '../../src/tracker/tracker.js';
@@ -160,6 +161,30 @@ describe(`money-path guards on ${dbKind}`, () => {
     const sent: string[] = [];
     const up = { ...services().queues.requests, sendBatch: async (ms: { body: { withdrawalId: string } }[]) => void sent.push(...ms.map((m) => m.body.withdrawalId)) };
     await createReconciler({ common: services().common, db: services().db, requests: up as never, signed: services().queues.signed }).tick(60_000);
+    expect(sent).toContain(id);
+  });
+
+  it('queues a withdrawal whose pause was lifted once however many tracker replicas reconcile at the same moment', async () => {
+    const ids = await Promise.all(Array.from({ length: 6 }, async () => (await storedWithdrawal('0.01')).id));
+    // As the signer leaves one it let go during a pause (no pause is set now: it was lifted).
+    await services().db.kysely.updateTable('withdrawals').set({ failure_code: PAUSED_CODE, failure_reason: 'paused' }).where('id', 'in', ids).execute();
+    const sentBy = (sent: string[]) => ({ ...services().queues.requests, sendBatch: async (ms: { body: { withdrawalId: string } }[]) => void sent.push(...ms.map((m) => m.body.withdrawalId)) });
+    const sent: string[][] = [[], [], []];
+    const replicas = sent.map((s) => createReconciler({ common: services().common, db: services().db, requests: sentBy(s) as never, signed: services().queues.signed, pauses: services().pauses }));
+
+    await Promise.all(replicas.map((r) => r.tick(60_000)));
+    for (const id of ids) expect(sent.flat().filter((s) => s === id), id).toHaveLength(1);
+  });
+
+  it('resumes a withdrawal at the next pass when its resume could not be sent', async () => {
+    const { id } = await storedWithdrawal('0.01');
+    await services().db.kysely.updateTable('withdrawals').set({ failure_code: PAUSED_CODE, failure_reason: 'paused' }).where('id', '=', id).execute();
+    const down = { ...services().queues.requests, sendBatch: async () => Promise.reject(new Error('queue down')) };
+    await expect(createReconciler({ common: services().common, db: services().db, requests: down as never, signed: services().queues.signed, pauses: services().pauses }).tick(60_000)).rejects.toThrow('queue down');
+
+    const sent: string[] = [];
+    const up = { ...services().queues.requests, sendBatch: async (ms: { body: { withdrawalId: string } }[]) => void sent.push(...ms.map((m) => m.body.withdrawalId)) };
+    await createReconciler({ common: services().common, db: services().db, requests: up as never, signed: services().queues.signed, pauses: services().pauses }).tick(60_000);
     expect(sent).toContain(id);
   });
 
