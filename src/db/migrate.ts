@@ -1,6 +1,7 @@
 import { type Migration, type MigrationProvider, Migrator } from 'kysely';
 import { SluiceError } from '../errors/base.js';
 import type { Db } from './connect.js';
+import { assertSupportedServer } from './mysql-server-settings.js';
 import { initialSchema } from './migrations/001-initial.js';
 import { chainRobustness } from './migrations/002-chain-robustness.js';
 import { production } from './migrations/003-production.js';
@@ -33,9 +34,11 @@ function provider(db: Db): MigrationProvider {
  * migration, so a second process waits and finds them applied; the server frees the lock if the
  * holder dies. The lock name is server-wide, so migrations of other databases on the same server
  * queue behind it too (harmless). SQLite is one process per file. test/db/migrate-concurrency.itest.ts
- * proves it with two real `sluice migrate` processes.
+ * proves it with two real `sluice migrate` processes. A MySQL server too old for Sluice's
+ * statements is refused before anything is applied.
  */
 export async function migrateToLatest(db: Db): Promise<string[]> {
+  await assertSupportedServer(db);
   const migrator = new Migrator({ db: db.kysely, provider: provider(db) });
   const { error, results } = await migrator.migrateToLatest();
   if (error) {

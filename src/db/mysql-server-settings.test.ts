@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createLogger } from '../observability/logger.js';
 import { createMetrics } from '../observability/metrics.js';
 import type { Db } from './connect.js';
-import { assessMysqlServerSettings, type MysqlServerSettings, redoLogBytes, watchMysqlServerSettings } from './mysql-server-settings.js';
+import { assessMysqlServerSettings, type MysqlServerSettings, redoLogBytes, unsupportedServerReason, watchMysqlServerSettings } from './mysql-server-settings.js';
 
 const GiB = 1024 ** 3;
 // MariaDB 10.11 as this project provisions it: durable, 2 GiB of redo, a 1 GiB buffer pool.
@@ -18,6 +18,20 @@ const provisioned = {
 };
 
 const settingsOf = (overrides: Record<string, string>) => assessMysqlServerSettings({ ...provisioned, ...overrides }).map((f) => `${f.risk}:${f.setting}`);
+
+describe('unsupportedServerReason', () => {
+  it('accepts MySQL from 8.0.1 and MariaDB from 10.6, as their versions read', () => {
+    for (const version of ['8.0.1', '8.0.36', '8.4.3-log', '9.1.0', '10.6.0-MariaDB', '10.11.19-MariaDB-0+deb12u1', '11.4.2-MariaDB-log', '5.5.5-10.11.6-MariaDB']) {
+      expect(unsupportedServerReason(version), version).toBeNull();
+    }
+  });
+
+  it('refuses MySQL 5.7 / 8.0.0 and MariaDB before 10.6, naming what it needs', () => {
+    expect(unsupportedServerReason('5.7.44-log')).toBe('Sluice needs MySQL 8.0.1 or later, or MariaDB 10.6 or later (FOR UPDATE SKIP LOCKED); this server is MySQL 5.7.44-log.');
+    expect(unsupportedServerReason('8.0.0-dmr')).toMatch(/MySQL 8\.0\.0-dmr/);
+    expect(unsupportedServerReason('10.5.23-MariaDB')).toMatch(/this server is MariaDB 10\.5\.23-MariaDB\.$/);
+  });
+});
 
 describe('assessMysqlServerSettings', () => {
   it('finds nothing on a durable server with room for its writes', () => {

@@ -1,4 +1,5 @@
 import { sql } from 'kysely';
+import { SluiceError } from '../errors/base.js';
 import type { Logger } from '../observability/logger.js';
 import type { Db } from './connect.js';
 
@@ -47,6 +48,30 @@ export function redoLogBytes(settings: MysqlServerSettings): bigint | null {
   const fileSize = settings.innodb_log_file_size;
   if (!fileSize) return null;
   return BigInt(fileSize) * BigInt(settings.innodb_log_files_in_group || '1');
+}
+
+/**
+ * Why this server cannot run Sluice, or null when it can. The reconciler claims rows with
+ * `FOR UPDATE SKIP LOCKED` (tracker replicas side by side), which MySQL has since 8.0.1 and
+ * MariaDB since 10.6; an older server rejects it as a syntax error at every pass.
+ */
+export function unsupportedServerReason(version: string): string | null {
+  // MariaDB 10+ may prefix its version with 5.5.5- for old clients' sake.
+  const match = /^(?:5\.5\.5-(?=\d+\.\d+\.\d+-mariadb))?(\d+)\.(\d+)\.(\d+)/i.exec(version);
+  if (!match) return null; // a form not seen: let the statements themselves tell
+  const [major, minor, patch] = [Number(match[1]), Number(match[2]), Number(match[3])];
+  const atLeast = (m: number, n: number, p: number) => major > m || (major === m && (minor > n || (minor === n && patch >= p)));
+  const mariadb = /mariadb/i.test(version);
+  if (mariadb ? atLeast(10, 6, 0) : atLeast(8, 0, 1)) return null;
+  return `Sluice needs MySQL 8.0.1 or later, or MariaDB 10.6 or later (FOR UPDATE SKIP LOCKED); this server is ${mariadb ? 'MariaDB' : 'MySQL'} ${version}.`;
+}
+
+/** Refuses a server too old for Sluice's statements (unsupportedServerReason). Nothing on SQLite. */
+export async function assertSupportedServer(db: Db): Promise<void> {
+  if (db.dialect !== 'mysql') return;
+  const { rows } = await sql<{ version: string }>`SELECT VERSION() AS version`.execute(db.kysely);
+  const reason = unsupportedServerReason(rows[0]?.version ?? '');
+  if (reason) throw new SluiceError(reason, { code: 'db_server_unsupported' });
 }
 
 // MySQL 8.0.30+ also has DETECT_ONLY: torn pages are found, not repaired.
