@@ -62,6 +62,43 @@ describe('createMicroBatcher', () => {
     expect(peak).toBe(3);
   });
 
+  it('runs more batches at once, up to `concurrencyWhenFull`, only while full ones wait', async () => {
+    const sizes: number[] = [];
+    let running = 0;
+    let peak = 0;
+    let release!: () => void;
+    let gate = new Promise<void>((r) => (release = r));
+    const b = createMicroBatcher<number, number>({
+      maxSize: 4,
+      concurrency: 2,
+      concurrencyWhenFull: 4,
+      run: async (items) => {
+        sizes.push(items.length);
+        peak = Math.max(peak, ++running);
+        await gate;
+        running--;
+        return items;
+      },
+    });
+    // A steady trickle: two batches at once, however many small ones wait.
+    const trickle = [0, 1, 2].map((i) => b.submit(i));
+    await new Promise((r) => setImmediate(r));
+    expect(running).toBe(1);
+    const more = [3, 4].map((i) => b.submit(i));
+    await new Promise((r) => setImmediate(r));
+    expect(running).toBe(2);
+    // A backlog: full batches take the extra slots, the partial rest waits for a free one.
+    const backlog = Array.from({ length: 10 }, (_, i) => b.submit(10 + i));
+    await new Promise((r) => setImmediate(r));
+    expect(running).toBe(4);
+    expect(sizes).toEqual([3, 2, 4, 4]);
+    release();
+    gate = Promise.resolve();
+    await Promise.all([...trickle, ...more, ...backlog]);
+    expect(peak).toBe(4);
+    expect(sizes.reduce((a, n) => a + n, 0)).toBe(15);
+  });
+
   it('fails every caller when a batch returns the wrong number of results', async () => {
     const b = createMicroBatcher<number, number>({ maxSize: 10, run: async () => [] });
     await expect(b.submit(1)).rejects.toThrow(/0 results for 1 items/);

@@ -17,8 +17,16 @@ export function createMicroBatcher<I, O>(options: {
   maxSize: number;
   /** Batches that may run at once (1 for SQLite's single writer). */
   concurrency?: number;
+  /**
+   * Batches that may run at once when the next one is full (`maxSize` items waiting): more of
+   * them in flight pays only under a backlog, while at a steady load the same items in more,
+   * smaller batches each wait behind the others' commits. Defaults to `concurrency`.
+   */
+  concurrencyWhenFull?: number;
 }): MicroBatcher<I, O> {
   const concurrency = options.concurrency ?? 1;
+  const concurrencyWhenFull = Math.max(concurrency, options.concurrencyWhenFull ?? concurrency);
+  const mayStart = () => running < concurrency || (running < concurrencyWhenFull && waiting.length >= options.maxSize);
   let waiting: Pending<I, O>[] = [];
   let running = 0;
   let scheduled = false;
@@ -38,7 +46,7 @@ export function createMicroBatcher<I, O>(options: {
 
   function pump(): void {
     scheduled = false;
-    while (running < concurrency && waiting.length > 0) {
+    while (waiting.length > 0 && mayStart()) {
       const batch = waiting.slice(0, options.maxSize);
       waiting = waiting.slice(batch.length);
       running++;
@@ -51,7 +59,7 @@ export function createMicroBatcher<I, O>(options: {
 
   // One macrotask later: every caller that got here in the same burst joins the batch.
   function schedule(): void {
-    if (scheduled || waiting.length === 0 || running >= concurrency) return;
+    if (scheduled || waiting.length === 0 || !mayStart()) return;
     scheduled = true;
     setImmediate(pump);
   }

@@ -6,7 +6,7 @@ import type { SluiceUnderTest } from './sluice-process.js';
 
 /** Chaos kinds that are events on a schedule (the others are proxy fault rates or an env knob). */
 // (Append new kinds at the end: the schedule rolls per kind in this order.)
-export const EVENT_KINDS = ['drop-tx', 'fee-spike', 'fee-spike-over-cap', 'reorg', 'foreign-nonce', 'low-funds', 'sigkill', 'restart', 'deep-reorg', 'db-silence'] as const;
+export const EVENT_KINDS = ['drop-tx', 'fee-spike', 'fee-spike-over-cap', 'reorg', 'foreign-nonce', 'low-funds', 'sigkill', 'restart', 'deep-reorg', 'db-silence', 'pause'] as const;
 export type EventKind = (typeof EVENT_KINDS)[number];
 
 /** Mean seconds between two events of a kind (at intensity 1); each enabled kind happens at least once. */
@@ -21,6 +21,7 @@ const MEAN_INTERVAL_S: Record<EventKind, number> = {
   restart: 40,
   'deep-reorg': 20,
   'db-silence': 25,
+  pause: 30,
 };
 
 /** One scheduled event with every random choice rolled up front, so the seed fixes the schedule. */
@@ -73,6 +74,12 @@ export type ChaosDeps = {
   sink: Address;
   /** Between Sluice and MariaDB (absent on SQLite): what db-silence silences. */
   dbProxy?: SilentTcpProxy;
+  /** The chain the withdrawals go out on (what a chain or network pause names). */
+  chainId: number;
+  /** Calls Sluice's Admin API as an operator (retrying what a restart breaks). */
+  admin(path: string, body: unknown): Promise<{ status: number; body: unknown }>;
+  /** How many withdrawals wait RECEIVED on a pause now (for the chaos log). */
+  waitingOnPause(): Promise<number>;
   /** How many of these tx hashes are the settled tx of a COMPLETED withdrawal (for the chaos log). */
   completedAmong(hashes: string[]): Promise<number>;
   log(line: string): void;
@@ -99,6 +106,7 @@ export function createChaos(deps: ChaosDeps, schedule: ScheduledEvent[]) {
   let feeLoop: Promise<void> | undefined;
   const lowFunds = new Map<string, { until: number; restore: bigint }>();
   const holders: Promise<void>[] = [];
+  let pauseOn = false;
 
   const elapsed = () => Date.now() - started;
 
@@ -324,6 +332,44 @@ export function createChaos(deps: ChaosDeps, schedule: ScheduledEvent[]) {
     }
   }
 
+  /**
+   * An operator pulls the kill switch and lifts it a few seconds later. Withdrawals that reach a
+   * signer meanwhile wait RECEIVED (failureCode paused) and must go on by themselves once it is
+   * lifted, never be rejected: the ground truth checks they end as their funding says.
+   */
+  async function pauseEvent(e: ScheduledEvent) {
+    if (pauseOn) return record('pause', 'skipped', 'a pause is already on');
+    const asset = pick(['ETH', 'USDT'] as const, e.rolls[2]);
+    const scope =
+      e.rolls[0] < 0.4 ? { scope: 'global' } : e.rolls[0] < 0.7 ? { scope: 'chain', chainId: deps.chainId } : { scope: 'network', chainId: deps.chainId, asset };
+    const what = scope.scope === 'global' ? 'everything' : scope.scope === 'chain' ? `chain ${deps.chainId}` : `${asset} on chain ${deps.chainId}`;
+    const ms = 1000 + Math.round(e.rolls[1] * 5000);
+    const paused = await deps.admin('/admin/api/pause', { ...scope, paused: true, reason: 'simulation: kill switch' });
+    if (paused.status !== 200) return record('pause', 'skipped', `the Admin API answered ${paused.status}: ${JSON.stringify(paused.body).slice(0, 200)}`);
+    pauseOn = true;
+    record('pause', 'done', `${what} paused for ${ms} ms`);
+    holders.push(
+      (async () => {
+        const until = Date.now() + ms;
+        while (!stopped && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
+        const waiting = await deps.waitingOnPause().catch(() => undefined);
+        // Lifted whatever happens meanwhile (a killed API answers again once restarted): a pause left on fails the run.
+        for (let tries = 1; ; tries++) {
+          const lifted = await deps.admin('/admin/api/pause', { ...scope, paused: false, reason: 'simulation: kill switch lifted' }).catch((err: Error) => ({ status: 0, body: err.message }));
+          if (lifted.status === 200) break;
+          if (tries === 600) {
+            errors.push(`pause: ${what} could not be lifted for 2 minutes (${lifted.status}: ${JSON.stringify(lifted.body).slice(0, 200)})`);
+            break;
+          }
+          if (tries % 50 === 0) deps.log(`chaos ${(elapsed() / 1000).toFixed(1)}s pause: lifting ${what} still fails (${lifted.status}: ${JSON.stringify(lifted.body).slice(0, 200)})`);
+          await new Promise((r) => setTimeout(r, 200));
+        }
+        pauseOn = false;
+        deps.log(`chaos ${(elapsed() / 1000).toFixed(1)}s pause: ${what} lifted${waiting === undefined ? '' : `; ${waiting} withdrawal(s) were waiting on it`}`);
+      })(),
+    );
+  }
+
   async function run(e: ScheduledEvent) {
     switch (e.kind) {
       case 'drop-tx':
@@ -346,6 +392,8 @@ export function createChaos(deps: ChaosDeps, schedule: ScheduledEvent[]) {
         return kill(e, 'SIGTERM');
       case 'db-silence':
         return dbSilence(e);
+      case 'pause':
+        return pauseEvent(e);
     }
   }
 

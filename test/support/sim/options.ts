@@ -24,6 +24,8 @@ export const CHAOS_KINDS = [
   'restart', // graceful SIGTERM + restart on the same data dir
   // Its database (MySQL only: SQLite is a local file).
   'db-silence', // the connection to MariaDB goes silent for 1–8 s (a partition: no reset, no error), then delivers what waited
+  // Its operators.
+  'pause', // the kill switch: everything, the chain or one asset network paused through the Admin API for 1–6 s, then lifted
 ] as const;
 
 export type ChaosKind = (typeof CHAOS_KINDS)[number];
@@ -53,6 +55,7 @@ export const SURVIVABLE_TODAY: readonly ChaosKind[] = [
   'sigkill',
   'restart',
   'db-silence',
+  'pause',
 ];
 
 export type SimOptions = {

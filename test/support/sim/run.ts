@@ -265,6 +265,12 @@ export async function runSimulation(options: SimOptions, io: SimIo = {}): Promis
         sink,
         log,
         ...(dbProxy ? { dbProxy } : {}),
+        chainId,
+        admin: (path, body) => api.request('POST', path, body),
+        async waitingOnPause() {
+          const row = await db!.kysely.selectFrom('withdrawals').select((eb) => eb.fn.countAll<number>().as('n')).where('status', '=', 'RECEIVED').where('failure_code', '=', 'paused').executeTakeFirstOrThrow();
+          return Number(row.n);
+        },
         async completedAmong(hashes) {
           const rows = await db!.kysely.selectFrom('withdrawals').select('tx_hash').where('status', '=', 'COMPLETED').where('tx_hash', 'is not', null).execute();
           const wanted = new Set(hashes.map((h) => h.toLowerCase()));
